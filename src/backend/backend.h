@@ -1,0 +1,107 @@
+// The Backend interface: every operation the forward pass needs, and nothing model-specific. The
+// forward pass (model/forward.cpp) is written once against it. The scalar CPU backend is the
+// reference every other backend is tested against, op by op and end to end.
+//
+// Pointers to activations are backend memory (host memory for the CPU backends). Weights come as
+// TensorViews in their stored dtype and are converted inside the kernels. Every backend must
+// compute each output element in an order that does not depend on how many rows (tokens) are in
+// the call or which thread computes it: results are then independent of batch composition and of
+// how a sequence was split into calls.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace encore {
+
+class ThreadPool;
+
+// Where the K and V of one layer instance live in the paged KV pool. The pool is one buffer of
+// blocks; each block holds `block_size` consecutive positions of one sequence for every layer
+// instance: block layout [n_instances][2 (k, v)][n_kv_heads][block_size][head_dim] f32.
+struct KvLayerView {
+    float* pool = nullptr;      // start of block 0
+    int64_t block_stride = 0;   // floats per block
+    int64_t instance_offset = 0;// floats from a block's start to this instance's K
+    int n_kv_heads = 0;
+    int head_dim = 0;
+    int block_size = 0;
+
+    float* k(int32_t block, int head) const {
+        return pool + block * block_stride + instance_offset +
+               int64_t(head) * block_size * head_dim;
+    }
+    float* v(int32_t block, int head) const {
+        return k(block, head) + int64_t(n_kv_heads) * block_size * head_dim;
+    }
+};
+
+// The tokens of one forward call: each token belongs to a sequence and sits at a position in it.
+// A token attends to positions 0..pos of its own sequence (causal), found through that sequence's
+// block table (the token's own K/V is written before attention runs).
+struct BatchLayout {
+    int64_t n_tokens = 0;
+    const int32_t* positions = nullptr;   // [n_tokens]
+    const int32_t* seq_index = nullptr;   // [n_tokens] index into block_tables
+    const int32_t* const* block_tables = nullptr;  // [n_seqs] -> [n_blocks of that sequence]
+};
+
+// RoPE frequencies, computed once per model (see model/rope.h).
+struct RopeTable {
+    const float* inv_freq = nullptr;  // [head_dim / 2]
+    int head_dim = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    // out[i, :] = table[ids[i], :] as f32.
+    virtual void embed(const TensorView& table /*[vocab, d]*/, const int32_t* ids /*[n]*/,
+                       int64_t n, float* out /*[n, d]*/) = 0;
+
+    // out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight. out may equal x.
+    virtual void rms_norm(const float* x /*[n, d]*/, const TensorView& weight /*[d]*/, float eps,
+                          int64_t n, float* out /*[n, d]*/) = 0;
+
+    // y = x · Wᵀ (+ bias): y[i, j] = sum_k x[i, k] * W[j, k] (+ bias[j]).
+    virtual void matmul(const float* x /*[n, k]*/, int64_t n, const TensorView& w /*[m, k]*/,
+                        const TensorView* bias /*[m] or null*/, float* y /*[n, m]*/) = 0;
+
+    // Rotates pairs (i, i + head_dim/2) of every head by angle pos * inv_freq[i] (the HF
+    // "rotate_half" convention), in place.
+    virtual void rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads,
+                      const int32_t* positions /*[n]*/, const RopeTable& table) = 0;
+
+    // out = silu(gate) * up, elementwise over n values.
+    virtual void silu_mul(const float* gate, const float* up, int64_t n, float* out) = 0;
+
+    // x += y, elementwise over n values.
+    virtual void add(float* x, const float* y, int64_t n) = 0;
+
+    // Writes each token's k and v into its slot (block_tables[seq][pos / B], pos % B).
+    virtual void kv_store(const float* k /*[n, n_kv_heads, head_dim]*/,
+                          const float* v /*[n, n_kv_heads, head_dim]*/, const KvLayerView& kv,
+                          const BatchLayout& batch) = 0;
+
+    // Causal attention of each token over positions 0..pos of its sequence, GQA: query head h
+    // uses KV head h / (n_heads / n_kv_heads). Scale 1/sqrt(head_dim).
+    virtual void attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
+                           const KvLayerView& kv, const BatchLayout& batch,
+                           float* out /*[n, n_heads * head_dim]*/) = 0;
+
+    // dst[i, :] = src[rows[i], :].
+    virtual void gather_rows(const float* src /*[*, d]*/, int64_t d, const int32_t* rows,
+                             int64_t n, float* dst /*[n, d]*/) = 0;
+};
+
+// The scalar reference backend: plain loops, f32 accumulation in index order.
+std::unique_ptr<Backend> make_scalar_backend();
+// The optimized CPU backend (SIMD, multithreaded) on the given pool.
+std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool);
+
+}  // namespace encore
