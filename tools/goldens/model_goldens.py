@@ -41,7 +41,7 @@ VARIANTS = {
                     num_attention_heads=4, num_key_value_heads=2, vocab_size=384,
                     max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
                     tie_word_embeddings=False),
-        dtype=torch.float32, shard="40KB"),
+        dtype=torch.float32, shard="150KB"),
     # llama 3 rope scaling, bf16, tied embeddings.
     "llama3_scaled_bf16_tied": dict(
         config=dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=4,
@@ -99,6 +99,10 @@ def rys(i, j, n):  # layers 0..j-1 then i..n-1
 def with_plan(model, plan, base_layers):
     model.model.layers = torch.nn.ModuleList([base_layers[i] for i in plan])
     model.config.num_hidden_layers = len(plan)
+    if not hasattr(model, "_base_layer_types"):
+        model._base_layer_types = getattr(model.config, "layer_types", None)
+    if model._base_layer_types is not None:  # per-layer attention kinds follow the plan
+        model.config.layer_types = [model._base_layer_types[i] for i in plan]
     return model
 
 
