@@ -1,0 +1,64 @@
+// The optimized matmul y[n, m] = x[n, k] · W[m, k]ᵀ (+ bias) of the CPU backend: the driver that
+// packs x, splits the output columns (rows of W) into chunks handed to threads, and the
+// per-weight-dtype chunk kernels it calls (matmul_<dtype>.cpp, all built from matmul_tile.h).
+//
+// Numerics: every y[i, j] is computed by one thread as one vector accumulator per (i, j) over k in
+// steps of k_step elements (two f32 vectors per step, "a" then "b"), zero-padded at the end of k,
+// then reduced across lanes with one fixed tree, then the bias is added. That order depends only
+// on k, never on n, on the tiling, on the chunking or on the thread count, so any split of the
+// rows of x into calls gives bitwise identical results.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace encore {
+class ThreadPool;
+}
+
+namespace encore::cpu {
+
+// How a step of k_step activations is laid out in packed x: `plain` is x itself (two halves of
+// consecutive elements), `even_odd` puts the even-indexed elements of the step first, then the odd
+// ones (matching bf16 weights split in registers by a shift and a mask).
+enum class PackLayout { plain, even_odd };
+
+// One matmul as seen by a chunk kernel.
+struct MatmulJob {
+    const float* xp = nullptr;   // [n, ldx] packed x, zero-padded to n_steps * k_step
+    int64_t ldx = 0;             // floats between rows of xp
+    int64_t n = 0;               // rows of x
+    int64_t k = 0;               // elements per row of W (unpadded)
+    const uint8_t* w = nullptr;  // [m, k] weights in their stored dtype
+    int64_t w_row_bytes = 0;
+    const float* bias = nullptr;  // [m] or null
+    float* y = nullptr;           // [n, m]
+    int64_t m = 0;
+};
+
+// Elements of k consumed per accumulator step (two f32 vectors of the static target).
+int64_t matmul_k_step();
+PackLayout matmul_layout(DType dtype);
+
+// Computes y[:, j0:j1] for all n rows (one thread). One per weight dtype.
+void matmul_chunk_f32(const MatmulJob& job, int64_t j0, int64_t j1);
+void matmul_chunk_f16(const MatmulJob& job, int64_t j0, int64_t j1);
+void matmul_chunk_bf16(const MatmulJob& job, int64_t j0, int64_t j1);
+void matmul_chunk_q8_0(const MatmulJob& job, int64_t j0, int64_t j1);
+void matmul_chunk_q4_0(const MatmulJob& job, int64_t j0, int64_t j1);
+
+// Scratch kept between calls so steady-state matmuls do not allocate.
+struct MatmulScratch {
+    std::vector<float> packed_x;  // [n, ldx]
+    std::vector<float> bias;      // [m]
+};
+
+// The whole matmul on `pool`. `bias` may be null.
+void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
+            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
+            float* y /*[n, m]*/);
+
+}  // namespace encore::cpu

@@ -1,0 +1,26 @@
+// Matmul chunk kernel for f16 weights: a step is two half-width loads of f16 values widened to
+// f32 in registers (vcvtph2ps on x86), exact like core/dtype.h's f16_to_f32.
+#include "backend/cpu/matmul_tile.h"
+
+namespace encore::cpu {
+
+namespace {
+
+struct F16Rows {
+    static constexpr int64_t k_elem_bytes = 2;
+    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        const DF df;
+        const hn::Rebind<hwy::float16_t, DF> dh;
+        const auto* p = reinterpret_cast<const hwy::float16_t*>(row) + step * k_step;
+        a = hn::PromoteTo(df, hn::LoadU(dh, p));
+        b = hn::PromoteTo(df, hn::LoadU(dh, p + hn::Lanes(df)));
+    }
+};
+
+}  // namespace
+
+void matmul_chunk_f16(const MatmulJob& job, int64_t j0, int64_t j1) {
+    matmul_chunk<F16Rows>(job, j0, j1);
+}
+
+}  // namespace encore::cpu

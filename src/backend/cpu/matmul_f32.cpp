@@ -1,0 +1,24 @@
+// Matmul chunk kernel for f32 weights: a step is two plain vector loads of a W row.
+#include "backend/cpu/matmul_tile.h"
+
+namespace encore::cpu {
+
+namespace {
+
+struct F32Rows {
+    static constexpr int64_t k_elem_bytes = 4;
+    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        const DF df;
+        const float* p = reinterpret_cast<const float*>(row) + step * k_step;
+        a = hn::LoadU(df, p);
+        b = hn::LoadU(df, p + hn::Lanes(df));
+    }
+};
+
+}  // namespace
+
+void matmul_chunk_f32(const MatmulJob& job, int64_t j0, int64_t j1) {
+    matmul_chunk<F32Rows>(job, j0, j1);
+}
+
+}  // namespace encore::cpu

@@ -1,0 +1,144 @@
+// Rooflines of this machine (read bandwidth, FMA peak) and the matmul timer (see roofline.h).
+#include "backend/cpu/roofline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/simd.h"
+#include "core/thread_pool.h"
+#include "hwy/aligned_allocator.h"
+
+namespace encore {
+
+namespace {
+
+using cpu::DF;
+using cpu::VF;
+namespace hn = cpu::hn;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+volatile float g_sink = 0;  // keeps the measured loops from being optimized away
+
+// Sums the floats of [p, p + n) with 8 independent vector accumulators.
+float read_sum(const float* p, size_t n) {
+    const DF df;
+    const size_t nl = hn::Lanes(df);
+    VF a0 = hn::Zero(df), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    size_t i = 0;
+    for (; i + 8 * nl <= n; i += 8 * nl) {
+        a0 = hn::Add(a0, hn::LoadU(df, p + i));
+        a1 = hn::Add(a1, hn::LoadU(df, p + i + nl));
+        a2 = hn::Add(a2, hn::LoadU(df, p + i + 2 * nl));
+        a3 = hn::Add(a3, hn::LoadU(df, p + i + 3 * nl));
+        a4 = hn::Add(a4, hn::LoadU(df, p + i + 4 * nl));
+        a5 = hn::Add(a5, hn::LoadU(df, p + i + 5 * nl));
+        a6 = hn::Add(a6, hn::LoadU(df, p + i + 6 * nl));
+        a7 = hn::Add(a7, hn::LoadU(df, p + i + 7 * nl));
+    }
+    float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
+                                                     hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)))));
+    for (; i < n; ++i) s += p[i];
+    return s;
+}
+
+// Runs `iters` iterations of 16 independent FMA chains; returns a value depending on all.
+float fma_chains(int64_t iters) {
+    const DF df;
+    constexpr int k_chains = 16;
+    VF acc[k_chains];
+    for (int c = 0; c < k_chains; ++c) acc[c] = hn::Set(df, float(c) * 1e-3f);
+    const VF a = hn::Set(df, 0.999999f), b = hn::Set(df, 1e-7f);
+    for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 16
+        for (int c = 0; c < k_chains; ++c) acc[c] = hn::MulAdd(acc[c], a, b);
+    }
+    VF s = hn::Zero(df);
+    for (int c = 0; c < k_chains; ++c) s = hn::Add(s, acc[c]);
+    return hn::GetLane(hn::SumOfLanes(df, s));
+}
+
+}  // namespace
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
+    const int n_threads = pool.n_threads();
+    const size_t n_floats = bytes / sizeof(float);
+    auto buffer = hwy::AllocateAligned<float>(n_floats);
+    // Each thread reads [part * t, part * (t + 1)), page aligned.
+    const size_t part = n_floats / size_t(n_threads) / 1024 * 1024;
+    pool.run_on_all([&](int t, int) {  // first touch by the reading thread, non-zero values
+        float* p = buffer.get() + part * size_t(t);
+        for (size_t i = 0; i < part; ++i) p[i] = 1.0f + float(i & 255) * (1.0f / 256);
+    });
+    std::vector<float> sums(static_cast<size_t>(n_threads));
+    double best = 0;
+    for (int pass = 0; pass < 6; ++pass) {  // pass 0 is the warm-up
+        const auto t0 = std::chrono::steady_clock::now();
+        pool.run_on_all(
+            [&](int t, int) { sums[size_t(t)] = read_sum(buffer.get() + part * size_t(t), part); });
+        const double s = seconds_since(t0);
+        for (float v : sums) g_sink = g_sink + v;
+        if (pass > 0) best = std::max(best, double(part) * n_threads * sizeof(float) / s / 1e9);
+    }
+    return best;
+}
+
+double measure_fma_peak(ThreadPool& pool) {
+    const DF df;
+    const int64_t iters = int64_t(1) << 22;
+    const double flops_per_thread = double(iters) * 16 * double(hn::Lanes(df)) * 2;
+    std::vector<float> sums(static_cast<size_t>(pool.n_threads()));
+    double best = 0;
+    for (int pass = 0; pass < 6; ++pass) {
+        const auto t0 = std::chrono::steady_clock::now();
+        pool.run_on_all([&](int t, int) { sums[size_t(t)] = fma_chains(iters); });
+        const double s = seconds_since(t0);
+        for (float v : sums) g_sink = g_sink + v;
+        if (pass > 0) best = std::max(best, flops_per_thread * pool.n_threads() / s / 1e9);
+    }
+    return best;
+}
+
+MatmulTiming time_matmul(Backend& backend, DType dtype, int64_t n, int64_t m, int64_t k,
+                         int repeats, size_t min_rotate_bytes) {
+    std::mt19937 rng(12345);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const int64_t row_bytes = dtype_row_bytes(dtype, k);
+    const size_t weight_bytes = size_t(row_bytes * m);
+    const size_t n_copies =
+        std::max<size_t>(1, (min_rotate_bytes + weight_bytes - 1) / weight_bytes);
+    std::vector<uint8_t> weights(weight_bytes * n_copies);  // [n_copies][m, k] in dtype
+    std::vector<float> row(static_cast<size_t>(k));         // [k]
+    for (int64_t j = 0; j < m; ++j) {
+        for (auto& v : row) v = normal(rng) * 0.05f;
+        quantize_row(dtype, row.data(), weights.data() + j * row_bytes, k);
+    }
+    for (size_t c = 1; c < n_copies; ++c)
+        std::memcpy(weights.data() + c * weight_bytes, weights.data(), weight_bytes);
+    std::vector<float> x(size_t(n * k));  // [n, k]
+    for (auto& v : x) v = normal(rng);
+    std::vector<float> y(size_t(n * m));  // [n, m]
+
+    std::vector<double> times;
+    for (int r = 0; r <= repeats; ++r) {
+        const TensorView w =
+            make_view(weights.data() + size_t(r) % n_copies * weight_bytes, dtype, {m, k});
+        const auto t0 = std::chrono::steady_clock::now();
+        backend.matmul(x.data(), n, w, nullptr, y.data());
+        if (r > 0) times.push_back(seconds_since(t0));  // the first call is the warm-up
+    }
+    std::sort(times.begin(), times.end());
+    MatmulTiming t;
+    t.n = n, t.m = m, t.k = k, t.dtype = dtype;
+    t.median_s = times[times.size() / 2];
+    t.gflops = 2.0 * double(n) * double(m) * double(k) / t.median_s / 1e9;
+    t.weight_gbps = double(weight_bytes) / t.median_s / 1e9;
+    return t;
+}
+
+}  // namespace encore

@@ -1,0 +1,40 @@
+// Machine rooflines and op timing for `encore bench`: the all-core memory read bandwidth (a
+// STREAM-like read loop), the all-core f32 FMA peak, and the median time of one matmul of a given
+// shape and weight dtype on any Backend, so a bench can report each op as a fraction of the
+// roofline measured in the same run.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/backend.h"
+#include "core/dtype.h"
+
+namespace encore {
+
+class ThreadPool;
+
+// GB/s (1e9 bytes/s) read by all threads of `pool` from disjoint parts of a `bytes` buffer
+// (larger than the caches), with the widest vector loads: best of several passes after a warm-up.
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t(1) << 30);
+
+// GFLOP/s of f32 fused multiply-adds on all threads (an FMA counts 2 flops), with enough
+// independent accumulator chains to cover the FMA latency: best of several runs.
+double measure_fma_peak(ThreadPool& pool);
+
+struct MatmulTiming {
+    int64_t n = 0, m = 0, k = 0;
+    DType dtype = DType::f32;
+    double median_s = 0;     // median seconds of one matmul call
+    double gflops = 0;       // 2 n m k / median_s / 1e9
+    double weight_gbps = 0;  // weight bytes / median_s / 1e9 (the decode figure)
+};
+
+// Times y[n, m] = x[n, k] · W[m, k]ᵀ with random weights of `dtype`: one warm-up, then `repeats`
+// calls, median. Each call reads the weights from a copy that was not touched by the previous
+// `min_rotate_bytes` of weights (the copies are rotated), so small matrices are timed from memory
+// rather than from the last-level cache; pass 0 to time them cache-hot.
+MatmulTiming time_matmul(Backend& backend, DType dtype, int64_t n, int64_t m, int64_t k,
+                         int repeats = 9, size_t min_rotate_bytes = size_t(256) << 20);
+
+}  // namespace encore
