@@ -11,13 +11,13 @@
 namespace encore {
 
 struct GgufTokenizerData {
-    std::string model;  // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2"
-    std::string pre;    // tokenizer.ggml.pre: pre-tokenizer name ("llama-bpe", "qwen2", ...)
-    std::vector<std::string> tokens;   // tokenizer.ggml.tokens
-    std::vector<float> scores;         // tokenizer.ggml.scores (may be empty for gpt2)
-    std::vector<int32_t> token_types;  // tokenizer.ggml.token_type: 1 normal, 2 unknown, 3 control,
-                                       // 4 user defined, 5 unused, 6 byte
-    std::vector<std::string> merges;   // tokenizer.ggml.merges ("a b" per entry)
+    std::string model;                // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2"
+    std::string pre;                  // tokenizer.ggml.pre: pre-tokenizer name ("llama-bpe", "qwen2", ...)
+    std::vector<std::string> tokens;  // tokenizer.ggml.tokens
+    std::vector<float> scores;        // tokenizer.ggml.scores (may be empty for gpt2)
+    std::vector<int32_t> token_types; // tokenizer.ggml.token_type: 1 normal, 2 unknown, 3 control,
+                                      // 4 user defined, 5 unused, 6 byte
+    std::vector<std::string> merges;  // tokenizer.ggml.merges ("a b" per entry)
     std::optional<int64_t> bos_id, eos_id, unk_id, pad_id;
     std::optional<bool> add_bos, add_eos;
 };
