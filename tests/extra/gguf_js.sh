@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Independent check of encore's GGUF writer and reader: the formats test binary writes a sample
+# GGUF file (every metadata type, every tensor type) with an expectation JSON, and
+# @huggingface/gguf (a parser written independently of encore, tests/gguf_js/) must read exactly
+# that. A deliberately wrong expectation must be rejected, so the checker is known to look.
+# Usage: tests/extra/gguf_js.sh [build-dir]. Installs nothing beyond `npm ci` in tests/gguf_js.
+set -euo pipefail
+build_dir=${1:-build}
+cd "$(dirname "$0")/../.."
+
+die() { echo "gguf_js: FAILED: $*" >&2; exit 1; }
+
+bin="$build_dir/encore_formats_tests"
+[ -x "$bin" ] || die "$bin is not built"
+command -v node >/dev/null || die "node is not installed"
+if [ ! -d tests/gguf_js/node_modules/@huggingface/gguf ]; then
+  npm ci --prefix tests/gguf_js --no-audit --no-fund >/dev/null || die "npm ci in tests/gguf_js"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if ! ENCORE_GGUF_SAMPLE_DIR="$tmp" "$bin" --gtest_filter='GgufSample.*' >"$tmp/gtest.log" 2>&1; then
+  cat "$tmp/gtest.log" >&2
+  die "writing the sample"
+fi
+[ -s "$tmp/sample.gguf" ] && [ -s "$tmp/sample.expect.json" ] || die "the sample was not written"
+
+node tests/gguf_js/check.mjs "$tmp/sample.gguf" "$tmp/sample.expect.json" ||
+  die "@huggingface/gguf disagrees with encore's sample"
+
+# The checker must notice a wrong value, type, tensor shape, offset or data, and a missing key;
+# the expectation rewritten unchanged must still pass (so each failure is the mutation's).
+mutate() {
+  node -e '
+    const fs = require("fs");
+    const e = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    '"$1"';
+    fs.writeFileSync(process.argv[2], JSON.stringify(e));
+  ' "$tmp/sample.expect.json" "$tmp/mutated.json"
+}
+mutate ''
+node tests/gguf_js/check.mjs "$tmp/sample.gguf" "$tmp/mutated.json" >/dev/null ||
+  die "the rewritten expectation no longer matches"
+for mutation in \
+  'e.metadata["sample.u32"].value = 4294967294' \
+  'e.metadata["sample.u64"].value = "18446744073709551614"' \
+  'e.metadata["sample.f32"].value = 0.1' \
+  'e.metadata["sample.i16"].type = "uint16"' \
+  'e.metadata["tokenizer.ggml.tokens"].value[2] = "x"' \
+  'e.metadata["sample.extra"] = {type: "uint8", value: 1}' \
+  'delete e.metadata["general.name"]' \
+  'e.tensors[0].ne = [32, 10]' \
+  'e.tensors[1].offset += 32' \
+  'e.tensors[2].type = 1' \
+  'e.tensors[3].crc32 ^= 1' \
+  'e.tensor_data_offset += 32'; do
+  mutate "$mutation"
+  if node tests/gguf_js/check.mjs "$tmp/sample.gguf" "$tmp/mutated.json" >/dev/null 2>&1; then
+    die "the checker accepted a wrong expectation ($mutation)"
+  fi
+done
+echo "gguf_js: OK"
