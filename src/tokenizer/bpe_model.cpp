@@ -7,6 +7,7 @@
 #include <cmath>
 #include <mutex>
 #include <queue>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "tokenizer/utf8.h"
@@ -55,8 +56,42 @@ struct BpeModel::Cache {
     std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> words;
 };
 
-BpeModel::BpeModel() : cache_(std::make_shared<Cache>()) {
+// Which adjacent character pairs occur inside some token, and which characters are tokens by
+// themselves: a word may be cut between characters a and b when both are single-character tokens
+// and no token contains "ab" (so no merge can ever join the two sides).
+struct BpeModel::Boundaries {
+    std::once_flag once;
+    std::unordered_set<uint64_t> adjacent;
+    std::vector<uint64_t> single;  // bitmap over code points
+
+    bool is_single(char32_t c) const { return (single[c >> 6] >> (c & 63)) & 1; }
+    bool can_cut(char32_t a, char32_t b) const {
+        return is_single(a) && is_single(b) && !adjacent.count((uint64_t(a) << 32) | b);
+    }
+};
+
+BpeModel::BpeModel()
+    : cache_(std::make_shared<Cache>()), boundaries_(std::make_shared<Boundaries>()) {
     byte_ids_.fill(-1);
+}
+
+const BpeModel::Boundaries& BpeModel::boundaries() const {
+    Boundaries& b = *boundaries_;
+    std::call_once(b.once, [&] {
+        b.single.assign((0x110000 >> 6) + 1, 0);
+        for (const auto& [token, id] : token_to_id_) {
+            if (utf8::find_invalid(token)) continue;
+            size_t i = 0;
+            char32_t prev = utf8::next_code_point(token, i);
+            if (i == token.size()) b.single[prev >> 6] |= uint64_t(1) << (prev & 63);
+            while (i < token.size()) {
+                char32_t c = utf8::next_code_point(token, i);
+                b.adjacent.insert((uint64_t(prev) << 32) | c);
+                prev = c;
+            }
+        }
+    });
+    return b;
 }
 
 void BpeModel::set_vocab(const std::vector<std::pair<std::string, int32_t>>& vocab,
@@ -206,6 +241,34 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
             return;
         }
     }
+    bool affixes =
+        (options_.continuing_subword_prefix && !options_.continuing_subword_prefix->empty()) ||
+        (options_.end_of_word_suffix && !options_.end_of_word_suffix->empty());
+    if (word.size() > k_max_cached_word && !affixes) {
+        encode_long(word, out);
+        return;
+    }
+    encode_cached(word, out);
+}
+
+void BpeModel::encode_long(std::string_view word, std::vector<int32_t>& out) const {
+    const Boundaries& b = boundaries();
+    size_t chunk_start = 0;
+    size_t i = 0;
+    char32_t prev = utf8::next_code_point(word, i);
+    while (i < word.size()) {
+        size_t at = i;
+        char32_t c = utf8::next_code_point(word, i);
+        if (b.can_cut(prev, c)) {
+            encode_cached(word.substr(chunk_start, at - chunk_start), out);
+            chunk_start = at;
+        }
+        prev = c;
+    }
+    encode_cached(word.substr(chunk_start), out);
+}
+
+void BpeModel::encode_cached(std::string_view word, std::vector<int32_t>& out) const {
     bool cacheable = word.size() <= k_max_cached_word;
     if (cacheable) {
         std::lock_guard<std::mutex> lock(cache_->mutex);

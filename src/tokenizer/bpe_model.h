@@ -3,7 +3,9 @@
 // `<0xNN>` or to the unknown token, then repeatedly the lowest-ranked adjacent pair merged,
 // leftmost first). Merge ranks come either from a merges list or, for SentencePiece-style GGUF
 // vocabularies without merges, from token scores (a pair merges when the concatenation is a token;
-// higher score first). Encoded words are cached.
+// higher score first). Encoded words are cached; long words (SentencePiece-style BPE has no
+// pre-tokenizer, so a whole text is one word) are cut where no vocabulary token can span the cut,
+// which leaves the result unchanged and keeps encoding linear in practice.
 #pragma once
 
 #include <array>
@@ -66,11 +68,17 @@ class BpeModel {
         int32_t new_id;
     };
     struct Cache;
+    struct Boundaries;
 
     void set_vocab(const std::vector<std::pair<std::string, int32_t>>& vocab,
                    const std::string& what);
     const MergeTarget* find_merge(int32_t left, int32_t right) const;
     void encode_uncached(std::string_view word, std::vector<int32_t>& out) const;
+    // Merges `word` through the cache (no ignore_merges shortcut).
+    void encode_cached(std::string_view word, std::vector<int32_t>& out) const;
+    // Encodes a long word as independent chunks cut where no token can span the cut.
+    void encode_long(std::string_view word, std::vector<int32_t>& out) const;
+    const Boundaries& boundaries() const;
 
     BpeOptions options_;
     TokenMap token_to_id_;
@@ -82,6 +90,7 @@ class BpeModel {
     std::optional<int32_t> unk_id_;
     std::array<int32_t, 256> byte_ids_{};  // <0xNN> ids, -1 when absent
     std::shared_ptr<Cache> cache_;
+    std::shared_ptr<Boundaries> boundaries_;
 };
 
 }  // namespace encore
