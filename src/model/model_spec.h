@@ -21,6 +21,9 @@ struct RopeSpec {
     double low_freq_factor = 1.0;         // llama3
     double high_freq_factor = 4.0;        // llama3
     int64_t original_max_position = 8192; // llama3
+    // Per-frequency divisors of inv_freq, as GGUF stores llama3 scaling (`rope_freqs.weight`);
+    // empty unless read from such a file.
+    std::vector<float> freq_factors;
 };
 
 struct ModelSpec {
@@ -36,10 +39,12 @@ struct ModelSpec {
     int64_t max_position = 0;  // 0 = unknown
     RopeSpec rope;
     bool tied_embeddings = false;
-    bool qkv_bias = false;     // qwen2
+    bool qkv_bias = false;     // qwen2 (and llama with attention_bias)
+    bool o_bias = false;       // llama with attention_bias
     bool qk_norm = false;      // qwen3
     int64_t bos_token_id = -1;
     std::vector<int64_t> eos_token_ids;
+    int64_t sliding_window = 0;  // 0 = full attention; longer sequences are refused
 
     int64_t q_dim() const { return n_heads * head_dim; }
     int64_t kv_dim() const { return n_kv_heads * head_dim; }

@@ -1,0 +1,39 @@
+// `encore info`: what a model is (architecture, parameters, dtypes, layers) and what a layer plan
+// costs (weight bytes unchanged, KV bytes per token growing with the number of instances).
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "common.h"
+#include "tokenizer/tokenizer.h"
+
+namespace encore::cli {
+
+void add_info(CLI::App& app) {
+    auto args = std::make_shared<ModelArgs>();
+    CLI::App* cmd = app.add_subcommand("info", "describe a model and a layer plan");
+    add_model_options(cmd, *args, /*with_runtime=*/false);
+    cmd->callback([args] {
+        const Loaded l = load_model(*args);
+        const ModelSpec& s = l.model->spec();
+        const int64_t kv_per_token = int64_t(l.plan.n_instances()) * 2 * s.kv_dim() * 4;
+        fmt::print("model:            {}\n", l.model->path());
+        fmt::print("format:           {}\n", l.model->format());
+        fmt::print("architecture:     {}\n", s.architecture);
+        fmt::print("summary:          {}\n", s.summary());
+        fmt::print("parameters:       {} ({:.2f} M)\n", s.n_params(), double(s.n_params()) / 1e6);
+        fmt::print("dtypes:           {}\n", l.model->dtype_summary());
+        fmt::print("layers:           {}\n", s.n_layers);
+        fmt::print("vocabulary:       {} ({})\n", s.vocab_size,
+                   l.model->has_tokenizer()
+                       ? fmt::format("tokenizer {}", l.model->tokenizer().vocab_size())
+                       : std::string("no tokenizer"));
+        fmt::print("layer plan:       {} ({} instances{})\n", l.plan.to_spec(),
+                   l.plan.n_instances(), l.plan.is_identity(int(s.n_layers)) ? ", identity" : "");
+        fmt::print("weight bytes:     {}\n", l.model->weight_bytes());
+        fmt::print("kv bytes/token:   {} (f32, {} instances x 2 x {} x 4)\n", kv_per_token,
+                   l.plan.n_instances(), s.kv_dim());
+        fmt::print("identity:         {}\n", l.model->identity());
+    });
+}
+
+}  // namespace encore::cli

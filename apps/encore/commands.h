@@ -1,0 +1,17 @@
+// Registration of every encore subcommand; each lives in its own cmd_*.cpp file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace encore::cli {
+
+void add_info(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_detokenize(CLI::App& app);
+void add_logits(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_perplexity(CLI::App& app);
+void add_convert(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace encore::cli

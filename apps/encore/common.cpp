@@ -1,0 +1,99 @@
+// Shared CLI helpers (see common.h).
+#include "common.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace encore::cli {
+
+void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
+    cmd->add_option("-m,--model", args.model, "HF model directory or .gguf file")->required();
+    cmd->add_option("--layers", args.layers,
+                    "layer plan: '0-3,2-5', '0,1,1,2-5', 'rys:I,J' or a mergekit YAML file");
+    if (!with_runtime) return;
+    cmd->add_option("--device", args.device, "cpu (SIMD, default) or scalar (reference)");
+    cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
+    cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
+}
+
+Loaded load_model(const ModelArgs& args) {
+    Loaded l;
+    l.model = Model::load(args.model);
+    l.plan = LayerPlan::parse(args.layers, int(l.model->spec().n_layers));
+    return l;
+}
+
+std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args) {
+    EngineOptions options;
+    options.backend = args.device;
+    options.n_threads = args.threads;
+    if (!args.kv_budget.empty()) options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
+    return std::make_unique<Engine>(loaded.model, loaded.plan, options);
+}
+
+int64_t parse_bytes(const std::string& text, const std::string& what) {
+    double value = 0;
+    const char* begin = text.data();
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (ec != std::errc() || !(value >= 0) || !std::isfinite(value))
+        fail(ErrorKind::invalid_argument, "{} '{}': expected a size such as 2GiB or 512MiB", what,
+             text);
+    const std::string unit(ptr, end);
+    double scale = 1;
+    if (unit.empty() || unit == "B") scale = 1;
+    else if (unit == "K" || unit == "KiB" || unit == "k") scale = 1024.0;
+    else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
+    else if (unit == "KB") scale = 1e3;
+    else if (unit == "MB") scale = 1e6;
+    else if (unit == "GB") scale = 1e9;
+    else
+        fail(ErrorKind::invalid_argument, "{} '{}': unknown unit '{}' (use B, KiB, MiB, GiB)",
+             what, text, unit);
+    return int64_t(value * scale);
+}
+
+std::vector<int32_t> parse_token_list(const std::string& text) {
+    std::vector<int32_t> ids;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        int64_t v = 0;
+        auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+        if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || v < 0 ||
+            v > INT32_MAX)
+            fail(ErrorKind::invalid_argument, "--tokens: '{}' is not a token id", item);
+        ids.push_back(int32_t(v));
+        start = comma + 1;
+    }
+    return ids;
+}
+
+ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(isatty(2)) {}
+
+void ProgressBar::update(int64_t done, int64_t total) {
+    if (!enabled_ || total <= 0) return;
+    const int width = 40;
+    const int filled = int(width * done / total);
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld", label_.c_str(), std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(width - filled), '.').c_str(), (long long)done, (long long)total);
+    std::fflush(stderr);
+    drawn_ = true;
+}
+
+void ProgressBar::finish() {
+    if (drawn_) std::fputc('\n', stderr);
+    drawn_ = false;
+}
+
+}  // namespace encore::cli

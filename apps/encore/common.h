@@ -1,0 +1,52 @@
+// Options and helpers shared by the encore subcommands: the model/plan/device options every
+// command that runs the model takes, byte-size and token-list parsing, JSON-lines I/O.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace encore::cli {
+
+struct ModelArgs {
+    std::string model;       // HF directory or .gguf file
+    std::string layers;      // layer plan spec ("" = the model itself)
+    std::string device = "cpu";
+    int threads = 0;
+    std::string kv_budget;   // e.g. "2GiB"; "" = automatic
+};
+
+// Adds -m/--model, --layers, --device, --threads, --kv-budget to a subcommand.
+void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
+
+struct Loaded {
+    std::shared_ptr<Model> model;
+    LayerPlan plan;
+};
+Loaded load_model(const ModelArgs& args);
+std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args);
+
+// "2GiB", "512MiB", "1.5G", "1000000" -> bytes; invalid_argument naming the text otherwise.
+int64_t parse_bytes(const std::string& text, const std::string& what);
+// "1,2,3" -> ids; invalid_argument naming the bad item.
+std::vector<int32_t> parse_token_list(const std::string& text);
+
+// A progress bar on stderr, drawn only when stderr is a terminal.
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string label);
+    void update(int64_t done, int64_t total);
+    void finish();
+
+private:
+    std::string label_;
+    bool enabled_;
+    bool drawn_ = false;
+};
+
+}  // namespace encore::cli

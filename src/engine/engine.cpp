@@ -1,0 +1,177 @@
+// Engine construction and batched evaluation (see engine.h).
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "engine/sequence.h"
+
+namespace encore {
+
+Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions options)
+    : model_(std::move(model)), plan_(std::move(plan)), options_(options) {
+    const ModelSpec& spec = model_->spec();
+    for (int l : plan_.layers)
+        if (l < 0 || l >= spec.n_layers)
+            fail(ErrorKind::invalid_argument, "layer plan uses layer {}, the model has 0-{}", l,
+                 spec.n_layers - 1);
+    if (plan_.layers.empty()) fail(ErrorKind::invalid_argument, "layer plan is empty");
+    threads_ = std::make_unique<ThreadPool>(options_.n_threads);
+    if (options_.backend == "cpu") {
+        backend_ = make_cpu_backend(*threads_);
+    } else if (options_.backend == "scalar") {
+        backend_ = make_scalar_backend();
+    } else {
+        fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar)",
+             options_.backend);
+    }
+    KvShape shape;
+    shape.n_instances = plan_.n_instances();
+    shape.n_kv_heads = int(spec.n_kv_heads);
+    shape.head_dim = int(spec.head_dim);
+    shape.block_size = options_.block_size;
+    int64_t budget = options_.kv_budget_bytes;
+    if (budget <= 0) {
+        const int64_t positions = std::max<int64_t>(8192, spec.max_position);
+        const int64_t per_block = int64_t(shape.n_instances) * 2 * shape.n_kv_heads *
+                                  shape.block_size * shape.head_dim * int64_t(sizeof(float));
+        budget = (positions + shape.block_size - 1) / shape.block_size * per_block;
+    }
+    kv_ = std::make_unique<KvPool>(shape, budget);
+}
+
+Engine::~Engine() = default;
+
+void Engine::eval(std::span<EvalItem> items) {
+    const ModelSpec& spec = model_->spec();
+    const int B = kv_->block_size();
+
+    // Validate everything before touching any state.
+    std::unordered_set<const Sequence*> seen;
+    int64_t n_total = 0;
+    for (const EvalItem& item : items) {
+        if (!item.seq) fail(ErrorKind::invalid_argument, "eval: null sequence");
+        if (&item.seq->engine_ != this)
+            fail(ErrorKind::invalid_argument, "eval: sequence belongs to another engine");
+        if (!seen.insert(item.seq).second)
+            fail(ErrorKind::invalid_argument, "eval: a sequence appears twice in one batch");
+        for (int32_t t : item.tokens)
+            if (t < 0 || t >= spec.vocab_size)
+                fail(ErrorKind::out_of_range, "token id {} is out of range (vocabulary 0-{})", t,
+                     spec.vocab_size - 1);
+        const int64_t end = item.seq->size() + int64_t(item.tokens.size());
+        if (spec.sliding_window > 0 && end > spec.sliding_window)
+            fail(ErrorKind::unsupported,
+                 "sequence of {} tokens exceeds the model's sliding window of {} (not supported)",
+                 end, spec.sliding_window);
+        if (end > INT32_MAX) fail(ErrorKind::invalid_argument, "sequence too long");
+        n_total += int64_t(item.tokens.size());
+    }
+
+    // Reserve blocks; on failure give back exactly what was taken.
+    struct Reserved {
+        Sequence* seq;
+        size_t old_n_blocks;
+        int64_t cow_index = -1;  // block replaced by a private copy
+        int32_t cow_old = -1;
+    };
+    std::vector<Reserved> reserved;
+    try {
+        for (const EvalItem& item : items) {
+            Sequence& seq = *item.seq;
+            Reserved r{&seq, seq.blocks_.size()};
+            reserved.push_back(r);
+            if (item.tokens.empty()) continue;
+            const int64_t start = seq.size(), end = start + int64_t(item.tokens.size());
+            if (start % B != 0) {  // writing into a partial block: copy it first if shared
+                const int64_t idx = start / B;
+                const int32_t old = seq.blocks_[size_t(idx)];
+                if (kv_->ref_count(old) > 1) {
+                    const int32_t fresh = kv_->allocate();
+                    kv_->copy_block(old, fresh, int(start % B));
+                    seq.blocks_[size_t(idx)] = fresh;
+                    reserved.back().cow_index = idx;
+                    reserved.back().cow_old = old;
+                }
+            }
+            const size_t need = size_t((end + B - 1) / B);
+            while (seq.blocks_.size() < need) seq.blocks_.push_back(kv_->allocate());
+        }
+    } catch (...) {
+        for (auto it = reserved.rbegin(); it != reserved.rend(); ++it) {
+            Sequence& seq = *it->seq;
+            while (seq.blocks_.size() > it->old_n_blocks) {
+                kv_->release(seq.blocks_.back());
+                seq.blocks_.pop_back();
+            }
+            if (it->cow_index >= 0) {
+                kv_->release(seq.blocks_[size_t(it->cow_index)]);
+                seq.blocks_[size_t(it->cow_index)] = it->cow_old;
+            }
+        }
+        throw;
+    }
+
+    // Lay the batch out: tokens of each item in order, each tagged with sequence and position.
+    std::vector<int32_t> tokens, positions, seq_index, logit_rows;
+    std::vector<const int32_t*> tables;
+    std::vector<std::pair<size_t, int64_t>> row_owner;  // (item, position) of each logit row
+    tokens.reserve(size_t(n_total));
+    for (size_t i = 0; i < items.size(); ++i) {
+        const EvalItem& item = items[i];
+        tables.push_back(item.seq->blocks_.data());
+        const int64_t start = item.seq->size(), m = int64_t(item.tokens.size());
+        for (int64_t j = 0; j < m; ++j) {
+            const bool keep = item.logits == Logits::all || (item.logits == Logits::last && j == m - 1);
+            if (keep) {
+                logit_rows.push_back(int32_t(tokens.size()));
+                row_owner.emplace_back(i, start + j);
+            }
+            tokens.push_back(item.tokens[size_t(j)]);
+            positions.push_back(int32_t(start + j));
+            seq_index.push_back(int32_t(i));
+        }
+    }
+
+    // Run in chunks of at most max_batch_tokens; kernels are row-invariant, so chunking does not
+    // change any result.
+    const int64_t vocab = spec.vocab_size;
+    std::vector<float> row_logits(logit_rows.size() * size_t(vocab));  // [n_rows, vocab]
+    const int64_t chunk = std::max<int64_t>(1, options_.max_batch_tokens);
+    size_t row_begin = 0;
+    for (int64_t c0 = 0; c0 < n_total; c0 += chunk) {
+        const int64_t c1 = std::min(n_total, c0 + chunk);
+        size_t row_end = row_begin;
+        std::vector<int32_t> local_rows;
+        while (row_end < logit_rows.size() && logit_rows[row_end] < c1)
+            local_rows.push_back(int32_t(logit_rows[row_end++] - c0));
+        ForwardInput in;
+        in.tokens = std::span(tokens).subspan(size_t(c0), size_t(c1 - c0));
+        in.positions = std::span(positions).subspan(size_t(c0), size_t(c1 - c0));
+        in.seq_index = std::span(seq_index).subspan(size_t(c0), size_t(c1 - c0));
+        in.block_tables = tables;
+        in.logit_rows = local_rows;
+        forward(*model_, plan_, *backend_, *kv_, scratch_, in,
+                row_logits.data() + row_begin * size_t(vocab));
+        row_begin = row_end;
+    }
+
+    // Commit.
+    for (const Reserved& r : reserved)
+        if (r.cow_index >= 0) kv_->release(r.cow_old);
+    for (size_t i = 0; i < items.size(); ++i) {
+        Sequence& seq = *items[i].seq;
+        seq.tokens_.insert(seq.tokens_.end(), items[i].tokens.begin(), items[i].tokens.end());
+        seq.logits_.clear();
+        seq.logit_positions_.clear();
+    }
+    for (size_t r = 0; r < row_owner.size(); ++r) {
+        Sequence& seq = *items[row_owner[r].first].seq;
+        seq.logit_positions_.push_back(row_owner[r].second);
+        seq.logits_.insert(seq.logits_.end(), row_logits.begin() + int64_t(r) * vocab,
+                           row_logits.begin() + int64_t(r + 1) * vocab);
+    }
+}
+
+}  // namespace encore

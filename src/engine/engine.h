@@ -1,0 +1,70 @@
+// Engine: a model, a layer plan, a backend and the paged KV pool, with the one entry point that
+// evaluates tokens: `eval`, a batch of work items from many sequences in one forward pass.
+// Single-sequence calls (Sequence::prefill and friends, see sequence.h) are batches of one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/thread_pool.h"
+#include "kv/kv_pool.h"
+#include "model/forward.h"
+#include "model/layer_plan.h"
+#include "model/model.h"
+
+namespace encore {
+
+class Sequence;
+
+struct EngineOptions {
+    std::string backend = "cpu";   // "cpu" (SIMD, multithreaded) or "scalar" (the reference)
+    int n_threads = 0;             // 0 = all hardware threads
+    int64_t kv_budget_bytes = 0;   // 0 = room for 8192 positions (or max_position if larger)
+    int block_size = KvPool::k_default_block_size;
+    int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
+};
+
+// Which logits a prefill keeps.
+enum class Logits { none, last, all };
+
+// One sequence's part of a batch: append `tokens` to `seq` and keep the chosen logits.
+struct EvalItem {
+    Sequence* seq = nullptr;
+    std::span<const int32_t> tokens;
+    Logits logits = Logits::last;
+};
+
+class Engine {
+public:
+    Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions options = {});
+    ~Engine();
+
+    const Model& model() const { return *model_; }
+    const ModelSpec& spec() const { return model_->spec(); }
+    const LayerPlan& plan() const { return plan_; }
+    KvPool& kv() { return *kv_; }
+    const KvPool& kv() const { return *kv_; }
+    Backend& backend() { return *backend_; }
+    ThreadPool& threads() { return *threads_; }
+    int64_t vocab_size() const { return model_->spec().vocab_size; }
+
+    // Evaluates all items in one batch. Either every item is applied, or (on error: a token out
+    // of range, the KV pool exhausted, a sequence too long) none is and every sequence and the
+    // pool are exactly as before.
+    void eval(std::span<EvalItem> items);
+
+private:
+    std::shared_ptr<const Model> model_;
+    LayerPlan plan_;
+    EngineOptions options_;
+    std::unique_ptr<ThreadPool> threads_;
+    std::unique_ptr<Backend> backend_;
+    std::unique_ptr<KvPool> kv_;
+    ForwardScratch scratch_;
+};
+
+}  // namespace encore

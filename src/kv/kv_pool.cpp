@@ -1,0 +1,100 @@
+// The paged KV block pool (see kv_pool.h).
+#include "kv/kv_pool.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "core/error.h"
+
+namespace encore {
+
+KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
+    ENCORE_ASSERT(shape.n_instances > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0 &&
+                  shape.block_size > 0);
+    block_floats_ = int64_t(shape.n_instances) * 2 * shape.n_kv_heads * shape.block_size *
+                    shape.head_dim;
+    const int64_t n = budget_bytes / bytes_per_block();
+    if (n < 1)
+        fail(ErrorKind::out_of_memory,
+             "KV budget of {} bytes is smaller than one block ({} bytes: {} positions x {} layer "
+             "instances)",
+             budget_bytes, bytes_per_block(), shape.block_size, shape.n_instances);
+    if (n > INT32_MAX) fail(ErrorKind::invalid_argument, "KV budget of {} bytes is too large", budget_bytes);
+    n_blocks_ = int32_t(n);
+    mapped_bytes_ = size_t(n) * size_t(bytes_per_block());
+    void* p = ::mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        fail(ErrorKind::out_of_memory, "cannot reserve {} bytes for the KV cache", mapped_bytes_);
+    storage_ = static_cast<float*>(p);
+    ref_counts_.assign(size_t(n_blocks_), 0);
+    free_.reserve(size_t(n_blocks_));
+    for (int32_t b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
+}
+
+KvPool::~KvPool() {
+    if (storage_) ::munmap(storage_, mapped_bytes_);
+}
+
+void KvPool::check_block(int32_t block) const {
+    if (block < 0 || block >= n_blocks_)
+        fail(ErrorKind::internal, "KV block {} is not in the pool (0..{})", block, n_blocks_ - 1);
+}
+
+int32_t KvPool::allocate() {
+    if (free_.empty())
+        fail(ErrorKind::out_of_memory,
+             "KV cache is full: all {} blocks ({} positions each, {} bytes) are in use; raise "
+             "--kv-budget",
+             n_blocks_, shape_.block_size, bytes_per_block());
+    const int32_t b = free_.back();
+    free_.pop_back();
+    ref_counts_[size_t(b)] = 1;
+    return b;
+}
+
+void KvPool::retain(int32_t block) {
+    check_block(block);
+    ENCORE_ASSERT(ref_counts_[size_t(block)] > 0);
+    ++ref_counts_[size_t(block)];
+}
+
+int32_t KvPool::release(int32_t block) {
+    check_block(block);
+    ENCORE_ASSERT(ref_counts_[size_t(block)] > 0);
+    const int32_t left = --ref_counts_[size_t(block)];
+    if (left == 0) free_.push_back(block);
+    return left;
+}
+
+int32_t KvPool::ref_count(int32_t block) const {
+    check_block(block);
+    return ref_counts_[size_t(block)];
+}
+
+void KvPool::copy_block(int32_t src, int32_t dst, int n_positions) {
+    check_block(src);
+    check_block(dst);
+    // Each (instance, k|v, head) run is [block_size, head_dim]; copy the first n_positions rows.
+    const int64_t run = int64_t(shape_.block_size) * shape_.head_dim;
+    const int64_t n_runs = int64_t(shape_.n_instances) * 2 * shape_.n_kv_heads;
+    for (int64_t r = 0; r < n_runs; ++r)
+        std::memcpy(block_data(dst) + r * run, block_data(src) + r * run,
+                    size_t(n_positions) * size_t(shape_.head_dim) * sizeof(float));
+}
+
+KvLayerView KvPool::layer_view(int instance) const {
+    ENCORE_ASSERT(instance >= 0 && instance < shape_.n_instances);
+    KvLayerView view;
+    view.pool = storage_;
+    view.block_stride = block_floats_;
+    view.instance_offset =
+        int64_t(instance) * 2 * shape_.n_kv_heads * shape_.block_size * shape_.head_dim;
+    view.n_kv_heads = shape_.n_kv_heads;
+    view.head_dim = shape_.head_dim;
+    view.block_size = shape_.block_size;
+    return view;
+}
+
+}  // namespace encore

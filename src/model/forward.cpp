@@ -1,0 +1,76 @@
+// The forward pass (see forward.h). Shapes: n = tokens in the call, d = n_embd, f = n_ff,
+// q = n_heads * head_dim, kv = n_kv_heads * head_dim.
+#include "model/forward.h"
+
+#include "core/error.h"
+#include "model/rope.h"
+
+namespace encore {
+
+void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool& kv,
+             ForwardScratch& s, const ForwardInput& in, float* logits) {
+    const ModelSpec& spec = model.spec();
+    const Weights& w = model.weights();
+    const int64_t n = int64_t(in.tokens.size());
+    const int64_t d = spec.n_embd, f = spec.n_ff, qd = spec.q_dim(), kvd = spec.kv_dim();
+    const float eps = float(spec.rms_norm_eps);
+    ENCORE_ASSERT(plan.n_instances() == kv.shape().n_instances);
+    if (n == 0) return;
+
+    s.x.resize(size_t(n * d));     // [n, d] residual stream
+    s.h.resize(size_t(n * d));     // [n, d] normed input of a block
+    s.q.resize(size_t(n * qd));    // [n, n_heads, head_dim]
+    s.k.resize(size_t(n * kvd));   // [n, n_kv_heads, head_dim]
+    s.v.resize(size_t(n * kvd));   // [n, n_kv_heads, head_dim]
+    s.attn.resize(size_t(n * qd)); // [n, q]
+    s.gate.resize(size_t(n * f));  // [n, f]
+    s.up.resize(size_t(n * f));    // [n, f]
+    if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
+    const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
+
+    BatchLayout layout;
+    layout.n_tokens = n;
+    layout.positions = in.positions.data();
+    layout.seq_index = in.seq_index.data();
+    layout.block_tables = in.block_tables.data();
+
+    backend.embed(w.tok_embd, in.tokens.data(), n, s.x.data());
+    for (int ii = 0; ii < plan.n_instances(); ++ii) {
+        const LayerWeights& L = w.layers[size_t(plan.layers[size_t(ii)])];
+        const KvLayerView kv_view = kv.layer_view(ii);
+
+        // Attention block.
+        backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
+        backend.matmul(s.h.data(), n, L.wq, L.bq.n_dims ? &L.bq : nullptr, s.q.data());
+        backend.matmul(s.h.data(), n, L.wk, L.bk.n_dims ? &L.bk : nullptr, s.k.data());
+        backend.matmul(s.h.data(), n, L.wv, L.bv.n_dims ? &L.bv : nullptr, s.v.data());
+        if (spec.qk_norm) {  // per-head RMSNorm: rows of head_dim
+            backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
+            backend.rms_norm(s.k.data(), L.k_norm, eps, n * spec.n_kv_heads, s.k.data());
+        }
+        backend.rope(s.q.data(), n, int(spec.n_heads), in.positions.data(), rope);
+        backend.rope(s.k.data(), n, int(spec.n_kv_heads), in.positions.data(), rope);
+        backend.kv_store(s.k.data(), s.v.data(), kv_view, layout);
+        backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
+        backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
+        backend.add(s.x.data(), s.h.data(), n * d);
+
+        // MLP block (SwiGLU).
+        backend.rms_norm(s.x.data(), L.ffn_norm, eps, n, s.h.data());
+        backend.matmul(s.h.data(), n, L.w_gate, nullptr, s.gate.data());
+        backend.matmul(s.h.data(), n, L.w_up, nullptr, s.up.data());
+        backend.silu_mul(s.gate.data(), s.up.data(), n * f, s.gate.data());
+        backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
+        backend.add(s.x.data(), s.h.data(), n * d);
+    }
+
+    // Output head, only for the rows whose logits are wanted.
+    const int64_t n_rows = int64_t(in.logit_rows.size());
+    if (n_rows == 0) return;
+    s.rows.resize(size_t(n_rows * d));  // [n_rows, d]
+    backend.gather_rows(s.x.data(), d, in.logit_rows.data(), n_rows, s.rows.data());
+    backend.rms_norm(s.rows.data(), w.out_norm, eps, n_rows, s.rows.data());
+    backend.matmul(s.rows.data(), n_rows, w.output, nullptr, logits);  // [n_rows, vocab]
+}
+
+}  // namespace encore

@@ -1,0 +1,63 @@
+// Helpers for tests against the transformers goldens in tests/data/goldens/models: listing the
+// variants, reading golden.json and logits.safetensors, and comparing logits relative to the
+// reference's logit scale.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "formats/safetensors.h"
+
+namespace encore::testing {
+
+inline std::string golden_root() { return std::string(ENCORE_SOURCE_DIR) + "/tests/data/goldens/models"; }
+
+inline std::vector<std::string> golden_variants(bool include_brown = false) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(golden_root()))
+        if (e.is_directory() && (include_brown || e.path().filename() != "brown"))
+            names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The checkpoint a golden directory was made from: the directory itself for the random
+// variants, the bundled model for "brown".
+inline std::string model_dir_for(const std::string& variant) {
+    if (variant == "brown") return std::string(ENCORE_SOURCE_DIR) + "/assets/brown-llama-12l";
+    return golden_root() + "/" + variant;
+}
+
+inline nlohmann::json read_golden(const std::string& dir) {
+    std::ifstream in(dir + "/golden.json");
+    return nlohmann::json::parse(in);
+}
+
+// Reference logits of one plan, [n_tokens * vocab].
+inline std::vector<float> golden_logits(const std::string& dir, const std::string& plan) {
+    const SafetensorsFile file(dir + "/logits.safetensors");
+    const TensorView& t = file.get("logits." + plan);
+    const float* p = static_cast<const float*>(t.data);
+    return std::vector<float>(p, p + t.n_elements());
+}
+
+// max |ours - ref| / max |ref|: error relative to the logit scale of the reference.
+inline double relative_to_scale(std::span<const float> ours, std::span<const float> ref) {
+    EXPECT_EQ(ours.size(), ref.size());
+    double max_err = 0, scale = 0;
+    for (size_t i = 0; i < std::min(ours.size(), ref.size()); ++i) {
+        if (!std::isfinite(ours[i])) return INFINITY;
+        max_err = std::max(max_err, std::fabs(double(ours[i]) - double(ref[i])));
+        scale = std::max(scale, std::fabs(double(ref[i])));
+    }
+    return max_err / scale;
+}
+
+}  // namespace encore::testing
