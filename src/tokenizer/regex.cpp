@@ -25,7 +25,7 @@ struct ThreadMatchState {
         if (context && jit_stack) pcre2_jit_stack_assign(context, nullptr, jit_stack);
         // Bounds for hostile patterns (fuzzing): a failure becomes an Error, not a hang.
         if (context) {
-            pcre2_set_match_limit(context, 50'000'000);
+            pcre2_set_match_limit(context, 10'000'000);
             pcre2_set_depth_limit(context, 1'000'000);
             pcre2_set_heap_limit(context, 256 * 1024);  // KiB
         }

@@ -74,6 +74,14 @@ struct Node {
 };
 
 constexpr int64_t k_max_id = (int64_t(1) << 31) - 2;
+constexpr int k_max_depth = 32;  // nesting of Sequence components
+
+void check_depth(const Node& node, int depth) {
+    if (depth > k_max_depth) {
+        fail(ErrorKind::format, "{}: field {}: components nested more than {} deep", node.file,
+             node.path, k_max_depth);
+    }
+}
 
 bool opt_bool(const Node& obj, const char* key, bool fallback) {
     auto c = obj.optional_child(key);
@@ -117,7 +125,8 @@ void parse_pattern(const Node& node, std::string& literal, Regex& regex, bool& i
          node.path);
 }
 
-Normalizer parse_normalizer(const Node& node) {
+Normalizer parse_normalizer(const Node& node, int depth = 0) {
+    check_depth(node, depth);
     std::string type = node.type();
     Normalizer n;
     using K = Normalizer::Kind;
@@ -146,7 +155,8 @@ Normalizer parse_normalizer(const Node& node) {
     } else if (type == "Sequence") {
         n.kind = K::sequence;
         Node list = node.child("normalizers");
-        for (size_t i = 0; i < list.size(); ++i) n.children.push_back(parse_normalizer(list.at(i)));
+        for (size_t i = 0; i < list.size(); ++i)
+            n.children.push_back(parse_normalizer(list.at(i), depth + 1));
     } else {
         unsupported_type(node, type, "normalizer");
     }
@@ -185,7 +195,8 @@ std::string parse_replacement(const Node& node) {
     return r;
 }
 
-PreTokenizer parse_pre_tokenizer(const Node& node) {
+PreTokenizer parse_pre_tokenizer(const Node& node, int depth = 0) {
+    check_depth(node, depth);
     std::string type = node.type();
     PreTokenizer p;
     using K = PreTokenizer::Kind;
@@ -215,7 +226,7 @@ PreTokenizer parse_pre_tokenizer(const Node& node) {
         p.kind = K::sequence;
         Node list = node.child("pretokenizers");
         for (size_t i = 0; i < list.size(); ++i) {
-            p.children.push_back(parse_pre_tokenizer(list.at(i)));
+            p.children.push_back(parse_pre_tokenizer(list.at(i), depth + 1));
         }
     } else {
         unsupported_type(node, type, "pre-tokenizer");
@@ -223,7 +234,8 @@ PreTokenizer parse_pre_tokenizer(const Node& node) {
     return p;
 }
 
-Decoder parse_decoder(const Node& node) {
+Decoder parse_decoder(const Node& node, int depth = 0) {
+    check_depth(node, depth);
     std::string type = node.type();
     Decoder d;
     using K = Decoder::Kind;
@@ -256,7 +268,8 @@ Decoder parse_decoder(const Node& node) {
     } else if (type == "Sequence") {
         d.kind = K::sequence;
         Node list = node.child("decoders");
-        for (size_t i = 0; i < list.size(); ++i) d.children.push_back(parse_decoder(list.at(i)));
+        for (size_t i = 0; i < list.size(); ++i)
+            d.children.push_back(parse_decoder(list.at(i), depth + 1));
     } else {
         unsupported_type(node, type, "decoder");
     }
@@ -270,7 +283,8 @@ int32_t parse_token_pair(const Node& node) {
     return int32_t(node.at(1).integer(0, k_max_id));
 }
 
-PostProcessor parse_post_processor(const Node& node) {
+PostProcessor parse_post_processor(const Node& node, int depth = 0) {
+    check_depth(node, depth);
     std::string type = node.type();
     PostProcessor p;
     if (type == "ByteLevel") return p;
@@ -282,7 +296,7 @@ PostProcessor parse_post_processor(const Node& node) {
     if (type == "Sequence") {
         Node list = node.child("processors");
         for (size_t i = 0; i < list.size(); ++i) {
-            PostProcessor outer = parse_post_processor(list.at(i));
+            PostProcessor outer = parse_post_processor(list.at(i), depth + 1);
             outer.wrap(p);
             p = std::move(outer);
         }
@@ -403,16 +417,17 @@ std::optional<std::string> config_token(const Node& config, const char* key) {
 json parse_json(std::string_view text, const std::string& name) {
     try {
         return json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, out_of_range (number overflow), ...
         fail(ErrorKind::format, "{}: not valid JSON: {}", name, e.what());
     }
 }
 
 }  // namespace
 
-Tokenizer Tokenizer::from_json_string(std::string_view text, std::string_view name_view,
-                                      std::string_view config_text) {
-    const std::string name(name_view);
+namespace {
+
+Tokenizer build_from_json(std::string_view text, const std::string& name,
+                          std::string_view config_text) {
     json doc = parse_json(text, name);
     auto impl = std::make_shared<TokenizerImpl>();
     impl->name = name;
@@ -491,6 +506,18 @@ Tokenizer Tokenizer::from_json_string(std::string_view text, std::string_view na
         impl->bos = impl->post.prefix.front();
     }
     return tok;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_json_string(std::string_view text, std::string_view name,
+                                      std::string_view config_text) {
+    try {
+        return build_from_json(text, std::string(name), config_text);
+    } catch (const nlohmann::json::exception& e) {
+        // Every field is checked before use; this is a safety net, not an expected path.
+        fail(ErrorKind::format, "{}: malformed tokenizer JSON: {}", name, e.what());
+    }
 }
 
 Tokenizer Tokenizer::from_file(const std::string& path) {
