@@ -52,10 +52,17 @@ std::string shape_text(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-// Parses JSON text, rejecting duplicate keys in any object (nlohmann would keep the last one).
+// Nesting deeper than any safetensors header or index needs; bounds the parser's memory.
+constexpr int k_max_json_depth = 32;
+
+// Parses JSON text, rejecting duplicate keys in any object (nlohmann would keep the last one)
+// and nesting deeper than k_max_json_depth.
 json parse_json_strict(std::string_view text, const std::string& path, std::string_view what) {
     std::vector<std::set<std::string>> keys;  // one set per open object
-    auto callback = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
+        if (depth > k_max_json_depth)
+            fail(ErrorKind::format, "{}: {} nests deeper than {} levels", path, what,
+                 k_max_json_depth);
         switch (event) {
             case json::parse_event_t::object_start:
                 keys.emplace_back();

@@ -420,6 +420,21 @@ TEST(Safetensors, CorruptHeadersFailNamingTheFault) {
     }
 }
 
+TEST(Safetensors, HeaderLengthLimitAndNesting) {
+    // A sparse file just large enough for a header length beyond the 100 MB limit.
+    TempDir dir;
+    const std::string path = dir.file("big.safetensors");
+    test::write_bytes(path, Bytes().u64(100'000'001).raw("{}").b);
+    std::filesystem::resize_file(path, 100'000'001 + 8);
+    expect_error([&] { SafetensorsFile f(path); }, ErrorKind::format,
+                 {path, "header length 100000001", "limit"});
+
+    std::string deep(40, '[');
+    deep += std::string(40, ']');
+    expect_error([&] { parse(make_file("{\"x\":" + deep + "}")); }, ErrorKind::format,
+                 {"nests deeper"});
+}
+
 TEST(Safetensors, EmptyTensorsAndHolesAreAccepted) {
     const std::vector<uint8_t> d(16);
     const SafetensorsFile f =
