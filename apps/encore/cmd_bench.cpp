@@ -1,12 +1,172 @@
-// `encore bench`: speed measurements, each reported with a ratio to a roofline measured in the
-// same run (see bench/RESULTS.md).
+// `encore bench`: speed measurements, each reported with a ratio to something measured in the
+// same run (see bench/RESULTS.md):
+//   encore bench            decode and prompt processing on a model (default: a random-weight
+//                           bf16 model of the Llama-3.2-1B shape) against the machine's memory
+//                           read bandwidth and f32 FMA peak
+//   encore bench tokenize   tokenizer throughput on a text file
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "backend/cpu/roofline.h"
 #include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "engine/sequence.h"
+#include "model/random_model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace encore::cli {
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// Multiply-accumulates of the matrices one token passes through (the output head excluded:
+// prompt processing computes logits for the last token only).
+double matmul_flops_per_token(const ModelSpec& s, const LayerPlan& plan) {
+    const double d = double(s.n_embd);
+    const double per_layer = d * double(s.q_dim()) * 2 + d * double(s.kv_dim()) * 2 +
+                             3 * d * double(s.n_ff);
+    return 2.0 * per_layer * plan.n_instances();
+}
+
+struct BenchArgs {
+    std::string model, layers;
+    int threads = 0;
+    int64_t prompt = 128;
+    int64_t decode = 32;
+    int repeats = 5;
+};
+
+void run_model_bench(const BenchArgs& a) {
+    std::shared_ptr<Model> model;
+    std::string model_name;
+    if (a.model.empty()) {
+        fmt::print(stderr, "making a random-weight bf16 model of the Llama-3.2-1B shape...\n");
+        model = make_random_model(llama32_1b_spec(), DType::bf16, 1);
+        model_name = "random llama-3.2-1b shape, bf16";
+    } else {
+        model = Model::load(a.model);
+        model_name = a.model;
+    }
+    const LayerPlan plan = LayerPlan::parse(a.layers, int(model->spec().n_layers));
+    EngineOptions options;
+    options.n_threads = a.threads;
+    Engine engine(model, plan, options);
+
+    fmt::print(stderr, "measuring memory read bandwidth and FMA peak...\n");
+    const double read_gbps = measure_read_bandwidth(engine.threads());
+    const double fma_gflops = measure_fma_peak(engine.threads());
+
+    std::mt19937 rng(7);
+    std::vector<int32_t> prompt(size_t(a.prompt));
+    for (auto& t : prompt) t = int32_t(rng() % uint32_t(model->spec().vocab_size));
+
+    // Prompt processing: the whole prompt in one call, logits for the last token.
+    fmt::print(stderr, "prompt processing ({} tokens) x {}...\n", a.prompt, a.repeats);
+    Sequence seq(engine);
+    seq.prefill(prompt, Logits::last);  // warm-up
+    std::vector<double> pp_times;
+    for (int r = 0; r < a.repeats; ++r) {
+        seq.truncate(0);
+        const auto t0 = Clock::now();
+        seq.prefill(prompt, Logits::last);
+        pp_times.push_back(seconds_since(t0));
+    }
+    const double pp_s = median(pp_times);
+    const double pp_gflops = matmul_flops_per_token(model->spec(), plan) * double(a.prompt) / pp_s / 1e9;
+
+    // Decode: one token per call after the prompt.
+    fmt::print(stderr, "decode ({} tokens)...\n", a.decode);
+    std::vector<double> tg_times;
+    for (int64_t i = 0; i < a.decode; ++i) {
+        const int32_t next = int32_t(rng() % uint32_t(model->spec().vocab_size));
+        const auto t0 = Clock::now();
+        seq.prefill(std::span(&next, 1), Logits::last);
+        tg_times.push_back(seconds_since(t0));
+    }
+    const double tg_s = median(tg_times);
+    const double bytes_per_token = double(model->weight_bytes_per_token(&plan.layers));
+    const double tg_gbps = bytes_per_token / tg_s / 1e9;
+
+    fmt::print("model:                {}\n", model_name);
+    fmt::print("threads:              {}\n", engine.threads().n_threads());
+    fmt::print("memory read (STREAM): {:.1f} GB/s\n", read_gbps);
+    fmt::print("f32 FMA peak:         {:.1f} GFLOP/s\n", fma_gflops);
+    fmt::print("prompt processing:    {:.1f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of FMA peak\n",
+               double(a.prompt) / pp_s, pp_gflops, 100 * pp_gflops / fma_gflops);
+    fmt::print("decode:               {:.2f} tokens/s, {:.1f} GB/s of weights = {:.1f}% of read "
+               "bandwidth\n",
+               1 / tg_s, tg_gbps, 100 * tg_gbps / read_gbps);
+    nlohmann::json j = {{"model", model_name},
+                        {"threads", engine.threads().n_threads()},
+                        {"read_gbps", read_gbps},
+                        {"fma_gflops", fma_gflops},
+                        {"pp_tokens", a.prompt},
+                        {"pp_tokens_per_s", double(a.prompt) / pp_s},
+                        {"pp_gflops", pp_gflops},
+                        {"pp_fraction_of_peak", pp_gflops / fma_gflops},
+                        {"tg_tokens_per_s", 1 / tg_s},
+                        {"tg_weight_gbps", tg_gbps},
+                        {"tg_fraction_of_bandwidth", tg_gbps / read_gbps}};
+    std::cout << j.dump() << std::endl;
+}
+
+}  // namespace
+
 void add_bench(CLI::App& app) {
-    CLI::App* cmd = app.add_subcommand("bench", "speed benchmarks");
-    cmd->callback([] {});
+    auto a = std::make_shared<BenchArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "bench", "speed: decode and prompt processing vs measured rooflines (default: random "
+                 "Llama-3.2-1B-shaped bf16 model)");
+    cmd->add_option("-m,--model", a->model, "model to time (default: random 1B-shaped bf16)");
+    cmd->add_option("--layers", a->layers, "layer plan");
+    cmd->add_option("--threads", a->threads, "threads (default: all cores)");
+    cmd->add_option("--prompt", a->prompt, "prompt tokens (default 128)");
+    cmd->add_option("--decode", a->decode, "decoded tokens (default 32)");
+    cmd->add_option("--repeats", a->repeats, "prompt repeats (default 5)");
+
+    auto text_file = std::make_shared<std::string>();
+    auto tok_file = std::make_shared<std::string>();
+    CLI::App* tok = cmd->add_subcommand("tokenize", "tokenizer throughput on a text file");
+    tok->add_option("--tokenizer", *tok_file, "tokenizer.json")->required();
+    tok->add_option("-f,--file", *text_file, "text file")->required();
+    tok->callback([text_file, tok_file] {
+        const Tokenizer t = Tokenizer::from_file(*tok_file);
+        const std::string text = read_file(*text_file);
+        t.encode(text.substr(0, std::min<size_t>(text.size(), 4096)), false);  // warm-up
+        std::vector<double> times;
+        size_t n_tokens = 0;
+        for (int r = 0; r < 5; ++r) {
+            const auto t0 = Clock::now();
+            n_tokens = t.encode(text, false).size();
+            times.push_back(seconds_since(t0));
+        }
+        const double s = median(times);
+        std::cout << nlohmann::json{{"bytes", text.size()}, {"tokens", n_tokens}, {"seconds", s},
+                                    {"mb_per_s", double(text.size()) / s / 1e6}}
+                         .dump()
+                  << std::endl;
+    });
+    cmd->callback([cmd, a] {
+        if (!cmd->get_subcommands().empty()) return;
+        run_model_bench(*a);
+    });
 }
 
 }  // namespace encore::cli

@@ -58,8 +58,9 @@ public:
     const std::string& identity() const { return identity_; }
     // Bytes of all weight tensors as stored (the tied embedding counted once).
     int64_t weight_bytes() const;
-    // Bytes read per decoded token: every layer's weights, the output head, one embedding row.
-    int64_t weight_bytes_per_token() const;
+    // Bytes read per decoded token: the weights of every layer instance of the plan (all
+    // layers once when null), the output head and one embedding row.
+    int64_t weight_bytes_per_token(const std::vector<int>* plan_layers = nullptr) const;
     // "bf16" or a mix such as "q8_0 (matrices), f32 (norms)".
     std::string dtype_summary() const;
 

@@ -140,10 +140,14 @@ int64_t Model::weight_bytes() const {
     return n;
 }
 
-int64_t Model::weight_bytes_per_token() const {
+int64_t Model::weight_bytes_per_token(const std::vector<int>* plan_layers) const {
     int64_t n = bytes_of(weights_.output) + bytes_of(weights_.out_norm) +
                 weights_.tok_embd.row_bytes();
-    for (const auto& L : weights_.layers) n += layer_bytes(L);
+    if (!plan_layers) {
+        for (const auto& L : weights_.layers) n += layer_bytes(L);
+    } else {
+        for (int il : *plan_layers) n += layer_bytes(weights_.layers[size_t(il)]);
+    }
     return n;
 }
 
