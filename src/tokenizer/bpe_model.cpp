@@ -79,8 +79,9 @@ const BpeModel::Boundaries& BpeModel::boundaries() const {
     Boundaries& b = *boundaries_;
     std::call_once(b.once, [&] {
         b.single.assign((0x110000 >> 6) + 1, 0);
-        for (const auto& [token, id] : token_to_id_) {
-            if (utf8::find_invalid(token)) continue;
+        token_to_id_.for_each([&](int32_t id) {
+            const std::string& token = id_to_token_[size_t(id)];
+            if (token.empty() || utf8::find_invalid(token)) return;
             size_t i = 0;
             char32_t prev = utf8::next_code_point(token, i);
             if (i == token.size()) b.single[prev >> 6] |= uint64_t(1) << (prev & 63);
@@ -89,7 +90,7 @@ const BpeModel::Boundaries& BpeModel::boundaries() const {
                 b.adjacent.insert((uint64_t(prev) << 32) | c);
                 prev = c;
             }
-        }
+        });
     });
     return b;
 }
@@ -115,17 +116,16 @@ void BpeModel::set_vocab(const std::vector<std::pair<std::string, int32_t>>& voc
             fail(ErrorKind::format, "{}: id {} is given to both '{}' and '{}'", what, id,
                  id_to_token_[size_t(id)], token);
         }
-        token_to_id_[token] = id;
         id_to_token_[size_t(id)] = token;
         id_present_[size_t(id)] = 1;
+        token_to_id_.insert(token, id, id_to_token_);
     }
     for (int b = 0; b < 256; ++b) {
-        auto it = token_to_id_.find(byte_token(b));
-        byte_ids_[size_t(b)] = it == token_to_id_.end() ? -1 : it->second;
+        byte_ids_[size_t(b)] = find_id(byte_token(b));
     }
     if (options_.unk_token) {
-        auto it = token_to_id_.find(*options_.unk_token);
-        if (it != token_to_id_.end()) unk_id_ = it->second;
+        int32_t id = find_id(*options_.unk_token);
+        if (id >= 0) unk_id_ = id;
     }
 }
 
@@ -141,13 +141,13 @@ BpeModel BpeModel::from_merges(const std::vector<std::pair<std::string, int32_t>
     m.merge_list_.reserve(merges.size());
     for (size_t rank = 0; rank < merges.size(); ++rank) {
         const auto& [left, right] = merges[rank];
-        auto a = m.token_to_id_.find(left);
-        if (a == m.token_to_id_.end()) {
+        int32_t a = m.find_id(left);
+        if (a < 0) {
             fail(ErrorKind::format, "{}: merge {} ('{} {}'): '{}' is not in the vocabulary", what,
                  rank, left, right, left);
         }
-        auto b = m.token_to_id_.find(right);
-        if (b == m.token_to_id_.end()) {
+        int32_t b = m.find_id(right);
+        if (b < 0) {
             fail(ErrorKind::format, "{}: merge {} ('{} {}'): '{}' is not in the vocabulary", what,
                  rank, left, right, right);
         }
@@ -158,14 +158,14 @@ BpeModel BpeModel::from_merges(const std::vector<std::pair<std::string, int32_t>
         } else {
             merged += right;
         }
-        auto c = m.token_to_id_.find(merged);
-        if (c == m.token_to_id_.end()) {
+        int32_t c = m.find_id(merged);
+        if (c < 0) {
             fail(ErrorKind::format, "{}: merge {} ('{} {}'): '{}' is not in the vocabulary", what,
                  rank, left, right, merged);
         }
         // A repeated pair keeps its last rank, as `tokenizers`' hash map collection does.
-        m.merges_[pair_key(a->second, b->second)] = MergeTarget{int32_t(rank), c->second};
-        m.merge_list_.emplace_back(a->second, b->second);
+        m.merges_.insert_or_assign(pair_key(a, b), MergeTarget{int32_t(rank), c});
+        m.merge_list_.emplace_back(a, b);
     }
     return m;
 }
@@ -197,10 +197,10 @@ BpeModel BpeModel::from_scores(const std::vector<std::pair<std::string, int32_t>
         size_t i = 0;
         utf8::next_code_point(token, i);
         while (i < token.size()) {
-            auto a = m.token_to_id_.find(std::string_view(token).substr(0, i));
-            auto b = m.token_to_id_.find(std::string_view(token).substr(i));
-            if (a != m.token_to_id_.end() && b != m.token_to_id_.end()) {
-                m.merges_[pair_key(a->second, b->second)] = MergeTarget{rank, id};
+            int32_t a = m.find_id(std::string_view(token).substr(0, i));
+            int32_t b = m.find_id(std::string_view(token).substr(i));
+            if (a >= 0 && b >= 0) {
+                m.merges_.insert_or_assign(pair_key(a, b), MergeTarget{rank, id});
             }
             utf8::next_code_point(token, i);
         }
@@ -209,9 +209,9 @@ BpeModel BpeModel::from_scores(const std::vector<std::pair<std::string, int32_t>
 }
 
 std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
-    auto it = token_to_id_.find(token);
-    if (it == token_to_id_.end()) return std::nullopt;
-    return it->second;
+    int32_t id = find_id(token);
+    if (id < 0) return std::nullopt;
+    return id;
 }
 
 const std::string* BpeModel::id_to_token(int32_t id) const {
@@ -228,16 +228,15 @@ std::vector<std::string> BpeModel::merges_as_strings() const {
 }
 
 const BpeModel::MergeTarget* BpeModel::find_merge(int32_t left, int32_t right) const {
-    auto it = merges_.find(pair_key(left, right));
-    return it == merges_.end() ? nullptr : &it->second;
+    return merges_.find(pair_key(left, right));
 }
 
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
     if (word.empty()) return;
     if (options_.ignore_merges) {
-        auto it = token_to_id_.find(word);
-        if (it != token_to_id_.end()) {
-            out.push_back(it->second);
+        int32_t id = find_id(word);
+        if (id >= 0) {
+            out.push_back(id);
             return;
         }
     }
@@ -328,13 +327,13 @@ void BpeModel::encode_uncached(std::string_view word, std::vector<int32_t>& out)
             if (is_last && suffix) buffer += *suffix;
             key = buffer;
         }
-        auto it = token_to_id_.find(key);
-        if (it != token_to_id_.end()) {
+        int32_t key_id = find_id(key);
+        if (key_id >= 0) {
             if (unk_pending) {
                 add(unk_pending_id, unk_pending_len);
                 unk_pending = false;
             }
-            add(it->second, int32_t(n));
+            add(key_id, int32_t(n));
             continue;
         }
         if (options_.byte_fallback) {

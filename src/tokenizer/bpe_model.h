@@ -18,13 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/flat_map.h"
+
 namespace encore {
 
 struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
-using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 struct BpeOptions {
     std::optional<std::string> unk_token;
@@ -64,9 +65,10 @@ class BpeModel {
 
   private:
     struct MergeTarget {
-        int32_t rank;
-        int32_t new_id;
+        int32_t rank = 0;
+        int32_t new_id = 0;
     };
+    int32_t find_id(std::string_view token) const { return token_to_id_.find(token, id_to_token_); }
     struct Cache;
     struct Boundaries;
 
@@ -81,10 +83,10 @@ class BpeModel {
     const Boundaries& boundaries() const;
 
     BpeOptions options_;
-    TokenMap token_to_id_;
+    TokenIndex token_to_id_;
     std::vector<std::string> id_to_token_;
     std::vector<uint8_t> id_present_;
-    std::unordered_map<uint64_t, MergeTarget> merges_;
+    PairMap<MergeTarget> merges_;
     std::vector<std::pair<int32_t, int32_t>> merge_list_;  // rank order, as given
     bool from_scores_ = false;
     std::optional<int32_t> unk_id_;
