@@ -22,7 +22,12 @@ struct TensorView {
         for (int i = 0; i < n_dims; ++i) n *= shape[size_t(i)];
         return n;
     }
-    int64_t n_rows() const { return n_dims == 0 ? 1 : n_elements() / shape[size_t(n_dims - 1)]; }
+    int64_t n_rows() const {
+        if (n_dims == 0) return 1;
+        int64_t rows = 1;
+        for (int i = 0; i + 1 < n_dims; ++i) rows *= shape[size_t(i)];
+        return rows;
+    }
     int64_t row_elems() const { return n_dims == 0 ? 1 : shape[size_t(n_dims - 1)]; }
     int64_t row_bytes() const { return dtype_row_bytes(dtype, row_elems()); }
     int64_t n_bytes() const { return n_rows() * row_bytes(); }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make demo`: the bundled model generates and measures held-out perplexity, first as trained,
+# then with a block of its own layers repeated (rys:4,8 = layers 0-7 then 4-11: 16 instances
+# sharing 12 layers' weights, each with its own KV cache).
+set -euo pipefail
+encore=${1:-build/encore}
+model=${2:-assets/brown-llama-12l}
+prompt="The jury said"
+heldout="$model/heldout.txt"
+sample=$(mktemp)
+trap 'rm -f "$sample"' EXIT
+head -c 60000 "$heldout" >"$sample"  # about a fifth of the held-out text, to keep the demo short
+
+for layers in "" "rys:4,8"; do
+  label=${layers:-"as trained (0-11)"}
+  echo "=== layers: $label"
+  "$encore" info -m "$model" ${layers:+--layers "$layers"} | grep -E "layer plan|weight bytes|kv bytes"
+  echo "--- greedy continuation"
+  "$encore" generate -m "$model" ${layers:+--layers "$layers"} -p "$prompt" -n 40 --temp 0
+  echo "--- sampled (temp 0.8, seed 1)"
+  "$encore" generate -m "$model" ${layers:+--layers "$layers"} -p "$prompt" -n 40 --temp 0.8 --seed 1
+  echo "--- held-out perplexity (first 60 kB, ctx 256)"
+  "$encore" perplexity -m "$model" ${layers:+--layers "$layers"} -f "$sample" --ctx 256
+  echo
+done
