@@ -10,6 +10,7 @@
 #include "backend/cpu/matmul_tile.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "hwy/aligned_allocator.h"
 
 namespace encore::cpu {
 
@@ -43,23 +44,27 @@ ChunkFn chunk_fn(DType dtype) {
     fail(ErrorKind::unsupported, "matmul does not support {} weights", dtype_name(dtype));
 }
 
-// Packs rows [i0, i1) of x [n, k] into xp [n, ldx] in `layout`, zero-padding each row to ldx.
-void pack_rows(PackLayout layout, const float* x, int64_t k, int64_t ldx, int64_t i0, int64_t i1,
-               float* xp) {
-    const int64_t half = k_step / 2;
-    for (int64_t i = i0; i < i1; ++i) {
-        const float* xi = x + i * k;
-        float* pi = xp + i * ldx;
-        if (layout == PackLayout::plain) {
-            std::copy(xi, xi + k, pi);
-            std::fill(pi + k, pi + ldx, 0.0f);
-            continue;
-        }
-        for (int64_t s = 0; s < ldx; s += k_step) {  // even elements first, then odd ones
-            for (int64_t t = 0; t < half; ++t) {
-                const int64_t e = s + 2 * t, o = e + 1;
-                pi[s + t] = e < k ? xi[e] : 0.0f;
-                pi[s + half + t] = o < k ? xi[o] : 0.0f;
+// Packs the row tiles [t0, t1) of x [n, k] into xp (see PackLayout).
+void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t ldx, int64_t t0,
+                int64_t t1, float* xp) {
+    const int64_t half = k_step / 2, n_steps = ldx / k_step;
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t i0 = t * k_mr, rows = std::min<int64_t>(k_mr, n - i0);
+        float* tile = xp + i0 * ldx;
+        for (int64_t s = 0; s < n_steps; ++s) {
+            for (int64_t r = 0; r < rows; ++r) {
+                const float* xi = x + (i0 + r) * k + s * k_step;
+                const int64_t valid = std::min(k_step, k - s * k_step);
+                float* dst = tile + (s * rows + r) * k_step;
+                if (layout == PackLayout::plain) {
+                    std::copy(xi, xi + valid, dst);
+                    std::fill(dst + valid, dst + k_step, 0.0f);
+                } else {  // even elements first, then odd ones
+                    for (int64_t e = 0; e < half; ++e) {
+                        dst[e] = 2 * e < valid ? xi[2 * e] : 0.0f;
+                        dst[half + e] = 2 * e + 1 < valid ? xi[2 * e + 1] : 0.0f;
+                    }
+                }
             }
         }
     }
@@ -69,6 +74,10 @@ void pack_rows(PackLayout layout, const float* x, int64_t k, int64_t ldx, int64_
 constexpr int64_t k_panel_bytes = 256 << 10;
 
 }  // namespace
+
+MatmulScratch::~MatmulScratch() {
+    hwy::FreeAlignedBytes(packed_x, nullptr, nullptr);
+}
 
 void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
             const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
@@ -91,28 +100,36 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/,
     }
 
     const PackLayout layout = matmul_layout(w.dtype);
-    if (layout == PackLayout::plain && k % k_step == 0) {
-        job.xp = x, job.ldx = k;  // x is already in the kernel's layout
-    } else {
-        const int64_t ldx = (k + k_step - 1) / k_step * k_step;
-        scratch.packed_x.resize(size_t(n * ldx));
-        float* xp = scratch.packed_x.data();
-        if (n * ldx >= (int64_t(1) << 16)) {
-            pool.parallel_for(
-                n, [&](int64_t i0, int64_t i1, int) { pack_rows(layout, x, k, ldx, i0, i1, xp); });
-        } else {
-            pack_rows(layout, x, k, ldx, 0, n, xp);
+    const int64_t ldx = (k + k_step - 1) / k_step * k_step;
+    if (scratch.packed_capacity < size_t(n * ldx)) {
+        hwy::FreeAlignedBytes(scratch.packed_x, nullptr, nullptr);
+        scratch.packed_x = static_cast<float*>(
+            hwy::AllocateAlignedBytes(size_t(n * ldx) * sizeof(float), nullptr, nullptr));
+        if (!scratch.packed_x) {
+            scratch.packed_capacity = 0;
+            fail(ErrorKind::out_of_memory, "cannot allocate {} floats for matmul input", n * ldx);
         }
-        job.xp = xp, job.ldx = ldx;
+        scratch.packed_capacity = size_t(n * ldx);
     }
+    float* xp = scratch.packed_x;
+    const int64_t n_tiles = (n + k_mr - 1) / k_mr;
+    if (n_tiles > 1 && n * ldx >= (int64_t(1) << 16)) {
+        pool.parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
+            pack_tiles(layout, x, n, k, ldx, t0, t1, xp);
+        });
+    } else {
+        pack_tiles(layout, x, n, k, ldx, 0, n_tiles, xp);
+    }
+    job.xp = xp, job.ldx = ldx;
 
     // Chunks of whole decode tiles, small enough for L2 and for several chunks per thread.
     const int64_t per_thread = (m + 4 * pool.n_threads() - 1) / (4 * pool.n_threads());
     const int64_t chunk = std::max<int64_t>(
-        k_nr1, std::min(k_panel_bytes / job.w_row_bytes, per_thread) / k_nr1 * k_nr1);
+        k_nr1,
+        std::min({k_panel_bytes / job.w_row_bytes, per_thread, k_max_chunk}) / k_nr1 * k_nr1);
     const int64_t n_chunks = (m + chunk - 1) / chunk;
     if (n_chunks == 1 || pool.n_threads() == 1) {
-        fn(job, 0, m);
+        for (int64_t c = 0; c < n_chunks; ++c) fn(job, c * chunk, std::min(m, (c + 1) * chunk));
         return;
     }
     std::atomic<int64_t> next{0};

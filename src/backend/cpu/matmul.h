@@ -21,15 +21,17 @@ class ThreadPool;
 
 namespace encore::cpu {
 
-// How a step of k_step activations is laid out in packed x: `plain` is x itself (two halves of
-// consecutive elements), `even_odd` puts the even-indexed elements of the step first, then the odd
-// ones (matching bf16 weights split in registers by a shift and a mask).
+// Packed x is stored by row tiles (k_mr rows, the last tile holding the n % k_mr rest): a tile is
+// [steps][rows of the tile][k_step], so a kernel streams one contiguous block per tile; rows are
+// zero-padded to whole steps. Within a step, `plain` keeps the k_step elements in order (two
+// halves), `even_odd` puts the even-indexed elements first, then the odd ones (matching bf16
+// weights split in registers by a shift and a mask).
 enum class PackLayout { plain, even_odd };
 
 // One matmul as seen by a chunk kernel.
 struct MatmulJob {
-    const float* xp = nullptr;   // [n, ldx] packed x, zero-padded to n_steps * k_step
-    int64_t ldx = 0;             // floats between rows of xp
+    const float* xp = nullptr;   // [n * ldx] packed x by row tiles (see PackLayout)
+    int64_t ldx = 0;             // floats per row of x once packed: n_steps * k_step
     int64_t n = 0;               // rows of x
     int64_t k = 0;               // elements per row of W (unpadded)
     const uint8_t* w = nullptr;  // [m, k] weights in their stored dtype
@@ -43,7 +45,10 @@ struct MatmulJob {
 int64_t matmul_k_step();
 PackLayout matmul_layout(DType dtype);
 
-// Computes y[:, j0:j1] for all n rows (one thread). One per weight dtype.
+// Most output columns one chunk kernel call may cover.
+constexpr int64_t k_max_chunk = 256;
+
+// Computes y[:, j0:j1] for all n rows (one thread), j1 - j0 <= k_max_chunk. One per weight dtype.
 void matmul_chunk_f32(const MatmulJob& job, int64_t j0, int64_t j1);
 void matmul_chunk_f16(const MatmulJob& job, int64_t j0, int64_t j1);
 void matmul_chunk_bf16(const MatmulJob& job, int64_t j0, int64_t j1);
@@ -52,8 +57,13 @@ void matmul_chunk_q4_0(const MatmulJob& job, int64_t j0, int64_t j1);
 
 // Scratch kept between calls so steady-state matmuls do not allocate.
 struct MatmulScratch {
-    std::vector<float> packed_x;  // [n, ldx]
-    std::vector<float> bias;      // [m]
+    float* packed_x = nullptr;   // [n * ldx], 64-byte aligned
+    size_t packed_capacity = 0;  // floats
+    MatmulScratch() = default;
+    MatmulScratch(const MatmulScratch&) = delete;
+    MatmulScratch& operator=(const MatmulScratch&) = delete;
+    ~MatmulScratch();
+    std::vector<float> bias;  // [m]
 };
 
 // The whole matmul on `pool`. `bias` may be null.

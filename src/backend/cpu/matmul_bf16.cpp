@@ -13,7 +13,9 @@ struct Bf16Rows {
     static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
         const DF df;
         const hn::RebindToUnsigned<DF> du;
-        const auto v = hn::LoadU(du, reinterpret_cast<const uint32_t*>(row) + step * k_step / 2);
+        // In a register: loaded once, not folded into both uses.
+        const auto v =
+            in_register(hn::LoadU(du, reinterpret_cast<const uint32_t*>(row) + step * k_step / 2));
         a = hn::BitCast(df, hn::ShiftLeft<16>(v));
         b = hn::BitCast(df, hn::And(v, hn::Set(du, 0xffff0000u)));
     }

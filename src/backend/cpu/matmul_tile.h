@@ -12,54 +12,70 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
+#include "hwy/aligned_allocator.h"
 
 namespace encore::cpu {
 
 constexpr int64_t k_step = 2 * int64_t(HWY_LANES(float));  // elements of k per step
 
+// One step: x rows' a and b halves of step s into registers, then for each W row its two
+// decoded vectors, multiplied into the accumulators "a then b".
 template <class Rows, int MR, int NR>
-HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0) {
+HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
+                            const uint8_t* const* rows, int64_t row_step) {
+    const DF df;
+    const int64_t nl = hn::Lanes(df);
+    const float* xs = xt + s * MR * k_step;  // [MR][k_step] of this step
+    VF xa[MR], xb[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+        xa[r] = in_register(hn::Load(df, xs + r * k_step));
+        xb[r] = in_register(hn::Load(df, xs + r * k_step + nl));
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NR; ++c) {
+        VF a, b;
+        Rows::load(rows[c], row_step, a, b);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+            acc[r][c] = hn::MulAdd(xa[r], a, acc[r][c]);
+            acc[r][c] = hn::MulAdd(xb[r], b, acc[r][c]);
+        }
+    }
+}
+
+// Steps [s0, s1) of a tile whose top-left output is (i0, j0). Accumulators start at zero when s0
+// is 0, else are reloaded from `acc` ([MR][NR][lanes]) where the previous k block left them;
+// when s1 is the last step they are reduced into y, else stored back. Storing and reloading a
+// vector is exact, so k blocking does not change any result.
+template <class Rows, int MR, int NR>
+HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_t s0, int64_t s1,
+                            float* acc_buf) {
     const DF df;
     const int64_t nl = hn::Lanes(df);
     const int64_t n_full = job.k / k_step;  // steps read straight from W
     const int64_t tail = job.k % k_step;    // elements of a last, zero-padded step
+    const int64_t n_steps = n_full + (tail > 0 ? 1 : 0);
 
     const uint8_t* wr[NR];
     for (int c = 0; c < NR; ++c) wr[c] = job.w + (j0 + c) * job.w_row_bytes;
-    const float* xr[MR];
-    for (int r = 0; r < MR; ++r) xr[r] = job.xp + (i0 + r) * job.ldx;
+    const float* xt = job.xp + i0 * job.ldx;  // this row tile of packed x: [steps][MR][k_step]
 
     VF acc[MR][NR];
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-        for (int c = 0; c < NR; ++c) acc[r][c] = hn::Zero(df);
+        for (int c = 0; c < NR; ++c)
+            acc[r][c] = s0 == 0 ? hn::Zero(df) : hn::Load(df, acc_buf + (r * NR + c) * nl);
 
-    auto step = [&](int64_t s, const uint8_t* const* rows, int64_t row_step) HWY_ATTR {
-        VF xa[MR], xb[MR];
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) {
-            xa[r] = hn::LoadU(df, xr[r] + s * k_step);
-            xb[r] = hn::LoadU(df, xr[r] + s * k_step + nl);
-        }
-#pragma GCC unroll 8
-        for (int c = 0; c < NR; ++c) {
-            VF a, b;
-            Rows::load(rows[c], row_step, a, b);
-#pragma GCC unroll 8
-            for (int r = 0; r < MR; ++r) {
-                acc[r][c] = hn::MulAdd(xa[r], a, acc[r][c]);
-                acc[r][c] = hn::MulAdd(xb[r], b, acc[r][c]);
-            }
-        }
-    };
-
-    for (int64_t s = 0; s < n_full; ++s) step(s, wr, s);
+    const int64_t s_end = std::min(s1, n_full);
+    for (int64_t s = s0; s < s_end; ++s) matmul_step<Rows, MR, NR>(acc, xt, s, wr, s);
     if constexpr (Rows::k_elem_bytes > 0) {
-        if (tail > 0) {  // copy the last partial step of each row into a zero-padded buffer
+        if (tail > 0 && s1 == n_steps) {  // the last partial step, from zero-padded copies
             alignas(64) uint8_t buf[NR][k_step * Rows::k_elem_bytes];
             const uint8_t* br[NR];
             for (int c = 0; c < NR; ++c) {
@@ -68,10 +84,17 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0) {
                             size_t(tail * Rows::k_elem_bytes));
                 br[c] = buf[c];
             }
-            step(n_full, br, 0);
+            matmul_step<Rows, MR, NR>(acc, xt, n_full, br, 0);
         }
     }
 
+    if (s1 < n_steps) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+            for (int c = 0; c < NR; ++c) hn::Store(acc[r][c], df, acc_buf + (r * NR + c) * nl);
+        return;
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
         float* yr = job.y + (i0 + r) * job.m + j0;
@@ -88,30 +111,49 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0) {
 constexpr int k_mr = 4;
 constexpr int k_nr = 4;
 constexpr int k_nr1 = 8;
+// Steps per k block when x has several rows: the x tile slice and the W rows of a tile then
+// stay in L1 while the tile sweeps the panel.
+constexpr int64_t k_block_steps = 16;
 
+// One k block of the tiles of rows [i0, i0 + MR) over columns [j0, j1).
 template <class Rows, int MR>
-HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1) {
+HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
+                                 int64_t s0, int64_t s1, float* acc_buf) {
     constexpr int NR = MR == 1 ? k_nr1 : k_nr;
+    const int64_t nl = hn::Lanes(DF());
     int64_t j = j0;
-    for (; j + NR <= j1; j += NR) matmul_tile<Rows, MR, NR>(job, i0, j);
-    for (; j < j1; ++j) matmul_tile<Rows, MR, 1>(job, i0, j);
+    for (; j + NR <= j1; j += NR)
+        matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl);
+    for (; j < j1; ++j) matmul_tile<Rows, MR, 1>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl);
 }
 
-// y[:, j0:j1] for all rows of x: x-row tiles inside the W panel [j0, j1), so the panel stays in
-// cache while x streams past it.
+template <class Rows, int MR>
+HWY_INLINE void matmul_rows(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
+                            float* acc_buf) {
+    const int64_t n_steps = (job.k + k_step - 1) / k_step;
+    const int64_t block = job.n == 1 ? n_steps : k_block_steps;
+    for (int64_t s0 = 0; s0 < n_steps; s0 += block)
+        matmul_row_tiles<Rows, MR>(job, i0, j0, j1, s0, std::min(n_steps, s0 + block), acc_buf);
+}
+
+// y[:, j0:j1] for all rows of x, j1 - j0 <= k_max_chunk: x-row tiles inside the W panel
+// [j0, j1), so the panel stays in L2 while x streams past it.
 template <class Rows>
 void matmul_chunk(const MatmulJob& job, int64_t j0, int64_t j1) {
+    static thread_local hwy::AlignedFreeUniquePtr<float[]> acc_storage;
+    if (!acc_storage) acc_storage = hwy::AllocateAligned<float>(k_mr * k_max_chunk * k_step / 2);
+    float* acc_buf = acc_storage.get();  // [k_mr][j1 - j0][lanes] in tile order
     int64_t i = 0;
-    for (; i + k_mr <= job.n; i += k_mr) matmul_row_tiles<Rows, k_mr>(job, i, j0, j1);
+    for (; i + k_mr <= job.n; i += k_mr) matmul_rows<Rows, k_mr>(job, i, j0, j1, acc_buf);
     switch (job.n - i) {
         case 3:
-            matmul_row_tiles<Rows, 3>(job, i, j0, j1);
+            matmul_rows<Rows, 3>(job, i, j0, j1, acc_buf);
             break;
         case 2:
-            matmul_row_tiles<Rows, 2>(job, i, j0, j1);
+            matmul_rows<Rows, 2>(job, i, j0, j1, acc_buf);
             break;
         case 1:
-            matmul_row_tiles<Rows, 1>(job, i, j0, j1);
+            matmul_rows<Rows, 1>(job, i, j0, j1, acc_buf);
             break;
         default:
             break;

@@ -136,6 +136,7 @@ MatmulTiming time_matmul(Backend& backend, DType dtype, int64_t n, int64_t m, in
     MatmulTiming t;
     t.n = n, t.m = m, t.k = k, t.dtype = dtype;
     t.median_s = times[times.size() / 2];
+    t.min_s = times.front();
     t.gflops = 2.0 * double(n) * double(m) * double(k) / t.median_s / 1e9;
     t.weight_gbps = double(weight_bytes) / t.median_s / 1e9;
     return t;

@@ -26,6 +26,7 @@ struct MatmulTiming {
     int64_t n = 0, m = 0, k = 0;
     DType dtype = DType::f32;
     double median_s = 0;     // median seconds of one matmul call
+    double min_s = 0;        // fastest call (less sensitive to other load on a shared machine)
     double gflops = 0;       // 2 n m k / median_s / 1e9
     double weight_gbps = 0;  // weight bytes / median_s / 1e9 (the decode figure)
 };

@@ -15,4 +15,14 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;  // one full f32 vector of the static target
 using VF = hn::Vec<DF>;
 
+// Keeps a vector in a register: GCC otherwise re-folds a vector load into every instruction that
+// uses it as a memory operand, which turns a register-tiled kernel into a load-bound one.
+template <class V>
+HWY_INLINE V in_register(V v) {
+#if HWY_ARCH_X86 && (defined(__GNUC__) || defined(__clang__))
+    asm("" : "+v"(v.raw));
+#endif
+    return v;
+}
+
 }  // namespace encore::cpu
