@@ -1,6 +1,7 @@
 // Added-token matching (see added_tokens.h), following `tokenizers`' AddedVocabulary::find_matches:
-// non-overlapping leftmost-longest matches; a single_word token that touches a non-space character
-// is not a match; lstrip / rstrip extend a match over the white space beside it.
+// non-overlapping leftmost-longest matches; a single_word token that touches a word character
+// (Rust regex `\w`) is not a match; lstrip / rstrip extend a match over the white space beside
+// it.
 #include "tokenizer/added_tokens.h"
 
 #include <algorithm>
@@ -52,10 +53,14 @@ void AddedVocabulary::build(std::vector<AddedToken> tokens, const Normalizer* no
     tokens_ = std::move(tokens);
     std::vector<std::pair<std::string, size_t>> raw, normalized;
     for (size_t k = 0; k < tokens_.size(); ++k) {
-        const AddedToken& t = tokens_[k];
+        AddedToken& t = tokens_[k];
         if (t.content.empty()) continue;
         if (t.normalized) {
-            normalized.emplace_back(normalizer ? normalizer->apply(t.content) : t.content, k);
+            // A normalized token is matched, and decoded, as its normalized form (as
+            // `tokenizers` 0.23 does: "\ufb01ne" under NFKC decodes to "fine").
+            if (normalizer) t.content = normalizer->apply(t.content);
+            if (t.content.empty()) continue;
+            normalized.emplace_back(t.content, k);
         } else {
             raw.emplace_back(t.content, k);
         }
@@ -89,18 +94,19 @@ void AddedVocabulary::split_normalized(const Segment& piece, std::vector<Segment
 
 namespace {
 
-// Whether the text before `pos` ends with a non-white-space character.
+// Whether the text before `pos` ends with a word character (regex `\w$`).
 bool ends_with_word(std::string_view text, size_t pos) {
     if (pos == 0) return false;
     size_t i = pos - 1;
     while (i > 0 && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) --i;
     size_t j = i;
-    return !utf8::is_whitespace(utf8::next_code_point(text, j));
+    return utf8::is_word_char(utf8::next_code_point(text, j));
 }
 
+// Whether the text from `pos` starts with a word character (regex `^\w`).
 bool starts_with_word(std::string_view text, size_t pos) {
     if (pos >= text.size()) return false;
-    return !utf8::is_whitespace(utf8::next_code_point(text, pos));
+    return utf8::is_word_char(utf8::next_code_point(text, pos));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // UTF-8 validation, code points and lossy conversion (see utf8.h).
 #include "tokenizer/utf8.h"
 
+#include <utf8proc.h>
+
 namespace encore::utf8 {
 
 namespace {
@@ -111,6 +113,32 @@ bool is_whitespace(char32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
            c == 0x205F || c == 0x3000;
+}
+
+bool is_word_char(char32_t c) {
+    if (c < 0x80) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    }
+    if (c == 0x200C || c == 0x200D) return true;  // Join_Control
+    if (c >= 0x24B6 && c <= 0x24E9) return true;  // circled Latin letters
+    if (c >= 0x1F130 && c <= 0x1F189 && !(c >= 0x1F14A && c <= 0x1F14F)) return true;
+    switch (utf8proc_category(utf8proc_int32_t(c))) {
+        case UTF8PROC_CATEGORY_LU:
+        case UTF8PROC_CATEGORY_LL:
+        case UTF8PROC_CATEGORY_LT:
+        case UTF8PROC_CATEGORY_LM:
+        case UTF8PROC_CATEGORY_LO:
+        case UTF8PROC_CATEGORY_NL:
+        case UTF8PROC_CATEGORY_MN:
+        case UTF8PROC_CATEGORY_MC:
+        case UTF8PROC_CATEGORY_ME:
+        case UTF8PROC_CATEGORY_ND:
+        case UTF8PROC_CATEGORY_PC:
+            return true;
+        default:
+            return false;
+    }
 }
 
 std::string from_bytes_lossy(std::string_view bytes) {

@@ -33,6 +33,11 @@ std::string encode(char32_t cp);
 // Rust's `char::is_whitespace`: the Unicode White_Space property.
 bool is_whitespace(char32_t cp);
 
+// Rust regex's Unicode `\w`: Alphabetic, marks, decimal digits, connector punctuation and
+// Join_Control (Alphabetic approximated as letters, letter numbers and the Other_Alphabetic
+// symbols outside the mark categories: circled and squared Latin letters).
+bool is_word_char(char32_t cp);
+
 // Rust's `String::from_utf8_lossy`.
 std::string from_bytes_lossy(std::string_view bytes);
 

@@ -56,8 +56,10 @@ TEST_P(Golden, EncodeAndDecodeMatchCorpus) {
         std::string msg = "corpus line " + std::to_string(i + 1) + " " + show(text) + ":";
         if (got_n != want_n) {
             size_t at = test::first_difference(got_n, want_n);
+            size_t from = at > 8 ? at - 8 : 0;
             msg += "\n  encode(add_special=false) differs at index " + std::to_string(at) +
-                   "\n    want " + show(want_n) + "\n    got  " + show(got_n);
+                   "\n    want " + test::show_window(want_n, from) + "\n    got  " +
+                   test::show_window(got_n, from);
         } else if (got_a != want_a) {
             msg += "\n  encode(add_special=true)\n    want " + show(want_a) + "\n    got  " +
                    show(got_a);

@@ -70,6 +70,18 @@ inline std::string show(const std::vector<int32_t>& ids, size_t max_ids = 40) {
     return out + "]";
 }
 
+// `ids[from, from + n)` rendered with its position, for showing where two lists differ.
+inline std::string show_window(const std::vector<int32_t>& ids, size_t from, size_t n = 24) {
+    std::string out = "[";
+    out += std::to_string(from);
+    out += ": ";
+    for (size_t i = from; i < ids.size() && i < from + n; ++i) {
+        if (i > from) out += ",";
+        out += std::to_string(ids[i]);
+    }
+    return out + (from + n < ids.size() ? ",...]" : "]");
+}
+
 // Index of the first difference of two id lists (or the shorter length).
 inline size_t first_difference(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
     size_t i = 0;

@@ -23,6 +23,14 @@ Outputs in the output folder:
                          {"ids": [...], "d": decode(ids, False), "s": decode(ids, True)}
   <name>.meta.json     vocabulary sizes and a few token <-> id facts
   VERSION              the tokenizers version (and Python version) that made the files
+  variants/<v>.json    a variant tokenizer: {"base": <name>, "patch": {top-level tokenizer.json
+                       keys replaced in the base}}; variants exercise components and options the
+                       four real files do not use (added-token lstrip/rstrip/single_word/normalized,
+                       NFKC/NFD/Lowercase/Strip/regex Replace normalizers, ByteLevel with the GPT-2
+                       regex and prefix space, Split behaviors, Digits, WhitespaceSplit, Metaspace,
+                       post-processor sequences)
+  variants/<v>.jsonl   for the corpus and a few extra strings aimed at the variants, one line
+                       per string: the <name>.jsonl record plus the text itself ("t")
 """
 import argparse
 import gzip
@@ -110,6 +118,145 @@ def decode_vectors(tok, corpus_ids, seed):
                     "s": tok.decode(ids, skip_special_tokens=True)})
     return out
 
+def added(id_, content, special=False, single_word=False, lstrip=False, rstrip=False,
+          normalized=False):
+    return {"id": id_, "content": content, "single_word": single_word, "lstrip": lstrip,
+            "rstrip": rstrip, "normalized": normalized, "special": special}
+
+
+def byte_level_pre(add_prefix_space=False, use_regex=False):
+    return {"type": "ByteLevel", "add_prefix_space": add_prefix_space, "trim_offsets": True,
+            "use_regex": use_regex}
+
+
+def template(bos, bos_id, eos=None, eos_id=None):
+    single = [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]
+    special = {bos: {"id": bos, "ids": [bos_id], "tokens": [bos]}}
+    if eos is not None:
+        single.append({"SpecialToken": {"id": eos, "type_id": 0}})
+        special[eos] = {"id": eos, "ids": [eos_id], "tokens": [eos]}
+    return {"type": "TemplateProcessing", "single": single, "pair": single,
+            "special_tokens": special}
+
+
+BROWN_ADDED = [added(0, "<|begin_of_text|>", special=True), added(1, "<|end_of_text|>", special=True)]
+SP_DECODER = {"type": "Sequence", "decoders": [
+    {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+    {"type": "ByteFallback"}, {"type": "Fuse"},
+    {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+
+VARIANTS = {
+    # Added tokens with every matching option, matched before an NFKC + Lowercase normalizer.
+    "brown_flags": ("brown", {
+        "added_tokens": BROWN_ADDED + [
+            added(4096, "<lx>", lstrip=True),
+            added(4097, "<rx>", special=True, rstrip=True),
+            added(4098, "word", single_word=True),
+            added(4099, "<both>", special=True, lstrip=True, rstrip=True),
+            added(4100, "h\u00e9llo", normalized=True),
+            added(4101, "\ufb01ne", normalized=True),
+            added(4102, "the", single_word=True, normalized=True),
+            added(4103, "<s>", special=True, single_word=True, lstrip=True),
+        ],
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"},
+                                                           {"type": "Lowercase"}]},
+    }),
+    # GPT-2 style: ByteLevel with its own regex and a prefix space; NFD, regex Replace and Strip
+    # normalizers; BOS and EOS from a Sequence of post-processors.
+    "brown_gpt2": ("brown", {
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "NFD"},
+            {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "},
+            {"type": "Strip", "strip_left": True, "strip_right": True}]},
+        "pre_tokenizer": byte_level_pre(add_prefix_space=True, use_regex=True),
+        "post_processor": {"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False,
+             "use_regex": True},
+            template("<|begin_of_text|>", 0, "<|end_of_text|>", 1)]},
+    }),
+    # Split behaviors MergedWithPrevious / MergedWithNext / Removed, Digits one by one.
+    "brown_split_a": ("brown", {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": "."}, "behavior": "MergedWithPrevious",
+             "invert": False},
+            {"type": "Split", "pattern": {"Regex": "[,;]"}, "behavior": "MergedWithNext",
+             "invert": False},
+            {"type": "Split", "pattern": {"Regex": "\\s"}, "behavior": "Removed", "invert": False},
+            {"type": "Digits", "individual_digits": True},
+            byte_level_pre()]},
+    }),
+    # WhitespaceSplit, an inverted Contiguous split, Digits grouped.
+    "brown_split_b": ("brown", {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Split", "pattern": {"Regex": "\\p{L}+"}, "behavior": "Contiguous",
+             "invert": True},
+            {"type": "Digits", "individual_digits": False},
+            byte_level_pre()]},
+    }),
+    # SentencePiece through the Metaspace pre-tokenizer: prefix only at the start of the text,
+    # words split at the metaspace; Metaspace decoder.
+    "llama2_metaspace_first": ("llama2", {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
+                          "prepend_scheme": "first", "split": True},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first",
+             "split": True},
+            {"type": "ByteFallback"}, {"type": "Fuse"}]},
+    }),
+    # Metaspace always prepending, no split, with EOS appended.
+    "llama2_metaspace_always": ("llama2", {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
+                          "prepend_scheme": "always", "split": False},
+        "post_processor": template("<s>", 1, "</s>", 2),
+        "decoder": SP_DECODER,
+    }),
+}
+
+
+# Extra strings for the variants (with the corpus), aimed at their added tokens and components.
+VARIANT_TEXTS = [
+    "a <lx> b", "a  <lx>b", "<lx>", "x<lx>", " \t<lx> ", "a<rx>   b", "<rx>\n\nnext", "<rx>",
+    "  <both>  x", "<both><both>", "a <both>\tb",
+    "word", "wordy word sword word.", "word's (word) word,word", "a word\u00a0word b",
+    "H\u00c9LLO H\u00e9llo he\u0301llo hello", "\ufb01ne fine FINE \uff26\uff29\uff2e\uff25",
+    "<s>x <s> y", " <s> ", "the them bathe THE The the.", "<S> <s>", "<|begin_of_text|>the",
+    "12 345 6789 1,234.56", "a.b.c ... x,y;z , ; .", "   spaced   out   text   ",
+    "\u2581\u2581 double metaspace \u2581x", "first <s> second </s> third",
+]
+
+
+def load_json(path):
+    if path.endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_variants(out_dir, corpus):
+    vdir = os.path.join(out_dir, "variants")
+    os.makedirs(vdir, exist_ok=True)
+    for vname, (base, patch) in VARIANTS.items():
+        doc = load_json(TOKENIZERS[base])
+        doc.update(patch)
+        tok = Tokenizer.from_str(json.dumps(doc))
+        with open(os.path.join(vdir, f"{vname}.json"), "w", encoding="utf-8") as f:
+            json.dump({"base": base, "patch": patch}, f, ensure_ascii=False, indent=1)
+        lines = []
+        for text in corpus + VARIANT_TEXTS:
+            a = tok.encode(text, add_special_tokens=True).ids
+            n = tok.encode(text, add_special_tokens=False).ids
+            lines.append(dump({"t": text, "a": a, "n": n,
+                               "d": tok.decode(n, skip_special_tokens=False),
+                               "s": tok.decode(a, skip_special_tokens=True)}))
+        with open(os.path.join(vdir, f"{vname}.jsonl"), "w", encoding="utf-8",
+                  newline="\n") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"variant {vname}: {len(lines)} lines")
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -154,6 +301,8 @@ def main():
             json.dump(meta, f, ensure_ascii=False, indent=1)
         size = sum(len(line) for line in lines)
         print(f"{name}: {len(lines)} lines ({size} chars), {len(vectors)} decode vectors")
+
+    write_variants(args.out, corpus)
 
     with open(os.path.join(args.out, "VERSION"), "w", encoding="utf-8") as f:
         f.write(f"tokenizers {tokenizers.__version__}\n")
