@@ -22,14 +22,17 @@ struct TokenizerImpl;
 
 class Tokenizer {
   public:
-    // Reads a tokenizer.json (or .json.gz) and, when present, tokenizer_config.json beside it
-    // (bos_token / eos_token). Errors: ErrorKind::io (unreadable), format (malformed JSON or
-    // fields), unsupported (components encore does not implement).
+    // Reads a tokenizer.json (or .json.gz) and, when present beside it, tokenizer_config.json
+    // (bos_token / eos_token) and generation_config.json (eos_token_id: more end-of-sequence
+    // ids). Errors: ErrorKind::io (unreadable), format (malformed JSON or fields), unsupported
+    // (components encore does not implement).
     static Tokenizer from_file(const std::string& tokenizer_json_path);
     // The same from strings; `name` is used in error messages (a file name, say);
-    // `config_json` is the content of tokenizer_config.json or empty.
+    // `config_json` / `generation_config_json` are the contents of tokenizer_config.json /
+    // generation_config.json, or empty.
     static Tokenizer from_json_string(std::string_view json, std::string_view name,
-                                      std::string_view config_json = {});
+                                      std::string_view config_json = {},
+                                      std::string_view generation_config_json = {});
     // From GGUF metadata: model "gpt2" (byte-level BPE; regex chosen by `pre`) or "llama"
     // (SentencePiece-style BPE with byte fallback; merges, or merge priority from scores).
     static Tokenizer from_gguf(const GgufTokenizerData& data);

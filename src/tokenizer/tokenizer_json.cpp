@@ -4,6 +4,7 @@
 // the JSON path of the field.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <unordered_map>
 
@@ -427,7 +428,7 @@ json parse_json(std::string_view text, const std::string& name) {
 namespace {
 
 Tokenizer build_from_json(std::string_view text, const std::string& name,
-                          std::string_view config_text) {
+                          std::string_view config_text, std::string_view generation_text) {
     json doc = parse_json(text, name);
     auto impl = std::make_shared<TokenizerImpl>();
     impl->name = name;
@@ -505,15 +506,41 @@ Tokenizer build_from_json(std::string_view text, const std::string& name,
     } else if (!impl->post.prefix.empty()) {
         impl->bos = impl->post.prefix.front();
     }
+    // generation_config.json: eos_token_id (an id or a list of ids) adds end-of-sequence ids.
+    if (!generation_text.empty()) {
+        const std::string gen_name = name + " (generation_config.json)";
+        json gen = parse_json(generation_text, gen_name);
+        Node g{gen, gen_name, "$"};
+        g.require_object();
+        if (auto eos = g.optional_child("eos_token_id"); eos && !eos->is_null()) {
+            std::vector<int64_t> ids;
+            if (eos->value.is_array()) {
+                for (size_t i = 0; i < eos->size(); ++i)
+                    ids.push_back(eos->at(i).integer(0, k_max_id));
+            } else {
+                ids.push_back(eos->integer(0, k_max_id));
+            }
+            for (int64_t id : ids) {
+                if (id >= impl->vocab_size) {
+                    fail(ErrorKind::format, "{}: field {}: id {} is outside the vocabulary of {}",
+                         gen_name, eos->path, id, impl->vocab_size);
+                }
+                if (std::find(impl->eos.begin(), impl->eos.end(), int32_t(id)) == impl->eos.end()) {
+                    impl->eos.push_back(int32_t(id));
+                }
+            }
+        }
+    }
     return tok;
 }
 
 }  // namespace
 
 Tokenizer Tokenizer::from_json_string(std::string_view text, std::string_view name,
-                                      std::string_view config_text) {
+                                      std::string_view config_text,
+                                      std::string_view generation_text) {
     try {
-        return build_from_json(text, std::string(name), config_text);
+        return build_from_json(text, std::string(name), config_text, generation_text);
     } catch (const nlohmann::json::exception& e) {
         // Every field is checked before use; this is a safety net, not an expected path.
         fail(ErrorKind::format, "{}: malformed tokenizer JSON: {}", name, e.what());
@@ -522,12 +549,13 @@ Tokenizer Tokenizer::from_json_string(std::string_view text, std::string_view na
 
 Tokenizer Tokenizer::from_file(const std::string& path) {
     std::string text = read_file(path);
-    std::string config;
-    std::filesystem::path config_path =
-        std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(config_path, ec)) config = read_file(config_path.string());
-    return from_json_string(text, path, config);
+    auto beside = [&](const char* file) {
+        std::filesystem::path p = std::filesystem::path(path).parent_path() / file;
+        std::error_code ec;
+        return std::filesystem::is_regular_file(p, ec) ? read_file(p.string()) : std::string();
+    };
+    return from_json_string(text, path, beside("tokenizer_config.json"),
+                            beside("generation_config.json"));
 }
 
 }  // namespace encore
