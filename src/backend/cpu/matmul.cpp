@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <numeric>
 
 #include "backend/cpu/matmul_tile.h"
 #include "core/error.h"
@@ -71,7 +72,7 @@ void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t
 }
 
 // Output columns per chunk: a W panel of about this many bytes stays in L2 next to the x tiles.
-constexpr int64_t k_panel_bytes = 256 << 10;
+constexpr int64_t k_panel_bytes = 512 << 10;
 
 }  // namespace
 
@@ -124,9 +125,10 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/,
 
     // Chunks of whole decode tiles, small enough for L2 and for several chunks per thread.
     const int64_t per_thread = (m + 4 * pool.n_threads() - 1) / (4 * pool.n_threads());
+    constexpr int64_t align = std::lcm(k_nr, k_nr1);  // whole tiles for decode and prefill
     const int64_t chunk = std::max<int64_t>(
-        k_nr1,
-        std::min({k_panel_bytes / job.w_row_bytes, per_thread, k_max_chunk}) / k_nr1 * k_nr1);
+        align,
+        std::min({k_panel_bytes / job.w_row_bytes, per_thread, k_max_chunk}) / align * align);
     const int64_t n_chunks = (m + chunk - 1) / chunk;
     if (n_chunks == 1 || pool.n_threads() == 1) {
         for (int64_t c = 0; c < n_chunks; ++c) fn(job, c * chunk, std::min(m, (c + 1) * chunk));

@@ -10,14 +10,13 @@ namespace {
 
 struct Bf16Rows {
     static constexpr int64_t k_elem_bytes = 2;
-    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
         const hn::RebindToUnsigned<DF> du;
-        // In a register: loaded once, not folded into both uses.
-        const auto v =
-            in_register(hn::LoadU(du, reinterpret_cast<const uint32_t*>(row) + step * k_step / 2));
-        a = hn::BitCast(df, hn::ShiftLeft<16>(v));
-        b = hn::BitCast(df, hn::And(v, hn::Set(du, 0xffff0000u)));
+        const auto v = hn::LoadU(du, reinterpret_cast<const uint32_t*>(row) + step * k_step / 2);
+        if constexpr (H == 0) return hn::BitCast(df, hn::ShiftLeft<16>(v));  // even elements
+        return hn::BitCast(df, hn::And(v, hn::Set(du, 0xffff0000u)));        // odd elements
     }
 };
 

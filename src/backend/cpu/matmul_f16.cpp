@@ -8,12 +8,12 @@ namespace {
 
 struct F16Rows {
     static constexpr int64_t k_elem_bytes = 2;
-    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
         const hn::Rebind<hwy::float16_t, DF> dh;
         const auto* p = reinterpret_cast<const hwy::float16_t*>(row) + step * k_step;
-        a = hn::PromoteTo(df, hn::LoadU(dh, p));
-        b = hn::PromoteTo(df, hn::LoadU(dh, p + hn::Lanes(df)));
+        return hn::PromoteTo(df, hn::LoadU(dh, p + H * int64_t(hn::Lanes(df))));
     }
 };
 

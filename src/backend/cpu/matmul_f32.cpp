@@ -7,11 +7,11 @@ namespace {
 
 struct F32Rows {
     static constexpr int64_t k_elem_bytes = 4;
-    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
-        const float* p = reinterpret_cast<const float*>(row) + step * k_step;
-        a = hn::LoadU(df, p);
-        b = hn::LoadU(df, p + hn::Lanes(df));
+        return hn::LoadU(
+            df, reinterpret_cast<const float*>(row) + step * k_step + H * int64_t(hn::Lanes(df)));
     }
 };
 

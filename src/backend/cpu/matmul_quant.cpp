@@ -25,42 +25,35 @@ HWY_INLINE float scale_f32(uint16_t d) {
 
 struct Q8Rows {
     static constexpr int64_t k_elem_bytes = 0;
-    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
         const hn::Rebind<int8_t, DF> di8;
         const hn::Rebind<int32_t, DF> di32;
-        const int64_t e = step * k_step;  // first element of the step
+        const int64_t e = step * k_step + H * int64_t(hn::Lanes(df));  // first element
         const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + e / k_quant_block;
-        const int64_t e0 = e % k_quant_block;
-        const VF d = hn::Set(df, scale_f32(blk->d));
-        a = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, blk->qs + e0))), d);
-        b = hn::Mul(
-            hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, blk->qs + e0 + hn::Lanes(df)))),
-            d);
+        const VF q = hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, blk->qs + e % 32)));
+        return hn::Mul(q, hn::Set(df, scale_f32(blk->d)));
     }
 };
 
 struct Q4Rows {
     static constexpr int64_t k_elem_bytes = 0;
-    // Elements [r0, r0 + lanes) of a block, r0 a multiple of the lane count.
-    static HWY_INLINE VF nibbles(const BlockQ4_0* blk, int64_t r0, VF d) {
+    // Elements [e0, e0 + lanes) of a block, e0 a multiple of the lane count: element i < 16 is
+    // the low nibble of qs[i], element i >= 16 the high nibble of qs[i - 16].
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
         const hn::Rebind<uint8_t, DF> du8;
         const hn::Rebind<int32_t, DF> di32;
         const hn::RebindToUnsigned<DF> du32;
-        auto q = hn::PromoteTo(du32, hn::LoadU(du8, blk->qs + r0 % 16));
-        q = r0 >= 16 ? hn::ShiftRight<4>(q) : hn::And(q, hn::Set(du32, 15u));
-        const auto v = hn::Sub(hn::BitCast(di32, q), hn::Set(di32, 8));
-        return hn::Mul(hn::ConvertTo(df, v), d);
-    }
-    static HWY_INLINE void load(const uint8_t* row, int64_t step, VF& a, VF& b) {
-        const DF df;
-        const int64_t e = step * k_step;
+        const int64_t e = step * k_step + H * int64_t(hn::Lanes(df));
         const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + e / k_quant_block;
         const int64_t e0 = e % k_quant_block;
-        const VF d = hn::Set(df, scale_f32(blk->d));
-        a = nibbles(blk, e0, d);
-        b = nibbles(blk, e0 + int64_t(hn::Lanes(df)), d);
+        auto q = hn::PromoteTo(du32, hn::LoadU(du8, blk->qs + e0 % 16));
+        q = e0 >= 16 ? hn::ShiftRight<4>(q) : hn::And(q, hn::Set(du32, 15u));
+        const auto v = hn::Sub(hn::BitCast(di32, q), hn::Set(di32, 8));
+        return hn::Mul(hn::ConvertTo(df, v), hn::Set(df, scale_f32(blk->d)));
     }
 };
 

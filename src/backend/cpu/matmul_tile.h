@@ -7,7 +7,7 @@
 //
 // A weight decoder `Rows` provides:
 //   static constexpr int64_t k_elem_bytes;   // bytes per element for plain types, 0 if quantized
-//   static void load(const uint8_t* row, int64_t step, VF& a, VF& b);  // step of a W row
+//   template <int H> static VF load(const uint8_t* row, int64_t step);  // half H of a step
 #pragma once
 
 #include <algorithm>
@@ -22,30 +22,31 @@ namespace encore::cpu {
 
 constexpr int64_t k_step = 2 * int64_t(HWY_LANES(float));  // elements of k per step
 
-// One step: x rows' a and b halves of step s into registers, then for each W row its two
-// decoded vectors, multiplied into the accumulators "a then b".
+// Half H (0: "a", 1: "b") of step s: the MR x halves into registers, then for each W row its
+// decoded half multiplied into the accumulators of all MR rows.
+template <class Rows, int MR, int NR, int H>
+HWY_INLINE void matmul_half_step(VF (&acc)[MR][NR], const float* xs, const uint8_t* const* rows,
+                                 int64_t row_step) {
+    const DF df;
+    VF xh[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+        xh[r] = in_register(hn::Load(df, xs + r * k_step + H * int64_t(hn::Lanes(df))));
+#pragma GCC unroll 8
+    for (int c = 0; c < NR; ++c) {
+        const VF w = Rows::template load<H>(rows[c], row_step);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) acc[r][c] = hn::MulAdd(xh[r], w, acc[r][c]);
+    }
+}
+
+// One step: every accumulator gets its "a" product, then its "b" product.
 template <class Rows, int MR, int NR>
 HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
                             const uint8_t* const* rows, int64_t row_step) {
-    const DF df;
-    const int64_t nl = hn::Lanes(df);
     const float* xs = xt + s * MR * k_step;  // [MR][k_step] of this step
-    VF xa[MR], xb[MR];
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-        xa[r] = in_register(hn::Load(df, xs + r * k_step));
-        xb[r] = in_register(hn::Load(df, xs + r * k_step + nl));
-    }
-#pragma GCC unroll 8
-    for (int c = 0; c < NR; ++c) {
-        VF a, b;
-        Rows::load(rows[c], row_step, a, b);
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) {
-            acc[r][c] = hn::MulAdd(xa[r], a, acc[r][c]);
-            acc[r][c] = hn::MulAdd(xb[r], b, acc[r][c]);
-        }
-    }
+    matmul_half_step<Rows, MR, NR, 0>(acc, xs, rows, row_step);
+    matmul_half_step<Rows, MR, NR, 1>(acc, xs, rows, row_step);
 }
 
 // Steps [s0, s1) of a tile whose top-left output is (i0, j0). Accumulators start at zero when s0
@@ -109,7 +110,7 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
 // Tile sizes: MR rows of x (prefill) and NR rows of W per tile; decode (one row of x) uses a
 // wider NR1 to keep enough independent FMA chains in flight.
 constexpr int k_mr = 4;
-constexpr int k_nr = 4;
+constexpr int k_nr = 6;
 constexpr int k_nr1 = 8;
 // Steps per k block when x has several rows: the x tile slice and the W rows of a tile then
 // stay in L1 while the tile sweeps the panel.
@@ -124,7 +125,32 @@ HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, i
     int64_t j = j0;
     for (; j + NR <= j1; j += NR)
         matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl);
-    for (; j < j1; ++j) matmul_tile<Rows, MR, 1>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl);
+    float* acc = acc_buf + (j - j0) * MR * nl;
+    switch (j1 - j) {  // the last columns, fewer than NR
+        case 7:
+            if constexpr (NR > 7) matmul_tile<Rows, MR, 7>(job, i0, j, s0, s1, acc);
+            break;
+        case 6:
+            if constexpr (NR > 6) matmul_tile<Rows, MR, 6>(job, i0, j, s0, s1, acc);
+            break;
+        case 5:
+            if constexpr (NR > 5) matmul_tile<Rows, MR, 5>(job, i0, j, s0, s1, acc);
+            break;
+        case 4:
+            if constexpr (NR > 4) matmul_tile<Rows, MR, 4>(job, i0, j, s0, s1, acc);
+            break;
+        case 3:
+            matmul_tile<Rows, MR, 3>(job, i0, j, s0, s1, acc);
+            break;
+        case 2:
+            matmul_tile<Rows, MR, 2>(job, i0, j, s0, s1, acc);
+            break;
+        case 1:
+            matmul_tile<Rows, MR, 1>(job, i0, j, s0, s1, acc);
+            break;
+        default:
+            break;
+    }
 }
 
 template <class Rows, int MR>
