@@ -1,0 +1,256 @@
+// kv_store and paged attention of the optimized backend against the scalar reference and against a
+// dense (unpaged) double-precision reference: GQA ratios 1, 4, 8 and MQA, several head sizes and
+// block sizes, several sequences per batch with shuffled block tables, sequences split across
+// calls; and the bitwise invariance of a token's output to the rest of its batch and to threads.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "test_util.h"
+
+namespace encore {
+namespace {
+
+using test::Batch;
+using test::KvPool;
+using test::random_floats;
+
+struct Shape {
+    int n_heads, n_kv_heads, head_dim, block_size;
+};
+
+const Shape k_shapes[] = {
+    {4, 4, 64, 16},    // MHA
+    {8, 2, 64, 16},    // GQA 4
+    {16, 2, 32, 8},    // GQA 8
+    {8, 1, 64, 32},    // MQA
+    {6, 3, 40, 5},     // head_dim not a multiple of the vector width, odd block size
+    {12, 4, 128, 16},  // GQA 3, wide heads
+};
+
+class AttentionTest : public ::testing::Test {
+  protected:
+    ThreadPool pool1{1};
+    ThreadPool pool2{2};
+    std::unique_ptr<Backend> scalar = make_scalar_backend();
+    std::unique_ptr<Backend> cpu1 = make_cpu_backend(pool1);
+    std::unique_ptr<Backend> cpu2 = make_cpu_backend(pool2);
+};
+
+// The K and V of every position of every sequence, dense: [seq][pos][n_kv_heads][head_dim].
+struct DenseKv {
+    std::vector<std::vector<float>> k, v;
+};
+
+DenseKv random_dense_kv(std::mt19937& rng, const std::vector<int>& lengths, const Shape& s) {
+    DenseKv d;
+    for (int len : lengths) {
+        d.k.push_back(random_floats(rng, int64_t(len) * s.n_kv_heads * s.head_dim));
+        d.v.push_back(random_floats(rng, int64_t(len) * s.n_kv_heads * s.head_dim));
+    }
+    return d;
+}
+
+// Stores the K/V of the batch's tokens from the dense arrays with backend.kv_store.
+void store(Backend& backend, const Batch& batch, const DenseKv& dense, const KvPool& pool,
+           int instance, const Shape& s) {
+    const int64_t row = int64_t(s.n_kv_heads) * s.head_dim;
+    std::vector<float> k(size_t(batch.size() * row)), v(size_t(batch.size() * row));
+    for (int64_t i = 0; i < batch.size(); ++i) {
+        const auto& dk = dense.k[size_t(batch.seq_index[size_t(i)])];
+        const auto& dv = dense.v[size_t(batch.seq_index[size_t(i)])];
+        const int64_t pos = batch.positions[size_t(i)];
+        std::copy(dk.begin() + pos * row, dk.begin() + (pos + 1) * row, k.begin() + i * row);
+        std::copy(dv.begin() + pos * row, dv.begin() + (pos + 1) * row, v.begin() + i * row);
+    }
+    backend.kv_store(k.data(), v.data(), pool.view(instance), batch.layout(pool));
+}
+
+// Dense causal attention in double precision: [n, n_heads * head_dim].
+std::vector<float> dense_attention(const std::vector<float>& q, const Batch& batch,
+                                   const DenseKv& dense, const Shape& s) {
+    const int hd = s.head_dim, group = s.n_heads / s.n_kv_heads;
+    std::vector<float> out(size_t(batch.size() * s.n_heads * hd));
+    for (int64_t i = 0; i < batch.size(); ++i) {
+        const auto& dk = dense.k[size_t(batch.seq_index[size_t(i)])];
+        const auto& dv = dense.v[size_t(batch.seq_index[size_t(i)])];
+        const int pos = batch.positions[size_t(i)];
+        for (int h = 0; h < s.n_heads; ++h) {
+            const int g = h / group;
+            const float* qh = q.data() + (i * s.n_heads + h) * hd;
+            std::vector<double> w(size_t(pos) + 1);
+            double max = -1e300, sum = 0;
+            for (int p = 0; p <= pos; ++p) {
+                const float* kp = dk.data() + (int64_t(p) * s.n_kv_heads + g) * hd;
+                double dot = 0;
+                for (int c = 0; c < hd; ++c) dot += double(qh[c]) * kp[c];
+                w[size_t(p)] = dot / std::sqrt(double(hd));
+                max = std::max(max, w[size_t(p)]);
+            }
+            for (auto& x : w) sum += (x = std::exp(x - max));
+            for (int c = 0; c < hd; ++c) {
+                double acc = 0;
+                for (int p = 0; p <= pos; ++p)
+                    acc +=
+                        w[size_t(p)] / sum * dv[size_t((int64_t(p) * s.n_kv_heads + g) * hd + c)];
+                out[size_t((i * s.n_heads + h) * hd + c)] = float(acc);
+            }
+        }
+    }
+    return out;
+}
+
+TEST_F(AttentionTest, KvStoreThenAttentionMatchesDenseReference) {
+    std::mt19937 rng(21);
+    for (const Shape& s : k_shapes) {
+        SCOPED_TRACE(testing::Message() << "heads " << s.n_heads << "/" << s.n_kv_heads << " hd "
+                                        << s.head_dim << " block " << s.block_size);
+        const std::vector<int> lengths = {37, 5, 70};
+        KvPool pool(s.n_kv_heads, s.head_dim, s.block_size, 64, rng);
+        pool.assign(lengths, rng);
+        const DenseKv dense = random_dense_kv(rng, lengths, s);
+        // Every position of every sequence, interleaved across sequences.
+        Batch batch;
+        for (int p = 0; p < 70; ++p)
+            for (int seq = 0; seq < 3; ++seq)
+                if (p < lengths[size_t(seq)]) batch.add(seq, p);
+        store(*cpu2, batch, dense, pool, 1, s);
+        const std::vector<float> q = random_floats(rng, batch.size() * s.n_heads * s.head_dim);
+        std::vector<float> out(q.size());
+        cpu2->attention(q.data(), s.n_heads, pool.view(1), batch.layout(pool), out.data());
+        const std::vector<float> ref = dense_attention(q, batch, dense, s);
+        EXPECT_LT(test::max_rel_error(out, ref), 2e-6);
+    }
+}
+
+TEST_F(AttentionTest, MatchesScalarBackend) {
+    std::mt19937 rng(22);
+    for (const Shape& s : k_shapes) {
+        SCOPED_TRACE(testing::Message() << "heads " << s.n_heads << "/" << s.n_kv_heads << " hd "
+                                        << s.head_dim << " block " << s.block_size);
+        const std::vector<int> lengths = {3 * s.block_size + 2, 1, 150};
+        KvPool pool(s.n_kv_heads, s.head_dim, s.block_size, 200, rng);
+        pool.assign(lengths, rng);
+        const DenseKv dense = random_dense_kv(rng, lengths, s);
+        Batch all;
+        for (int seq = 0; seq < 3; ++seq)
+            for (int p = 0; p < lengths[size_t(seq)]; ++p) all.add(seq, p);
+        store(*scalar, all, dense, pool, 0, s);
+        // Queries: the last token of each sequence and a few in the middle.
+        Batch batch;
+        batch.add(2, 149);
+        batch.add(0, lengths[0] - 1);
+        batch.add(1, 0);
+        batch.add(2, 64);
+        batch.add(0, s.block_size);
+        const std::vector<float> q = random_floats(rng, batch.size() * s.n_heads * s.head_dim);
+        std::vector<float> ref(q.size()), out(q.size());
+        scalar->attention(q.data(), s.n_heads, pool.view(0), batch.layout(pool), ref.data());
+        cpu2->attention(q.data(), s.n_heads, pool.view(0), batch.layout(pool), out.data());
+        EXPECT_LT(test::rel_error(out, ref), 1e-6);
+        EXPECT_LT(test::max_rel_error(out, ref), 2e-6);
+    }
+}
+
+TEST_F(AttentionTest, KvStoreMatchesScalarAndTouchesOnlyItsSlots) {
+    std::mt19937 rng(23);
+    const Shape s{8, 2, 64, 16};
+    const std::vector<int> lengths = {40, 17};
+    KvPool a(s.n_kv_heads, s.head_dim, s.block_size, 16, rng);
+    a.assign(lengths, rng);
+    KvPool b = a;
+    b.table_ptrs.clear();
+    for (auto& t : b.tables) b.table_ptrs.push_back(t.data());
+    const std::vector<float> before = a.data;
+    const DenseKv dense = random_dense_kv(rng, lengths, s);
+    Batch batch;
+    for (int p = 3; p < 40; p += 2) batch.add(0, p);
+    batch.add(1, 16);
+    store(*scalar, batch, dense, a, 1, s);
+    store(*cpu2, batch, dense, b, 1, s);
+    EXPECT_TRUE(test::bitwise_equal(a.data.data(), b.data.data(), a.data.size()));
+    // Exactly the slots of the batch's tokens in instance 1 changed.
+    const KvLayerView kv = a.view(1);
+    std::vector<char> expected(a.data.size(), 0);
+    for (int64_t i = 0; i < batch.size(); ++i) {
+        const int pos = batch.positions[size_t(i)];
+        const int32_t block = a.tables[size_t(batch.seq_index[size_t(i)])][size_t(pos / 16)];
+        for (int h = 0; h < s.n_kv_heads; ++h) {
+            for (int c = 0; c < s.head_dim; ++c) {
+                expected[size_t(kv.k(block, h) - kv.pool + (pos % 16) * 64 + c)] = 1;
+                expected[size_t(kv.v(block, h) - kv.pool + (pos % 16) * 64 + c)] = 1;
+            }
+        }
+    }
+    for (size_t i = 0; i < a.data.size(); ++i)
+        ASSERT_EQ(a.data[i] != before[i], bool(expected[i])) << i;
+}
+
+// A token's output is bitwise the same alone, in any batch, split across calls, on 1 or 2 threads.
+TEST_F(AttentionTest, BitwiseInvariantToBatchSplitsAndThreads) {
+    std::mt19937 rng(24);
+    for (const Shape& s : k_shapes) {
+        SCOPED_TRACE(testing::Message() << "heads " << s.n_heads << "/" << s.n_kv_heads << " hd "
+                                        << s.head_dim << " block " << s.block_size);
+        const std::vector<int> lengths = {45, 23, 60};
+        KvPool pool(s.n_kv_heads, s.head_dim, s.block_size, 64, rng);
+        pool.assign(lengths, rng);
+        const DenseKv dense = random_dense_kv(rng, lengths, s);
+        const int64_t hd = s.head_dim, row = int64_t(s.n_heads) * hd;
+
+        // Whole batch: all positions of all sequences in one call.
+        Batch all;
+        for (int seq = 0; seq < 3; ++seq)
+            for (int p = 0; p < lengths[size_t(seq)]; ++p) all.add(seq, p);
+        const std::vector<float> q = random_floats(rng, all.size() * row);
+        store(*cpu2, all, dense, pool, 0, s);
+        std::vector<float> whole(q.size());
+        cpu2->attention(q.data(), s.n_heads, pool.view(0), all.layout(pool), whole.data());
+
+        // Each token alone on one thread.
+        std::vector<float> alone(q.size());
+        for (int64_t i = 0; i < all.size(); ++i) {
+            Batch one;
+            one.add(all.seq_index[size_t(i)], all.positions[size_t(i)]);
+            cpu1->attention(q.data() + i * row, s.n_heads, pool.view(0), one.layout(pool),
+                            alone.data() + i * row);
+        }
+        EXPECT_TRUE(test::bitwise_equal(whole.data(), alone.data(), whole.size()));
+
+        // Sequences prefilled in chunks (kv_store then attention per chunk) on a fresh pool.
+        KvPool pool2(s.n_kv_heads, s.head_dim, s.block_size, 64, rng);
+        pool2.tables = pool.tables;
+        pool2.table_ptrs.clear();
+        for (auto& t : pool2.tables) pool2.table_ptrs.push_back(t.data());
+        std::vector<float> chunked(q.size());
+        int64_t i = 0;
+        for (int64_t chunk : {7, 1, 30, 16, 41, 33}) {
+            chunk = std::min(chunk, all.size() - i);
+            Batch part;
+            for (int64_t t = i; t < i + chunk; ++t)
+                part.add(all.seq_index[size_t(t)], all.positions[size_t(t)]);
+            store(*cpu1, part, dense, pool2, 0, s);
+            cpu2->attention(q.data() + i * row, s.n_heads, pool2.view(0), part.layout(pool2),
+                            chunked.data() + i * row);
+            i += chunk;
+        }
+        ASSERT_EQ(i, all.size());
+        EXPECT_TRUE(test::bitwise_equal(whole.data(), chunked.data(), whole.size()));
+    }
+}
+
+TEST_F(AttentionTest, RejectsHeadsNotDivisibleByKvHeads) {
+    std::mt19937 rng(25);
+    KvPool pool(3, 16, 4, 2, rng);
+    pool.assign({3}, rng);
+    Batch batch;
+    batch.add(0, 0);
+    std::vector<float> q(4 * 16), out(4 * 16);
+    EXPECT_THROW(cpu2->attention(q.data(), 4, pool.view(0), batch.layout(pool), out.data()), Error);
+}
+
+}  // namespace
+}  // namespace encore
