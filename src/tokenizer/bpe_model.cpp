@@ -227,6 +227,16 @@ std::vector<std::string> BpeModel::merges_as_strings() const {
     return out;
 }
 
+std::vector<int32_t> BpeModel::merge_results() const {
+    std::vector<int32_t> out;
+    out.reserve(merge_list_.size());
+    for (auto [a, b] : merge_list_) {
+        const MergeTarget* m = find_merge(a, b);
+        out.push_back(m ? m->new_id : -1);
+    }
+    return out;
+}
+
 const BpeModel::MergeTarget* BpeModel::find_merge(int32_t left, int32_t right) const {
     return merges_.find(pair_key(left, right));
 }

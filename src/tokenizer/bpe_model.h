@@ -61,6 +61,8 @@ class BpeModel {
     const BpeOptions& options() const { return options_; }
     // The merges as "left right" strings in rank order (empty when built from scores).
     std::vector<std::string> merges_as_strings() const;
+    // For each merge in rank order, the id of the token it makes.
+    std::vector<int32_t> merge_results() const;
     bool has_merges_list() const { return !merge_list_.empty() || !from_scores_; }
 
   private:

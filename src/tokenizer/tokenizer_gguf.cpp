@@ -333,8 +333,15 @@ GgufTokenizerData Tokenizer::to_gguf() const {
         if (!t.scores.empty()) {
             d.scores = t.scores;
         } else {
+            // Score = minus the rank of the first merge that makes the token (tokens no merge
+            // makes come after), so that merging by score alone follows the merge order.
+            std::vector<int32_t> results = t.model.merge_results();
+            float n_merges = float(results.size());
             d.scores.resize(size_t(n));
-            for (int32_t id = 0; id < n; ++id) d.scores[size_t(id)] = -float(id);
+            for (int32_t id = 0; id < n; ++id) d.scores[size_t(id)] = -(n_merges + float(id));
+            for (size_t rank = results.size(); rank-- > 0;) {
+                if (results[rank] >= 0) d.scores[size_t(results[rank])] = -float(rank);
+            }
         }
         if (unk_id) d.unk_id = *unk_id;
     }

@@ -4,6 +4,8 @@
 // and the errors of malformed GGUF tokenizer data.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer_test_util.h"
@@ -101,13 +103,23 @@ TEST(Gguf, SentencePieceFromScoresWithoutMerges) {
     GgufTokenizerData data = original.to_gguf();
     data.merges.clear();
     Tokenizer from_scores = Tokenizer::from_gguf(data);
-    // Scores rank merges by token id here (as SentencePiece vocabularies do); on ordinary text the
-    // result equals the merges' result.
+    // to_gguf scores each token by the rank of the merge that makes it; on ordinary text merging
+    // by score then equals merging by the merges list.
     for (const char* text : {"Hello world", "The quick brown fox jumps over the lazy dog.",
                              "It's 12345 o'clock", "日本語 and émigré"}) {
         EXPECT_EQ(from_scores.encode(text), original.encode(text)) << text;
     }
     EXPECT_EQ(from_scores.encode("Hello"), (std::vector<int32_t>{1, 22557}));
+    int n_same = 0, n = 0;
+    for (const std::string& text : test::read_corpus()) {
+        ++n;
+        n_same += from_scores.encode(text) == original.encode(text);
+    }
+    std::printf(
+        "[ scores   ] llama2 without merges: %d of %d corpus strings encode as with "
+        "merges\n",
+        n_same, n);
+    EXPECT_EQ(n_same, n);
 }
 
 TEST(Gguf, LlamaPreNamesSelectTheLlama3Regex) {

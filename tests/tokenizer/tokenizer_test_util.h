@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,11 @@ struct TokenizerCase {
     const char* name;  // golden file stem
     const char* path;  // relative to the repository root
 };
+
+// Parameterized test names and messages show the tokenizer's name.
+inline void PrintTo(const TokenizerCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 inline const std::vector<TokenizerCase>& tokenizer_cases() {
     static const std::vector<TokenizerCase> cases = {
