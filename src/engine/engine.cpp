@@ -39,6 +39,9 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         budget = (positions + shape.block_size - 1) / shape.block_size * per_block;
     }
     kv_ = std::make_unique<KvPool>(shape, budget);
+    const std::string salt = model_->identity() + "|" + plan_.to_spec();
+    std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
+    cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);
 }
 
 Engine::~Engine() = default;
@@ -69,25 +72,31 @@ void Engine::eval(std::span<EvalItem> items) {
         n_total += int64_t(item.tokens.size());
     }
 
-    // Reserve blocks; on failure give back exactly what was taken.
+    // Reuse published blocks, then reserve blocks; on failure give back exactly what was taken.
     struct Reserved {
         Sequence* seq;
         size_t old_n_blocks;
+        size_t old_n_tokens;
         int64_t cow_index = -1;  // block replaced by a private copy
         int32_t cow_old = -1;
     };
     std::vector<Reserved> reserved;
+    std::vector<std::span<const int32_t>> to_compute(items.size());
     try {
-        for (const EvalItem& item : items) {
+        for (size_t i = 0; i < items.size(); ++i) {
+            const EvalItem& item = items[i];
             Sequence& seq = *item.seq;
-            Reserved r{&seq, seq.blocks_.size()};
+            Reserved r{&seq, seq.blocks_.size(), seq.tokens_.size()};
             reserved.push_back(r);
-            if (item.tokens.empty()) continue;
-            const int64_t start = seq.size(), end = start + int64_t(item.tokens.size());
+            to_compute[i] = item.tokens;
+            if (options_.prefix_cache) to_compute[i] = reuse_prefix(seq, item.tokens, item.logits);
+            if (to_compute[i].empty()) continue;
+            const int64_t start = seq.size(), end = start + int64_t(to_compute[i].size());
             if (start % B != 0) {  // writing into a partial block: copy it first if shared
+                                   // or published (after a truncate into a full block)
                 const int64_t idx = start / B;
                 const int32_t old = seq.blocks_[size_t(idx)];
-                if (kv_->ref_count(old) > 1) {
+                if (kv_->ref_count(old) > 1 || kv_->is_published(old)) {
                     const int32_t fresh = kv_->allocate();
                     kv_->copy_block(old, fresh, int(start % B));
                     seq.blocks_[size_t(idx)] = fresh;
@@ -109,6 +118,8 @@ void Engine::eval(std::span<EvalItem> items) {
                 kv_->release(seq.blocks_[size_t(it->cow_index)]);
                 seq.blocks_[size_t(it->cow_index)] = it->cow_old;
             }
+            seq.tokens_.resize(it->old_n_tokens);
+            seq.block_hashes_.resize(it->old_n_tokens / size_t(B));
         }
         throw;
     }
@@ -121,14 +132,15 @@ void Engine::eval(std::span<EvalItem> items) {
     for (size_t i = 0; i < items.size(); ++i) {
         const EvalItem& item = items[i];
         tables.push_back(item.seq->blocks_.data());
-        const int64_t start = item.seq->size(), m = int64_t(item.tokens.size());
+        const std::span<const int32_t> todo = to_compute[i];
+        const int64_t start = item.seq->size(), m = int64_t(todo.size());
         for (int64_t j = 0; j < m; ++j) {
             const bool keep = item.logits == Logits::all || (item.logits == Logits::last && j == m - 1);
             if (keep) {
                 logit_rows.push_back(int32_t(tokens.size()));
                 row_owner.emplace_back(i, start + j);
             }
-            tokens.push_back(item.tokens[size_t(j)]);
+            tokens.push_back(todo[size_t(j)]);
             positions.push_back(int32_t(start + j));
             seq_index.push_back(int32_t(i));
         }
@@ -162,15 +174,52 @@ void Engine::eval(std::span<EvalItem> items) {
         if (r.cow_index >= 0) kv_->release(r.cow_old);
     for (size_t i = 0; i < items.size(); ++i) {
         Sequence& seq = *items[i].seq;
-        seq.tokens_.insert(seq.tokens_.end(), items[i].tokens.begin(), items[i].tokens.end());
+        seq.tokens_.insert(seq.tokens_.end(), to_compute[i].begin(), to_compute[i].end());
         seq.logits_.clear();
         seq.logit_positions_.clear();
+        publish_full_blocks(seq);
     }
     for (size_t r = 0; r < row_owner.size(); ++r) {
         Sequence& seq = *items[row_owner[r].first].seq;
         seq.logit_positions_.push_back(row_owner[r].second);
         seq.logits_.insert(seq.logits_.end(), row_logits.begin() + int64_t(r) * vocab,
                            row_logits.begin() + int64_t(r + 1) * vocab);
+    }
+}
+
+std::span<const int32_t> Engine::reuse_prefix(Sequence& seq, std::span<const int32_t> tokens,
+                                              Logits logits) {
+    const int B = kv_->block_size();
+    if (seq.size() % B != 0) return tokens;
+    // Tokens whose logits are wanted must be computed.
+    const size_t reusable = logits == Logits::none ? tokens.size()
+                            : logits == Logits::last && !tokens.empty() ? tokens.size() - 1
+                                                                        : 0;
+    size_t consumed = 0;
+    while (consumed + size_t(B) <= reusable) {
+        const auto block_tokens = tokens.subspan(consumed, size_t(B));
+        const uint64_t parent = seq.block_hashes_.empty() ? 0 : seq.block_hashes_.back();
+        const uint64_t hash = KvPool::chain_hash(parent, cache_salt_, block_tokens);
+        const int32_t block = kv_->lookup(hash, block_tokens);
+        if (block < 0) break;
+        seq.blocks_.push_back(block);
+        seq.block_hashes_.push_back(hash);
+        seq.tokens_.insert(seq.tokens_.end(), block_tokens.begin(), block_tokens.end());
+        consumed += size_t(B);
+    }
+    return tokens.subspan(consumed);
+}
+
+void Engine::publish_full_blocks(Sequence& seq) {
+    const int B = kv_->block_size();
+    const size_t n_full = seq.tokens_.size() / size_t(B);
+    while (seq.block_hashes_.size() < n_full) {
+        const size_t i = seq.block_hashes_.size();
+        const auto block_tokens = std::span(seq.tokens_).subspan(i * size_t(B), size_t(B));
+        const uint64_t parent = i == 0 ? 0 : seq.block_hashes_[i - 1];
+        const uint64_t hash = KvPool::chain_hash(parent, cache_salt_, block_tokens);
+        seq.block_hashes_.push_back(hash);
+        if (options_.prefix_cache) kv_->publish(hash, block_tokens, seq.blocks_[i]);
     }
 }
 

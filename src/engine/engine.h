@@ -26,6 +26,7 @@ struct EngineOptions {
     int64_t kv_budget_bytes = 0;   // 0 = room for 8192 positions (or max_position if larger)
     int block_size = KvPool::k_default_block_size;
     int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
+    bool prefix_cache = true;        // publish full blocks and reuse them across sequences
 };
 
 // Which logits a prefill keeps.
@@ -50,6 +51,8 @@ public:
     const KvPool& kv() const { return *kv_; }
     Backend& backend() { return *backend_; }
     ThreadPool& threads() { return *threads_; }
+    // Salt of this engine's prefix hashes: the model's identity and the layer plan.
+    uint64_t cache_salt() const { return cache_salt_; }
     int64_t vocab_size() const { return model_->spec().vocab_size; }
 
     // Evaluates all items in one batch. Either every item is applied, or (on error: a token out
@@ -58,6 +61,13 @@ public:
     void eval(std::span<EvalItem> items);
 
 private:
+    // Appends published blocks matching the start of `tokens` to `seq` (only tokens whose logits
+    // are not wanted); returns the tokens left to compute.
+    std::span<const int32_t> reuse_prefix(Sequence& seq, std::span<const int32_t> tokens,
+                                          Logits logits);
+    // Hashes (and publishes) the sequence's full blocks that have no hash yet.
+    void publish_full_blocks(Sequence& seq);
+
     std::shared_ptr<const Model> model_;
     LayerPlan plan_;
     EngineOptions options_;
@@ -65,6 +75,7 @@ private:
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<KvPool> kv_;
     ForwardScratch scratch_;
+    uint64_t cache_salt_ = 0;
 };
 
 }  // namespace encore

@@ -9,16 +9,31 @@ namespace encore {
 
 Sequence::Sequence(Engine& engine) : engine_(engine) {}
 
-Sequence::~Sequence() {
+Sequence::~Sequence() { free(); }
+
+void Sequence::check_live() const {
+    if (freed_) fail(ErrorKind::invalid_argument, "sequence was freed");
+}
+
+void Sequence::free() {
+    if (freed_) return;
     for (int32_t b : blocks_) engine_.kv().release(b);
+    blocks_.clear();
+    block_hashes_.clear();
+    tokens_.clear();
+    logits_.clear();
+    logit_positions_.clear();
+    freed_ = true;
 }
 
 void Sequence::prefill(std::span<const int32_t> tokens, Logits logits) {
+    check_live();
     EvalItem item{this, tokens, logits};
     engine_.eval(std::span<EvalItem>(&item, 1));
 }
 
 void Sequence::truncate(int64_t n) {
+    check_live();
     if (n < 0 || n > size())
         fail(ErrorKind::invalid_argument, "truncate({}): the sequence has {} tokens", n, size());
     const int B = engine_.kv().block_size();
@@ -27,9 +42,49 @@ void Sequence::truncate(int64_t n) {
         engine_.kv().release(blocks_.back());
         blocks_.pop_back();
     }
+    block_hashes_.resize(std::min(block_hashes_.size(), size_t(n / B)));
     tokens_.resize(size_t(n));
     logits_.clear();
     logit_positions_.clear();
+}
+
+std::unique_ptr<Sequence> Sequence::fork() const {
+    check_live();
+    KvPool& kv = engine_.kv();
+    const int B = kv.block_size();
+    auto child = std::make_unique<Sequence>(engine_);
+    const size_t n_full = size_t(size() / B);
+    const int partial = int(size() % B);
+    if (partial > 0) {  // the copy may fail (pool full): do it before taking any reference
+        const int32_t copy = kv.allocate();
+        kv.copy_block(blocks_.back(), copy, partial);
+        child->blocks_.assign(blocks_.begin(), blocks_.begin() + int64_t(n_full));
+        child->blocks_.push_back(copy);
+    } else {
+        child->blocks_ = blocks_;
+    }
+    for (size_t i = 0; i < n_full; ++i) kv.retain(blocks_[i]);
+    child->tokens_ = tokens_;
+    child->block_hashes_ = block_hashes_;
+    child->logits_ = logits_;
+    child->logit_positions_ = logit_positions_;
+    return child;
+}
+
+int64_t Sequence::set_tokens(std::span<const int32_t> all, Logits logits) {
+    check_live();
+    size_t common = 0;
+    while (common < tokens_.size() && common < all.size() && tokens_[common] == all[common])
+        ++common;
+    if (logits != Logits::none && common == all.size() && common > 0) --common;  // recompute one
+    // Validate before truncating, so a bad id leaves the sequence unchanged.
+    for (int32_t t : all.subspan(common))
+        if (t < 0 || t >= engine_.vocab_size())
+            fail(ErrorKind::out_of_range, "token id {} is out of range (vocabulary 0-{})", t,
+                 engine_.vocab_size() - 1);
+    if (common < tokens_.size()) truncate(int64_t(common));
+    prefill(all.subspan(common), logits);
+    return int64_t(common);
 }
 
 std::span<const float> Sequence::logits_at(int64_t position) const {

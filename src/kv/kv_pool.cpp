@@ -1,8 +1,9 @@
-// The paged KV block pool (see kv_pool.h).
+// The paged KV block pool and its prefix index (see kv_pool.h).
 #include "kv/kv_pool.h"
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -20,7 +21,8 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
              "KV budget of {} bytes is smaller than one block ({} bytes: {} positions x {} layer "
              "instances)",
              budget_bytes, bytes_per_block(), shape.block_size, shape.n_instances);
-    if (n > INT32_MAX) fail(ErrorKind::invalid_argument, "KV budget of {} bytes is too large", budget_bytes);
+    if (n > INT32_MAX)
+        fail(ErrorKind::invalid_argument, "KV budget of {} bytes is too large", budget_bytes);
     n_blocks_ = int32_t(n);
     mapped_bytes_ = size_t(n) * size_t(bytes_per_block());
     void* p = ::mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
@@ -28,7 +30,7 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
     if (p == MAP_FAILED)
         fail(ErrorKind::out_of_memory, "cannot reserve {} bytes for the KV cache", mapped_bytes_);
     storage_ = static_cast<float*>(p);
-    ref_counts_.assign(size_t(n_blocks_), 0);
+    meta_.resize(size_t(n_blocks_));
     free_.reserve(size_t(n_blocks_));
     for (int32_t b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
@@ -43,34 +45,97 @@ void KvPool::check_block(int32_t block) const {
 }
 
 int32_t KvPool::allocate() {
-    if (free_.empty())
+    int32_t b;
+    if (!free_.empty()) {
+        b = free_.back();
+        free_.pop_back();
+    } else if (!lru_.empty()) {
+        b = lru_.front();
+        unpublish(b);  // also removes it from lru_
+        ++stats_.evictions;
+    } else {
         fail(ErrorKind::out_of_memory,
              "KV cache is full: all {} blocks ({} positions each, {} bytes) are in use; raise "
              "--kv-budget",
              n_blocks_, shape_.block_size, bytes_per_block());
-    const int32_t b = free_.back();
-    free_.pop_back();
-    ref_counts_[size_t(b)] = 1;
+    }
+    meta_[size_t(b)].ref_count = 1;
     return b;
 }
 
 void KvPool::retain(int32_t block) {
     check_block(block);
-    ENCORE_ASSERT(ref_counts_[size_t(block)] > 0);
-    ++ref_counts_[size_t(block)];
+    BlockMeta& m = meta_[size_t(block)];
+    if (m.ref_count == 0) {
+        ENCORE_ASSERT(m.published);  // a free block cannot be retained, only allocated
+        lru_.erase(m.lru);
+    }
+    ++m.ref_count;
 }
 
-int32_t KvPool::release(int32_t block) {
+void KvPool::release(int32_t block) {
     check_block(block);
-    ENCORE_ASSERT(ref_counts_[size_t(block)] > 0);
-    const int32_t left = --ref_counts_[size_t(block)];
-    if (left == 0) free_.push_back(block);
-    return left;
+    BlockMeta& m = meta_[size_t(block)];
+    ENCORE_ASSERT(m.ref_count > 0);
+    if (--m.ref_count > 0) return;
+    if (m.published) {
+        m.lru = lru_.insert(lru_.end(), block);
+    } else {
+        free_.push_back(block);
+    }
 }
 
 int32_t KvPool::ref_count(int32_t block) const {
     check_block(block);
-    return ref_counts_[size_t(block)];
+    return meta_[size_t(block)].ref_count;
+}
+
+void KvPool::unpublish(int32_t block) {
+    BlockMeta& m = meta_[size_t(block)];
+    if (!m.published) return;
+    if (m.ref_count == 0) lru_.erase(m.lru);
+    by_hash_.erase(m.hash);
+    m.published = false;
+    m.tokens.clear();
+}
+
+uint64_t KvPool::chain_hash(uint64_t parent, uint64_t salt, std::span<const int32_t> tokens) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](uint64_t v) {
+        for (int i = 0; i < 8; ++i) h = (h ^ ((v >> (8 * i)) & 0xff)) * 1099511628211ull;
+    };
+    mix(parent);
+    mix(salt);
+    for (int32_t t : tokens) mix(uint64_t(uint32_t(t)));
+    return h;
+}
+
+int32_t KvPool::lookup(uint64_t hash, std::span<const int32_t> tokens) {
+    const auto it = by_hash_.find(hash);
+    if (it == by_hash_.end()) {
+        ++stats_.misses;
+        return -1;
+    }
+    const BlockMeta& m = meta_[size_t(it->second)];
+    if (!std::equal(m.tokens.begin(), m.tokens.end(), tokens.begin(), tokens.end())) {
+        ++stats_.misses;
+        return -1;
+    }
+    retain(it->second);
+    ++stats_.hits;
+    return it->second;
+}
+
+void KvPool::publish(uint64_t hash, std::span<const int32_t> tokens, int32_t block) {
+    check_block(block);
+    BlockMeta& m = meta_[size_t(block)];
+    ENCORE_ASSERT(m.ref_count > 0);
+    if (m.published || by_hash_.count(hash)) return;
+    m.published = true;
+    m.hash = hash;
+    m.tokens.assign(tokens.begin(), tokens.end());
+    by_hash_.emplace(hash, block);
+    ++stats_.published;
 }
 
 void KvPool::copy_block(int32_t src, int32_t dst, int n_positions) {

@@ -1,15 +1,26 @@
-// KvPool: the paged KV cache. Memory is a fixed number of blocks under a byte budget; a block
-// holds `block_size` consecutive positions of one sequence for every layer instance of the plan
-// (layout in backend/backend.h, KvLayerView). Blocks are reference counted so that sequences can
-// share full blocks (forks, reused prefixes); a block returns to the free list when its count
-// drops to zero. The budget is reserved as virtual memory and only touched pages cost RAM.
+// KvPool: the paged KV cache and its prefix index.
+//
+// Memory is a fixed number of blocks under a byte budget; a block holds `block_size`
+// consecutive positions of one sequence for every layer instance of the plan (layout in
+// backend/backend.h, KvLayerView). The budget is reserved as virtual memory: only touched pages
+// cost RAM. Blocks are reference counted so that sequences share full blocks (forks, reused
+// prefixes).
+//
+// Prefix index: a full block can be published under a chained hash of (parent block's hash, the
+// block's tokens, a salt naming the model and layer plan). Published blocks outlive the sequences
+// that made them: at reference count zero they wait in an LRU list and are evicted (least
+// recently used first) only when a fresh block is needed and the free list is empty. A lookup
+// checks the stored tokens too, so a hash collision can never hand out wrong KV.
 //
 // Block size 16: small enough that a shared prefix wastes at most 15 positions per sequence and
-// prefix matches are found at fine granularity, large enough that a block of one instance
-// (16 x head_dim floats per head) is a contiguous run that attention streams efficiently.
+// prefix matches are found at fine granularity, large enough that one instance's block of one
+// head (16 x head_dim floats) is a contiguous run that attention streams efficiently.
 #pragma once
 
 #include <cstdint>
+#include <list>
+#include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -21,6 +32,13 @@ struct KvShape {
     int n_kv_heads = 0;
     int head_dim = 0;
     int block_size = 16;
+};
+
+struct PrefixStats {
+    int64_t hits = 0;       // blocks reused from the index
+    int64_t misses = 0;     // lookups that found nothing
+    int64_t evictions = 0;  // published blocks dropped to make room
+    int64_t published = 0;  // blocks added to the index
 };
 
 class KvPool {
@@ -38,32 +56,58 @@ public:
     int64_t bytes_per_block() const { return block_floats_ * int64_t(sizeof(float)); }
     int64_t bytes_per_token() const { return bytes_per_block() / shape_.block_size; }
     int32_t n_blocks() const { return n_blocks_; }
-    int32_t n_free() const { return int32_t(free_.size()); }
-    int32_t n_used() const { return n_blocks_ - n_free(); }
+    // Blocks that allocate() can hand out: never-used or released ones plus evictable cached ones.
+    int32_t n_available() const { return int32_t(free_.size() + lru_.size()); }
+    // Blocks referenced by at least one sequence.
+    int32_t n_referenced() const { return n_blocks_ - n_available(); }
+    // Published blocks, referenced or not.
+    int32_t n_cached() const { return int32_t(by_hash_.size()); }
 
-    // A free block with reference count 1; fails with out_of_memory when none is left.
+    // A block with reference count 1 (evicting the least recently used unreferenced cached block
+    // if no free block is left); fails with out_of_memory when every block is referenced.
     int32_t allocate();
-    bool can_allocate(int32_t n) const { return n <= n_free(); }
     void retain(int32_t block);
-    // Drops one reference; the block is free again at zero. Returns the new count.
-    int32_t release(int32_t block);
+    // Drops one reference. At zero the block becomes free, or evictable if it is published.
+    void release(int32_t block);
     int32_t ref_count(int32_t block) const;
+    // Published blocks are immutable: a sequence that must write into one copies it first.
+    bool is_published(int32_t block) const { return meta_.at(size_t(block)).published; }
     // Copies the first n_positions positions of every instance from `src` to `dst`.
     void copy_block(int32_t src, int32_t dst, int n_positions);
+
+    // Chained block hash (FNV-1a 64 over the parent hash, the salt and the tokens).
+    static uint64_t chain_hash(uint64_t parent, uint64_t salt, std::span<const int32_t> tokens);
+    // The published block for `hash` holding exactly `tokens`, retained for the caller; -1 (and
+    // a miss counted) when there is none.
+    int32_t lookup(uint64_t hash, std::span<const int32_t> tokens);
+    // Publishes a full, referenced block; ignored if the hash is already published.
+    void publish(uint64_t hash, std::span<const int32_t> tokens, int32_t block);
+    const PrefixStats& stats() const { return stats_; }
 
     float* block_data(int32_t block) const { return storage_ + int64_t(block) * block_floats_; }
     KvLayerView layer_view(int instance) const;
 
 private:
+    struct BlockMeta {
+        int32_t ref_count = 0;
+        bool published = false;
+        uint64_t hash = 0;
+        std::vector<int32_t> tokens;        // published blocks: their tokens
+        std::list<int32_t>::iterator lru;   // published, unreferenced: place in lru_
+    };
     void check_block(int32_t block) const;
+    void unpublish(int32_t block);
 
     KvShape shape_;
     int64_t block_floats_ = 0;
     int32_t n_blocks_ = 0;
     float* storage_ = nullptr;
     size_t mapped_bytes_ = 0;
-    std::vector<int32_t> ref_counts_;
-    std::vector<int32_t> free_;  // stack; lowest ids handed out first
+    std::vector<BlockMeta> meta_;
+    std::vector<int32_t> free_;   // stack; lowest ids handed out first
+    std::list<int32_t> lru_;      // published blocks nobody references, oldest first
+    std::unordered_map<uint64_t, int32_t> by_hash_;
+    PrefixStats stats_;
 };
 
 }  // namespace encore
