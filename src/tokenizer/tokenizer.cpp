@@ -19,6 +19,13 @@ void TokenizerImpl::finish(std::vector<AddedToken> added_tokens) {
     for (size_t k = 0; k < tokens.size(); ++k) added_index[size_t(tokens[k].id)] = int32_t(k);
 }
 
+Tokenizer::Tokenizer() {
+    auto impl = std::make_shared<TokenizerImpl>();
+    impl->name = "empty";
+    impl->finish({});
+    impl_ = std::move(impl);
+}
+
 Tokenizer::Tokenizer(std::shared_ptr<const TokenizerImpl> impl) : impl_(std::move(impl)) {}
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) const {

@@ -63,6 +63,8 @@ class Tokenizer {
     // The name given at construction (file path, or "gguf").
     const std::string& name() const;
 
+    // An empty tokenizer (no tokens: every text encodes to nothing); assign a real one later.
+    Tokenizer();
     explicit Tokenizer(std::shared_ptr<const TokenizerImpl> impl);
 
   private:

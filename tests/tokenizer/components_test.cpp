@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "core/error.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -78,6 +79,14 @@ TEST(Config, BosAndEosOfTheTestTokenizers) {
             EXPECT_TRUE(tok.suffix_ids().empty()) << w.name;
         }
     }
+}
+
+TEST(Empty, DefaultTokenizerHasNoTokens) {
+    Tokenizer tok;
+    EXPECT_EQ(tok.vocab_size(), 0);
+    EXPECT_TRUE(tok.encode("anything").empty());
+    EXPECT_EQ(tok.decode({}), "");
+    EXPECT_THROW(tok.decode({0}), Error);
 }
 
 TEST(Threads, ConcurrentEncodingGivesTheSameIds) {
