@@ -146,6 +146,10 @@ void Engine::eval(std::span<EvalItem> items) {
         }
     }
 
+    n_total = int64_t(tokens.size());  // what is left to compute after prefix reuse
+    for (size_t t = 0; t < tokens.size(); ++t)  // every position has a block
+        ENCORE_ASSERT(size_t(positions[t] / B) < items[size_t(seq_index[t])].seq->blocks_.size());
+
     // Run in chunks of at most max_batch_tokens; kernels are row-invariant, so chunking does not
     // change any result.
     const int64_t vocab = spec.vocab_size;
