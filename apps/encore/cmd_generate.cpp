@@ -38,6 +38,7 @@ void add_generate(CLI::App& app) {
             std::fflush(stdout);
         });
         std::fputc('\n', stdout);
+        report_kv_stats(*engine, *args);
     });
 }
 

@@ -23,6 +23,7 @@ void add_logits(CLI::App& app) {
         Sequence seq(*engine);
         seq.prefill(ids, Logits::all);
         const auto logits = seq.logits();
+        report_kv_stats(*engine, *args);
         TensorToWrite t{"logits", DType::f32, {int64_t(ids.size()), engine->vocab_size()},
                         logits.data()};
         write_safetensors(*out, {t},

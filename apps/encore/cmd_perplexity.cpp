@@ -33,6 +33,7 @@ void add_perplexity(CLI::App& app) {
         const PerplexityResult r = perplexity(*engine, tokens, *ctx, bos,
                                               [&](int64_t done, int64_t total) { bar.update(done, total); });
         bar.finish();
+        report_kv_stats(*engine, *args);
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         nlohmann::json summary = {{"file", *file},

@@ -19,6 +19,19 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
     cmd->add_option("--device", args.device, "cpu (SIMD, default) or scalar (reference)");
     cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
     cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
+    cmd->add_flag("-v,--verbose", args.verbose, "print KV-cache statistics to stderr");
+}
+
+void report_kv_stats(const Engine& engine, const ModelArgs& args) {
+    if (!args.verbose) return;
+    const KvPool& kv = engine.kv();
+    const PrefixStats& s = kv.stats();
+    std::fprintf(stderr,
+                 "kv: %d blocks of %d positions (%lld bytes each), %d referenced, %d cached; "
+                 "prefix hits %lld, misses %lld, evictions %lld, published %lld\n",
+                 kv.n_blocks(), kv.block_size(), (long long)kv.bytes_per_block(),
+                 kv.n_referenced(), kv.n_cached(), (long long)s.hits, (long long)s.misses,
+                 (long long)s.evictions, (long long)s.published);
 }
 
 Loaded load_model(const ModelArgs& args) {

@@ -19,6 +19,7 @@ struct ModelArgs {
     std::string device = "cpu";
     int threads = 0;
     std::string kv_budget;   // e.g. "2GiB"; "" = automatic
+    bool verbose = false;    // print KV-cache statistics to stderr at the end
 };
 
 // Adds -m/--model, --layers, --device, --threads, --kv-budget to a subcommand.
@@ -30,6 +31,9 @@ struct Loaded {
 };
 Loaded load_model(const ModelArgs& args);
 std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args);
+
+// One line of KV pool and prefix-cache statistics, printed to stderr when args.verbose.
+void report_kv_stats(const Engine& engine, const ModelArgs& args);
 
 // "2GiB", "512MiB", "1.5G", "1000000" -> bytes; invalid_argument naming the text otherwise.
 int64_t parse_bytes(const std::string& text, const std::string& what);
