@@ -60,4 +60,16 @@ for mutation in \
     die "the checker accepted a wrong expectation ($mutation)"
   fi
 done
+# A real conversion: the bundled model written by `encore convert`'s code path, checked against
+# facts of the source checkpoint (names, shapes, types, data CRC32 of tensors stored unchanged).
+e2e_bin="$build_dir/encore_e2e_tests"
+[ -x "$e2e_bin" ] || die "$e2e_bin is not built"
+if ! ENCORE_GGUF_CONVERT_DIR="$tmp" "$e2e_bin" --gtest_filter='GgufConvertSample.*' >"$tmp/convert.log" 2>&1; then
+  cat "$tmp/convert.log" >&2
+  die "converting the bundled model"
+fi
+node tests/gguf_js/check.mjs "$tmp/converted.gguf" "$tmp/converted.expect.json" ||
+  die "@huggingface/gguf disagrees with the converted bundled model"
+echo "gguf_js: converted bundled model matches"
+
 echo "gguf_js: OK"
