@@ -163,6 +163,7 @@ void add_bench(CLI::App& app) {
                          .dump()
                   << std::endl;
     });
+    add_bench_prefix(*cmd);
     cmd->callback([cmd, a] {
         if (!cmd->get_subcommands().empty()) return;
         run_model_bench(*a);

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
     encore::cli::add_perplexity(app);
     encore::cli::add_convert(app);
     encore::cli::add_bench(app);
+    encore::cli::add_cache(app);
+    encore::cli::add_chat(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -61,6 +61,7 @@ public:
     void eval(std::span<EvalItem> items);
 
 private:
+    friend struct PrefixFile;  // a loaded prefix publishes its blocks like computed ones
     // Appends published blocks matching the start of `tokens` to `seq` (only tokens whose logits
     // are not wanted); returns the tokens left to compute.
     std::span<const int32_t> reuse_prefix(Sequence& seq, std::span<const int32_t> tokens,

@@ -1,0 +1,154 @@
+// `encore bench prefix`: what reusing a prefix's KV saves. K items of a P-token prefix followed
+// by an S-token suffix (random ids) are scored (logits of the last token) two ways:
+//   (a) with reuse: the prefix prefilled once without logits, each item forked from it and only
+//       its suffix prefilled;
+//   (b) without: a second engine with the prefix cache off computes prefix + suffix of every
+//       item from scratch.
+// The last logits of every item must be bitwise equal both ways (else the command fails). The
+// items are run interleaved (a, b, a, b, ...) so that machine noise hits both alike. Printed as
+// one JSON line: the times, ratio = (b) / (a's per-item time), the ideal ratio (P+S)/S that
+// skipping the prefix's work would give, and the ratio as a fraction of the ideal. The one-time
+// prefix prefill of (a) is reported apart (it is amortized over all items of a scoring run);
+// `ratio_with_prefix` counts it in.
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "engine/sequence.h"
+
+namespace encore::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct PrefixBenchArgs {
+    ModelArgs model;
+    int64_t prefix = 512;
+    int64_t suffix = 32;
+    int64_t count = 16;
+    uint64_t seed = 1;
+};
+
+void run_prefix_bench(const PrefixBenchArgs& a) {
+    if (a.prefix < 1 || a.suffix < 1 || a.count < 1)
+        fail(ErrorKind::invalid_argument,
+             "bench prefix: --prefix, --suffix and --count must be at least 1 (got {}, {}, {})",
+             a.prefix, a.suffix, a.count);
+    const Loaded loaded = load_model(a.model);
+    const int64_t vocab = loaded.model->spec().vocab_size;
+    auto with_engine = make_engine(loaded, a.model);
+    EngineOptions options;
+    options.backend = a.model.device;
+    options.n_threads = a.model.threads;
+    if (!a.model.kv_budget.empty())
+        options.kv_budget_bytes = parse_bytes(a.model.kv_budget, "--kv-budget");
+    options.prefix_cache = false;
+    Engine without_engine(loaded.model, loaded.plan, options);
+
+    std::mt19937 rng(uint32_t(a.seed));
+    auto random_tokens = [&](int64_t n) {
+        std::vector<int32_t> t(static_cast<size_t>(n));
+        for (auto& id : t) id = int32_t(rng() % uint32_t(vocab));
+        return t;
+    };
+    const std::vector<int32_t> prefix = random_tokens(a.prefix);
+    std::vector<std::vector<int32_t>> suffixes;
+    for (int64_t i = 0; i < a.count; ++i) suffixes.push_back(random_tokens(a.suffix));
+
+    // Warm-up (threads, scratch buffers) on tokens that share nothing with the measured ones.
+    {
+        const std::vector<int32_t> warm = random_tokens(a.prefix + a.suffix);
+        Sequence s1(*with_engine), s2(without_engine);
+        s1.prefill(warm, Logits::last);
+        s2.prefill(warm, Logits::last);
+    }
+
+    // (a) the prefix once.
+    Sequence base(*with_engine);
+    auto t0 = Clock::now();
+    base.prefill(prefix, Logits::none);
+    const double prefix_s = seconds_since(t0);
+
+    double with_s = 0, without_s = 0;
+    int64_t n_equal = 0;
+    for (int64_t i = 0; i < a.count; ++i) {
+        const std::vector<int32_t>& suffix = suffixes[size_t(i)];
+        // (a) fork and score the suffix.
+        t0 = Clock::now();
+        std::unique_ptr<Sequence> item = base.fork();
+        item->prefill(suffix, Logits::last);
+        with_s += seconds_since(t0);
+        const std::vector<float> with_logits(item->last_logits().begin(),
+                                             item->last_logits().end());  // [vocab]
+        item.reset();
+
+        // (b) everything from scratch.
+        std::vector<int32_t> all = prefix;
+        all.insert(all.end(), suffix.begin(), suffix.end());
+        t0 = Clock::now();
+        Sequence full(without_engine);
+        full.prefill(all, Logits::last);
+        without_s += seconds_since(t0);
+        const auto without_logits = full.last_logits();  // [vocab]
+
+        if (std::memcmp(with_logits.data(), without_logits.data(),
+                        with_logits.size() * sizeof(float)) != 0)
+            fail(ErrorKind::internal,
+                 "bench prefix: item {}: the last logits with prefix reuse differ from a full "
+                 "recompute (they must be bitwise equal)",
+                 i);
+        ++n_equal;
+    }
+
+    const double ratio = without_s / with_s;
+    const double ideal = double(a.prefix + a.suffix) / double(a.suffix);
+    const PrefixStats& stats = with_engine->kv().stats();
+    nlohmann::json j = {{"bench", "prefix"},
+                        {"model", loaded.model->path()},
+                        {"layers", loaded.plan.to_spec()},
+                        {"device", a.model.device},
+                        {"threads", with_engine->threads().n_threads()},
+                        {"prefix", a.prefix},
+                        {"suffix", a.suffix},
+                        {"count", a.count},
+                        {"prefix_once_s", prefix_s},
+                        {"with_reuse_s", with_s},
+                        {"without_reuse_s", without_s},
+                        {"ratio", ratio},
+                        {"ideal_ratio", ideal},
+                        {"fraction_of_ideal", ratio / ideal},
+                        {"ratio_with_prefix", without_s / (with_s + prefix_s)},
+                        {"bitwise_equal", n_equal == a.count},
+                        {"prefix_cache",
+                         {{"hits", stats.hits},
+                          {"misses", stats.misses},
+                          {"evictions", stats.evictions},
+                          {"published", stats.published}}}};
+    std::cout << j.dump() << std::endl;
+}
+
+}  // namespace
+
+void add_bench_prefix(CLI::App& bench_cmd) {
+    auto a = std::make_shared<PrefixBenchArgs>();
+    CLI::App* cmd = bench_cmd.add_subcommand(
+        "prefix", "scoring K suffixes after one prefix: KV reuse (fork) vs full recompute");
+    add_model_options(cmd, a->model);
+    cmd->add_option("--prefix", a->prefix, "prefix tokens P (default 512)");
+    cmd->add_option("--suffix", a->suffix, "suffix tokens S per item (default 32)");
+    cmd->add_option("--count", a->count, "items K (default 16)");
+    cmd->add_option("--seed", a->seed, "seed of the random token ids (default 1)");
+    cmd->callback([a] { run_prefix_bench(*a); });
+}
+
+}  // namespace encore::cli
