@@ -2,7 +2,7 @@
 # Debian packages it needs first (as root), then builds with CMake into build/.
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
   nlohmann-json3-dev libfmt-dev libcli11-dev libyaml-cpp-dev zlib1g-dev libpcre2-dev \
-  libutf8proc-dev libhwy-dev libgtest-dev libgmock-dev nodejs npm python3
+  libutf8proc-dev libhwy-dev libgtest-dev libgmock-dev
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 MODEL := assets/brown-llama-12l
@@ -14,6 +14,7 @@ all: build
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \

@@ -36,6 +36,12 @@ struct Binder {
             fail(ErrorKind::format, "{}: tensor '{}' has shape {}, expected {}]", where, name,
                  t->shape_string(), w);
         }
+        const size_t align = dtype_is_quantized(t->dtype) ? 2 : size_t(dtype_block_bytes(t->dtype));
+        if (reinterpret_cast<uintptr_t>(t->data) % align != 0)
+            fail(ErrorKind::unsupported,
+                 "{}: tensor '{}' is not aligned to its {}-byte elements in the file (re-save the "
+                 "checkpoint with a current safetensors)",
+                 where, name, align);
         if (matrix ? !is_matrix_dtype(t->dtype) : !is_vector_dtype(t->dtype))
             fail(ErrorKind::unsupported, "{}: tensor '{}' has dtype {}, not supported here", where,
                  name, dtype_name(t->dtype));
