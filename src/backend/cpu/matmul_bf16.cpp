@@ -18,6 +18,14 @@ struct Bf16Rows {
         if constexpr (H == 0) return hn::BitCast(df, hn::ShiftLeft<16>(v));  // even elements
         return hn::BitCast(df, hn::And(v, hn::Set(du, 0xffff0000u)));        // odd elements
     }
+    static HWY_INLINE void load2(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        const DF df;
+        const hn::RebindToUnsigned<DF> du;
+        const auto v =
+            in_register(hn::LoadU(du, reinterpret_cast<const uint32_t*>(row) + step * k_step / 2));
+        a = hn::BitCast(df, hn::ShiftLeft<16>(v));
+        b = hn::BitCast(df, hn::And(v, hn::Set(du, 0xffff0000u)));
+    }
 };
 
 }  // namespace

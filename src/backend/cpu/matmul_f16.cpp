@@ -15,6 +15,10 @@ struct F16Rows {
         const auto* p = reinterpret_cast<const hwy::float16_t*>(row) + step * k_step;
         return hn::PromoteTo(df, hn::LoadU(dh, p + H * int64_t(hn::Lanes(df))));
     }
+    static HWY_INLINE void load2(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        a = load<0>(row, step);
+        b = load<1>(row, step);
+    }
 };
 
 }  // namespace

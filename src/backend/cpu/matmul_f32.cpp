@@ -13,6 +13,10 @@ struct F32Rows {
         return hn::LoadU(
             df, reinterpret_cast<const float*>(row) + step * k_step + H * int64_t(hn::Lanes(df)));
     }
+    static HWY_INLINE void load2(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        a = load<0>(row, step);
+        b = load<1>(row, step);
+    }
 };
 
 }  // namespace

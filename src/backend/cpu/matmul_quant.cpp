@@ -25,35 +25,72 @@ HWY_INLINE float scale_f32(uint16_t d) {
 
 struct Q8Rows {
     static constexpr int64_t k_elem_bytes = 0;
-    template <int H>
-    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
+    // Elements [e, e + lanes) of a row as float(q) * d.
+    static HWY_INLINE VF values(const BlockQ8_0* blk, int64_t e0, VF d) {
         const DF df;
         const hn::Rebind<int8_t, DF> di8;
         const hn::Rebind<int32_t, DF> di32;
+        return hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, blk->qs + e0))), d);
+    }
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
+        const DF df;
         const int64_t e = step * k_step + H * int64_t(hn::Lanes(df));  // first element
         const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + e / k_quant_block;
-        const VF q = hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, blk->qs + e % 32)));
-        return hn::Mul(q, hn::Set(df, scale_f32(blk->d)));
+        return values(blk, e % k_quant_block, hn::Set(df, scale_f32(blk->d)));
+    }
+    static HWY_INLINE void load2(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        const DF df;
+        const int64_t e = step * k_step;  // a step lies inside one block
+        const auto* blk = reinterpret_cast<const BlockQ8_0*>(row) + e / k_quant_block;
+        const VF d = hn::Set(df, scale_f32(blk->d));
+        a = values(blk, e % k_quant_block, d);
+        b = values(blk, e % k_quant_block + int64_t(hn::Lanes(df)), d);
     }
 };
 
 struct Q4Rows {
     static constexpr int64_t k_elem_bytes = 0;
     // Elements [e0, e0 + lanes) of a block, e0 a multiple of the lane count: element i < 16 is
-    // the low nibble of qs[i], element i >= 16 the high nibble of qs[i - 16].
-    template <int H>
-    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
+    // the low nibble of qs[i], element i >= 16 the high nibble of qs[i - 16]; value (q - 8) * d.
+    static HWY_INLINE VF values(const BlockQ4_0* blk, int64_t e0, VF d) {
         const DF df;
         const hn::Rebind<uint8_t, DF> du8;
         const hn::Rebind<int32_t, DF> di32;
         const hn::RebindToUnsigned<DF> du32;
-        const int64_t e = step * k_step + H * int64_t(hn::Lanes(df));
-        const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + e / k_quant_block;
-        const int64_t e0 = e % k_quant_block;
         auto q = hn::PromoteTo(du32, hn::LoadU(du8, blk->qs + e0 % 16));
         q = e0 >= 16 ? hn::ShiftRight<4>(q) : hn::And(q, hn::Set(du32, 15u));
         const auto v = hn::Sub(hn::BitCast(di32, q), hn::Set(di32, 8));
-        return hn::Mul(hn::ConvertTo(df, v), hn::Set(df, scale_f32(blk->d)));
+        return hn::Mul(hn::ConvertTo(df, v), d);
+    }
+    template <int H>
+    static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
+        const DF df;
+        const int64_t e = step * k_step + H * int64_t(hn::Lanes(df));
+        const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + e / k_quant_block;
+        return values(blk, e % k_quant_block, hn::Set(df, scale_f32(blk->d)));
+    }
+    static HWY_INLINE void load2(const uint8_t* row, int64_t step, VF& a, VF& b) {
+        const DF df;
+        const int64_t e = step * k_step;
+        const auto* blk = reinterpret_cast<const BlockQ4_0*>(row) + e / k_quant_block;
+        const VF d = hn::Set(df, scale_f32(blk->d));
+        if constexpr (k_step == k_quant_block) {
+            // A step is a whole block: one load gives both halves, and a 16-entry table of
+            // float(i - 8) * d (the same products as above) maps nibbles to values in one lookup.
+            const hn::Rebind<uint8_t, DF> du8;
+            const hn::RebindToSigned<DF> di32;
+            const hn::RebindToUnsigned<DF> du32;
+            const auto q = hn::PromoteTo(du32, hn::LoadU(du8, blk->qs));
+            const VF table = hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, 8.0f)), d);
+            a = hn::TableLookupLanes(
+                table, hn::IndicesFromVec(df, hn::BitCast(di32, hn::And(q, hn::Set(du32, 15u)))));
+            b = hn::TableLookupLanes(
+                table, hn::IndicesFromVec(df, hn::BitCast(di32, hn::ShiftRight<4>(q))));
+        } else {
+            a = values(blk, e % k_quant_block, d);
+            b = values(blk, e % k_quant_block + int64_t(hn::Lanes(df)), d);
+        }
     }
 };
 

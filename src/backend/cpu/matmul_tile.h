@@ -8,6 +8,7 @@
 // A weight decoder `Rows` provides:
 //   static constexpr int64_t k_elem_bytes;   // bytes per element for plain types, 0 if quantized
 //   template <int H> static VF load(const uint8_t* row, int64_t step);  // half H of a step
+//   static void load2(const uint8_t* row, int64_t step, VF& a, VF& b);   // both halves
 #pragma once
 
 #include <algorithm>
@@ -40,13 +41,35 @@ HWY_INLINE void matmul_half_step(VF (&acc)[MR][NR], const float* xs, const uint8
     }
 }
 
-// One step: every accumulator gets its "a" product, then its "b" product.
+// One step: every accumulator gets its "a" product, then its "b" product. With few x rows a W
+// row's step is decoded once for both halves (quantized blocks share their scale); with many,
+// half steps keep fewer registers live. The per-element order is the same either way.
 template <class Rows, int MR, int NR>
 HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
                             const uint8_t* const* rows, int64_t row_step) {
+    const DF df;
     const float* xs = xt + s * MR * k_step;  // [MR][k_step] of this step
-    matmul_half_step<Rows, MR, NR, 0>(acc, xs, rows, row_step);
-    matmul_half_step<Rows, MR, NR, 1>(acc, xs, rows, row_step);
+    if constexpr (MR <= 2) {
+        VF xa[MR], xb[MR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+            xa[r] = in_register(hn::Load(df, xs + r * k_step));
+            xb[r] = in_register(hn::Load(df, xs + r * k_step + int64_t(hn::Lanes(df))));
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < NR; ++c) {
+            VF a, b;
+            Rows::load2(rows[c], row_step, a, b);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; ++r) {
+                acc[r][c] = hn::MulAdd(xa[r], a, acc[r][c]);
+                acc[r][c] = hn::MulAdd(xb[r], b, acc[r][c]);
+            }
+        }
+    } else {
+        matmul_half_step<Rows, MR, NR, 0>(acc, xs, rows, row_step);
+        matmul_half_step<Rows, MR, NR, 1>(acc, xs, rows, row_step);
+    }
 }
 
 // Steps [s0, s1) of a tile whose top-left output is (i0, j0). Accumulators start at zero when s0
@@ -96,22 +119,37 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
             for (int c = 0; c < NR; ++c) hn::Store(acc[r][c], df, acc_buf + (r * NR + c) * nl);
         return;
     }
+    // Lane sums in groups, through one fixed tree per accumulator.
+    constexpr int n_acc = MR * NR;
+    VF flat[n_acc];  // a copy, so that acc itself never needs an address (and stays in registers)
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+        for (int c = 0; c < NR; ++c) flat[r * NR + c] = acc[r][c];
+    float sums[n_acc];
+    for (int g = 0; g < n_acc; g += k_sum_lanes_max)
+        sum_lanes(flat + g, std::min(k_sum_lanes_max, n_acc - g), sums + g);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
         float* yr = job.y + (i0 + r) * job.m + j0;
 #pragma GCC unroll 8
-        for (int c = 0; c < NR; ++c) {
-            const float sum = hn::GetLane(hn::SumOfLanes(df, acc[r][c]));
-            yr[c] = job.bias ? sum + job.bias[j0 + c] : sum;
-        }
+        for (int c = 0; c < NR; ++c)
+            yr[c] = job.bias ? sums[r * NR + c] + job.bias[j0 + c] : sums[r * NR + c];
     }
 }
 
 // Tile sizes: MR rows of x (prefill) and NR rows of W per tile; decode (one row of x) uses a
 // wider NR1 to keep enough independent FMA chains in flight.
-constexpr int k_mr = 4;
-constexpr int k_nr = 6;
-constexpr int k_nr1 = 8;
+#ifndef ENCORE_MR
+#define ENCORE_MR 4
+#define ENCORE_NR 6
+#endif
+constexpr int k_mr = ENCORE_MR;
+constexpr int k_nr = ENCORE_NR;
+#ifndef ENCORE_NR1
+#define ENCORE_NR1 8
+#endif
+constexpr int k_nr1 = ENCORE_NR1;
 // Steps per k block when x has several rows: the x tile slice and the W rows of a tile then
 // stay in L1 while the tile sweeps the panel.
 constexpr int64_t k_block_steps = 16;
@@ -162,6 +200,19 @@ HWY_INLINE void matmul_rows(const MatmulJob& job, int64_t i0, int64_t j0, int64_
         matmul_row_tiles<Rows, MR>(job, i0, j0, j1, s0, std::min(n_steps, s0 + block), acc_buf);
 }
 
+// The last n % k_mr rows: one tile row of exactly that many rows (MR counts down to it).
+template <class Rows, int MR>
+HWY_INLINE void matmul_rest(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
+                            float* acc_buf) {
+    if constexpr (MR >= 1) {
+        if (job.n - i0 == MR) {
+            matmul_rows<Rows, MR>(job, i0, j0, j1, acc_buf);
+        } else {
+            matmul_rest<Rows, MR - 1>(job, i0, j0, j1, acc_buf);
+        }
+    }
+}
+
 // y[:, j0:j1] for all rows of x, j1 - j0 <= k_max_chunk: x-row tiles inside the W panel
 // [j0, j1), so the panel stays in L2 while x streams past it.
 template <class Rows>
@@ -171,19 +222,7 @@ void matmul_chunk(const MatmulJob& job, int64_t j0, int64_t j1) {
     float* acc_buf = acc_storage.get();  // [k_mr][j1 - j0][lanes] in tile order
     int64_t i = 0;
     for (; i + k_mr <= job.n; i += k_mr) matmul_rows<Rows, k_mr>(job, i, j0, j1, acc_buf);
-    switch (job.n - i) {
-        case 3:
-            matmul_rows<Rows, 3>(job, i, j0, j1, acc_buf);
-            break;
-        case 2:
-            matmul_rows<Rows, 2>(job, i, j0, j1, acc_buf);
-            break;
-        case 1:
-            matmul_rows<Rows, 1>(job, i, j0, j1, acc_buf);
-            break;
-        default:
-            break;
-    }
+    if (i < job.n) matmul_rest<Rows, k_mr - 1>(job, i, j0, j1, acc_buf);
 }
 
 }  // namespace encore::cpu

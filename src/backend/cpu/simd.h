@@ -25,4 +25,58 @@ HWY_INLINE V in_register(V v) {
     return v;
 }
 
+// Sums the lanes of each of `count` vectors: out[v] = sum of the lanes of in[v]. Every vector is
+// reduced with the same fixed tree (on 16 lanes: lane i with i + 8, then + 4, + 2, + 1) whatever
+// its slot, `count`, or the other vectors; a 16-lane target reduces 16 vectors at once through a
+// transposition, far cheaper than one horizontal sum each.
+constexpr int k_sum_lanes_max = int(HWY_LANES(float));  // most vectors per sum_lanes call
+
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128 && HWY_TARGET <= HWY_AVX3
+constexpr bool k_transpose = HWY_LANES(float) == 16;
+#else
+constexpr bool k_transpose = false;
+#endif
+
+// The 16-vector transposed sum: lane k_lane_of[v] of the result holds vector v's sum.
+HWY_INLINE VF sum16(const VF (&v)[16]) {
+    const DF df;
+    const hn::Repartition<uint64_t, DF> du64;
+    VF c[8];  // c[p]: lanes 0-7 vector 2p, lanes 8-15 vector 2p + 1 (i with i + 8)
+    for (int p = 0; p < 8; ++p)
+        c[p] = hn::Add(hn::ConcatLowerLower(df, v[2 * p + 1], v[2 * p]),
+                       hn::ConcatUpperUpper(df, v[2 * p + 1], v[2 * p]));
+    VF e[4];  // one 128-bit block per vector (i with i + 4)
+    for (int q = 0; q < 4; ++q) {
+        const VF x = c[2 * q], y = c[2 * q + 1];
+        e[q] = hn::Add(hn::OddEvenBlocks(hn::SwapAdjacentBlocks(y), x),
+                       hn::OddEvenBlocks(y, hn::SwapAdjacentBlocks(x)));
+    }
+    VF g[2];  // two lanes per vector (i with i + 2)
+    for (int h = 0; h < 2; ++h) {
+        const auto x = hn::BitCast(du64, e[2 * h]), y = hn::BitCast(du64, e[2 * h + 1]);
+        g[h] = hn::Add(hn::BitCast(df, hn::InterleaveLower(x, y)),
+                       hn::BitCast(df, hn::InterleaveUpper(du64, x, y)));
+    }
+    // One lane per vector (i with i + 1).
+    const VF a = hn::Add(g[0], hn::Shuffle2301(g[0]));
+    const VF b = hn::Add(g[1], hn::Shuffle2301(g[1]));
+    return hn::OddEven(b, a);
+}
+
+// Lane of sum16's result holding each input vector's sum: the 4-bit reversal of its index.
+constexpr int k_lane_of[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+
+HWY_INLINE void sum_lanes(const VF* in, int count, float* out) {
+    const DF df;
+    if constexpr (k_transpose) {
+        VF v[16];
+        for (int i = 0; i < 16; ++i) v[i] = i < count ? in[i] : hn::Zero(df);
+        alignas(64) float r[16];
+        hn::Store(sum16(v), df, r);
+        for (int i = 0; i < count; ++i) out[i] = r[k_lane_of[i]];
+    } else {
+        for (int i = 0; i < count; ++i) out[i] = hn::GetLane(hn::SumOfLanes(df, in[i]));
+    }
+}
+
 }  // namespace encore::cpu
