@@ -81,6 +81,7 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
 
     double with_s = 0, without_s = 0;
     int64_t n_equal = 0;
+    std::vector<std::vector<float>> item_logits;  // [count][vocab]
     for (int64_t i = 0; i < a.count; ++i) {
         const std::vector<int32_t>& suffix = suffixes[size_t(i)];
         // (a) fork and score the suffix.
@@ -108,10 +109,51 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
                  "recompute (they must be bitwise equal)",
                  i);
         ++n_equal;
+        item_logits.push_back(with_logits);
     }
+
+    // (a) batched: all items forked and their suffixes evaluated in one batch, on a third engine
+    // (the first one has the suffixes' blocks published by now).
+    auto batch_engine = make_engine(loaded, a.model);
+    Sequence batch_base(*batch_engine);
+    batch_base.prefill(prefix, Logits::none);
+    t0 = Clock::now();
+    std::vector<std::unique_ptr<Sequence>> forks;
+    std::vector<EvalItem> batch;
+    for (int64_t i = 0; i < a.count; ++i) {
+        forks.push_back(batch_base.fork());
+        batch.push_back({forks.back().get(), suffixes[size_t(i)], Logits::last});
+    }
+    batch_engine->eval(batch);
+    const double batched_s = seconds_since(t0);
+    for (int64_t i = 0; i < a.count; ++i)
+        if (std::memcmp(forks[size_t(i)]->last_logits().data(), item_logits[size_t(i)].data(),
+                        item_logits[size_t(i)].size() * sizeof(float)) != 0)
+            fail(ErrorKind::internal,
+                 "bench prefix: item {}: the last logits in a batch of {} forks differ from the "
+                 "item evaluated alone (they must be bitwise equal)",
+                 i, a.count);
 
     const double ratio = without_s / with_s;
     const double ideal = double(a.prefix + a.suffix) / double(a.suffix);
+    // The same ideal counting multiply-adds: the matrices per token, and attention per
+    // (query, key) pair, which a suffix token pays over P + its position, so skipping the
+    // prefix saves less than (P+S)/S of the work. The output head (one row per item both
+    // ways) is left out.
+    const ModelSpec& spec = loaded.model->spec();
+    const double d = double(spec.n_embd);
+    const double per_token =
+        double(loaded.plan.n_instances()) *
+        (d * double(spec.q_dim()) * 2 + d * double(spec.kv_dim()) * 2 + 3 * d * double(spec.n_ff));
+    const double per_pair =
+        double(loaded.plan.n_instances()) * double(spec.n_heads) * double(spec.head_dim) * 2;
+    auto pairs = [](double from, double to) {  // sum of (p + 1) for p in [from, to)
+        return (to * (to + 1) - from * (from + 1)) / 2;
+    };
+    const double P = double(a.prefix), S = double(a.suffix);
+    const double macs_without = (P + S) * per_token + pairs(0, P + S) * per_pair;
+    const double macs_with = S * per_token + pairs(P, P + S) * per_pair;
+    const double mac_ideal = macs_without / macs_with;
     const PrefixStats& stats = with_engine->kv().stats();
     nlohmann::json j = {{"bench", "prefix"},
                         {"model", loaded.model->path()},
@@ -128,6 +170,10 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
                         {"ideal_ratio", ideal},
                         {"fraction_of_ideal", ratio / ideal},
                         {"ratio_with_prefix", without_s / (with_s + prefix_s)},
+                        {"mac_ideal_ratio", mac_ideal},
+                        {"fraction_of_mac_ideal", ratio / mac_ideal},
+                        {"with_reuse_batched_s", batched_s},
+                        {"ratio_batched", without_s / batched_s},
                         {"bitwise_equal", n_equal == a.count},
                         {"prefix_cache",
                          {{"hits", stats.hits},
