@@ -118,7 +118,7 @@ expect_error "info of a missing file" "$enc" cache info "$tmp/missing.prefix"
 expect_error "save into a missing directory" \
   "$enc" cache save -m "$model" --text "$prefix_text" -o "$tmp/no/such/dir.prefix"
 expect_error "save of a bad token id" "$enc" cache save -m "$model" --tokens 1,99999 -o "$tmp/bad.prefix"
-[ ! -e "$tmp/bad.safetensors" ] && [ ! -e "$tmp/bad.prefix" ] || die "a failed command left a file"
+if [ -e "$tmp/bad.safetensors" ] || [ -e "$tmp/bad.prefix" ]; then die "a failed command left a file"; fi
 leftover=$(find "$tmp" -name '*.tmp.*')
 [ -z "$leftover" ] || die "temporary files left behind: $leftover"
 
