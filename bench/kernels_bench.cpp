@@ -1,16 +1,23 @@
-// Kernel bench of the optimized CPU backend against this machine's rooflines: read bandwidth,
-// FMA peak, then matmul decode (n = 1, weight GB/s) and prefill (n = 128, GFLOP/s) on the
-// Llama-3.2-1B shapes. Not part of the CMake build; build by hand against the built libraries:
-//   g++ -O2 -march=native -std=c++20 -Isrc bench/kernels_bench.cpp -o build-be/kernels_bench \
+// Kernel bench of the optimized CPU backend against this machine's rooflines: all-core read
+// bandwidth, all-core FMA peak, then matmul decode (n = 1, weight GB/s) and prefill (n = 128,
+// GFLOP/s) on the Llama-3.2-1B shapes. The machine may be shared, so the whole measurement is
+// repeated in rounds; each kernel figure is divided by a roofline measured right before it, and the
+// report gives the median and the best round per shape.
+//
+// Not part of the CMake build; build by hand against the built libraries:
+//   g++ -O2 -march=native -std=c++20 -Isrc bench/kernels_bench.cpp -o build-be/kernels_bench
 //       build-be/libencore_backend.a build-be/libencore_core.a -lhwy -lfmt -lpthread
-//   build-be/kernels_bench [dtype=bf16] [threads=0] [shape m,k or all] [decode reps] [prefill reps]
+// (one command line)
+//   build-be/kernels_bench [dtype=bf16] [threads=0] [rounds=5] [shape m,k or all]
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
-
-#include <unistd.h>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/cpu/roofline.h"
@@ -18,21 +25,20 @@
 
 using namespace encore;
 
-// The machine is shared: waits (up to `max_s` seconds) until the CPUs were at least 90% idle over
-// the last 300 ms, so rooflines and kernels are timed in the same quiet conditions.
-static void wait_quiet(double max_s = 60) {
+namespace {
+
+// Waits (up to `max_s` seconds) until the CPUs were at least 90% idle over 300 ms.
+void wait_quiet(double max_s = 30) {
     auto sample = [] {
-        unsigned long long v[10] = {};
+        unsigned long long v[8] = {};
         FILE* f = std::fopen("/proc/stat", "r");
         if (!f) return std::pair<double, double>(0, 0);
-        if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                        &v[3], &v[4], &v[5], &v[6], &v[7]) != 8) {
-            std::fclose(f);
-            return std::pair<double, double>(0, 0);
-        }
+        const int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                                    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
         std::fclose(f);
+        if (got != 8) return std::pair<double, double>(0, 0);
         double total = 0;
-        for (int i = 0; i < 8; ++i) total += double(v[i]);
+        for (auto x : v) total += double(x);
         return std::pair<double, double>(double(v[3] + v[4]), total);
     };
     for (double waited = 0; waited < max_s; waited += 0.3) {
@@ -43,6 +49,17 @@ static void wait_quiet(double max_s = 60) {
     }
 }
 
+struct Round {
+    double bw, decode_gbps, peak, prefill_gflops;
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     DType dtype = DType::bf16;
     if (argc > 1) {
@@ -50,32 +67,51 @@ int main(int argc, char** argv) {
             if (dtype_name(t) == argv[1]) dtype = t;
     }
     ThreadPool pool(argc > 2 ? std::atoi(argv[2]) : 0);
-    const char* only = argc > 3 && std::strcmp(argv[3], "all") != 0 ? argv[3] : nullptr;
-    const int decode_reps = argc > 4 ? std::atoi(argv[4]) : 21;
-    const int prefill_reps = argc > 5 ? std::atoi(argv[5]) : 7;
+    const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 5;
+    const char* only = argc > 4 && std::strcmp(argv[4], "all") != 0 ? argv[4] : nullptr;
     auto backend = make_cpu_backend(pool);
-    std::printf("threads %d  dtype %s\n", pool.n_threads(), std::string(dtype_name(dtype)).c_str());
+    std::printf("encore kernels_bench: dtype %s, %d threads, %d rounds\n",
+                std::string(dtype_name(dtype)).c_str(), pool.n_threads(), rounds);
+
     const int64_t shapes[][2] = {
         {2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}, {128256, 2048}};
-    for (const auto& s : shapes) {
-        char name[64];
-        std::snprintf(name, sizeof(name), "%lld,%lld", (long long)s[0], (long long)s[1]);
-        if (only && std::strcmp(only, name) != 0) continue;
-        // Each kernel next to a roofline measured just before it, in quiet conditions.
-        wait_quiet();
-        const double bw = measure_read_bandwidth(pool);
-        const MatmulTiming d = time_matmul(*backend, dtype, 1, s[0], s[1], decode_reps);
-        wait_quiet();
-        const double peak = measure_fma_peak(pool);
-        const MatmulTiming p = time_matmul(*backend, dtype, 128, s[0], s[1], prefill_reps, 0);
-        const double d_best = d.weight_gbps * d.median_s / d.min_s;
-        const double p_best = p.gflops * p.median_s / p.min_s;
-        std::printf(
-            "m %6lld k %5lld | bw %5.1f GB/s decode median %6.1f GB/s (%5.1f%%) best %5.1f "
-            "(%5.1f%%) | peak %5.1f prefill128 median %5.1f GFLOP/s (%5.1f%%) best %5.1f "
-            "(%5.1f%%)\n",
-            (long long)s[0], (long long)s[1], bw, d.weight_gbps, 100 * d.weight_gbps / bw, d_best,
-            100 * d_best / bw, peak, p.gflops, 100 * p.gflops / peak, p_best, 100 * p_best / peak);
-        std::fflush(stdout);
+    std::vector<std::vector<Round>> results(std::size(shapes));
+    for (int r = 0; r < rounds; ++r) {
+        for (size_t s = 0; s < std::size(shapes); ++s) {
+            const int64_t m = shapes[s][0], k = shapes[s][1];
+            char name[64];
+            std::snprintf(name, sizeof(name), "%lld,%lld", (long long)m, (long long)k);
+            if (only && std::strcmp(only, name) != 0) continue;
+            Round round;
+            wait_quiet();
+            round.bw = measure_read_bandwidth(pool);
+            round.decode_gbps = time_matmul(*backend, dtype, 1, m, k, 21).weight_gbps;
+            wait_quiet();
+            round.peak = measure_fma_peak(pool);
+            round.prefill_gflops = time_matmul(*backend, dtype, 128, m, k, 7, 0).gflops;
+            results[s].push_back(round);
+            std::printf("round %d  m %6lld k %5lld | bw %5.1f GB/s decode %5.1f GB/s (%5.1f%%) | "
+                        "peak %5.1f GFLOP/s prefill %5.1f GFLOP/s (%5.1f%%)\n",
+                        r, (long long)m, (long long)k, round.bw, round.decode_gbps,
+                        100 * round.decode_gbps / round.bw, round.peak, round.prefill_gflops,
+                        100 * round.prefill_gflops / round.peak);
+            std::fflush(stdout);
+        }
+    }
+    std::printf("\nsummary (ratio to the roofline measured just before; median and best round)\n");
+    for (size_t s = 0; s < std::size(shapes); ++s) {
+        if (results[s].empty()) continue;
+        std::vector<double> d, p, bw, pk, dg, pg;
+        for (const Round& r : results[s]) {
+            d.push_back(r.decode_gbps / r.bw);
+            p.push_back(r.prefill_gflops / r.peak);
+            bw.push_back(r.bw), pk.push_back(r.peak);
+            dg.push_back(r.decode_gbps), pg.push_back(r.prefill_gflops);
+        }
+        std::printf("m %6lld k %5lld | decode %5.1f GB/s of %5.1f: median %5.1f%% best %5.1f%% | "
+                    "prefill128 %5.1f GFLOP/s of %5.1f: median %5.1f%% best %5.1f%%\n",
+                    (long long)shapes[s][0], (long long)shapes[s][1], median(dg), median(bw),
+                    100 * median(d), 100 * *std::max_element(d.begin(), d.end()), median(pg),
+                    median(pk), 100 * median(p), 100 * *std::max_element(p.begin(), p.end()));
     }
 }

@@ -31,6 +31,9 @@ TEST(SumLanes, SameTreeInEverySlotAndBatchSize) {
         for (int v = 0; v < k_sum_lanes_max; ++v) in[v] = hn::LoadU(df, data.data() + v * nl);
         float all[k_sum_lanes_max];
         sum_lanes(in, k_sum_lanes_max, all);
+        float as_vector[k_sum_lanes_max];
+        hn::StoreU(sum_lanes_vector(in), df, as_vector);
+        EXPECT_EQ(std::memcmp(as_vector, all, sizeof(all)), 0);
         for (int v = 0; v < k_sum_lanes_max; ++v) {
             // Alone, and in slot 0 of a smaller batch, it gives the same bits.
             float alone;

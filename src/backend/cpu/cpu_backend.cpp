@@ -65,8 +65,8 @@ class CpuBackend final : public Backend {
   private:
     ThreadPool& pool_;
     cpu::MatmulScratch matmul_scratch_;
-    std::vector<float> norm_weight_;                     // [d]
-    std::vector<std::vector<float>> attention_scratch_;  // per thread: [heads, positions]
+    std::vector<float> norm_weight_;  // [d]
+    cpu::AttentionScratch attention_scratch_;
 };
 
 }  // namespace

@@ -79,4 +79,21 @@ HWY_INLINE void sum_lanes(const VF* in, int count, float* out) {
     }
 }
 
+// sum_lanes of exactly k_sum_lanes_max vectors, returned as one vector: lane v holds in[v]'s sum
+// (the same values, bit for bit).
+HWY_INLINE VF sum_lanes_vector(const VF* in) {
+    const DF df;
+    if constexpr (k_transpose) {
+        VF v[16];
+        for (int i = 0; i < 16; ++i) v[i] = in[i];
+        alignas(64) static constexpr int32_t lane_of[16] = {0, 8, 4, 12, 2, 10, 6, 14,
+                                                            1, 9, 5, 13, 3, 11, 7, 15};
+        return hn::TableLookupLanes(sum16(v), hn::SetTableIndices(df, lane_of));
+    } else {
+        alignas(64) float r[k_sum_lanes_max];
+        sum_lanes(in, k_sum_lanes_max, r);
+        return hn::Load(df, r);
+    }
+}
+
 }  // namespace encore::cpu
