@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <numeric>
 
 #include "backend/backend.h"
 #include "core/error.h"
@@ -195,7 +196,7 @@ TEST_F(AttentionTest, BitwiseInvariantToBatchSplitsAndThreads) {
     for (const Shape& s : k_shapes) {
         SCOPED_TRACE(testing::Message() << "heads " << s.n_heads << "/" << s.n_kv_heads << " hd "
                                         << s.head_dim << " block " << s.block_size);
-        const std::vector<int> lengths = {45, 23, 60};
+        const std::vector<int> lengths = {45, 23, 150};  // beyond one position block
         KvPool pool(s.n_kv_heads, s.head_dim, s.block_size, 64, rng);
         pool.assign(lengths, rng);
         const DenseKv dense = random_dense_kv(rng, lengths, s);
@@ -220,6 +221,27 @@ TEST_F(AttentionTest, BitwiseInvariantToBatchSplitsAndThreads) {
         }
         EXPECT_TRUE(test::bitwise_equal(whole.data(), alone.data(), whole.size()));
 
+        // The same tokens in a shuffled order (tiles then mix positions in any order).
+        std::vector<int64_t> perm(size_t(all.size()));
+        std::iota(perm.begin(), perm.end(), 0);
+        std::shuffle(perm.begin(), perm.end(), rng);
+        std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+            return all.seq_index[size_t(a)] < all.seq_index[size_t(b)];  // keep runs long
+        });
+        Batch shuffled;
+        std::vector<float> q_shuffled(q.size()), out_shuffled(q.size());
+        for (size_t j = 0; j < perm.size(); ++j) {
+            shuffled.add(all.seq_index[size_t(perm[j])], all.positions[size_t(perm[j])]);
+            std::copy(q.begin() + perm[j] * row, q.begin() + (perm[j] + 1) * row,
+                      q_shuffled.begin() + int64_t(j) * row);
+        }
+        cpu2->attention(q_shuffled.data(), s.n_heads, pool.view(0), shuffled.layout(pool),
+                        out_shuffled.data());
+        for (size_t j = 0; j < perm.size(); ++j)
+            ASSERT_TRUE(test::bitwise_equal(out_shuffled.data() + int64_t(j) * row,
+                                            whole.data() + perm[j] * row, size_t(row)))
+                << j;
+
         // Sequences prefilled in chunks (kv_store then attention per chunk) on a fresh pool.
         KvPool pool2(s.n_kv_heads, s.head_dim, s.block_size, 64, rng);
         pool2.tables = pool.tables;
@@ -227,8 +249,9 @@ TEST_F(AttentionTest, BitwiseInvariantToBatchSplitsAndThreads) {
         for (auto& t : pool2.tables) pool2.table_ptrs.push_back(t.data());
         std::vector<float> chunked(q.size());
         int64_t i = 0;
-        for (int64_t chunk : {7, 1, 30, 16, 41, 33}) {
-            chunk = std::min(chunk, all.size() - i);
+        const int64_t sizes[] = {7, 1, 30, 16, 41, 33};
+        for (size_t c = 0; i < all.size(); ++c) {
+            const int64_t chunk = std::min(sizes[c % 6], all.size() - i);
             Batch part;
             for (int64_t t = i; t < i + chunk; ++t)
                 part.add(all.seq_index[size_t(t)], all.positions[size_t(t)]);
