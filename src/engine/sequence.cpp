@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "engine/prefix_file.h"
 
 namespace encore {
 
@@ -86,6 +87,10 @@ int64_t Sequence::set_tokens(std::span<const int32_t> all, Logits logits) {
     prefill(all.subspan(common), logits);
     return int64_t(common);
 }
+
+void Sequence::save(const std::string& path) const { PrefixFile::save(*this, path); }
+
+void Sequence::load(const std::string& path) { PrefixFile::load(*this, path); }
 
 std::span<const float> Sequence::logits_at(int64_t position) const {
     const auto it = std::find(logit_positions_.begin(), logit_positions_.end(), position);

@@ -34,7 +34,9 @@
 //                             the positions in logit_positions().
 //   free()                    Releases all blocks now; any later call fails with
 //                             invalid_argument ("sequence was freed"). The destructor frees too.
-//   save(path) / load(path)   See engine/prefix_file.h.
+//   save(path) / load(path)   Writes the cached tokens and their KV to a versioned,
+//                             checksummed file (atomically); loads one into an empty sequence of
+//                             an engine with the same model and plan. See engine/prefix_file.h.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +63,8 @@ public:
     int64_t set_tokens(std::span<const int32_t> all, Logits logits = Logits::last);
     void free();
     bool is_freed() const { return freed_; }
+    void save(const std::string& path) const;
+    void load(const std::string& path);
 
     const std::vector<int32_t>& tokens() const { return tokens_; }
     std::span<const float> logits() const { return logits_; }
