@@ -7,6 +7,7 @@ namespace encore::cpu {
 namespace {
 
 struct F16Rows {
+    static constexpr bool k_full_steps = false;
     static constexpr int64_t k_elem_bytes = 2;
     template <int H>
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {

@@ -6,12 +6,14 @@ namespace encore::cpu {
 namespace {
 
 struct F32Rows {
+    static constexpr bool k_full_steps = false;
     static constexpr int64_t k_elem_bytes = 4;
     template <int H>
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
-        return hn::LoadU(
-            df, reinterpret_cast<const float*>(row) + step * k_step + H * int64_t(hn::Lanes(df)));
+        // In a register: loaded once, not folded into each of the MR multiply-adds using it.
+        return in_register(hn::LoadU(
+            df, reinterpret_cast<const float*>(row) + step * k_step + H * int64_t(hn::Lanes(df))));
     }
     static HWY_INLINE void load2(const uint8_t* row, int64_t step, VF& a, VF& b) {
         a = load<0>(row, step);

@@ -9,6 +9,7 @@
 //   static constexpr int64_t k_elem_bytes;   // bytes per element for plain types, 0 if quantized
 //   template <int H> static VF load(const uint8_t* row, int64_t step);  // half H of a step
 //   static void load2(const uint8_t* row, int64_t step, VF& a, VF& b);   // both halves
+//   static constexpr bool k_full_steps;  // decode both halves at once even for many x rows
 #pragma once
 
 #include <algorithm>
@@ -49,7 +50,7 @@ HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
                             const uint8_t* const* rows, int64_t row_step) {
     const DF df;
     const float* xs = xt + s * MR * k_step;  // [MR][k_step] of this step
-    if constexpr (MR <= 2) {
+    if constexpr (MR <= 2 || Rows::k_full_steps) {
         VF xa[MR], xb[MR];
 #pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
@@ -150,6 +151,7 @@ constexpr int k_nr = ENCORE_NR;
 #define ENCORE_NR1 8
 #endif
 constexpr int k_nr1 = ENCORE_NR1;
+constexpr int k_nr_full = 4;  // NR for decoders with k_full_steps
 // Steps per k block when x has several rows: the x tile slice and the W rows of a tile then
 // stay in L1 while the tile sweeps the panel.
 constexpr int64_t k_block_steps = 16;
@@ -158,7 +160,8 @@ constexpr int64_t k_block_steps = 16;
 template <class Rows, int MR>
 HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
                                  int64_t s0, int64_t s1, float* acc_buf) {
-    constexpr int NR = MR == 1 ? k_nr1 : k_nr;
+    // Full steps hold both decoded halves: fewer W rows per tile leave room for them.
+    constexpr int NR = MR == 1 ? k_nr1 : Rows::k_full_steps ? k_nr_full : k_nr;
     const int64_t nl = hn::Lanes(DF());
     int64_t j = j0;
     for (; j + NR <= j1; j += NR)
