@@ -125,7 +125,8 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/,
 
     // Chunks of whole decode tiles, small enough for L2 and for several chunks per thread.
     const int64_t per_thread = (m + 4 * pool.n_threads() - 1) / (4 * pool.n_threads());
-    constexpr int64_t align = std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);  // whole tiles for decode and prefill
+    constexpr int64_t align =
+        std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);  // whole tiles for decode and prefill
     const int64_t chunk = std::max<int64_t>(
         align,
         std::min({k_panel_bytes / job.w_row_bytes, per_thread, k_max_chunk}) / align * align);

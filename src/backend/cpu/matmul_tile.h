@@ -1,9 +1,12 @@
 // The register-tiled dot-product kernel shared by every weight dtype (tinyBLAS style): a tile of
 // MR rows of x times NR rows of W keeps one vector accumulator per (row, column) pair across k;
 // each step a weight decoder turns one step of a W row into two f32 vectors in registers, which
-// are multiplied into the accumulators of all MR rows. After k, each accumulator is reduced with
-// one fixed lane tree. The per-element order is the same for every MR and NR, so decode (MR = 1)
-// and prefill (MR = 4) agree bitwise. Included only by the matmul_<dtype>.cpp files.
+// are multiplied into the accumulators of all MR rows ("a" then "b"). With several x rows, k is
+// walked in blocks (the x tile slice stays in L1 while the tile sweeps a W panel), the
+// accumulators being stored and reloaded exactly between blocks. After k, the accumulators are
+// reduced by sum_lanes (one fixed tree each). The per-element order is the same for every MR, NR
+// and blocking, so decode (MR = 1) and prefill (MR = 4) agree bitwise. Included only by the
+// matmul_<dtype>.cpp files and the driver.
 //
 // A weight decoder `Rows` provides:
 //   static constexpr int64_t k_elem_bytes;   // bytes per element for plain types, 0 if quantized
@@ -141,16 +144,11 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
 
 // Tile sizes: MR rows of x (prefill) and NR rows of W per tile; decode (one row of x) uses a
 // wider NR1 to keep enough independent FMA chains in flight.
-#ifndef ENCORE_MR
-#define ENCORE_MR 4
-#define ENCORE_NR 6
-#endif
-constexpr int k_mr = ENCORE_MR;
-constexpr int k_nr = ENCORE_NR;
-#ifndef ENCORE_NR1
-#define ENCORE_NR1 8
-#endif
-constexpr int k_nr1 = ENCORE_NR1;
+// Measured on the 2-core Zen EPYC (bench/KERNELS.md): 4x6 in half steps and 5x4 are equal within
+// noise, 6x4 and 5x5 spill; for decode NR1 = 8 beats 4, 12 and 16.
+constexpr int k_mr = 4;
+constexpr int k_nr = 6;
+constexpr int k_nr1 = 8;
 constexpr int k_nr_full = 4;  // NR for decoders with k_full_steps
 // Steps per k block when x has several rows: the x tile slice and the W rows of a tile then
 // stay in L1 while the tile sweeps the panel.
