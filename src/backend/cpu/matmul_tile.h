@@ -22,6 +22,7 @@
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 
 namespace encore::cpu {
 
@@ -82,7 +83,8 @@ HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
 // vector is exact, so k blocking does not change any result.
 template <class Rows, int MR, int NR>
 HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_t s0, int64_t s1,
-                            float* acc_buf) {
+                            float* acc_buf, const uint8_t* prefetch = nullptr,
+                            int64_t prefetch_bytes = 0) {
     const DF df;
     const int64_t nl = hn::Lanes(df);
     const int64_t n_full = job.k / k_step;  // steps read straight from W
@@ -101,7 +103,18 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
             acc[r][c] = s0 == 0 ? hn::Zero(df) : hn::Load(df, acc_buf + (r * NR + c) * nl);
 
     const int64_t s_end = std::min(s1, n_full);
-    for (int64_t s = s0; s < s_end; ++s) matmul_step<Rows, MR, NR>(acc, xt, s, wr, s);
+    if (prefetch) {
+        // Decode: W streams from memory, each tile through NR short streams. Sweeping the next
+        // tile's rows (contiguous) into cache meanwhile hides the prefetchers' ramp-up on them.
+        const int64_t per_step = (prefetch_bytes / std::max<int64_t>(1, s_end - s0) + 63) / 64 * 64;
+        for (int64_t s = s0; s < s_end; ++s) {
+            const uint8_t* p = prefetch + (s - s0) * per_step;
+            for (int64_t b = 0; b < per_step; b += 64) hwy::Prefetch(p + b);
+            matmul_step<Rows, MR, NR>(acc, xt, s, wr, s);
+        }
+    } else {
+        for (int64_t s = s0; s < s_end; ++s) matmul_step<Rows, MR, NR>(acc, xt, s, wr, s);
+    }
     if constexpr (Rows::k_elem_bytes > 0) {
         if (tail > 0 && s1 == n_steps) {  // the last partial step, from zero-padded copies
             alignas(64) uint8_t buf[NR][k_step * Rows::k_elem_bytes];
@@ -145,7 +158,7 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
 // Tile sizes: MR rows of x (prefill) and NR rows of W per tile; decode (one row of x) uses a
 // wider NR1 to keep enough independent FMA chains in flight.
 // Measured on the 2-core Zen EPYC (bench/KERNELS.md): 4x6 in half steps and 5x4 are equal within
-// noise, 6x4 and 5x5 spill; for decode NR1 = 8 beats 4, 12 and 16.
+// noise, 6x4 and 5x5 spill; for decode NR1 = 8 and 4 are equal within noise, 12 and 16 slower.
 constexpr int k_mr = 4;
 constexpr int k_nr = 6;
 constexpr int k_nr1 = 8;
@@ -162,8 +175,12 @@ HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, i
     constexpr int NR = MR == 1 ? k_nr1 : Rows::k_full_steps ? k_nr_full : k_nr;
     const int64_t nl = hn::Lanes(DF());
     int64_t j = j0;
-    for (; j + NR <= j1; j += NR)
-        matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl);
+    for (; j + NR <= j1; j += NR) {
+        const int64_t next_rows = MR == 1 ? std::min<int64_t>(NR, j1 - j - NR) : 0;
+        matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl,
+                                  next_rows > 0 ? job.w + (j + NR) * job.w_row_bytes : nullptr,
+                                  next_rows * job.w_row_bytes);
+    }
     float* acc = acc_buf + (j - j0) * MR * nl;
     switch (j1 - j) {  // the last columns, fewer than NR
         case 7:
