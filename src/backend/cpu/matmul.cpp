@@ -83,7 +83,7 @@ MatmulScratch::~MatmulScratch() {
 void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
             const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
             float* y /*[n, m]*/) {
-    const int64_t m = w.n_rows(), k = w.row_elems();
+    const int64_t m = w.n_rows(), k = w.row_elems();  // k > 0: a TensorView has no empty rows
     if (n <= 0 || m <= 0) return;
     const ChunkFn fn = chunk_fn(w.dtype);
 
@@ -123,8 +123,11 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/,
     }
     job.xp = xp, job.ldx = ldx;
 
-    // Chunks of whole decode tiles, small enough for L2 and for several chunks per thread.
-    const int64_t per_thread = (m + 4 * pool.n_threads() - 1) / (4 * pool.n_threads());
+    // Chunks of whole tiles, small enough for L2 and for several chunks per thread (balance under
+    // uneven load); with several x rows every chunk re-reads all of x, so fewer, larger ones.
+    const int64_t per_thread_chunks = n >= k_mr ? 2 : 4;
+    const int64_t per_thread =
+        (m + per_thread_chunks * pool.n_threads() - 1) / (per_thread_chunks * pool.n_threads());
     constexpr int64_t align =
         std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);  // whole tiles for decode and prefill
     const int64_t chunk = std::max<int64_t>(
