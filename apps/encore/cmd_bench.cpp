@@ -67,6 +67,7 @@ void run_model_bench(const BenchArgs& a) {
     const LayerPlan plan = LayerPlan::parse(a.layers, int(model->spec().n_layers));
     EngineOptions options;
     options.n_threads = a.threads;
+    options.prefix_cache = false;  // every repeat must compute the whole prompt
     Engine engine(model, plan, options);
 
     fmt::print(stderr, "measuring memory read bandwidth and FMA peak...\n");
