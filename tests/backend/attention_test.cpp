@@ -32,14 +32,7 @@ const Shape k_shapes[] = {
     {12, 4, 128, 16},  // GQA 3, wide heads
 };
 
-class AttentionTest : public ::testing::Test {
-  protected:
-    ThreadPool pool1{1};
-    ThreadPool pool2{2};
-    std::unique_ptr<Backend> scalar = make_scalar_backend();
-    std::unique_ptr<Backend> cpu1 = make_cpu_backend(pool1);
-    std::unique_ptr<Backend> cpu2 = make_cpu_backend(pool2);
-};
+class AttentionTest : public test::BackendFixture {};
 
 // The K and V of every position of every sequence, dense: [seq][pos][n_kv_heads][head_dim].
 struct DenseKv {

@@ -16,14 +16,7 @@ namespace {
 using test::random_floats;
 using test::random_weights;
 
-class ElementwiseTest : public ::testing::Test {
-  protected:
-    ThreadPool pool1{1};
-    ThreadPool pool2{2};
-    std::unique_ptr<Backend> scalar = make_scalar_backend();
-    std::unique_ptr<Backend> cpu1 = make_cpu_backend(pool1);
-    std::unique_ptr<Backend> cpu2 = make_cpu_backend(pool2);
-};
+class ElementwiseTest : public test::BackendFixture {};
 
 TEST_F(ElementwiseTest, EmbedIsExactForEveryDtype) {
     std::mt19937 rng(31);

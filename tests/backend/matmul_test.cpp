@@ -24,14 +24,7 @@ std::vector<int64_t> k_values(DType t) {
     return {1, 17, 32, 688, 2048 + 16};
 }
 
-class MatmulTest : public ::testing::Test {
-  protected:
-    ThreadPool pool1{1};
-    ThreadPool pool2{2};
-    std::unique_ptr<Backend> scalar = make_scalar_backend();
-    std::unique_ptr<Backend> cpu1 = make_cpu_backend(pool1);
-    std::unique_ptr<Backend> cpu2 = make_cpu_backend(pool2);
-};
+class MatmulTest : public test::BackendFixture {};
 
 TEST_F(MatmulTest, MatchesScalarForEveryDtypeAndShape) {
     std::mt19937 rng(7);

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/thread_pool.h"
 #include "core/dtype.h"
 #include "core/tensor.h"
 
@@ -159,6 +161,17 @@ struct Batch {
         b.block_tables = pool.table_ptrs.data();
         return b;
     }
+};
+
+// The backends every op test compares: the scalar reference and the SIMD backend on one and on
+// two threads (results must not depend on the thread count).
+class BackendFixture : public ::testing::Test {
+  protected:
+    ThreadPool pool1{1};
+    ThreadPool pool2{2};
+    std::unique_ptr<Backend> scalar = make_scalar_backend();
+    std::unique_ptr<Backend> cpu1 = make_cpu_backend(pool1);
+    std::unique_ptr<Backend> cpu2 = make_cpu_backend(pool2);
 };
 
 }  // namespace encore::test
