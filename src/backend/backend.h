@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "core/tensor.h"
@@ -71,6 +72,18 @@ public:
     // y = x · Wᵀ (+ bias): y[i, j] = sum_k x[i, k] * W[j, k] (+ bias[j]).
     virtual void matmul(const float* x /*[n, k]*/, int64_t n, const TensorView& w /*[m, k]*/,
                         const TensorView* bias /*[m] or null*/, float* y /*[n, m]*/) = 0;
+
+    // Several products of the same x: outs[i].y = x · outs[i].wᵀ (+ outs[i].bias), every W with
+    // k columns. Results are those of separate matmul calls, bit for bit; a backend may pack x
+    // once and schedule all of them as one piece of work (q/k/v, gate/up).
+    struct MatmulOut {
+        const TensorView* w = nullptr;     // [m_i, k]
+        const TensorView* bias = nullptr;  // [m_i] or null
+        float* y = nullptr;                // [n, m_i]
+    };
+    virtual void matmuls(const float* x /*[n, k]*/, int64_t n, std::span<const MatmulOut> outs) {
+        for (const MatmulOut& o : outs) matmul(x, n, *o.w, o.bias, o.y);
+    }
 
     // Rotates pairs (i, i + head_dim/2) of every head by angle pos * inv_freq[i] (the HF
     // "rotate_half" convention), in place.

@@ -41,9 +41,10 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
 
         // Attention block.
         backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
-        backend.matmul(s.h.data(), n, L.wq, L.bq.n_dims ? &L.bq : nullptr, s.q.data());
-        backend.matmul(s.h.data(), n, L.wk, L.bk.n_dims ? &L.bk : nullptr, s.k.data());
-        backend.matmul(s.h.data(), n, L.wv, L.bv.n_dims ? &L.bv : nullptr, s.v.data());
+        const Backend::MatmulOut qkv[] = {{&L.wq, L.bq.n_dims ? &L.bq : nullptr, s.q.data()},
+                                          {&L.wk, L.bk.n_dims ? &L.bk : nullptr, s.k.data()},
+                                          {&L.wv, L.bv.n_dims ? &L.bv : nullptr, s.v.data()}};
+        backend.matmuls(s.h.data(), n, qkv);
         if (spec.qk_norm) {  // per-head RMSNorm: rows of head_dim
             backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
             backend.rms_norm(s.k.data(), L.k_norm, eps, n * spec.n_kv_heads, s.k.data());
@@ -57,8 +58,9 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
 
         // MLP block (SwiGLU).
         backend.rms_norm(s.x.data(), L.ffn_norm, eps, n, s.h.data());
-        backend.matmul(s.h.data(), n, L.w_gate, nullptr, s.gate.data());
-        backend.matmul(s.h.data(), n, L.w_up, nullptr, s.up.data());
+        const Backend::MatmulOut gate_up[] = {{&L.w_gate, nullptr, s.gate.data()},
+                                              {&L.w_up, nullptr, s.up.data()}};
+        backend.matmuls(s.h.data(), n, gate_up);
         backend.silu_mul(s.gate.data(), s.up.data(), n * f, s.gate.data());
         backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
         backend.add(s.x.data(), s.h.data(), n * d);

@@ -35,6 +35,10 @@ class CpuBackend final : public Backend {
         cpu::matmul(pool_, matmul_scratch_, x, n, w, bias, y);
     }
 
+    void matmuls(const float* x /*[n, k]*/, int64_t n, std::span<const MatmulOut> outs) override {
+        cpu::matmuls(pool_, matmul_scratch_, x, n, outs);
+    }
+
     void rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads,
               const int32_t* positions /*[n]*/, const RopeTable& table) override {
         cpu::rope(pool_, x, n, n_heads, positions, table);

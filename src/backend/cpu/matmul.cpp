@@ -25,9 +25,7 @@ PackLayout matmul_layout(DType dtype) {
 
 namespace {
 
-using ChunkFn = void (*)(const MatmulJob&, int64_t, int64_t);
-
-ChunkFn chunk_fn(DType dtype) {
+MatmulChunkFn chunk_fn(DType dtype) {
     switch (dtype) {
         case DType::f32:
             return matmul_chunk_f32;
@@ -77,42 +75,26 @@ constexpr int64_t k_panel_bytes = 512 << 10;
 }  // namespace
 
 MatmulScratch::~MatmulScratch() {
-    hwy::FreeAlignedBytes(packed_x, nullptr, nullptr);
+    for (float* p : packed_x) hwy::FreeAlignedBytes(p, nullptr, nullptr);
 }
 
-void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
-            float* y /*[n, m]*/) {
-    const int64_t m = w.n_rows(), k = w.row_elems();  // k > 0: a TensorView has no empty rows
-    if (n <= 0 || m <= 0) return;
-    const ChunkFn fn = chunk_fn(w.dtype);
+namespace {
 
-    MatmulJob job;
-    job.n = n, job.k = k, job.m = m, job.y = y;
-    job.w = static_cast<const uint8_t*>(w.data);
-    job.w_row_bytes = w.row_bytes();
-    if (bias) {
-        if (bias->n_elements() != m)
-            fail(ErrorKind::invalid_argument, "matmul bias has {} elements, expected {}",
-                 bias->n_elements(), m);
-        scratch.bias.resize(size_t(m));
-        dequantize_row(bias->dtype, bias->data, scratch.bias.data(), m);
-        job.bias = scratch.bias.data();
-    }
-
-    const PackLayout layout = matmul_layout(w.dtype);
-    const int64_t ldx = (k + k_step - 1) / k_step * k_step;
-    if (scratch.packed_capacity < size_t(n * ldx)) {
-        hwy::FreeAlignedBytes(scratch.packed_x, nullptr, nullptr);
-        scratch.packed_x = static_cast<float*>(
+// x packed for `layout` into the scratch buffer of that layout.
+const float* pack_x(ThreadPool& pool, MatmulScratch& scratch, PackLayout layout, const float* x,
+                    int64_t n, int64_t k, int64_t ldx) {
+    const int l = int(layout);
+    if (scratch.packed_capacity[l] < size_t(n * ldx)) {
+        hwy::FreeAlignedBytes(scratch.packed_x[l], nullptr, nullptr);
+        scratch.packed_x[l] = static_cast<float*>(
             hwy::AllocateAlignedBytes(size_t(n * ldx) * sizeof(float), nullptr, nullptr));
-        if (!scratch.packed_x) {
-            scratch.packed_capacity = 0;
+        if (!scratch.packed_x[l]) {
+            scratch.packed_capacity[l] = 0;
             fail(ErrorKind::out_of_memory, "cannot allocate {} floats for matmul input", n * ldx);
         }
-        scratch.packed_capacity = size_t(n * ldx);
+        scratch.packed_capacity[l] = size_t(n * ldx);
     }
-    float* xp = scratch.packed_x;
+    float* xp = scratch.packed_x[l];
     const int64_t n_tiles = (n + k_mr - 1) / k_mr;
     if (n_tiles > 1 && n * ldx >= (int64_t(1) << 16)) {
         pool.parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
@@ -121,27 +103,98 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/,
     } else {
         pack_tiles(layout, x, n, k, ldx, 0, n_tiles, xp);
     }
-    job.xp = xp, job.ldx = ldx;
+    return xp;
+}
+
+struct Chunk {
+    int job;
+    int64_t j0, j1;
+};
+
+}  // namespace
+
+void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
+            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
+            float* y /*[n, m]*/) {
+    const Backend::MatmulOut out{&w, bias, y};
+    matmuls(pool, scratch, x, n, std::span(&out, 1));
+}
+
+void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
+             std::span<const Backend::MatmulOut> outs) {
+    if (n <= 0 || outs.empty()) return;
+    const int64_t k = outs[0].w->row_elems();  // k > 0: a TensorView has no empty rows
+    const int64_t ldx = (k + k_step - 1) / k_step * k_step;
+    if (scratch.biases.size() < outs.size()) scratch.biases.resize(outs.size());
+
+    std::vector<MatmulJob> jobs(outs.size());
+    std::vector<MatmulChunkFn> fns(outs.size());
+    const float* packed[2] = {};
+    int64_t total_rows = 0;
+    for (size_t o = 0; o < outs.size(); ++o) {
+        const TensorView& w = *outs[o].w;
+        if (w.row_elems() != k)
+            fail(ErrorKind::invalid_argument, "matmuls: weight {} has rows of {} elements, expected {}",
+                 o, w.row_elems(), k);
+        MatmulJob& job = jobs[o];
+        fns[o] = chunk_fn(w.dtype);
+        job.n = n, job.k = k, job.m = w.n_rows(), job.y = outs[o].y;
+        job.w = static_cast<const uint8_t*>(w.data);
+        job.w_row_bytes = w.row_bytes();
+        if (const TensorView* bias = outs[o].bias) {
+            if (bias->n_elements() != job.m)
+                fail(ErrorKind::invalid_argument, "matmul bias has {} elements, expected {}",
+                     bias->n_elements(), job.m);
+            scratch.biases[o].resize(size_t(job.m));
+            dequantize_row(bias->dtype, bias->data, scratch.biases[o].data(), job.m);
+            job.bias = scratch.biases[o].data();
+        }
+        const PackLayout layout = matmul_layout(w.dtype);
+        const float*& xp = packed[int(layout)];
+        if (!xp) xp = pack_x(pool, scratch, layout, x, n, k, ldx);
+        job.xp = xp, job.ldx = ldx;
+        total_rows += job.m;
+    }
 
     // Chunks of whole tiles, small enough for L2 and for several chunks per thread (balance under
     // uneven load); with several x rows every chunk re-reads all of x, so fewer, larger ones.
+    // The chunks of all outputs form one list, taken in order through a shared counter.
     const int64_t per_thread_chunks = n >= k_mr ? 2 : 4;
-    const int64_t per_thread =
-        (m + per_thread_chunks * pool.n_threads() - 1) / (per_thread_chunks * pool.n_threads());
+    const int64_t per_thread = (total_rows + per_thread_chunks * pool.n_threads() - 1) /
+                               (per_thread_chunks * pool.n_threads());
     constexpr int64_t align =
         std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);  // whole tiles for decode and prefill
-    const int64_t chunk = std::max<int64_t>(
-        align,
-        std::min({k_panel_bytes / job.w_row_bytes, per_thread, k_max_chunk}) / align * align);
-    const int64_t n_chunks = (m + chunk - 1) / chunk;
+    std::vector<Chunk> chunks;
+    for (size_t o = 0; o < jobs.size(); ++o) {
+        const int64_t m = jobs[o].m;
+        const int64_t chunk = std::max<int64_t>(
+            align, std::min({k_panel_bytes / jobs[o].w_row_bytes, per_thread, k_max_chunk}) /
+                       align * align);
+        for (int64_t j0 = 0; j0 < m; j0 += chunk)
+            chunks.push_back(Chunk{int(o), j0, std::min(m, j0 + chunk)});
+    }
+    const int64_t n_chunks = int64_t(chunks.size());
+    const int64_t ahead = pool.n_threads();  // the chunk a thread most likely takes next
+    auto run_chunk = [&](int64_t c) {
+        const Chunk& ch = chunks[size_t(c)];
+        const uint8_t* prefetch = nullptr;
+        int64_t prefetch_bytes = 0;
+        if (c + ahead < n_chunks) {
+            const Chunk& next = chunks[size_t(c + ahead)];
+            const MatmulJob& nj = jobs[size_t(next.job)];
+            prefetch = nj.w + next.j0 * nj.w_row_bytes;
+            prefetch_bytes = (next.j1 - next.j0) * nj.w_row_bytes;
+        }
+        fns[size_t(ch.job)](jobs[size_t(ch.job)], ch.j0, ch.j1, prefetch, prefetch_bytes);
+    };
     if (n_chunks == 1 || pool.n_threads() == 1) {
-        for (int64_t c = 0; c < n_chunks; ++c) fn(job, c * chunk, std::min(m, (c + 1) * chunk));
+        for (int64_t c = 0; c < n_chunks; ++c) run_chunk(c);
         return;
     }
     std::atomic<int64_t> next{0};
     pool.run_on_all([&](int, int) {
         for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n_chunks;)
-            fn(job, c * chunk, std::min(m, (c + 1) * chunk));
+            run_chunk(c);
     });
 }
 

@@ -10,9 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/dtype.h"
+#include "backend/backend.h"
 #include "core/tensor.h"
 
 namespace encore {
@@ -49,26 +51,36 @@ PackLayout matmul_layout(DType dtype);
 constexpr int64_t k_max_chunk = 256;
 
 // Computes y[:, j0:j1] for all n rows (one thread), j1 - j0 <= k_max_chunk. One per weight dtype.
-void matmul_chunk_f32(const MatmulJob& job, int64_t j0, int64_t j1);
-void matmul_chunk_f16(const MatmulJob& job, int64_t j0, int64_t j1);
-void matmul_chunk_bf16(const MatmulJob& job, int64_t j0, int64_t j1);
-void matmul_chunk_q8_0(const MatmulJob& job, int64_t j0, int64_t j1);
-void matmul_chunk_q4_0(const MatmulJob& job, int64_t j0, int64_t j1);
+// With several rows, the `prefetch_bytes` from `prefetch` (the W panel this thread will likely
+// take next) are pulled into cache along the way, so the next panel's first pass does not wait on
+// memory.
+using MatmulChunkFn = void (*)(const MatmulJob& job, int64_t j0, int64_t j1,
+                               const uint8_t* prefetch, int64_t prefetch_bytes);
+void matmul_chunk_f32(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
+void matmul_chunk_f16(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
+void matmul_chunk_bf16(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
+void matmul_chunk_q8_0(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
+void matmul_chunk_q4_0(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
 
 // Scratch kept between calls so steady-state matmuls do not allocate.
 struct MatmulScratch {
-    float* packed_x = nullptr;   // [n * ldx], 64-byte aligned
-    size_t packed_capacity = 0;  // floats
+    float* packed_x[2] = {};          // per PackLayout: [n * ldx], 64-byte aligned
+    size_t packed_capacity[2] = {};   // floats
     MatmulScratch() = default;
     MatmulScratch(const MatmulScratch&) = delete;
     MatmulScratch& operator=(const MatmulScratch&) = delete;
     ~MatmulScratch();
-    std::vector<float> bias;  // [m]
+    std::vector<std::vector<float>> biases;  // per output: [m_i] as f32
 };
 
 // The whole matmul on `pool`. `bias` may be null.
 void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
             const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
             float* y /*[n, m]*/);
+
+// Several matmuls of one x (Backend::matmuls): x is packed once per layout and the chunks of all
+// outputs are shared out among the threads as one list.
+void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
+             std::span<const Backend::MatmulOut> outs);
 
 }  // namespace encore::cpu

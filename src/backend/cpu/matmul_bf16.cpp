@@ -15,7 +15,11 @@ struct Bf16Rows {
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;
         const hn::RebindToUnsigned<DF> du;
-        const auto v = hn::LoadU(du, reinterpret_cast<const uint32_t*>(row) + step * k_step / 2);
+        const uint32_t* p = reinterpret_cast<const uint32_t*>(row) + step * k_step / 2;
+        // Each half reloads the step (from L1): the compiler would otherwise share one load
+        // between the halves and keep the other half's vector live, spilling an accumulator.
+        if constexpr (H == 1) asm("" : "+r"(p));
+        const auto v = hn::LoadU(du, p);
         if constexpr (H == 0) return hn::BitCast(df, hn::ShiftLeft<16>(v));  // even elements
         return hn::BitCast(df, hn::And(v, hn::Set(du, 0xffff0000u)));        // odd elements
     }
@@ -31,8 +35,9 @@ struct Bf16Rows {
 
 }  // namespace
 
-void matmul_chunk_bf16(const MatmulJob& job, int64_t j0, int64_t j1) {
-    matmul_chunk<Bf16Rows>(job, j0, j1);
+void matmul_chunk_bf16(const MatmulJob& job, int64_t j0, int64_t j1, const uint8_t* prefetch,
+                       int64_t prefetch_bytes) {
+    matmul_chunk<Bf16Rows>(job, j0, j1, prefetch, prefetch_bytes);
 }
 
 }  // namespace encore::cpu

@@ -98,12 +98,14 @@ struct Q4Rows {
 
 }  // namespace
 
-void matmul_chunk_q8_0(const MatmulJob& job, int64_t j0, int64_t j1) {
-    matmul_chunk<Q8Rows>(job, j0, j1);
+void matmul_chunk_q8_0(const MatmulJob& job, int64_t j0, int64_t j1, const uint8_t* prefetch,
+                       int64_t prefetch_bytes) {
+    matmul_chunk<Q8Rows>(job, j0, j1, prefetch, prefetch_bytes);
 }
 
-void matmul_chunk_q4_0(const MatmulJob& job, int64_t j0, int64_t j1) {
-    matmul_chunk<Q4Rows>(job, j0, j1);
+void matmul_chunk_q4_0(const MatmulJob& job, int64_t j0, int64_t j1, const uint8_t* prefetch,
+                       int64_t prefetch_bytes) {
+    matmul_chunk<Q4Rows>(job, j0, j1, prefetch, prefetch_bytes);
 }
 
 }  // namespace encore::cpu

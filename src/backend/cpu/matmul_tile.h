@@ -157,25 +157,41 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
 
 // Tile sizes: MR rows of x (prefill) and NR rows of W per tile; decode (one row of x) uses a
 // wider NR1 to keep enough independent FMA chains in flight.
-// Measured on the 2-core Zen EPYC (bench/KERNELS.md): 4x6 in half steps and 5x4 are equal within
-// noise, 6x4 and 5x5 spill; for decode NR1 = 8 and 4 are equal within noise, 12 and 16 slower.
-constexpr int k_mr = 4;
-constexpr int k_nr = 6;
+// Measured on the 2-core Zen EPYC (bench/KERNELS.md), bf16 prefill n = 128 on one core: 7x3 in
+// half steps 72-78% of the FMA peak, 4x6 and 5x4 69-72%, 6x3 and 6x4 66-70%, 8x3 60-65% and 10x2
+// far lower (spills); for decode NR1 = 8 and 4 are equal within noise, 12 and 16 slower.
+constexpr int k_mr = 7;
+constexpr int k_nr = 3;
 constexpr int k_nr1 = 8;
 constexpr int k_nr_full = 4;  // NR for decoders with k_full_steps
 // Steps per k block when x has several rows: the x tile slice and the W rows of a tile then
 // stay in L1 while the tile sweeps the panel.
 constexpr int64_t k_block_steps = 16;
 
+// The next W panel, pulled into cache a few lines per tile while this chunk runs (several x rows:
+// compute-bound, so the loads hide behind the multiply-adds).
+struct PanelPrefetch {
+    const uint8_t* next = nullptr;
+    const uint8_t* end = nullptr;
+    int64_t per_tile = 0;  // bytes per tile call, whole cache lines
+
+    HWY_INLINE void step() {
+        if (next >= end) return;
+        const uint8_t* stop = std::min(end, next + per_tile);
+        for (; next < stop; next += 64) hwy::Prefetch(next);
+    }
+};
+
 // One k block of the tiles of rows [i0, i0 + MR) over columns [j0, j1).
 template <class Rows, int MR>
 HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
-                                 int64_t s0, int64_t s1, float* acc_buf) {
+                                 int64_t s0, int64_t s1, float* acc_buf, PanelPrefetch& panel) {
     // Full steps hold both decoded halves: fewer W rows per tile leave room for them.
     constexpr int NR = MR == 1 ? k_nr1 : Rows::k_full_steps ? k_nr_full : k_nr;
     const int64_t nl = hn::Lanes(DF());
     int64_t j = j0;
     for (; j + NR <= j1; j += NR) {
+        if constexpr (MR > 1) panel.step();
         const int64_t next_rows = MR == 1 ? std::min<int64_t>(NR, j1 - j - NR) : 0;
         matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl,
                                   next_rows > 0 ? job.w + (j + NR) * job.w_row_bytes : nullptr,
@@ -211,36 +227,50 @@ HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, i
 
 template <class Rows, int MR>
 HWY_INLINE void matmul_rows(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
-                            float* acc_buf) {
+                            float* acc_buf, PanelPrefetch& panel) {
     const int64_t n_steps = (job.k + k_step - 1) / k_step;
     const int64_t block = job.n == 1 ? n_steps : k_block_steps;
     for (int64_t s0 = 0; s0 < n_steps; s0 += block)
-        matmul_row_tiles<Rows, MR>(job, i0, j0, j1, s0, std::min(n_steps, s0 + block), acc_buf);
+        matmul_row_tiles<Rows, MR>(job, i0, j0, j1, s0, std::min(n_steps, s0 + block), acc_buf,
+                                   panel);
 }
 
 // The last n % k_mr rows: one tile row of exactly that many rows (MR counts down to it).
 template <class Rows, int MR>
 HWY_INLINE void matmul_rest(const MatmulJob& job, int64_t i0, int64_t j0, int64_t j1,
-                            float* acc_buf) {
+                            float* acc_buf, PanelPrefetch& panel) {
     if constexpr (MR >= 1) {
         if (job.n - i0 == MR) {
-            matmul_rows<Rows, MR>(job, i0, j0, j1, acc_buf);
+            matmul_rows<Rows, MR>(job, i0, j0, j1, acc_buf, panel);
         } else {
-            matmul_rest<Rows, MR - 1>(job, i0, j0, j1, acc_buf);
+            matmul_rest<Rows, MR - 1>(job, i0, j0, j1, acc_buf, panel);
         }
     }
 }
 
 // y[:, j0:j1] for all rows of x, j1 - j0 <= k_max_chunk: x-row tiles inside the W panel
-// [j0, j1), so the panel stays in L2 while x streams past it.
+// [j0, j1), so the panel stays in L2 while x streams past it; meanwhile the next panel
+// (`prefetch_bytes` from `prefetch`) is pulled into cache.
 template <class Rows>
-void matmul_chunk(const MatmulJob& job, int64_t j0, int64_t j1) {
+void matmul_chunk(const MatmulJob& job, int64_t j0, int64_t j1, const uint8_t* prefetch,
+                  int64_t prefetch_bytes) {
     static thread_local hwy::AlignedFreeUniquePtr<float[]> acc_storage;
     if (!acc_storage) acc_storage = hwy::AllocateAligned<float>(k_mr * k_max_chunk * k_step / 2);
     float* acc_buf = acc_storage.get();  // [k_mr][j1 - j0][lanes] in tile order
+
+    PanelPrefetch panel;
+    if (prefetch && job.n > 1) {
+        const int64_t n_steps = (job.k + k_step - 1) / k_step;
+        const int64_t tile_calls = (job.n + k_mr - 1) / k_mr *
+                                   ((n_steps + k_block_steps - 1) / k_block_steps) *
+                                   std::max<int64_t>(1, (j1 - j0) / k_nr);
+        panel.next = prefetch;
+        panel.end = prefetch + prefetch_bytes;
+        panel.per_tile = (prefetch_bytes / tile_calls + 64) / 64 * 64;
+    }
     int64_t i = 0;
-    for (; i + k_mr <= job.n; i += k_mr) matmul_rows<Rows, k_mr>(job, i, j0, j1, acc_buf);
-    if (i < job.n) matmul_rest<Rows, k_mr - 1>(job, i, j0, j1, acc_buf);
+    for (; i + k_mr <= job.n; i += k_mr) matmul_rows<Rows, k_mr>(job, i, j0, j1, acc_buf, panel);
+    if (i < job.n) matmul_rest<Rows, k_mr - 1>(job, i, j0, j1, acc_buf, panel);
 }
 
 }  // namespace encore::cpu
