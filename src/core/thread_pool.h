@@ -38,10 +38,10 @@ private:
     std::vector<std::thread> workers_;
     std::mutex mutex_;
     std::condition_variable wake_;
-    const std::function<void(int, int)>* job_ = nullptr;
-    uint64_t generation_ = 0;
+    std::atomic<const std::function<void(int, int)>*> job_{nullptr};
+    std::atomic<uint64_t> generation_{0};  // changed under mutex_, read also without it
     std::atomic<int> pending_{0};
-    bool stop_ = false;
+    std::atomic<bool> stop_{false};
 };
 
 }  // namespace encore

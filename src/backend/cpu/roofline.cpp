@@ -65,41 +65,55 @@ float fma_chains(int64_t iters) {
 
 }  // namespace
 
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
-    const int n_threads = pool.n_threads();
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t bytes) : pool_(pool) {
     const size_t n_floats = bytes / sizeof(float);
-    auto buffer = hwy::AllocateAligned<float>(n_floats);
+    buffer_ = hwy::AllocateAligned<float>(n_floats);
     // Each thread reads [part * t, part * (t + 1)), page aligned.
-    const size_t part = n_floats / size_t(n_threads) / 1024 * 1024;
+    part_ = n_floats / size_t(pool.n_threads()) / 1024 * 1024;
     pool.run_on_all([&](int t, int) {  // first touch by the reading thread, non-zero values
-        float* p = buffer.get() + part * size_t(t);
-        for (size_t i = 0; i < part; ++i) p[i] = 1.0f + float(i & 255) * (1.0f / 256);
+        float* p = buffer_.get() + part_ * size_t(t);
+        for (size_t i = 0; i < part_; ++i) p[i] = 1.0f + float(i & 255) * (1.0f / 256);
     });
-    std::vector<float> sums(static_cast<size_t>(n_threads));
+}
+
+double ReadBandwidthProbe::pass() {
+    std::vector<float> sums(static_cast<size_t>(pool_.n_threads()));
+    const auto t0 = std::chrono::steady_clock::now();
+    pool_.run_on_all(
+        [&](int t, int) { sums[size_t(t)] = read_sum(buffer_.get() + part_ * size_t(t), part_); });
+    const double s = seconds_since(t0);
+    for (float v : sums) g_sink = g_sink + v;
+    return double(part_) * pool_.n_threads() * sizeof(float) / s / 1e9;
+}
+
+double FmaPeakProbe::pass() {
+    const DF df;
+    const int64_t iters = int64_t(1) << 21;
+    const double flops_per_thread = double(iters) * 16 * double(hn::Lanes(df)) * 2;
+    std::vector<float> sums(static_cast<size_t>(pool_.n_threads()));
+    const auto t0 = std::chrono::steady_clock::now();
+    pool_.run_on_all([&](int t, int) { sums[size_t(t)] = fma_chains(iters); });
+    const double s = seconds_since(t0);
+    for (float v : sums) g_sink = g_sink + v;
+    return flops_per_thread * pool_.n_threads() / s / 1e9;
+}
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
+    ReadBandwidthProbe probe(pool, bytes);
     double best = 0;
     for (int pass = 0; pass < 6; ++pass) {  // pass 0 is the warm-up
-        const auto t0 = std::chrono::steady_clock::now();
-        pool.run_on_all(
-            [&](int t, int) { sums[size_t(t)] = read_sum(buffer.get() + part * size_t(t), part); });
-        const double s = seconds_since(t0);
-        for (float v : sums) g_sink = g_sink + v;
-        if (pass > 0) best = std::max(best, double(part) * n_threads * sizeof(float) / s / 1e9);
+        const double gbps = probe.pass();
+        if (pass > 0) best = std::max(best, gbps);
     }
     return best;
 }
 
 double measure_fma_peak(ThreadPool& pool) {
-    const DF df;
-    const int64_t iters = int64_t(1) << 22;
-    const double flops_per_thread = double(iters) * 16 * double(hn::Lanes(df)) * 2;
-    std::vector<float> sums(static_cast<size_t>(pool.n_threads()));
+    FmaPeakProbe probe(pool);
     double best = 0;
     for (int pass = 0; pass < 6; ++pass) {
-        const auto t0 = std::chrono::steady_clock::now();
-        pool.run_on_all([&](int t, int) { sums[size_t(t)] = fma_chains(iters); });
-        const double s = seconds_since(t0);
-        for (float v : sums) g_sink = g_sink + v;
-        if (pass > 0) best = std::max(best, flops_per_thread * pool.n_threads() / s / 1e9);
+        const double gflops = probe.pass();
+        if (pass > 0) best = std::max(best, gflops);
     }
     return best;
 }

@@ -9,17 +9,40 @@
 
 #include "backend/backend.h"
 #include "core/dtype.h"
+#include "hwy/aligned_allocator.h"
 
 namespace encore {
 
 class ThreadPool;
 
-// GB/s (1e9 bytes/s) read by all threads of `pool` from disjoint parts of a `bytes` buffer
-// (larger than the caches), with the widest vector loads: best of several passes after a warm-up.
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t(1) << 30);
+// The all-core memory read roofline: all threads of `pool` sum disjoint parts of a `bytes` buffer
+// (larger than the caches) with the widest vector loads. The buffer is allocated and touched
+// once, so passes can be interleaved with the work they are compared with: on a shared machine
+// the available bandwidth moves from second to second, and only a pass taken next to the work
+// measures the same conditions.
+class ReadBandwidthProbe {
+public:
+    explicit ReadBandwidthProbe(ThreadPool& pool, size_t bytes = size_t(1) << 30);
+    double pass();  // GB/s (1e9 bytes/s) of one pass over the buffer
 
-// GFLOP/s of f32 fused multiply-adds on all threads (an FMA counts 2 flops), with enough
-// independent accumulator chains to cover the FMA latency: best of several runs.
+private:
+    ThreadPool& pool_;
+    hwy::AlignedFreeUniquePtr<float[]> buffer_;
+    size_t part_ = 0;  // floats per thread
+};
+
+// The all-core f32 FMA peak: 16 independent FMA chains per thread (enough to cover the latency).
+class FmaPeakProbe {
+public:
+    explicit FmaPeakProbe(ThreadPool& pool) : pool_(pool) {}
+    double pass();  // GFLOP/s (an FMA counts 2 flops) of one run of a few milliseconds
+
+private:
+    ThreadPool& pool_;
+};
+
+// Best of several passes after a warm-up.
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t(1) << 30);
 double measure_fma_peak(ThreadPool& pool);
 
 struct MatmulTiming {
