@@ -46,8 +46,11 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
              a.prefix, a.suffix, a.count);
     const Loaded loaded = load_model(a.model);
     const int64_t vocab = loaded.model->spec().vocab_size;
-    auto with_engine = make_engine(loaded, a.model);
+    // One thread pool for the three engines, so that none competes with another's idle workers.
+    auto pool = std::make_shared<ThreadPool>(a.model.threads);
+    auto with_engine = make_engine(loaded, a.model, pool);
     EngineOptions options;
+    options.thread_pool = pool;
     options.backend = a.model.device;
     options.n_threads = a.model.threads;
     if (!a.model.kv_budget.empty())
@@ -114,7 +117,7 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
 
     // (a) batched: all items forked and their suffixes evaluated in one batch, on a third engine
     // (the first one has the suffixes' blocks published by now).
-    auto batch_engine = make_engine(loaded, a.model);
+    auto batch_engine = make_engine(loaded, a.model, pool);
     Sequence batch_base(*batch_engine);
     batch_base.prefill(prefix, Logits::none);
     t0 = Clock::now();

@@ -41,8 +41,10 @@ Loaded load_model(const ModelArgs& args) {
     return l;
 }
 
-std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args) {
+std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
+                                    std::shared_ptr<ThreadPool> pool) {
     EngineOptions options;
+    options.thread_pool = std::move(pool);
     options.backend = args.device;
     options.n_threads = args.threads;
     if (!args.kv_budget.empty()) options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");

@@ -30,7 +30,9 @@ struct Loaded {
     LayerPlan plan;
 };
 Loaded load_model(const ModelArgs& args);
-std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args);
+// `pool`: a thread pool shared with other engines of the command (null: the engine makes its own).
+std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
+                                    std::shared_ptr<ThreadPool> pool = nullptr);
 
 // One line of KV pool and prefix-cache statistics, printed to stderr when args.verbose.
 void report_kv_stats(const Engine& engine, const ModelArgs& args);

@@ -17,7 +17,8 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
             fail(ErrorKind::invalid_argument, "layer plan uses layer {}, the model has 0-{}", l,
                  spec.n_layers - 1);
     if (plan_.layers.empty()) fail(ErrorKind::invalid_argument, "layer plan is empty");
-    threads_ = std::make_unique<ThreadPool>(options_.n_threads);
+    threads_ = options_.thread_pool ? options_.thread_pool
+                                    : std::make_shared<ThreadPool>(options_.n_threads);
     if (options_.backend == "cpu") {
         backend_ = make_cpu_backend(*threads_);
     } else if (options_.backend == "scalar") {

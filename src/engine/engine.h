@@ -23,6 +23,9 @@ class Sequence;
 struct EngineOptions {
     std::string backend = "cpu";   // "cpu" (SIMD, multithreaded) or "scalar" (the reference)
     int n_threads = 0;             // 0 = all hardware threads
+    // A pool shared with other engines of the process (n_threads is then ignored): engines used
+    // in turn then do not compete with each other's idle workers, which spin briefly after a job.
+    std::shared_ptr<ThreadPool> thread_pool;
     int64_t kv_budget_bytes = 0;   // 0 = room for 8192 positions (or max_position if larger)
     int block_size = KvPool::k_default_block_size;
     int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
@@ -72,7 +75,7 @@ private:
     std::shared_ptr<const Model> model_;
     LayerPlan plan_;
     EngineOptions options_;
-    std::unique_ptr<ThreadPool> threads_;
+    std::shared_ptr<ThreadPool> threads_;
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<KvPool> kv_;
     ForwardScratch scratch_;

@@ -1,11 +1,11 @@
 // Causal attention over the paged KV pool, and the KV store that fills it. Work is split into
 // items: a tile of up to k_tile_tokens consecutive tokens of one sequence, one KV head, and up to
-// k_heads query heads sharing it. An item walks the positions in blocks of k_pos_block, so the K
-// (then V) rows of a block are read from memory once and used from L1 by every token and head of
-// the tile. Each (token, head) is still computed in an order that depends only on the token's
-// position and head_dim:
-//   scores[p] = (q · k_p, lanes over head_dim in one accumulator, sum_lanes' fixed tree) * scale,
-//     with sum_lanes groups at absolute positions 16g, 16g + 1, ...;
+// k_heads query heads sharing it. An item walks the positions in passes of k_pos_block, so the K
+// (then V) rows of a pass are read from memory once and used from L1 by every token and head of
+// the tile; the keys of a pass are transposed once ([head_dim][positions]) so that a vector holds
+// the scores of consecutive positions. Each (token, head) is still computed in an order that
+// depends only on the token's position and head_dim:
+//   scores[p] = (q · k_p, one FMA chain over head_dim in order) * scale;
 //   softmax with the max subtracted and the sum accumulated with positions in fixed lanes;
 //   out = sum over p, in increasing order, of w_p * v_p (lanes over head_dim; the partial sums
 //     are stored and reloaded exactly between position blocks).
@@ -46,87 +46,92 @@ HWY_INLINE VF load_hd(const float* p, int64_t c, int64_t hd) {
     return hn::MaskedLoad(hn::FirstN(df, size_t(hd - c)), df, p + c);
 }
 
-// scores[h][p] = q_h · k_p * scale for p in [p0, p1), p0 a multiple of k_sum_lanes_max, NH query
-// heads. NCH is head_dim / lanes when that is a small whole number (the chunk loop is then
-// unrolled), else 0 (a run-time loop, masked at the end). Either way each dot product is one
-// accumulator over the head_dim chunks in order; the dots of k_sum_lanes_max consecutive
-// positions are reduced together by sum_lanes (one fixed tree per score).
-template <int NH, int NCH>
-void scores_kernel(const float* const* qh, const KvLayerView& kv, const int32_t* blocks,
-                   int kv_head, int64_t p0, int64_t p1, float scale, float* const* scores) {
-    const DF df;
-    const int64_t nl = hn::Lanes(df), hd = kv.head_dim, bs = kv.block_size;
-    VF dots[NH][k_sum_lanes_max];  // per head, the lane-wise partial dot of each position
-    float sums[k_sum_lanes_max];
-    constexpr int k_qv = NCH > 0 && NH * NCH <= 16 ? NCH : 1;
-    VF qv[NH][k_qv];  // the queries, when they fit in registers
-    if constexpr (NCH > 0 && NH * NCH <= 16) {
-#pragma GCC unroll 16
-        for (int h = 0; h < NH; ++h)
-#pragma GCC unroll 16
-            for (int c = 0; c < NCH; ++c) qv[h][c] = in_register(hn::LoadU(df, qh[h] + c * nl));
+// kt[d][j] = k_{p0 + j}[d] for j in [0, n), zero for j in [n, k_pos_block): the keys of one pass
+// transposed, so that scores are computed for 16 positions per vector without any horizontal sum.
+// Whole 16 x 16 tiles are transposed in registers when the positions come 16 to a block row run
+// and head_dim is a multiple of 16; other shapes take the element loop (same values either way).
+void transpose_keys(const KvLayerView& kv, const int32_t* blocks, int kv_head, int64_t p0,
+                    int64_t n, float* kt /*[head_dim][k_pos_block]*/) {
+    const int64_t hd = kv.head_dim, bs = kv.block_size;
+#if HWY_TARGET <= HWY_AVX3 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+    if (hd % 16 == 0 && bs % 16 == 0 && p0 % 16 == 0) {
+        for (int64_t g = 0; g < k_pos_block / 16; ++g) {
+            const int64_t pg = p0 + g * 16, valid = std::clamp<int64_t>(n - g * 16, 0, 16);
+            const float* rows =
+                valid > 0 ? kv.k(blocks[pg / bs], kv_head) + (pg % bs) * hd : nullptr;
+            for (int64_t c = 0; c < hd; c += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; ++i)
+                    r[i] = i < valid ? _mm512_loadu_ps(rows + i * hd + c) : _mm512_setzero_ps();
+                // 16 x 16 transpose: pairs of rows, then quads, then 128-bit lanes.
+                __m512 t[16], u[16];
+                for (int i = 0; i < 8; ++i) {
+                    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+                }
+                for (int i = 0; i < 4; ++i) {
+                    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+                    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+                    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+                    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+                }
+                for (int i = 0; i < 4; ++i) {
+                    t[i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0x88);
+                    t[4 + i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0xdd);
+                    t[8 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0x88);
+                    t[12 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0xdd);
+                }
+                for (int i = 0; i < 4; ++i) {
+                    u[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+                    u[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+                    u[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+                    u[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+                }
+                for (int i = 0; i < 16; ++i)
+                    _mm512_storeu_ps(kt + (c + i) * k_pos_block + g * 16, u[i]);
+            }
+        }
+        return;
     }
-    const VF scale_v = hn::Set(df, scale);
-    int64_t block = p0 / bs, slot = p0 % bs;  // of the next position
-    for (int64_t g = p0; g < p1; g += k_sum_lanes_max) {
-        const int count = int(std::min<int64_t>(k_sum_lanes_max, p1 - g));
-        for (int i = 0; i < count; ++i) {
-            const float* kp = kv.k(blocks[block], kv_head) + slot * hd;
-            if (++slot == bs) slot = 0, ++block;
-            VF acc[NH];
-#pragma GCC unroll 16
-            for (int h = 0; h < NH; ++h) acc[h] = hn::Zero(df);
-            if constexpr (NCH > 0 && NH * NCH <= 16) {  // q held in registers
-#pragma GCC unroll 16
-                for (int c = 0; c < NCH; ++c) {
-                    const VF k_c = hn::LoadU(df, kp + c * nl);
-#pragma GCC unroll 16
-                    for (int h = 0; h < NH; ++h) acc[h] = hn::MulAdd(qv[h][c], k_c, acc[h]);
-                }
-            } else if constexpr (NCH > 0) {
-#pragma GCC unroll 16
-                for (int c = 0; c < NCH; ++c) {
-                    const VF k_c = hn::LoadU(df, kp + c * nl);
-#pragma GCC unroll 16
-                    for (int h = 0; h < NH; ++h)
-                        acc[h] = hn::MulAdd(hn::LoadU(df, qh[h] + c * nl), k_c, acc[h]);
-                }
-            } else {
-                for (int64_t c = 0; c < hd; c += nl) {
-                    const VF k_c = load_hd(kp, c, hd);
-#pragma GCC unroll 16
-                    for (int h = 0; h < NH; ++h)
-                        acc[h] = hn::MulAdd(load_hd(qh[h], c, hd), k_c, acc[h]);
-                }
-            }
-#pragma GCC unroll 16
-            for (int h = 0; h < NH; ++h) dots[h][i] = acc[h];
-        }
-#pragma GCC unroll 16
-        for (int h = 0; h < NH; ++h) {
-            if (count == k_sum_lanes_max) {
-                hn::StoreU(hn::Mul(sum_lanes_vector(dots[h]), scale_v), df, scores[h] + g);
-            } else {
-                sum_lanes(dots[h], count, sums);
-                for (int i = 0; i < count; ++i) scores[h][g + i] = sums[i] * scale;
-            }
-        }
+#endif
+    for (int64_t j = 0; j < k_pos_block; ++j) {
+        const int64_t p = p0 + j;
+        const float* kp = j < n ? kv.k(blocks[p / bs], kv_head) + (p % bs) * hd : nullptr;
+        for (int64_t d = 0; d < hd; ++d) kt[d * k_pos_block + j] = kp ? kp[d] : 0.0f;
     }
 }
 
+// scores[h][p0 + j] = (q_h · k_{p0 + j}) * scale for the whole pass (j < k_pos_block; entries past
+// the token's own positions are written too and ignored by softmax), NH query heads. Each dot
+// product runs over head_dim in order, one FMA chain per lane.
 template <int NH>
-void scores_heads(const float* const* qh, const KvLayerView& kv, const int32_t* blocks, int kv_head,
-                  int64_t p0, int64_t p1, float scale, float* const* scores) {
-    const int64_t nl = hn::Lanes(DF());
-    if (kv.head_dim == 2 * nl) {
-        scores_kernel<NH, 2>(qh, kv, blocks, kv_head, p0, p1, scale, scores);
-    } else if (kv.head_dim == 4 * nl) {
-        scores_kernel<NH, 4>(qh, kv, blocks, kv_head, p0, p1, scale, scores);
-    } else if (kv.head_dim == 8 * nl) {
-        scores_kernel<NH, 8>(qh, kv, blocks, kv_head, p0, p1, scale, scores);
-    } else {
-        scores_kernel<NH, 0>(qh, kv, blocks, kv_head, p0, p1, scale, scores);
+void scores_kernel(const float* const* qh, const float* kt, int64_t hd, int64_t p0, int64_t n_pos,
+                   float scale, float* const* scores) {
+    const DF df;
+    constexpr int G = int(k_pos_block / HWY_LANES(float));  // vectors of positions per pass
+    const int64_t nl = hn::Lanes(df);
+    VF acc[NH][G];
+#pragma GCC unroll 16
+    for (int h = 0; h < NH; ++h)
+#pragma GCC unroll 16
+        for (int g = 0; g < G; ++g) acc[h][g] = hn::Zero(df);
+    for (int64_t d = 0; d < hd; ++d) {
+        VF k[G];
+#pragma GCC unroll 16
+        for (int g = 0; g < G; ++g) k[g] = hn::LoadU(df, kt + d * k_pos_block + g * nl);
+#pragma GCC unroll 16
+        for (int h = 0; h < NH; ++h) {
+            const VF qd = hn::Set(df, qh[h][d]);
+#pragma GCC unroll 16
+            for (int g = 0; g < G; ++g) acc[h][g] = hn::MulAdd(qd, k[g], acc[h][g]);
+        }
     }
+    const VF scale_v = hn::Set(df, scale);
+#pragma GCC unroll 16
+    for (int h = 0; h < NH; ++h)
+#pragma GCC unroll 16
+        for (int g = 0; g < G; ++g)
+            if (g * nl < n_pos - p0) hn::StoreU(hn::Mul(acc[h][g], scale_v), df, scores[h] + p0 + g * nl);
 }
 
 // In place: scores[p] = exp(scores[p] - max) / sum for p in [0, n_pos); scores is padded to
@@ -204,8 +209,12 @@ void values_heads(const float* const* w, const KvLayerView& kv, const int32_t* b
                   int64_t p0, int64_t p1, float* const* out) {
     const int64_t nl = hn::Lanes(DF()), hd = kv.head_dim;
     int64_t c = 0;
-    for (; c + 4 * nl <= hd; c += 4 * nl)
-        values_kernel<NH, 4>(w, kv, blocks, kv_head, p0, p1, c, out);
+    if constexpr (NH <= 4) {  // more heads leave registers for two vectors of head_dim only
+        for (; c + 4 * nl <= hd; c += 4 * nl)
+            values_kernel<NH, 4>(w, kv, blocks, kv_head, p0, p1, c, out);
+    }
+    for (; c + 2 * nl <= hd; c += 2 * nl)
+        values_kernel<NH, 2>(w, kv, blocks, kv_head, p0, p1, c, out);
     for (; c < hd; c += nl) values_kernel<NH, 1>(w, kv, blocks, kv_head, p0, p1, c, out);
 }
 
@@ -218,9 +227,10 @@ void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv
     int64_t max_pos = 0;
     for (int64_t t = item.t0; t < item.t1; ++t)
         max_pos = std::max<int64_t>(max_pos, batch.positions[t]);
-    // Scores of (token, head): [n_tok][NH][stride], each padded to whole sum_lanes groups.
-    const int64_t stride = (max_pos + k_sum_lanes_max) / k_sum_lanes_max * k_sum_lanes_max;
-    scratch.resize(size_t(n_tok * NH * stride));
+    // Scores of (token, head): [n_tok][NH][stride], each padded to whole passes; then the
+    // transposed keys of one pass.
+    const int64_t stride = (max_pos + k_pos_block) / k_pos_block * k_pos_block;
+    scratch.resize(size_t(n_tok * NH * stride + hd * k_pos_block + 16));
     const float scale = 1.0f / std::sqrt(float(hd));
     auto heads = [&](int64_t t, const float** qh, float** sc, float** oh) {
 #pragma GCC unroll 16
@@ -234,13 +244,14 @@ void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv
     const float* qh[NH];
     float* sc[NH];
     float* oh[NH];
+    float* kt = scratch.data() + n_tok * NH * stride;  // [head_dim][k_pos_block]
     for (int64_t p0 = 0; p0 <= max_pos; p0 += k_pos_block) {
+        transpose_keys(kv, blocks, item.kv_head, p0, std::min(k_pos_block, max_pos + 1 - p0), kt);
         for (int64_t t = item.t0; t < item.t1; ++t) {
             const int64_t n_pos = int64_t(batch.positions[t]) + 1;
             if (n_pos <= p0) continue;
             heads(t, qh, sc, nullptr);
-            scores_heads<NH>(qh, kv, blocks, item.kv_head, p0, std::min(n_pos, p0 + k_pos_block),
-                             scale, sc);
+            scores_kernel<NH>(qh, kt, hd, p0, n_pos, scale, sc);
         }
     }
     for (int64_t t = item.t0; t < item.t1; ++t) {
@@ -248,13 +259,24 @@ void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv
 #pragma GCC unroll 16
         for (int h = 0; h < NH; ++h) softmax(sc[h], int64_t(batch.positions[t]) + 1);
     }
+    float* sc2[2 * NH];
+    float* oh2[2 * NH];
     for (int64_t p0 = 0; p0 <= max_pos; p0 += k_pos_block) {
         for (int64_t t = item.t0; t < item.t1; ++t) {
             const int64_t n_pos = int64_t(batch.positions[t]) + 1;
             if (n_pos <= p0) continue;
+            const int64_t p1 = std::min(n_pos, p0 + k_pos_block);
+            if (t + 1 < item.t1 && p1 == p0 + k_pos_block &&
+                int64_t(batch.positions[t + 1]) + 1 >= p1) {
+                // Two tokens that both cover the whole pass: their heads share each V load.
+                heads(t, nullptr, sc2, oh2);
+                heads(t + 1, nullptr, sc2 + NH, oh2 + NH);
+                values_heads<2 * NH>(sc2, kv, blocks, item.kv_head, p0, p1, oh2);
+                ++t;
+                continue;
+            }
             heads(t, nullptr, sc, oh);
-            values_heads<NH>(sc, kv, blocks, item.kv_head, p0, std::min(n_pos, p0 + k_pos_block),
-                             oh);
+            values_heads<NH>(sc, kv, blocks, item.kv_head, p0, p1, oh);
         }
     }
 }
