@@ -118,7 +118,8 @@ void scores_kernel(const float* const* qh, const float* kt, int64_t hd, int64_t 
     for (int64_t d = 0; d < hd; ++d) {
         VF k[G];
 #pragma GCC unroll 16
-        for (int g = 0; g < G; ++g) k[g] = hn::LoadU(df, kt + d * k_pos_block + g * nl);
+        for (int g = 0; g < G; ++g)
+            k[g] = in_register(hn::LoadU(df, kt + d * k_pos_block + g * nl));
 #pragma GCC unroll 16
         for (int h = 0; h < NH; ++h) {
             const VF qd = hn::Set(df, qh[h][d]);
@@ -134,7 +135,7 @@ void scores_kernel(const float* const* qh, const float* kt, int64_t hd, int64_t 
             if (g * nl < n_pos - p0) hn::StoreU(hn::Mul(acc[h][g], scale_v), df, scores[h] + p0 + g * nl);
 }
 
-// In place: scores[p] = exp(scores[p] - max) / sum for p in [0, n_pos); scores is padded to
+// In place: scores[p] = exp(scores[p] - max) * (1 / sum) for p in [0, n_pos); scores is padded to
 // whole vectors (the padding is set to zero).
 void softmax(float* scores, int64_t n_pos) {
     const DF df;
@@ -158,9 +159,9 @@ void softmax(float* scores, int64_t n_pos) {
     }
     float sum;
     sum_lanes(&sum_v, 1, &sum);
-    const VF sum_b = hn::Set(df, sum);
+    const VF inv_sum = hn::Set(df, 1.0f / sum);  // one division, not one per vector
     for (p = 0; p < n_pos; p += nl)
-        hn::StoreU(hn::Div(hn::LoadU(df, scores + p), sum_b), df, scores + p);
+        hn::StoreU(hn::Mul(hn::LoadU(df, scores + p), inv_sum), df, scores + p);
 }
 
 // out_h[c0 : c0 + NV lanes] (+)= sum over p in [p0, p1) of w_h[p] * v_p[c0 : ...], NH heads, NV
