@@ -106,7 +106,7 @@ void transpose_keys(const KvLayerView& kv, const int32_t* blocks, int kv_head, i
 // product runs over head_dim in order, one FMA chain per lane.
 template <int NH>
 void scores_kernel(const float* const* qh, const float* kt, int64_t hd, int64_t p0, int64_t n_pos,
-                   float scale, float* const* scores) {
+                   float scale, float* const* scores, VF* max_v /*[NH], lane-wise, updated*/) {
     const DF df;
     constexpr int G = int(k_pos_block / HWY_LANES(float));  // vectors of positions per pass
     const int64_t nl = hn::Lanes(df);
@@ -129,22 +129,27 @@ void scores_kernel(const float* const* qh, const float* kt, int64_t hd, int64_t 
     }
     const VF scale_v = hn::Set(df, scale);
 #pragma GCC unroll 16
-    for (int h = 0; h < NH; ++h)
+    for (int h = 0; h < NH; ++h) {
 #pragma GCC unroll 16
-        for (int g = 0; g < G; ++g)
-            if (g * nl < n_pos - p0) hn::StoreU(hn::Mul(acc[h][g], scale_v), df, scores[h] + p0 + g * nl);
+        for (int g = 0; g < G; ++g) {
+            const int64_t valid = n_pos - p0 - g * nl;  // positions of this vector to keep
+            if (valid <= 0) continue;
+            const VF sc = hn::Mul(acc[h][g], scale_v);
+            hn::StoreU(sc, df, scores[h] + p0 + g * nl);
+            max_v[h] = valid >= nl ? hn::Max(max_v[h], sc)
+                                   : hn::Max(max_v[h], hn::IfThenElse(hn::FirstN(df, size_t(valid)),
+                                                                      sc, max_v[h]));
+        }
+    }
 }
 
 // In place: scores[p] = exp(scores[p] - max) * (1 / sum) for p in [0, n_pos); scores is padded to
 // whole vectors (the padding is set to zero).
-void softmax(float* scores, int64_t n_pos) {
+void softmax(float* scores, int64_t n_pos, VF max_v /* lane-wise max of the n_pos scores */) {
     const DF df;
     const int64_t nl = hn::Lanes(df);
-    VF max_v = hn::Set(df, -INFINITY);
     int64_t p = 0;
-    for (; p + nl <= n_pos; p += nl) max_v = hn::Max(max_v, hn::LoadU(df, scores + p));
-    const auto tail = hn::FirstN(df, size_t(n_pos - p));
-    if (p < n_pos) max_v = hn::Max(max_v, hn::IfThenElse(tail, hn::LoadU(df, scores + p), max_v));
+    const auto tail = hn::FirstN(df, size_t(n_pos % nl));
     const VF max = hn::Set(df, hn::GetLane(hn::MaxOfLanes(df, max_v)));
     VF sum_v = hn::Zero(df);
     for (p = 0; p + nl <= n_pos; p += nl) {
@@ -246,19 +251,23 @@ void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv
     float* sc[NH];
     float* oh[NH];
     float* kt = scratch.data() + n_tok * NH * stride;  // [head_dim][k_pos_block]
+    VF max_v[k_tile_tokens][NH];  // per (token, head): lane-wise max of its scores so far
+    for (auto& row : max_v)
+        for (VF& m : row) m = hn::Set(DF(), -INFINITY);
     for (int64_t p0 = 0; p0 <= max_pos; p0 += k_pos_block) {
         transpose_keys(kv, blocks, item.kv_head, p0, std::min(k_pos_block, max_pos + 1 - p0), kt);
         for (int64_t t = item.t0; t < item.t1; ++t) {
             const int64_t n_pos = int64_t(batch.positions[t]) + 1;
             if (n_pos <= p0) continue;
             heads(t, qh, sc, nullptr);
-            scores_kernel<NH>(qh, kt, hd, p0, n_pos, scale, sc);
+            scores_kernel<NH>(qh, kt, hd, p0, n_pos, scale, sc, max_v[t - item.t0]);
         }
     }
     for (int64_t t = item.t0; t < item.t1; ++t) {
         heads(t, nullptr, sc, nullptr);
 #pragma GCC unroll 16
-        for (int h = 0; h < NH; ++h) softmax(sc[h], int64_t(batch.positions[t]) + 1);
+        for (int h = 0; h < NH; ++h)
+            softmax(sc[h], int64_t(batch.positions[t]) + 1, max_v[t - item.t0][h]);
     }
     float* sc2[2 * NH];
     float* oh2[2 * NH];
