@@ -36,12 +36,33 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
+// Rates of timed calls, each with the roofline pass taken just before it.
+struct PairedRuns {
+    std::vector<double> rates, rooflines;
+
+    void add(double rate, double roofline) {
+        rates.push_back(rate);
+        rooflines.push_back(roofline);
+    }
+    double median_rate() const { return median(rates); }
+    double median_roofline() const { return median(rooflines); }
+    double median_ratio() const {  // median over pairs of rate / its roofline
+        std::vector<double> r;
+        for (size_t i = 0; i < rates.size(); ++i) r.push_back(rates[i] / rooflines[i]);
+        return median(r);
+    }
+    double best_ratio() const {  // fastest call over the best roofline pass
+        return *std::max_element(rates.begin(), rates.end()) /
+               *std::max_element(rooflines.begin(), rooflines.end());
+    }
+};
+
 // Multiply-accumulates of the matrices one token passes through (the output head excluded:
 // prompt processing computes logits for the last token only).
 double matmul_flops_per_token(const ModelSpec& s, const LayerPlan& plan) {
     const double d = double(s.n_embd);
-    const double per_layer = d * double(s.q_dim()) * 2 + d * double(s.kv_dim()) * 2 +
-                             3 * d * double(s.n_ff);
+    const double per_layer =
+        d * double(s.q_dim()) * 2 + d * double(s.kv_dim()) * 2 + 3 * d * double(s.n_ff);
     return 2.0 * per_layer * plan.n_instances();
 }
 
@@ -88,66 +109,58 @@ void run_model_bench(const BenchArgs& a) {
     fmt::print(stderr, "prompt processing ({} tokens) x {}...\n", a.prompt, a.repeats);
     Sequence seq(engine);
     seq.prefill(prompt, Logits::last);  // warm-up
-    std::vector<double> pp_ratios, pp_gflops_all, peaks;
+    PairedRuns pp;                      // GFLOP/s with the FMA peak
     for (int r = 0; r < a.repeats; ++r) {
         seq.truncate(0);
         const double peak = std::max({fma_probe.pass(), fma_probe.pass(), fma_probe.pass()});
         const auto t0 = Clock::now();
         seq.prefill(prompt, Logits::last);
-        const double gflops = flops_per_prompt / seconds_since(t0) / 1e9;
-        pp_ratios.push_back(gflops / peak);
-        pp_gflops_all.push_back(gflops);
-        peaks.push_back(peak);
+        pp.add(flops_per_prompt / seconds_since(t0) / 1e9, peak);
     }
-    const double pp_gflops = median(pp_gflops_all);
-    const double fma_gflops = median(peaks);
 
     // Decode: one token per call after the prompt.
     fmt::print(stderr, "decode ({} tokens)...\n", a.decode);
     const double bytes_per_token = double(model->weight_bytes_per_token(&plan.layers));
-    std::vector<double> tg_ratios, tg_gbps_all, reads;
+    PairedRuns tg;  // weight GB/s with the read bandwidth
     for (int64_t i = 0; i < a.decode; ++i) {
         const int32_t next = int32_t(rng() % uint32_t(model->spec().vocab_size));
         const double read = read_probe.pass();
         const auto t0 = Clock::now();
         seq.prefill(std::span(&next, 1), Logits::last);
-        const double gbps = bytes_per_token / seconds_since(t0) / 1e9;
-        tg_ratios.push_back(gbps / read);
-        tg_gbps_all.push_back(gbps);
-        reads.push_back(read);
+        tg.add(bytes_per_token / seconds_since(t0) / 1e9, read);
     }
-    const double tg_gbps = median(tg_gbps_all);
-    const double read_gbps = median(reads);
-    const double pp_fraction = median(pp_ratios), tg_fraction = median(tg_ratios);
-    const double pp_best = *std::max_element(pp_gflops_all.begin(), pp_gflops_all.end()) /
-                           *std::max_element(peaks.begin(), peaks.end());
-    const double tg_best = *std::max_element(tg_gbps_all.begin(), tg_gbps_all.end()) /
-                           *std::max_element(reads.begin(), reads.end());
+    const double pp_gflops = pp.median_rate(), fma_gflops = pp.median_roofline();
+    const double tg_gbps = tg.median_rate(), read_gbps = tg.median_roofline();
+    const double pp_fraction = pp.median_ratio(), tg_fraction = tg.median_ratio();
+    const double pp_best = pp.best_ratio(), tg_best = tg.best_ratio();
 
     fmt::print("model:                {}\n", model_name);
     fmt::print("threads:              {}\n", engine.threads().n_threads());
     fmt::print("memory read (STREAM): {:.1f} GB/s (median of the passes)\n", read_gbps);
     fmt::print("f32 FMA peak:         {:.1f} GFLOP/s (median of the passes)\n", fma_gflops);
-    fmt::print("prompt processing:    {:.1f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of FMA peak "
-               "(median of pairs; best {:.1f}%)\n",
-               pp_gflops * 1e9 / (flops_per_prompt / double(a.prompt)), pp_gflops,
-               100 * pp_fraction, 100 * pp_best);
-    fmt::print("decode:               {:.2f} tokens/s, {:.1f} GB/s of weights = {:.1f}% of read "
-               "bandwidth (median of pairs; best {:.1f}%)\n",
-               tg_gbps * 1e9 / bytes_per_token, tg_gbps, 100 * tg_fraction, 100 * tg_best);
-    nlohmann::json j = {{"model", model_name},
-                        {"threads", engine.threads().n_threads()},
-                        {"read_gbps", read_gbps},
-                        {"fma_gflops", fma_gflops},
-                        {"pp_tokens", a.prompt},
-                        {"pp_tokens_per_s", pp_gflops * 1e9 / (flops_per_prompt / double(a.prompt))},
-                        {"pp_gflops", pp_gflops},
-                        {"pp_fraction_of_peak", pp_fraction},
-                        {"pp_best_fraction_of_peak", pp_best},
-                        {"tg_tokens_per_s", tg_gbps * 1e9 / bytes_per_token},
-                        {"tg_weight_gbps", tg_gbps},
-                        {"tg_fraction_of_bandwidth", tg_fraction},
-                        {"tg_best_fraction_of_bandwidth", tg_best}};
+    fmt::print(
+        "prompt processing:    {:.1f} tokens/s, {:.1f} GFLOP/s = {:.1f}% of FMA peak "
+        "(median of pairs; best {:.1f}%)\n",
+        pp_gflops * 1e9 / (flops_per_prompt / double(a.prompt)), pp_gflops, 100 * pp_fraction,
+        100 * pp_best);
+    fmt::print(
+        "decode:               {:.2f} tokens/s, {:.1f} GB/s of weights = {:.1f}% of read "
+        "bandwidth (median of pairs; best {:.1f}%)\n",
+        tg_gbps * 1e9 / bytes_per_token, tg_gbps, 100 * tg_fraction, 100 * tg_best);
+    nlohmann::json j = {
+        {"model", model_name},
+        {"threads", engine.threads().n_threads()},
+        {"read_gbps", read_gbps},
+        {"fma_gflops", fma_gflops},
+        {"pp_tokens", a.prompt},
+        {"pp_tokens_per_s", pp_gflops * 1e9 / (flops_per_prompt / double(a.prompt))},
+        {"pp_gflops", pp_gflops},
+        {"pp_fraction_of_peak", pp_fraction},
+        {"pp_best_fraction_of_peak", pp_best},
+        {"tg_tokens_per_s", tg_gbps * 1e9 / bytes_per_token},
+        {"tg_weight_gbps", tg_gbps},
+        {"tg_fraction_of_bandwidth", tg_fraction},
+        {"tg_best_fraction_of_bandwidth", tg_best}};
     std::cout << j.dump() << std::endl;
 }
 
@@ -156,14 +169,17 @@ void run_model_bench(const BenchArgs& a) {
 void add_bench(CLI::App& app) {
     auto a = std::make_shared<BenchArgs>();
     CLI::App* cmd = app.add_subcommand(
-        "bench", "speed: decode and prompt processing vs measured rooflines (default: random "
-                 "Llama-3.2-1B-shaped bf16 model)");
+        "bench",
+        "speed: decode and prompt processing vs measured rooflines (default: random "
+        "Llama-3.2-1B-shaped bf16 model)");
     cmd->add_option("-m,--model", a->model, "model to time (default: random 1B-shaped bf16)");
     cmd->add_option("--layers", a->layers, "layer plan");
     cmd->add_option("--threads", a->threads, "threads (default: all cores)");
     cmd->add_option("--prompt", a->prompt, "prompt tokens (default 128)");
-    cmd->add_option("--decode", a->decode, "decoded tokens (default 32)")->check(CLI::PositiveNumber);
-    cmd->add_option("--repeats", a->repeats, "prompt repeats (default 5)")->check(CLI::PositiveNumber);
+    cmd->add_option("--decode", a->decode, "decoded tokens (default 32)")
+        ->check(CLI::Range(1, 1000000));
+    cmd->add_option("--repeats", a->repeats, "prompt repeats (default 5)")
+        ->check(CLI::Range(1, 1000000));
 
     auto text_file = std::make_shared<std::string>();
     auto tok_file = std::make_shared<std::string>();
@@ -182,7 +198,9 @@ void add_bench(CLI::App& app) {
             times.push_back(seconds_since(t0));
         }
         const double s = median(times);
-        std::cout << nlohmann::json{{"bytes", text.size()}, {"tokens", n_tokens}, {"seconds", s},
+        std::cout << nlohmann::json{{"bytes", text.size()},
+                                    {"tokens", n_tokens},
+                                    {"seconds", s},
                                     {"mb_per_s", double(text.size()) / s / 1e6}}
                          .dump()
                   << std::endl;

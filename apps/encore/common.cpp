@@ -29,9 +29,9 @@ void report_kv_stats(const Engine& engine, const ModelArgs& args) {
     std::fprintf(stderr,
                  "kv: %d blocks of %d positions (%lld bytes each), %d referenced, %d cached; "
                  "prefix hits %lld, misses %lld, evictions %lld, published %lld\n",
-                 kv.n_blocks(), kv.block_size(), (long long)kv.bytes_per_block(),
-                 kv.n_referenced(), kv.n_cached(), (long long)s.hits, (long long)s.misses,
-                 (long long)s.evictions, (long long)s.published);
+                 kv.n_blocks(), kv.block_size(), (long long)kv.bytes_per_block(), kv.n_referenced(),
+                 kv.n_cached(), (long long)s.hits, (long long)s.misses, (long long)s.evictions,
+                 (long long)s.published);
 }
 
 Loaded load_model(const ModelArgs& args) {
@@ -47,7 +47,8 @@ std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
     options.thread_pool = std::move(pool);
     options.backend = args.device;
     options.n_threads = args.threads;
-    if (!args.kv_budget.empty()) options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
+    if (!args.kv_budget.empty())
+        options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
     return std::make_unique<Engine>(loaded.model, loaded.plan, options);
 }
 
@@ -61,16 +62,23 @@ int64_t parse_bytes(const std::string& text, const std::string& what) {
              text);
     const std::string unit(ptr, end);
     double scale = 1;
-    if (unit.empty() || unit == "B") scale = 1;
-    else if (unit == "K" || unit == "KiB" || unit == "k") scale = 1024.0;
-    else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
-    else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-    else if (unit == "KB") scale = 1e3;
-    else if (unit == "MB") scale = 1e6;
-    else if (unit == "GB") scale = 1e9;
+    if (unit.empty() || unit == "B")
+        scale = 1;
+    else if (unit == "K" || unit == "KiB" || unit == "k")
+        scale = 1024.0;
+    else if (unit == "M" || unit == "MiB")
+        scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "GiB")
+        scale = 1024.0 * 1024 * 1024;
+    else if (unit == "KB")
+        scale = 1e3;
+    else if (unit == "MB")
+        scale = 1e6;
+    else if (unit == "GB")
+        scale = 1e9;
     else
-        fail(ErrorKind::invalid_argument, "{} '{}': unknown unit '{}' (use B, KiB, MiB, GiB)",
-             what, text, unit);
+        fail(ErrorKind::invalid_argument, "{} '{}': unknown unit '{}' (use B, KiB, MiB, GiB)", what,
+             text, unit);
     return int64_t(value * scale);
 }
 
@@ -100,8 +108,9 @@ void ProgressBar::update(int64_t done, int64_t total) {
     if (!enabled_ || total <= 0) return;
     const int width = 40;
     const int filled = int(width * done / total);
-    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld", label_.c_str(), std::string(size_t(filled), '#').c_str(),
-                 std::string(size_t(width - filled), '.').c_str(), (long long)done, (long long)total);
+    std::fprintf(
+        stderr, "\r%s [%s%s] %lld/%lld", label_.c_str(), std::string(size_t(filled), '#').c_str(),
+        std::string(size_t(width - filled), '.').c_str(), (long long)done, (long long)total);
     std::fflush(stderr);
     drawn_ = true;
 }

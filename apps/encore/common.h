@@ -14,12 +14,12 @@
 namespace encore::cli {
 
 struct ModelArgs {
-    std::string model;       // HF directory or .gguf file
-    std::string layers;      // layer plan spec ("" = the model itself)
+    std::string model;   // HF directory or .gguf file
+    std::string layers;  // layer plan spec ("" = the model itself)
     std::string device = "cpu";
     int threads = 0;
-    std::string kv_budget;   // e.g. "2GiB"; "" = automatic
-    bool verbose = false;    // print KV-cache statistics to stderr at the end
+    std::string kv_budget;  // e.g. "2GiB"; "" = automatic
+    bool verbose = false;   // print KV-cache statistics to stderr at the end
 };
 
 // Adds -m/--model, --layers, --device, --threads, --kv-budget to a subcommand.
@@ -44,12 +44,12 @@ std::vector<int32_t> parse_token_list(const std::string& text);
 
 // A progress bar on stderr, drawn only when stderr is a terminal.
 class ProgressBar {
-public:
+  public:
     explicit ProgressBar(std::string label);
     void update(int64_t done, int64_t total);
     void finish();
 
-private:
+  private:
     std::string label_;
     bool enabled_;
     bool drawn_ = false;

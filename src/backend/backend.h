@@ -24,9 +24,9 @@ class ThreadPool;
 // blocks; each block holds `block_size` consecutive positions of one sequence for every layer
 // instance: block layout [n_instances][2 (k, v)][n_kv_heads][block_size][head_dim] f32.
 struct KvLayerView {
-    float* pool = nullptr;      // start of block 0
-    int64_t block_stride = 0;   // floats per block
-    int64_t instance_offset = 0;// floats from a block's start to this instance's K
+    float* pool = nullptr;        // start of block 0
+    int64_t block_stride = 0;     // floats per block
+    int64_t instance_offset = 0;  // floats from a block's start to this instance's K
     int n_kv_heads = 0;
     int head_dim = 0;
     int block_size = 0;
@@ -45,8 +45,8 @@ struct KvLayerView {
 // block table (the token's own K/V is written before attention runs).
 struct BatchLayout {
     int64_t n_tokens = 0;
-    const int32_t* positions = nullptr;   // [n_tokens]
-    const int32_t* seq_index = nullptr;   // [n_tokens] index into block_tables
+    const int32_t* positions = nullptr;            // [n_tokens]
+    const int32_t* seq_index = nullptr;            // [n_tokens] index into block_tables
     const int32_t* const* block_tables = nullptr;  // [n_seqs] -> [n_blocks of that sequence]
 };
 
@@ -57,7 +57,7 @@ struct RopeTable {
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
 
@@ -108,8 +108,8 @@ public:
                            float* out /*[n, n_heads * head_dim]*/) = 0;
 
     // dst[i, :] = src[rows[i], :].
-    virtual void gather_rows(const float* src /*[*, d]*/, int64_t d, const int32_t* rows,
-                             int64_t n, float* dst /*[n, d]*/) = 0;
+    virtual void gather_rows(const float* src /*[*, d]*/, int64_t d, const int32_t* rows, int64_t n,
+                             float* dst /*[n, d]*/) = 0;
 };
 
 // The scalar reference backend: plain loops, f32 accumulation in index order.

@@ -15,7 +15,7 @@
 namespace encore {
 
 class ThreadPool {
-public:
+  public:
     // n_threads <= 0 means one per hardware thread.
     explicit ThreadPool(int n_threads = 0);
     ~ThreadPool();
@@ -32,7 +32,7 @@ public:
     // Calls fn(thread_index, n_threads) once on every thread.
     void run_on_all(const std::function<void(int, int)>& fn);
 
-private:
+  private:
     void worker_loop(int index);
 
     std::vector<std::thread> workers_;

@@ -136,7 +136,8 @@ void Engine::eval(std::span<EvalItem> items) {
         const std::span<const int32_t> todo = to_compute[i];
         const int64_t start = item.seq->size(), m = int64_t(todo.size());
         for (int64_t j = 0; j < m; ++j) {
-            const bool keep = item.logits == Logits::all || (item.logits == Logits::last && j == m - 1);
+            const bool keep =
+                item.logits == Logits::all || (item.logits == Logits::last && j == m - 1);
             if (keep) {
                 logit_rows.push_back(int32_t(tokens.size()));
                 row_owner.emplace_back(i, start + j);
@@ -147,7 +148,7 @@ void Engine::eval(std::span<EvalItem> items) {
         }
     }
 
-    n_total = int64_t(tokens.size());  // what is left to compute after prefix reuse
+    n_total = int64_t(tokens.size());           // what is left to compute after prefix reuse
     for (size_t t = 0; t < tokens.size(); ++t)  // every position has a block
         ENCORE_ASSERT(size_t(positions[t] / B) < items[size_t(seq_index[t])].seq->blocks_.size());
 
@@ -197,7 +198,7 @@ std::span<const int32_t> Engine::reuse_prefix(Sequence& seq, std::span<const int
     const int B = kv_->block_size();
     if (seq.size() % B != 0) return tokens;
     // Tokens whose logits are wanted must be computed.
-    const size_t reusable = logits == Logits::none ? tokens.size()
+    const size_t reusable = logits == Logits::none                      ? tokens.size()
                             : logits == Logits::last && !tokens.empty() ? tokens.size() - 1
                                                                         : 0;
     size_t consumed = 0;

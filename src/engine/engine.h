@@ -21,12 +21,12 @@ namespace encore {
 class Sequence;
 
 struct EngineOptions {
-    std::string backend = "cpu";   // "cpu" (SIMD, multithreaded) or "scalar" (the reference)
-    int n_threads = 0;             // 0 = all hardware threads
+    std::string backend = "cpu";  // "cpu" (SIMD, multithreaded) or "scalar" (the reference)
+    int n_threads = 0;            // 0 = all hardware threads
     // A pool shared with other engines of the process (n_threads is then ignored): engines used
     // in turn then do not compete with each other's idle workers, which spin briefly after a job.
     std::shared_ptr<ThreadPool> thread_pool;
-    int64_t kv_budget_bytes = 0;   // 0 = room for 8192 positions (or max_position if larger)
+    int64_t kv_budget_bytes = 0;  // 0 = room for 8192 positions (or max_position if larger)
     int block_size = KvPool::k_default_block_size;
     int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
     bool prefix_cache = true;        // publish full blocks and reuse them across sequences
@@ -43,7 +43,7 @@ struct EvalItem {
 };
 
 class Engine {
-public:
+  public:
     Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions options = {});
     ~Engine();
 
@@ -63,7 +63,7 @@ public:
     // pool are exactly as before.
     void eval(std::span<EvalItem> items);
 
-private:
+  private:
     friend struct PrefixFile;  // a loaded prefix publishes its blocks like computed ones
     // Appends published blocks matching the start of `tokens` to `seq` (only tokens whose logits
     // are not wanted); returns the tokens left to compute.

@@ -17,14 +17,14 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     ENCORE_ASSERT(plan.n_instances() == kv.shape().n_instances);
     if (n == 0) return;
 
-    s.x.resize(size_t(n * d));     // [n, d] residual stream
-    s.h.resize(size_t(n * d));     // [n, d] normed input of a block
-    s.q.resize(size_t(n * qd));    // [n, n_heads, head_dim]
-    s.k.resize(size_t(n * kvd));   // [n, n_kv_heads, head_dim]
-    s.v.resize(size_t(n * kvd));   // [n, n_kv_heads, head_dim]
-    s.attn.resize(size_t(n * qd)); // [n, q]
-    s.gate.resize(size_t(n * f));  // [n, f]
-    s.up.resize(size_t(n * f));    // [n, f]
+    s.x.resize(size_t(n * d));      // [n, d] residual stream
+    s.h.resize(size_t(n * d));      // [n, d] normed input of a block
+    s.q.resize(size_t(n * qd));     // [n, n_heads, head_dim]
+    s.k.resize(size_t(n * kvd));    // [n, n_kv_heads, head_dim]
+    s.v.resize(size_t(n * kvd));    // [n, n_kv_heads, head_dim]
+    s.attn.resize(size_t(n * qd));  // [n, q]
+    s.gate.resize(size_t(n * f));   // [n, f]
+    s.up.resize(size_t(n * f));     // [n, f]
     if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
     const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
 

@@ -134,8 +134,8 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
     for (size_t o = 0; o < outs.size(); ++o) {
         const TensorView& w = *outs[o].w;
         if (w.row_elems() != k)
-            fail(ErrorKind::invalid_argument, "matmuls: weight {} has rows of {} elements, expected {}",
-                 o, w.row_elems(), k);
+            fail(ErrorKind::invalid_argument,
+                 "matmuls: weight {} has rows of {} elements, expected {}", o, w.row_elems(), k);
         MatmulJob& job = jobs[o];
         fns[o] = chunk_fn(w.dtype);
         job.n = n, job.k = k, job.m = w.n_rows(), job.y = outs[o].y;

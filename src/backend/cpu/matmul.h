@@ -13,8 +13,8 @@
 #include <span>
 #include <vector>
 
-#include "core/dtype.h"
 #include "backend/backend.h"
+#include "core/dtype.h"
 #include "core/tensor.h"
 
 namespace encore {
@@ -64,8 +64,8 @@ void matmul_chunk_q4_0(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64
 
 // Scratch kept between calls so steady-state matmuls do not allocate.
 struct MatmulScratch {
-    float* packed_x[2] = {};          // per PackLayout: [n * ldx], 64-byte aligned
-    size_t packed_capacity[2] = {};   // floats
+    float* packed_x[2] = {};         // per PackLayout: [n * ldx], 64-byte aligned
+    size_t packed_capacity[2] = {};  // floats
     MatmulScratch() = default;
     MatmulScratch(const MatmulScratch&) = delete;
     MatmulScratch& operator=(const MatmulScratch&) = delete;

@@ -25,7 +25,7 @@ struct F16Rows {
 }  // namespace
 
 void matmul_chunk_f16(const MatmulJob& job, int64_t j0, int64_t j1, const uint8_t* prefetch,
-                       int64_t prefetch_bytes) {
+                      int64_t prefetch_bytes) {
     matmul_chunk<F16Rows>(job, j0, j1, prefetch, prefetch_bytes);
 }
 

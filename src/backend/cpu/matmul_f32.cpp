@@ -24,7 +24,7 @@ struct F32Rows {
 }  // namespace
 
 void matmul_chunk_f32(const MatmulJob& job, int64_t j0, int64_t j1, const uint8_t* prefetch,
-                       int64_t prefetch_bytes) {
+                      int64_t prefetch_bytes) {
     matmul_chunk<F32Rows>(job, j0, j1, prefetch, prefetch_bytes);
 }
 

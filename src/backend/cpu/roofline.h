@@ -21,11 +21,11 @@ class ThreadPool;
 // the available bandwidth moves from second to second, and only a pass taken next to the work
 // measures the same conditions.
 class ReadBandwidthProbe {
-public:
+  public:
     explicit ReadBandwidthProbe(ThreadPool& pool, size_t bytes = size_t(1) << 30);
     double pass();  // GB/s (1e9 bytes/s) of one pass over the buffer
 
-private:
+  private:
     ThreadPool& pool_;
     hwy::AlignedFreeUniquePtr<float[]> buffer_;
     size_t part_ = 0;  // floats per thread
@@ -33,11 +33,11 @@ private:
 
 // The all-core f32 FMA peak: 16 independent FMA chains per thread (enough to cover the latency).
 class FmaPeakProbe {
-public:
+  public:
     explicit FmaPeakProbe(ThreadPool& pool) : pool_(pool) {}
     double pass();  // GFLOP/s (an FMA counts 2 flops) of one run of a few milliseconds
 
-private:
+  private:
     ThreadPool& pool_;
 };
 
