@@ -30,11 +30,7 @@ void add_chat(CLI::App& app) {
         "chat", "interactive plain-text turns on stdin (one line per turn), replies on stdout");
     add_model_options(cmd, *args);
     cmd->add_option("-n,--n-predict", gen->max_tokens, "tokens per reply at most (default 128)");
-    cmd->add_option("--temp", sampling->temperature, "temperature; 0 = greedy (default 0.8)");
-    cmd->add_option("--top-k", sampling->top_k, "top-k filter, 0 = off (default 40)");
-    cmd->add_option("--top-p", sampling->top_p, "nucleus filter, 1 = off (default 0.95)");
-    cmd->add_option("--min-p", sampling->min_p, "min-p filter, 0 = off (default 0.05)");
-    cmd->add_option("--seed", sampling->seed, "random seed (default 0)");
+    add_sampling_options(cmd, *sampling);
     cmd->add_option("--stop", *stops,
                     "end a reply when this text appears (repeatable; default \\n)");
     cmd->callback([args, sampling, gen, stops] {

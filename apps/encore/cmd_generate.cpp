@@ -18,11 +18,7 @@ void add_generate(CLI::App& app) {
     add_model_options(cmd, *args);
     cmd->add_option("-p,--prompt", *prompt, "prompt text")->required();
     cmd->add_option("-n,--n-predict", gen->max_tokens, "tokens to generate (default 128)");
-    cmd->add_option("--temp", sampling->temperature, "temperature; 0 = greedy (default 0.8)");
-    cmd->add_option("--top-k", sampling->top_k, "top-k filter, 0 = off (default 40)");
-    cmd->add_option("--top-p", sampling->top_p, "nucleus filter, 1 = off (default 0.95)");
-    cmd->add_option("--min-p", sampling->min_p, "min-p filter, 0 = off (default 0.05)");
-    cmd->add_option("--seed", sampling->seed, "random seed (default 0)");
+    add_sampling_options(cmd, *sampling);
     cmd->add_option("--stop", gen->stop_strings, "stop when this text appears (repeatable)");
     cmd->callback([args, prompt, sampling, gen] {
         const Loaded loaded = load_model(*args);

@@ -11,6 +11,14 @@
 
 namespace encore::cli {
 
+void add_sampling_options(CLI::App* cmd, SamplerOptions& options) {
+    cmd->add_option("--temp", options.temperature, "temperature; 0 = greedy (default 0.8)");
+    cmd->add_option("--top-k", options.top_k, "top-k filter, 0 = off (default 40)");
+    cmd->add_option("--top-p", options.top_p, "nucleus filter, 1 = off (default 0.95)");
+    cmd->add_option("--min-p", options.min_p, "min-p filter, 0 = off (default 0.05)");
+    cmd->add_option("--seed", options.seed, "random seed (default 0)");
+}
+
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
     cmd->add_option("-m,--model", args.model, "HF model directory or .gguf file")->required();
     cmd->add_option("--layers", args.layers,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/sampler.h"
 
 namespace encore::cli {
 
@@ -24,6 +25,9 @@ struct ModelArgs {
 
 // Adds -m/--model, --layers, --device, --threads, --kv-budget to a subcommand.
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
+
+// Adds --temp, --top-k, --top-p, --min-p, --seed (the sampler's settings) to a subcommand.
+void add_sampling_options(CLI::App* cmd, SamplerOptions& options);
 
 struct Loaded {
     std::shared_ptr<Model> model;

@@ -39,39 +39,14 @@ TEST_P(Golden, EncodeAndDecodeMatchCorpus) {
     for (size_t i = 0; i < corpus.size(); ++i) {
         const std::string& text = corpus[i];
         const auto& g = goldens[i];
-        auto want_a = g.at("a").get<std::vector<int32_t>>();
-        auto want_n = g.at("n").get<std::vector<int32_t>>();
-        auto want_d = g.at("d").get<std::string>();
-        auto want_s = g.at("s").get<std::string>();
-        auto got_a = tok.encode(text, true);
-        auto got_n = tok.encode(text, false);
-        auto got_d = tok.decode(want_n, false);
-        auto got_s = tok.decode(want_a, true);
-        bool ok = got_a == want_a && got_n == want_n && got_d == want_d && got_s == want_s;
-        if (ok) {
+        const std::string diff = test::golden_mismatch(tok, text, g);
+        if (diff.empty()) {
             ++n_ok;
             continue;
         }
         if (++n_bad > 8) continue;  // report the first mismatches only
-        std::string msg = "corpus line " + std::to_string(i + 1) + " " + show(text) + ":";
-        if (got_n != want_n) {
-            size_t at = test::first_difference(got_n, want_n);
-            size_t from = at > 8 ? at - 8 : 0;
-            msg += "\n  encode(add_special=false) differs at index " + std::to_string(at) +
-                   "\n    want " + test::show_window(want_n, from) + "\n    got  " +
-                   test::show_window(got_n, from);
-        } else if (got_a != want_a) {
-            msg += "\n  encode(add_special=true)\n    want " + show(want_a) + "\n    got  " +
-                   show(got_a);
-        }
-        if (got_d != want_d) {
-            msg += "\n  decode(skip_special=false)\n    want " + show(want_d) + "\n    got  " +
-                   show(got_d);
-        }
-        if (got_s != want_s) {
-            msg += "\n  decode(skip_special=true)\n    want " + show(want_s) + "\n    got  " +
-                   show(got_s);
-        }
+        const std::string msg =
+            "corpus line " + std::to_string(i + 1) + " " + show(text) + ":" + diff;
         ADD_FAILURE() << GetParam().name << ": " << msg;
     }
     EXPECT_EQ(n_bad, 0) << GetParam().name << ": " << n_bad << " of " << corpus.size()

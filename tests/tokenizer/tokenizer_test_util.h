@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/mapped_file.h"
+#include "tokenizer/tokenizer.h"
 
 namespace encore::test {
 
@@ -93,6 +94,38 @@ inline size_t first_difference(const std::vector<int32_t>& a, const std::vector<
     size_t i = 0;
     while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
     return i;
+}
+
+// Compares one golden line (fields a, n: encodings with and without special tokens; d, s:
+// decodings of n keeping and of a skipping special tokens) with `tok` on `text`. Returns "" when
+// all four agree, else what differs, one part per line.
+inline std::string golden_mismatch(const Tokenizer& tok, const std::string& text,
+                                   const nlohmann::json& g) {
+    const auto want_a = g.at("a").get<std::vector<int32_t>>();
+    const auto want_n = g.at("n").get<std::vector<int32_t>>();
+    const auto want_d = g.at("d").get<std::string>();
+    const auto want_s = g.at("s").get<std::string>();
+    const auto got_a = tok.encode(text, true);
+    const auto got_n = tok.encode(text, false);
+    const auto got_d = tok.decode(want_n, false);
+    const auto got_s = tok.decode(want_a, true);
+    std::string msg;
+    if (got_n != want_n) {
+        const size_t at = first_difference(got_n, want_n);
+        const size_t from = at > 8 ? at - 8 : 0;
+        msg += "\n  encode(add_special=false) differs at index " + std::to_string(at) +
+               "\n    want " + show_window(want_n, from) + "\n    got  " + show_window(got_n, from);
+    }
+    if (got_a != want_a)
+        msg +=
+            "\n  encode(add_special=true)\n    want " + show(want_a) + "\n    got  " + show(got_a);
+    if (got_d != want_d)
+        msg += "\n  decode(skip_special=false)\n    want " + show(want_d) + "\n    got  " +
+               show(got_d);
+    if (got_s != want_s)
+        msg +=
+            "\n  decode(skip_special=true)\n    want " + show(want_s) + "\n    got  " + show(got_s);
+    return msg;
 }
 
 }  // namespace encore::test

@@ -58,32 +58,10 @@ TEST(Variants, MatchHuggingFace) {
         for (const auto& g : test::read_jsonl(variants_dir() + "/" + name + ".jsonl")) {
             ++n_lines;
             auto text = g.at("t").get<std::string>();
-            auto want_a = g.at("a").get<std::vector<int32_t>>();
-            auto want_n = g.at("n").get<std::vector<int32_t>>();
-            auto want_d = g.at("d").get<std::string>();
-            auto want_s = g.at("s").get<std::string>();
-            auto got_a = tok.encode(text, true);
-            auto got_n = tok.encode(text, false);
-            auto got_d = tok.decode(want_n, false);
-            auto got_s = tok.decode(want_a, true);
-            if (got_a == want_a && got_n == want_n && got_d == want_d && got_s == want_s) continue;
+            const std::string diff = test::golden_mismatch(tok, text, g);
+            if (diff.empty()) continue;
             if (++n_bad > 6) continue;
-            size_t at = test::first_difference(got_n, want_n);
-            size_t from = at > 8 ? at - 8 : 0;
-            std::string where = got_n == want_n
-                                    ? ""
-                                    : "\n  encode(false) first differs at " + std::to_string(at) +
-                                          ": want " + test::show_window(want_n, from) + " got " +
-                                          test::show_window(got_n, from);
-            ADD_FAILURE() << name << " line " << n_lines << " " << test::show(text) << where
-                          << "\n  encode(true)  want " << test::show(want_a) << "\n"
-                          << "                got  " << test::show(got_a)
-                          << "\n  encode(false) want " << test::show(want_n) << "\n"
-                          << "                got  " << test::show(got_n)
-                          << "\n  decode(false) want " << test::show(want_d) << "\n"
-                          << "                got  " << test::show(got_d)
-                          << "\n  decode(true)  want " << test::show(want_s) << "\n"
-                          << "                got  " << test::show(got_s);
+            ADD_FAILURE() << name << " line " << n_lines << " " << test::show(text) << diff;
         }
         EXPECT_EQ(n_bad, 0) << name << ": " << n_bad << " of " << n_lines << " strings differ";
         std::printf("[ variant  ] %s: %d of %d strings match\n", name.c_str(), n_lines - n_bad,

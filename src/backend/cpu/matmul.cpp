@@ -106,11 +106,6 @@ const float* pack_x(ThreadPool& pool, MatmulScratch& scratch, PackLayout layout,
     return xp;
 }
 
-struct Chunk {
-    int job;
-    int64_t j0, j1;
-};
-
 }  // namespace
 
 void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
@@ -127,8 +122,10 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
     const int64_t ldx = (k + k_step - 1) / k_step * k_step;
     if (scratch.biases.size() < outs.size()) scratch.biases.resize(outs.size());
 
-    std::vector<MatmulJob> jobs(outs.size());
-    std::vector<MatmulChunkFn> fns(outs.size());
+    std::vector<MatmulJob>& jobs = scratch.jobs;
+    std::vector<MatmulChunkFn>& fns = scratch.fns;
+    jobs.assign(outs.size(), MatmulJob{});
+    fns.assign(outs.size(), nullptr);
     const float* packed[2] = {};
     int64_t total_rows = 0;
     for (size_t o = 0; o < outs.size(); ++o) {
@@ -164,23 +161,24 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
                                (per_thread_chunks * pool.n_threads());
     constexpr int64_t align =
         std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);  // whole tiles for decode and prefill
-    std::vector<Chunk> chunks;
+    std::vector<MatmulScratch::Chunk>& chunks = scratch.chunks;
+    chunks.clear();
     for (size_t o = 0; o < jobs.size(); ++o) {
         const int64_t m = jobs[o].m;
         const int64_t chunk = std::max<int64_t>(
             align, std::min({k_panel_bytes / jobs[o].w_row_bytes, per_thread, k_max_chunk}) /
                        align * align);
         for (int64_t j0 = 0; j0 < m; j0 += chunk)
-            chunks.push_back(Chunk{int(o), j0, std::min(m, j0 + chunk)});
+            chunks.push_back(MatmulScratch::Chunk{int(o), j0, std::min(m, j0 + chunk)});
     }
     const int64_t n_chunks = int64_t(chunks.size());
     const int64_t ahead = pool.n_threads();  // the chunk a thread most likely takes next
     auto run_chunk = [&](int64_t c) {
-        const Chunk& ch = chunks[size_t(c)];
+        const MatmulScratch::Chunk& ch = chunks[size_t(c)];
         const uint8_t* prefetch = nullptr;
         int64_t prefetch_bytes = 0;
         if (c + ahead < n_chunks) {
-            const Chunk& next = chunks[size_t(c + ahead)];
+            const MatmulScratch::Chunk& next = chunks[size_t(c + ahead)];
             const MatmulJob& nj = jobs[size_t(next.job)];
             prefetch = nj.w + next.j0 * nj.w_row_bytes;
             prefetch_bytes = (next.j1 - next.j0) * nj.w_row_bytes;

@@ -71,6 +71,14 @@ struct MatmulScratch {
     MatmulScratch& operator=(const MatmulScratch&) = delete;
     ~MatmulScratch();
     std::vector<std::vector<float>> biases;  // per output: [m_i] as f32
+    // The last call's work list, kept so that a call does not allocate.
+    struct Chunk {
+        int job;         // index into jobs
+        int64_t j0, j1;  // output columns
+    };
+    std::vector<MatmulJob> jobs;  // per output
+    std::vector<MatmulChunkFn> fns;
+    std::vector<Chunk> chunks;
 };
 
 // The whole matmul on `pool`. `bias` may be null.
