@@ -1,15 +1,18 @@
 // `encore bench prefix`: what reusing a prefix's KV saves. K items of a P-token prefix followed
-// by an S-token suffix (random ids) are scored (logits of the last token) two ways:
+// by an S-token suffix (random ids) are scored (logits of the last token) three ways:
 //   (a) with reuse: the prefix prefilled once without logits, each item forked from it and only
 //       its suffix prefilled;
+//   (a) batched: the same, all K forks evaluated in one Engine::eval (as a scoring run does);
 //   (b) without: a second engine with the prefix cache off computes prefix + suffix of every
 //       item from scratch.
-// The last logits of every item must be bitwise equal both ways (else the command fails). The
-// items are run interleaved (a, b, a, b, ...) so that machine noise hits both alike. Printed as
-// one JSON line: the times, ratio = (b) / (a's per-item time), the ideal ratio (P+S)/S that
-// skipping the prefix's work would give, and the ratio as a fraction of the ideal. The one-time
-// prefix prefill of (a) is reported apart (it is amortized over all items of a scoring run);
-// `ratio_with_prefix` counts it in.
+// The last logits of every item must be bitwise equal all ways (else the command fails). The
+// items are run interleaved (a, b, a, b, ...) so that machine noise hits both alike, in
+// --repeats rounds on fresh suffixes. Printed as one JSON line: the times, ratio = (b) / (a's
+// per-item time) and ratio_batched = (b) / (a batched) as medians over rounds, the ideal ratio
+// (P+S)/S that skipping the prefix's work would give, and the ratios as fractions of it. The
+// one-time prefix prefill of (a) is reported apart (it is amortized over all items of a scoring
+// run); `ratio_with_prefix` counts it in.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -31,12 +34,18 @@ double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
 struct PrefixBenchArgs {
     ModelArgs model;
     int64_t prefix = 512;
     int64_t suffix = 32;
     int64_t count = 16;
     uint64_t seed = 1;
+    int64_t repeats = 5;
 };
 
 void run_prefix_bench(const PrefixBenchArgs& a) {
@@ -76,68 +85,80 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
         s2.prefill(warm, Logits::last);
     }
 
-    // (a) the prefix once.
+    // (a) the prefix once, on the engine of the one-at-a-time items and on the batch engine.
     Sequence base(*with_engine);
     auto t0 = Clock::now();
     base.prefill(prefix, Logits::none);
     const double prefix_s = seconds_since(t0);
-
-    double with_s = 0, without_s = 0;
-    int64_t n_equal = 0;
-    std::vector<std::vector<float>> item_logits;  // [count][vocab]
-    for (int64_t i = 0; i < a.count; ++i) {
-        const std::vector<int32_t>& suffix = suffixes[size_t(i)];
-        // (a) fork and score the suffix.
-        t0 = Clock::now();
-        std::unique_ptr<Sequence> item = base.fork();
-        item->prefill(suffix, Logits::last);
-        with_s += seconds_since(t0);
-        const std::vector<float> with_logits(item->last_logits().begin(),
-                                             item->last_logits().end());  // [vocab]
-        item.reset();
-
-        // (b) everything from scratch.
-        std::vector<int32_t> all = prefix;
-        all.insert(all.end(), suffix.begin(), suffix.end());
-        t0 = Clock::now();
-        Sequence full(without_engine);
-        full.prefill(all, Logits::last);
-        without_s += seconds_since(t0);
-        const auto without_logits = full.last_logits();  // [vocab]
-
-        if (std::memcmp(with_logits.data(), without_logits.data(),
-                        with_logits.size() * sizeof(float)) != 0)
-            fail(ErrorKind::internal,
-                 "bench prefix: item {}: the last logits with prefix reuse differ from a full "
-                 "recompute (they must be bitwise equal)",
-                 i);
-        ++n_equal;
-        item_logits.push_back(with_logits);
-    }
-
-    // (a) batched: all items forked and their suffixes evaluated in one batch, on a third engine
-    // (the first one has the suffixes' blocks published by now).
     auto batch_engine = make_engine(loaded, a.model, pool);
     Sequence batch_base(*batch_engine);
     batch_base.prefill(prefix, Logits::none);
-    t0 = Clock::now();
-    std::vector<std::unique_ptr<Sequence>> forks;
-    std::vector<EvalItem> batch;
-    for (int64_t i = 0; i < a.count; ++i) {
-        forks.push_back(batch_base.fork());
-        batch.push_back({forks.back().get(), suffixes[size_t(i)], Logits::last});
-    }
-    batch_engine->eval(batch);
-    const double batched_s = seconds_since(t0);
-    for (int64_t i = 0; i < a.count; ++i)
-        if (std::memcmp(forks[size_t(i)]->last_logits().data(), item_logits[size_t(i)].data(),
-                        item_logits[size_t(i)].size() * sizeof(float)) != 0)
-            fail(ErrorKind::internal,
-                 "bench prefix: item {}: the last logits in a batch of {} forks differ from the "
-                 "item evaluated alone (they must be bitwise equal)",
-                 i, a.count);
 
-    const double ratio = without_s / with_s;
+    // Rounds, each on fresh suffixes (so no round finds the last one's suffix blocks cached):
+    // every item (a) forked and scored alone, (b) recomputed from scratch, interleaved; then
+    // (a) batched: all K forks in one eval. Each round gives its own ratios; the medians over
+    // rounds are reported, so one disturbed round (a shared machine) does not decide.
+    std::vector<double> with_times, without_times, batched_times, ratios, batched_ratios;
+    for (int64_t round = 0; round < a.repeats; ++round) {
+        std::vector<std::vector<int32_t>> suffixes;
+        for (int64_t i = 0; i < a.count; ++i) suffixes.push_back(random_tokens(a.suffix));
+        double with_s = 0, without_s = 0;
+        std::vector<std::vector<float>> item_logits;  // [count][vocab]
+        for (int64_t i = 0; i < a.count; ++i) {
+            const std::vector<int32_t>& suffix = suffixes[size_t(i)];
+            // (a) fork and score the suffix.
+            t0 = Clock::now();
+            std::unique_ptr<Sequence> item = base.fork();
+            item->prefill(suffix, Logits::last);
+            with_s += seconds_since(t0);
+            const std::vector<float> with_logits(item->last_logits().begin(),
+                                                 item->last_logits().end());  // [vocab]
+            item.reset();
+
+            // (b) everything from scratch.
+            std::vector<int32_t> all = prefix;
+            all.insert(all.end(), suffix.begin(), suffix.end());
+            t0 = Clock::now();
+            Sequence full(without_engine);
+            full.prefill(all, Logits::last);
+            without_s += seconds_since(t0);
+            const auto without_logits = full.last_logits();  // [vocab]
+
+            if (std::memcmp(with_logits.data(), without_logits.data(),
+                            with_logits.size() * sizeof(float)) != 0)
+                fail(ErrorKind::internal,
+                     "bench prefix: item {}: the last logits with prefix reuse differ from a full "
+                     "recompute (they must be bitwise equal)",
+                     i);
+            item_logits.push_back(with_logits);
+        }
+
+        // (a) batched: all items forked and their suffixes evaluated in one batch.
+        t0 = Clock::now();
+        std::vector<std::unique_ptr<Sequence>> forks;
+        std::vector<EvalItem> batch;
+        for (int64_t i = 0; i < a.count; ++i) {
+            forks.push_back(batch_base.fork());
+            batch.push_back({forks.back().get(), suffixes[size_t(i)], Logits::last});
+        }
+        batch_engine->eval(batch);
+        const double batched_s = seconds_since(t0);
+        for (int64_t i = 0; i < a.count; ++i)
+            if (std::memcmp(forks[size_t(i)]->last_logits().data(), item_logits[size_t(i)].data(),
+                            item_logits[size_t(i)].size() * sizeof(float)) != 0)
+                fail(ErrorKind::internal,
+                     "bench prefix: item {}: the last logits in a batch of {} forks differ from "
+                     "the item evaluated alone (they must be bitwise equal)",
+                     i, a.count);
+        with_times.push_back(with_s);
+        without_times.push_back(without_s);
+        batched_times.push_back(batched_s);
+        ratios.push_back(without_s / with_s);
+        batched_ratios.push_back(without_s / batched_s);
+    }
+    const double with_s = median(with_times), without_s = median(without_times);
+    const double batched_s = median(batched_times);
+    const double ratio = median(ratios), ratio_batched = median(batched_ratios);
     const double ideal = double(a.prefix + a.suffix) / double(a.suffix);
     // The same ideal counting multiply-adds: the matrices per token, and attention per
     // (query, key) pair, which a suffix token pays over P + its position, so skipping the
@@ -176,8 +197,13 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
                         {"mac_ideal_ratio", mac_ideal},
                         {"fraction_of_mac_ideal", ratio / mac_ideal},
                         {"with_reuse_batched_s", batched_s},
-                        {"ratio_batched", without_s / batched_s},
-                        {"bitwise_equal", n_equal == a.count},
+                        {"ratio_batched", ratio_batched},
+                        {"fraction_of_ideal_batched", ratio_batched / ideal},
+                        {"ratio_batched_range",
+                         {*std::min_element(batched_ratios.begin(), batched_ratios.end()),
+                          *std::max_element(batched_ratios.begin(), batched_ratios.end())}},
+                        {"repeats", a.repeats},
+                        {"bitwise_equal", true},
                         {"prefix_cache",
                          {{"hits", stats.hits},
                           {"misses", stats.misses},
@@ -197,6 +223,9 @@ void add_bench_prefix(CLI::App& bench_cmd) {
     cmd->add_option("--suffix", a->suffix, "suffix tokens S per item (default 32)");
     cmd->add_option("--count", a->count, "items K (default 16)");
     cmd->add_option("--seed", a->seed, "seed of the random token ids (default 1)");
+    cmd->add_option("--repeats", a->repeats,
+                    "rounds, each on fresh suffixes; medians over rounds are reported (default 5)")
+        ->check(CLI::Range(int64_t(1), int64_t(1000)));
     cmd->callback([a] { run_prefix_bench(*a); });
 }
 

@@ -2,8 +2,10 @@
 //
 // Memory is a fixed number of blocks under a byte budget; a block holds `block_size`
 // consecutive positions of one sequence for every layer instance of the plan (layout in
-// backend/backend.h, KvLayerView). The budget is reserved as virtual memory: only touched pages
-// cost RAM. Blocks are reference counted so that sequences share full blocks (forks, reused
+// backend/backend.h, KvLayerView). The budget is taken up front, as llama.cpp and vLLM take
+// theirs: the pages are faulted in when the pool is made (MAP_POPULATE, about 0.15 s per GiB),
+// not one at a time inside forward passes; a budget larger than the machine's memory is refused.
+// Blocks are reference counted so that sequences share full blocks (forks, reused
 // prefixes).
 //
 // Prefix index: a full block can be published under a chained hash of (parent block's hash, the
@@ -45,7 +47,8 @@ class KvPool {
 public:
     static constexpr int k_default_block_size = 16;
 
-    // Fails with out_of_memory when the budget cannot hold a single block.
+    // Fails with out_of_memory when the budget cannot hold a single block or is more than the
+    // machine's memory.
     KvPool(const KvShape& shape, int64_t budget_bytes);
     ~KvPool();
     KvPool(const KvPool&) = delete;

@@ -42,7 +42,7 @@ public:
     Reference(std::shared_ptr<Model> model, const LayerPlan& plan) {
         EngineOptions o;
         o.prefix_cache = false;
-        o.kv_budget_bytes = int64_t(1) << 30;
+        o.kv_budget_bytes = int64_t(64) << 20;  // taken up front: enough for these models
         engine_ = std::make_unique<Engine>(model, plan, o);
     }
     std::vector<float> row(const std::vector<int32_t>& tokens, int64_t position) {

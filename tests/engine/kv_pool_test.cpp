@@ -1,0 +1,53 @@
+// KvPool's budget checks: a budget must hold one block and fit in the machine's memory, and the
+// memory it takes is usable at once (pages are faulted in when the pool is made).
+#include "kv/kv_pool.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace encore {
+namespace {
+
+const KvShape k_shape{.n_instances = 2, .n_kv_heads = 2, .head_dim = 8, .block_size = 16};
+
+ErrorKind kind_of_failure(int64_t budget, std::string& message) {
+    try {
+        KvPool pool(k_shape, budget);
+    } catch (const Error& e) {
+        message = e.what();
+        return e.kind();
+    }
+    return ErrorKind::internal;
+}
+
+TEST(KvPool, BudgetBelowOneBlockIsRefused) {
+    const int64_t block = 2 * 2 * 2 * 16 * 8 * int64_t(sizeof(float));
+    std::string message;
+    EXPECT_EQ(kind_of_failure(block - 1, message), ErrorKind::out_of_memory);
+    EXPECT_NE(message.find("smaller than one block"), std::string::npos) << message;
+    KvPool pool(k_shape, block);
+    EXPECT_EQ(pool.n_blocks(), 1);
+}
+
+TEST(KvPool, BudgetAboveTheMachinesMemoryIsRefused) {
+    const int64_t memory = int64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+    ASSERT_GT(memory, 0);
+    std::string message;
+    EXPECT_EQ(kind_of_failure(2 * memory, message), ErrorKind::out_of_memory);
+    EXPECT_NE(message.find("more than this machine's memory"), std::string::npos) << message;
+}
+
+TEST(KvPool, BlocksAreWritableAndIndependent) {
+    KvPool pool(k_shape, 8 * 2 * 2 * 2 * 16 * 8 * int64_t(sizeof(float)));
+    ASSERT_EQ(pool.n_blocks(), 8);
+    const int64_t floats = pool.bytes_per_block() / int64_t(sizeof(float));
+    for (int32_t b = 0; b < pool.n_blocks(); ++b)
+        for (int64_t i = 0; i < floats; ++i) pool.block_data(b)[i] = float(b * 1000 + i);
+    for (int32_t b = 0; b < pool.n_blocks(); ++b)
+        for (int64_t i = 0; i < floats; ++i) ASSERT_EQ(pool.block_data(b)[i], float(b * 1000 + i));
+}
+
+}  // namespace
+}  // namespace encore
