@@ -43,23 +43,39 @@ MatmulChunkFn chunk_fn(DType dtype) {
     fail(ErrorKind::unsupported, "matmul does not support {} weights", dtype_name(dtype));
 }
 
-// Packs the row tiles [t0, t1) of x [n, k] into xp (see PackLayout).
+// Packs the row tiles [t0, t1) of x [n, k] into xp (see PackLayout). Whole steps move as two
+// vectors (even_odd: split into even and odd elements by two lane permutes); a last partial step
+// is zero-padded element by element.
 void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t ldx, int64_t t0,
                 int64_t t1, float* xp) {
-    const int64_t half = k_step / 2, n_steps = ldx / k_step;
+    const DF df;
+    const int64_t half = k_step / 2, n_steps = ldx / k_step, n_full = k / k_step;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t i0 = t * k_mr, rows = std::min<int64_t>(k_mr, n - i0);
         float* tile = xp + i0 * ldx;
-        for (int64_t s = 0; s < n_steps; ++s) {
-            for (int64_t r = 0; r < rows; ++r) {
-                const float* xi = x + (i0 + r) * k + s * k_step;
-                const int64_t valid = std::min(k_step, k - s * k_step);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + (i0 + r) * k;
+            for (int64_t s = 0; s < n_full; ++s) {  // whole steps
+                const VF lo = hn::LoadU(df, xr + s * k_step);
+                const VF hi = hn::LoadU(df, xr + s * k_step + half);
                 float* dst = tile + (s * rows + r) * k_step;
                 if (layout == PackLayout::plain) {
-                    std::copy(xi, xi + valid, dst);
-                    std::fill(dst + valid, dst + k_step, 0.0f);
+                    hn::Store(lo, df, dst);
+                    hn::Store(hi, df, dst + half);
                 } else {  // even elements first, then odd ones
-                    for (int64_t e = 0; e < half; ++e) {
+                    hn::Store(hn::ConcatEven(df, hi, lo), df, dst);
+                    hn::Store(hn::ConcatOdd(df, hi, lo), df, dst + half);
+                }
+            }
+            for (int64_t s = n_full; s < n_steps; ++s) {  // the zero-padded last step
+                const float* xi = xr + s * k_step;
+                const int64_t valid = k - s * k_step;
+                float* dst = tile + (s * rows + r) * k_step;
+                for (int64_t e = 0; e < half; ++e) {
+                    if (layout == PackLayout::plain) {
+                        dst[e] = e < valid ? xi[e] : 0.0f;
+                        dst[half + e] = half + e < valid ? xi[half + e] : 0.0f;
+                    } else {
                         dst[e] = 2 * e < valid ? xi[2 * e] : 0.0f;
                         dst[half + e] = 2 * e + 1 < valid ? xi[2 * e + 1] : 0.0f;
                     }
