@@ -2,7 +2,7 @@
 // short while (about 100 microseconds) watching for the next one before it sleeps on a condition
 // variable: a forward pass issues its jobs (one per matmul or elementwise op) in rapid
 // succession, and waking a sleeping thread costs tens of microseconds, more than many decode
-// jobs take. The caller spins briefly on the pending count for the same reason.
+// jobs take. The caller spins on the pending count for the same reason, then yields.
 #include "core/thread_pool.h"
 
 #include <algorithm>
@@ -73,6 +73,10 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
     }
     wake_.notify_all();
     fn(0, n_threads());
+    // Pauses first (a yield is a system call, costly in a VM), then yields in case a worker
+    // waits for this core.
+    for (int i = 0; i < k_spin_iterations && pending_.load(std::memory_order_acquire) != 0; ++i)
+        cpu_relax();
     while (pending_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
