@@ -315,16 +315,20 @@ void kv_store(ThreadPool& pool, const float* k /*[n, n_kv_heads, head_dim]*/,
               const float* v /*[n, n_kv_heads, head_dim]*/, const KvLayerView& kv,
               const BatchLayout& batch) {
     const int64_t hd = kv.head_dim;
-    for (int64_t i = 0; i < batch.n_tokens; ++i) {
-        const int32_t pos = batch.positions[i];
-        const int32_t block = batch.block_tables[batch.seq_index[i]][pos / kv.block_size];
-        const int64_t slot = pos % kv.block_size;
-        for (int h = 0; h < kv.n_kv_heads; ++h) {
-            const int64_t src = (i * kv.n_kv_heads + h) * hd;
-            std::memcpy(kv.k(block, h) + slot * hd, k + src, size_t(hd) * sizeof(float));
-            std::memcpy(kv.v(block, h) + slot * hd, v + src, size_t(hd) * sizeof(float));
+    auto store = [&](int64_t i0, int64_t i1, int) {  // tokens [i0, i1): distinct slots
+        for (int64_t i = i0; i < i1; ++i) {
+            const int32_t pos = batch.positions[i];
+            const int32_t block = batch.block_tables[batch.seq_index[i]][pos / kv.block_size];
+            const int64_t slot = pos % kv.block_size;
+            for (int h = 0; h < kv.n_kv_heads; ++h) {
+                const int64_t src = (i * kv.n_kv_heads + h) * hd;
+                std::memcpy(kv.k(block, h) + slot * hd, k + src, size_t(hd) * sizeof(float));
+                std::memcpy(kv.v(block, h) + slot * hd, v + src, size_t(hd) * sizeof(float));
+            }
         }
-    }
+    };
+    constexpr int64_t k_tokens_per_thread = 64;  // below that, waking threads costs more
+    pool.parallel_for(batch.n_tokens, store, k_tokens_per_thread);
 }
 
 void attention(ThreadPool& pool, AttentionScratch& scratch,
