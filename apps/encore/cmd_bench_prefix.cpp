@@ -5,9 +5,9 @@
 //   (a) batched: the same, all K forks evaluated in one Engine::eval (as a scoring run does);
 //   (b) without: a second engine with the prefix cache off computes prefix + suffix of every
 //       item from scratch.
-// The last logits of every item must be bitwise equal all ways (else the command fails). The
-// items are run interleaved (a, b, a, b, ...) so that machine noise hits both alike, in
-// --repeats rounds on fresh suffixes. Printed as one JSON line: the times, ratio = (b) / (a's
+// The last logits of every item must be bitwise equal all ways (else the command fails). Each
+// of --repeats rounds, on fresh suffixes, times the three ways one after the other, so that
+// machine noise hits them alike. Printed as one JSON line: the times, ratio = (b) / (a's
 // per-item time) and ratio_batched = (b) / (a batched) as medians over rounds, the ideal ratio
 // (P+S)/S that skipping the prefix's work would give, and the ratios as fractions of it. The
 // one-time prefix prefill of (a) is reported apart (it is amortized over all items of a scoring
@@ -95,42 +95,41 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
     batch_base.prefill(prefix, Logits::none);
 
     // Rounds, each on fresh suffixes (so no round finds the last one's suffix blocks cached):
-    // every item (a) forked and scored alone, (b) recomputed from scratch, interleaved; then
-    // (a) batched: all K forks in one eval. Each round gives its own ratios; the medians over
-    // rounds are reported, so one disturbed round (a shared machine) does not decide.
+    // the K items (a) forked and scored one by one, (b) recomputed from scratch, (a) batched:
+    // all K forks in one eval. Each way runs its items back to back, as a scoring run would
+    // (interleaving them put every reused item right after a full recompute that had evicted
+    // its caches). Each round gives its own ratios, from timings seconds apart; the medians
+    // over rounds are reported, so one disturbed round (a shared machine) does not decide.
     std::vector<double> with_times, without_times, batched_times, ratios, batched_ratios;
     for (int64_t round = 0; round < a.repeats; ++round) {
         std::vector<std::vector<int32_t>> suffixes;
         for (int64_t i = 0; i < a.count; ++i) suffixes.push_back(random_tokens(a.suffix));
+        // (a) every item forked and its suffix scored, one after another (as a scoring run
+        // without batching does).
         double with_s = 0, without_s = 0;
         std::vector<std::vector<float>> item_logits;  // [count][vocab]
         for (int64_t i = 0; i < a.count; ++i) {
-            const std::vector<int32_t>& suffix = suffixes[size_t(i)];
-            // (a) fork and score the suffix.
             t0 = Clock::now();
             std::unique_ptr<Sequence> item = base.fork();
-            item->prefill(suffix, Logits::last);
+            item->prefill(suffixes[size_t(i)], Logits::last);
             with_s += seconds_since(t0);
-            const std::vector<float> with_logits(item->last_logits().begin(),
-                                                 item->last_logits().end());  // [vocab]
-            item.reset();
-
-            // (b) everything from scratch.
+            item_logits.emplace_back(item->last_logits().begin(), item->last_logits().end());
+        }
+        // (b) every item from scratch.
+        for (int64_t i = 0; i < a.count; ++i) {
             std::vector<int32_t> all = prefix;
-            all.insert(all.end(), suffix.begin(), suffix.end());
+            all.insert(all.end(), suffixes[size_t(i)].begin(), suffixes[size_t(i)].end());
             t0 = Clock::now();
             Sequence full(without_engine);
             full.prefill(all, Logits::last);
             without_s += seconds_since(t0);
             const auto without_logits = full.last_logits();  // [vocab]
-
-            if (std::memcmp(with_logits.data(), without_logits.data(),
-                            with_logits.size() * sizeof(float)) != 0)
+            if (std::memcmp(item_logits[size_t(i)].data(), without_logits.data(),
+                            without_logits.size() * sizeof(float)) != 0)
                 fail(ErrorKind::internal,
                      "bench prefix: item {}: the last logits with prefix reuse differ from a full "
                      "recompute (they must be bitwise equal)",
                      i);
-            item_logits.push_back(with_logits);
         }
 
         // (a) batched: all items forked and their suffixes evaluated in one batch.

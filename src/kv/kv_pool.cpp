@@ -14,8 +14,8 @@ namespace encore {
 KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
     ENCORE_ASSERT(shape.n_instances > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0 &&
                   shape.block_size > 0);
-    block_floats_ = int64_t(shape.n_instances) * 2 * shape.n_kv_heads * shape.block_size *
-                    shape.head_dim;
+    block_floats_ =
+        int64_t(shape.n_instances) * 2 * shape.n_kv_heads * shape.block_size * shape.head_dim;
     const int64_t n = budget_bytes / bytes_per_block();
     if (n < 1)
         fail(ErrorKind::out_of_memory,

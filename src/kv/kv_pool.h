@@ -44,7 +44,7 @@ struct PrefixStats {
 };
 
 class KvPool {
-public:
+  public:
     static constexpr int k_default_block_size = 16;
 
     // Fails with out_of_memory when the budget cannot hold a single block or is more than the
@@ -90,13 +90,13 @@ public:
     float* block_data(int32_t block) const { return storage_ + int64_t(block) * block_floats_; }
     KvLayerView layer_view(int instance) const;
 
-private:
+  private:
     struct BlockMeta {
         int32_t ref_count = 0;
         bool published = false;
         uint64_t hash = 0;
-        std::vector<int32_t> tokens;        // published blocks: their tokens
-        std::list<int32_t>::iterator lru;   // published, unreferenced: place in lru_
+        std::vector<int32_t> tokens;       // published blocks: their tokens
+        std::list<int32_t>::iterator lru;  // published, unreferenced: place in lru_
     };
     void check_block(int32_t block) const;
     void unpublish(int32_t block);
@@ -107,8 +107,8 @@ private:
     float* storage_ = nullptr;
     size_t mapped_bytes_ = 0;
     std::vector<BlockMeta> meta_;
-    std::vector<int32_t> free_;   // stack; lowest ids handed out first
-    std::list<int32_t> lru_;      // published blocks nobody references, oldest first
+    std::vector<int32_t> free_;  // stack; lowest ids handed out first
+    std::list<int32_t> lru_;     // published blocks nobody references, oldest first
     std::unordered_map<uint64_t, int32_t> by_hash_;
     PrefixStats stats_;
 };

@@ -38,7 +38,7 @@ std::shared_ptr<Model> small_random_model(DType dtype) {
 
 // From-scratch logits of `tokens` at every position, on an engine without a prefix cache.
 class Reference {
-public:
+  public:
     Reference(std::shared_ptr<Model> model, const LayerPlan& plan) {
         EngineOptions o;
         o.prefix_cache = false;
@@ -57,7 +57,7 @@ public:
         return it->second;
     }
 
-private:
+  private:
     std::unique_ptr<Engine> engine_;
     std::map<std::vector<int32_t>, std::vector<float>> cache_;
 };
