@@ -111,6 +111,23 @@ TEST_F(MatmulTest, BitwiseInvariantToBatchCompositionAndThreads) {
     }
 }
 
+// Calls with small weights share rows out among the threads, calls with large ones share
+// output columns (matmul.cpp): both give every row bitwise what a one-row call gives.
+TEST_F(MatmulTest, RowAndColumnSplitsAgreeBitwise) {
+    std::mt19937 rng(12);
+    const int64_t n = 40, k = 2048;
+    for (int64_t m : {int64_t(96), int64_t(1200)}) {  // 384 KiB and 4.7 MiB of bf16 weights
+        SCOPED_TRACE(testing::Message() << "m=" << m);
+        const test::Weights w = random_weights(rng, DType::bf16, m, k);
+        const std::vector<float> x = random_floats(rng, n * k);
+        std::vector<float> all(size_t(n * m)), one(size_t(n * m));
+        cpu2->matmul(x.data(), n, w.view, nullptr, all.data());
+        for (int64_t i = 0; i < n; ++i)
+            cpu1->matmul(x.data() + i * k, 1, w.view, nullptr, one.data() + i * m);
+        EXPECT_TRUE(test::bitwise_equal(all.data(), one.data(), all.size()));
+    }
+}
+
 // A row's result does not depend on the values of the other rows in the call.
 TEST_F(MatmulTest, BitwiseInvariantToOtherRowsValues) {
     std::mt19937 rng(10);

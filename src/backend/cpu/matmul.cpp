@@ -96,9 +96,8 @@ MatmulScratch::~MatmulScratch() {
 
 namespace {
 
-// x packed for `layout` into the scratch buffer of that layout.
-const float* pack_x(ThreadPool& pool, MatmulScratch& scratch, PackLayout layout, const float* x,
-                    int64_t n, int64_t k, int64_t ldx) {
+// The scratch buffer of `layout`, grown to hold n * ldx floats.
+float* packed_buffer(MatmulScratch& scratch, PackLayout layout, int64_t n, int64_t ldx) {
     const int l = int(layout);
     if (scratch.packed_capacity[l] < size_t(n * ldx)) {
         hwy::FreeAlignedBytes(scratch.packed_x[l], nullptr, nullptr);
@@ -110,7 +109,13 @@ const float* pack_x(ThreadPool& pool, MatmulScratch& scratch, PackLayout layout,
         }
         scratch.packed_capacity[l] = size_t(n * ldx);
     }
-    float* xp = scratch.packed_x[l];
+    return scratch.packed_x[l];
+}
+
+// x packed for `layout` into the scratch buffer of that layout.
+const float* pack_x(ThreadPool& pool, MatmulScratch& scratch, PackLayout layout, const float* x,
+                    int64_t n, int64_t k, int64_t ldx) {
+    float* xp = packed_buffer(scratch, layout, n, ldx);
     const int64_t n_tiles = (n + k_mr - 1) / k_mr;
     if (n_tiles > 1 && n * ldx >= (int64_t(1) << 16)) {
         pool.parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
@@ -120,6 +125,51 @@ const float* pack_x(ThreadPool& pool, MatmulScratch& scratch, PackLayout layout,
         pack_tiles(layout, x, n, k, ldx, 0, n_tiles, xp);
     }
     return xp;
+}
+
+// When each thread takes its own rows of x (all output columns) instead of a share of the
+// column chunks: with at least this many row tiles per thread, and weights of at most this many
+// bytes in the call. Then every thread reads only the x rows it packed itself (in a forward
+// pass, rows it also produced), at the price of every thread reading all of W. On the 2-core
+// EPYC VM of bench/KERNELS.md a cache line takes ~240 ns from one core to the other, and small
+// matmuls ran 1.5-1.65x faster this way (256 x 256 bf16, n = 32 and 512); with the 1B shape's
+// 2-64 MiB matrices, streaming W once per call matters more (prefill 63% vs 64.5% of peak).
+constexpr int64_t k_row_split_min_tiles = 2;
+constexpr int64_t k_row_split_max_weight_bytes = int64_t(4) << 20;
+// Row groups per thread in such calls: a few, so that a thread slowed by the host can be
+// relieved, while each group still reuses every W panel over several row tiles.
+constexpr int64_t k_row_groups_per_thread = 4;
+
+// Output columns per chunk when a thread covers all columns of its rows: one L2-sized panel.
+int64_t own_rows_chunk(const MatmulJob& job) {
+    constexpr int64_t align = std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);
+    return std::max<int64_t>(
+        align, std::min(k_panel_bytes / job.w_row_bytes, k_max_chunk) / align * align);
+}
+
+// Rows [r0, r1) of x (r0 a whole number of row tiles) through every output, on this thread:
+// x's tiles packed here, then each output's column panels in order, the next panel prefetched.
+void run_own_rows(std::span<const MatmulJob> jobs, std::span<const MatmulChunkFn> fns,
+                  std::span<float* const> packed, std::span<const int> layout_of, const float* x,
+                  int64_t n, int64_t r0, int64_t r1) {
+    const MatmulJob& first = jobs[0];
+    const int64_t t0 = r0 / k_mr, t1 = (r1 + k_mr - 1) / k_mr;
+    for (int l = 0; l < 2; ++l)
+        if (packed[size_t(l)])
+            pack_tiles(PackLayout(l), x, n, first.k, first.ldx, t0, t1, packed[size_t(l)]);
+    for (size_t o = 0; o < jobs.size(); ++o) {
+        MatmulJob job = jobs[o];
+        job.xp = packed[size_t(layout_of[o])] + r0 * job.ldx;
+        job.y = job.y + r0 * job.m;
+        job.n = r1 - r0;
+        const int64_t chunk = own_rows_chunk(job);
+        for (int64_t j0 = 0; j0 < job.m; j0 += chunk) {
+            const int64_t j1 = std::min(job.m, j0 + chunk);
+            const int64_t next1 = std::min(job.m, j1 + chunk);
+            fns[o](job, j0, j1, j1 < job.m ? job.w + j1 * job.w_row_bytes : nullptr,
+                   (next1 - j1) * job.w_row_bytes);
+        }
+    }
 }
 
 }  // namespace
@@ -143,7 +193,7 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
     jobs.assign(outs.size(), MatmulJob{});
     fns.assign(outs.size(), nullptr);
     const float* packed[2] = {};
-    int64_t total_rows = 0;
+    int64_t total_rows = 0, w_bytes = 0;
     for (size_t o = 0; o < outs.size(); ++o) {
         const TensorView& w = *outs[o].w;
         if (w.row_elems() != k)
@@ -162,11 +212,66 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
             dequantize_row(bias->dtype, bias->data, scratch.biases[o].data(), job.m);
             job.bias = scratch.biases[o].data();
         }
-        const PackLayout layout = matmul_layout(w.dtype);
+        job.ldx = ldx;
+        total_rows += job.m;
+        w_bytes += job.m * job.w_row_bytes;
+    }
+
+    const int n_threads = pool.n_threads();
+    const int64_t n_tiles = (n + k_mr - 1) / k_mr;
+    if (n_threads > 1 && n_tiles >= k_row_split_min_tiles * n_threads &&
+        w_bytes <= k_row_split_max_weight_bytes) {
+        // Row groups of whole tiles; each thread owns a contiguous segment of groups and takes
+        // them from the front, then takes what other segments have left from their back (so a
+        // thread slowed by the host does not hold the call up, and rows mostly stay with the
+        // thread whose segment they are in).
+        float* own_packed[2] = {};
+        scratch.layouts.resize(outs.size());
+        for (size_t o = 0; o < outs.size(); ++o) {
+            const int l = int(matmul_layout(outs[o].w->dtype));
+            scratch.layouts[o] = l;
+            if (!own_packed[l]) own_packed[l] = packed_buffer(scratch, PackLayout(l), n, ldx);
+        }
+        const int64_t group_tiles =
+            std::max<int64_t>(1, n_tiles / (k_row_groups_per_thread * n_threads));
+        const int64_t n_groups = (n_tiles + group_tiles - 1) / group_tiles;
+        if (scratch.n_row_segments < n_threads) {
+            scratch.row_segments = std::make_unique<std::atomic<uint64_t>[]>(size_t(n_threads));
+            scratch.n_row_segments = n_threads;
+        }
+        std::atomic<uint64_t>* segments = scratch.row_segments.get();
+        for (int u = 0; u < n_threads; ++u)
+            segments[u].store(uint64_t(n_groups * u / n_threads) << 32 |
+                              uint64_t(n_groups * (u + 1) / n_threads));
+        // Takes a group of segment u from its front (the owner) or back (another thread).
+        auto take = [&](int u, bool front) -> int64_t {
+            uint64_t s = segments[u].load(std::memory_order_relaxed);
+            for (;;) {
+                const uint64_t f = s >> 32, b = s & 0xffffffffu;
+                if (f >= b) return -1;
+                const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
+                if (segments[u].compare_exchange_weak(s, next, std::memory_order_acq_rel))
+                    return int64_t(front ? f : b - 1);
+            }
+        };
+        const std::span<const int> layouts(scratch.layouts);
+        auto run_group = [&](int64_t g) {
+            const int64_t r0 = g * group_tiles * k_mr;
+            const int64_t r1 = std::min(n, (g + 1) * group_tiles * k_mr);
+            run_own_rows(jobs, fns, own_packed, layouts, x, n, r0, r1);
+        };
+        pool.run_on_all([&](int t, int nt) {
+            for (int64_t g; (g = take(t, true)) >= 0;) run_group(g);
+            for (int d = 1; d < nt; ++d)
+                for (int64_t g; (g = take((t + d) % nt, false)) >= 0;) run_group(g);
+        });
+        return;
+    }
+    for (size_t o = 0; o < outs.size(); ++o) {
+        const PackLayout layout = matmul_layout(outs[o].w->dtype);
         const float*& xp = packed[int(layout)];
         if (!xp) xp = pack_x(pool, scratch, layout, x, n, k, ldx);
-        job.xp = xp, job.ldx = ldx;
-        total_rows += job.m;
+        jobs[o].xp = xp;
     }
 
     // Chunks of whole tiles, small enough for L2 and for several chunks per thread (balance under

@@ -9,7 +9,9 @@
 // rows of x into calls gives bitwise identical results.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -79,6 +81,11 @@ struct MatmulScratch {
     std::vector<MatmulJob> jobs;  // per output
     std::vector<MatmulChunkFn> fns;
     std::vector<Chunk> chunks;
+    std::vector<int> layouts;  // per output: its PackLayout
+    // Calls that share out rows: per thread, the [front, back) of the row groups left in its
+    // segment, as (front << 32 | back) in one word.
+    std::unique_ptr<std::atomic<uint64_t>[]> row_segments;
+    int n_row_segments = 0;
 };
 
 // The whole matmul on `pool`. `bias` may be null.
