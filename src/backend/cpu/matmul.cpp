@@ -1,7 +1,10 @@
 // The matmul driver (see matmul.h): converts the bias, packs x into the layout the weight dtype's
-// kernel reads (zero-padded to whole steps), and hands chunks of output columns to the threads of
-// the pool through a shared counter. A chunk is a panel of W rows small enough to stay in L2 while
-// every row tile of x passes over it, so each weight is read from memory once per call.
+// kernel reads (zero-padded to whole steps), and hands work to the threads of the pool. Large
+// weights: chunks of output columns through a shared counter; a chunk is a panel of W rows small
+// enough to stay in L2 while every row tile of x passes over it, so each weight is read from
+// memory once per call. Small weights: groups of x rows, each over all columns, so a thread reads
+// only the x rows it packed itself. Every output element is computed in the same order either
+// way.
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
