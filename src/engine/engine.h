@@ -26,7 +26,8 @@ struct EngineOptions {
     // A pool shared with other engines of the process (n_threads is then ignored): engines used
     // in turn then do not compete with each other's idle workers, which spin briefly after a job.
     std::shared_ptr<ThreadPool> thread_pool;
-    int64_t kv_budget_bytes = 0;  // 0 = room for 8192 positions (or max_position if larger)
+    // 0 = room for 8192 positions, or max_position if larger, at most half the machine's memory
+    int64_t kv_budget_bytes = 0;
     int block_size = KvPool::k_default_block_size;
     int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
     bool prefix_cache = true;        // publish full blocks and reuse them across sequences

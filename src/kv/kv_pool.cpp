@@ -32,12 +32,15 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
              "KV budget of {} bytes is more than this machine's memory ({} bytes); lower "
              "--kv-budget",
              budget_bytes, size_t(pages) * size_t(page_bytes));
-    // MAP_POPULATE: every page is faulted in here, in one pass of the kernel, instead of one trap
-    // per page the first time a forward pass writes a block (about 12 us each on a VM).
     void* p = ::mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE, -1, 0);
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         fail(ErrorKind::out_of_memory, "cannot reserve {} bytes for the KV cache", mapped_bytes_);
+    // The first pages are faulted in here, in one pass of the kernel, instead of one trap per
+    // page (about 12 us each on a VM) the first time a forward pass writes a block. Blocks are
+    // handed out lowest first, so these are the ones a run uses first. Best effort: a kernel
+    // without MADV_POPULATE_WRITE (before Linux 5.14) faults them lazily.
+    ::madvise(p, std::min(mapped_bytes_, k_prefault_bytes), MADV_POPULATE_WRITE);
     storage_ = static_cast<float*>(p);
     meta_.resize(size_t(n_blocks_));
     free_.reserve(size_t(n_blocks_));

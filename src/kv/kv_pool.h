@@ -2,11 +2,11 @@
 //
 // Memory is a fixed number of blocks under a byte budget; a block holds `block_size`
 // consecutive positions of one sequence for every layer instance of the plan (layout in
-// backend/backend.h, KvLayerView). The budget is taken up front, as llama.cpp and vLLM take
-// theirs: the pages are faulted in when the pool is made (MAP_POPULATE, about 0.15 s per GiB),
-// not one at a time inside forward passes; a budget larger than the machine's memory is refused.
-// Blocks are reference counted so that sequences share full blocks (forks, reused
-// prefixes).
+// backend/backend.h, KvLayerView). The budget is reserved as virtual memory, and its first
+// k_prefault_bytes are faulted in when the pool is made (about 0.15 s per GiB), as llama.cpp and
+// vLLM take their caches up front, so that forward passes do not fault pages in one at a time;
+// the rest is faulted in on first use. A budget larger than the machine's memory is refused.
+// Blocks are reference counted so that sequences share full blocks (forks, reused prefixes).
 //
 // Prefix index: a full block can be published under a chained hash of (parent block's hash, the
 // block's tokens, a salt naming the model and layer plan). Published blocks outlive the sequences
@@ -46,6 +46,7 @@ struct PrefixStats {
 class KvPool {
   public:
     static constexpr int k_default_block_size = 16;
+    static constexpr size_t k_prefault_bytes = size_t(1) << 30;  // faulted in up front
 
     // Fails with out_of_memory when the budget cannot hold a single block or is more than the
     // machine's memory.
