@@ -1,11 +1,14 @@
-// KvPool's budget checks: a budget must hold one block and fit in the machine's memory, and the
-// memory it takes is usable at once (pages are faulted in when the pool is made).
+// KvPool's budget checks: a budget must hold one block and fit in the machine's memory (an
+// engine's automatic budget is capped to fit), and its blocks are usable and independent.
 #include "kv/kv_pool.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "engine/engine.h"
+#include "model/layer_plan.h"
+#include "model/random_model.h"
 
 namespace encore {
 namespace {
@@ -47,6 +50,28 @@ TEST(KvPool, BlocksAreWritableAndIndependent) {
         for (int64_t i = 0; i < floats; ++i) pool.block_data(b)[i] = float(b * 1000 + i);
     for (int32_t b = 0; b < pool.n_blocks(); ++b)
         for (int64_t i = 0; i < floats; ++i) ASSERT_EQ(pool.block_data(b)[i], float(b * 1000 + i));
+}
+
+// A model whose max_position asks for more KV than the machine has still gets an engine: the
+// automatic budget is capped at half the machine's memory (an explicit one would be refused).
+TEST(KvPool, AutomaticBudgetFitsTheMachine) {
+    ModelSpec s;
+    s.architecture = "llama";
+    s.vocab_size = 64;
+    s.n_embd = 32;
+    s.n_ff = 64;
+    s.n_layers = 2;
+    s.n_heads = 4;
+    s.n_kv_heads = 2;
+    s.head_dim = 8;
+    s.rope.theta = 10000;
+    s.max_position = int64_t(1) << 34;  // 256 B of KV per position: 4 TiB
+    auto model = make_random_model(s, DType::f32, 3);
+    Engine engine(model, LayerPlan::parse("", 2), EngineOptions{});
+    const int64_t memory = int64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+    const KvPool& pool = engine.kv();
+    EXPECT_LE(int64_t(pool.n_blocks()) * pool.bytes_per_block(), memory / 2);
+    EXPECT_GT(pool.n_blocks(), 0);
 }
 
 }  // namespace
