@@ -175,101 +175,66 @@ void run_own_rows(std::span<const MatmulJob> jobs, std::span<const MatmulChunkFn
     }
 }
 
-}  // namespace
-
-void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
-            float* y /*[n, m]*/) {
-    const Backend::MatmulOut out{&w, bias, y};
-    matmuls(pool, scratch, x, n, std::span(&out, 1));
-}
-
-void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-             std::span<const Backend::MatmulOut> outs) {
-    if (n <= 0 || outs.empty()) return;
-    const int64_t k = outs[0].w->row_elems();  // k > 0: a TensorView has no empty rows
-    const int64_t ldx = (k + k_step - 1) / k_step * k_step;
-    if (scratch.biases.size() < outs.size()) scratch.biases.resize(outs.size());
-
-    std::vector<MatmulJob>& jobs = scratch.jobs;
-    std::vector<MatmulChunkFn>& fns = scratch.fns;
-    jobs.assign(outs.size(), MatmulJob{});
-    fns.assign(outs.size(), nullptr);
-    const float* packed[2] = {};
-    int64_t total_rows = 0, w_bytes = 0;
-    for (size_t o = 0; o < outs.size(); ++o) {
-        const TensorView& w = *outs[o].w;
-        if (w.row_elems() != k)
-            fail(ErrorKind::invalid_argument,
-                 "matmuls: weight {} has rows of {} elements, expected {}", o, w.row_elems(), k);
-        MatmulJob& job = jobs[o];
-        fns[o] = chunk_fn(w.dtype);
-        job.n = n, job.k = k, job.m = w.n_rows(), job.y = outs[o].y;
-        job.w = static_cast<const uint8_t*>(w.data);
-        job.w_row_bytes = w.row_bytes();
-        if (const TensorView* bias = outs[o].bias) {
-            if (bias->n_elements() != job.m)
-                fail(ErrorKind::invalid_argument, "matmul bias has {} elements, expected {}",
-                     bias->n_elements(), job.m);
-            scratch.biases[o].resize(size_t(job.m));
-            dequantize_row(bias->dtype, bias->data, scratch.biases[o].data(), job.m);
-            job.bias = scratch.biases[o].data();
-        }
-        job.ldx = ldx;
-        total_rows += job.m;
-        w_bytes += job.m * job.w_row_bytes;
-    }
-
+// Each thread computes whole rows of x through every output (see k_row_split_max_weight_bytes).
+// Rows go in groups of whole tiles; each thread owns a contiguous segment of groups and takes
+// them from the front, then takes what other segments have left from their back, so a thread
+// slowed by the host does not hold the call up and rows mostly stay with their segment's thread.
+void share_rows(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n, int64_t ldx,
+                std::span<const Backend::MatmulOut> outs) {
+    const std::vector<MatmulJob>& jobs = scratch.jobs;
+    const std::vector<MatmulChunkFn>& fns = scratch.fns;
     const int n_threads = pool.n_threads();
     const int64_t n_tiles = (n + k_mr - 1) / k_mr;
-    if (n_threads > 1 && n_tiles >= k_row_split_min_tiles * n_threads &&
-        w_bytes <= k_row_split_max_weight_bytes) {
-        // Row groups of whole tiles; each thread owns a contiguous segment of groups and takes
-        // them from the front, then takes what other segments have left from their back (so a
-        // thread slowed by the host does not hold the call up, and rows mostly stay with the
-        // thread whose segment they are in).
-        float* own_packed[2] = {};
-        scratch.layouts.resize(outs.size());
-        for (size_t o = 0; o < outs.size(); ++o) {
-            const int l = int(matmul_layout(outs[o].w->dtype));
-            scratch.layouts[o] = l;
-            if (!own_packed[l]) own_packed[l] = packed_buffer(scratch, PackLayout(l), n, ldx);
-        }
-        const int64_t group_tiles =
-            std::max<int64_t>(1, n_tiles / (k_row_groups_per_thread * n_threads));
-        const int64_t n_groups = (n_tiles + group_tiles - 1) / group_tiles;
-        if (scratch.n_row_segments < n_threads) {
-            scratch.row_segments = std::make_unique<std::atomic<uint64_t>[]>(size_t(n_threads));
-            scratch.n_row_segments = n_threads;
-        }
-        std::atomic<uint64_t>* segments = scratch.row_segments.get();
-        for (int u = 0; u < n_threads; ++u)
-            segments[u].store(uint64_t(n_groups * u / n_threads) << 32 |
-                              uint64_t(n_groups * (u + 1) / n_threads));
-        // Takes a group of segment u from its front (the owner) or back (another thread).
-        auto take = [&](int u, bool front) -> int64_t {
-            uint64_t s = segments[u].load(std::memory_order_relaxed);
-            for (;;) {
-                const uint64_t f = s >> 32, b = s & 0xffffffffu;
-                if (f >= b) return -1;
-                const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
-                if (segments[u].compare_exchange_weak(s, next, std::memory_order_acq_rel))
-                    return int64_t(front ? f : b - 1);
-            }
-        };
-        const std::span<const int> layouts(scratch.layouts);
-        auto run_group = [&](int64_t g) {
-            const int64_t r0 = g * group_tiles * k_mr;
-            const int64_t r1 = std::min(n, (g + 1) * group_tiles * k_mr);
-            run_own_rows(jobs, fns, own_packed, layouts, x, n, r0, r1);
-        };
-        pool.run_on_all([&](int t, int nt) {
-            for (int64_t g; (g = take(t, true)) >= 0;) run_group(g);
-            for (int d = 1; d < nt; ++d)
-                for (int64_t g; (g = take((t + d) % nt, false)) >= 0;) run_group(g);
-        });
-        return;
+    float* own_packed[2] = {};
+    scratch.layouts.resize(outs.size());
+    for (size_t o = 0; o < outs.size(); ++o) {
+        const int l = int(matmul_layout(outs[o].w->dtype));
+        scratch.layouts[o] = l;
+        if (!own_packed[l]) own_packed[l] = packed_buffer(scratch, PackLayout(l), n, ldx);
     }
+    const int64_t group_tiles =
+        std::max<int64_t>(1, n_tiles / (k_row_groups_per_thread * n_threads));
+    const int64_t n_groups = (n_tiles + group_tiles - 1) / group_tiles;
+    if (scratch.n_row_segments < n_threads) {
+        scratch.row_segments = std::make_unique<std::atomic<uint64_t>[]>(size_t(n_threads));
+        scratch.n_row_segments = n_threads;
+    }
+    std::atomic<uint64_t>* segments = scratch.row_segments.get();
+    for (int u = 0; u < n_threads; ++u)
+        segments[u].store(uint64_t(n_groups * u / n_threads) << 32 |
+                          uint64_t(n_groups * (u + 1) / n_threads));
+    // Takes a group of segment u from its front (the owner) or back (another thread).
+    auto take = [&](int u, bool front) -> int64_t {
+        uint64_t s = segments[u].load(std::memory_order_relaxed);
+        for (;;) {
+            const uint64_t f = s >> 32, b = s & 0xffffffffu;
+            if (f >= b) return -1;
+            const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
+            if (segments[u].compare_exchange_weak(s, next, std::memory_order_acq_rel))
+                return int64_t(front ? f : b - 1);
+        }
+    };
+    const std::span<const int> layouts(scratch.layouts);
+    auto run_group = [&](int64_t g) {
+        const int64_t r0 = g * group_tiles * k_mr;
+        const int64_t r1 = std::min(n, (g + 1) * group_tiles * k_mr);
+        run_own_rows(jobs, fns, own_packed, layouts, x, n, r0, r1);
+    };
+    pool.run_on_all([&](int t, int nt) {
+        for (int64_t g; (g = take(t, true)) >= 0;) run_group(g);
+        for (int d = 1; d < nt; ++d)
+            for (int64_t g; (g = take((t + d) % nt, false)) >= 0;) run_group(g);
+    });
+}
+
+// Threads share out chunks of output columns (panels of W), each over all rows of x, which is
+// packed once up front.
+void share_columns(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n, int64_t ldx,
+                   std::span<const Backend::MatmulOut> outs, int64_t total_rows) {
+    std::vector<MatmulJob>& jobs = scratch.jobs;
+    const std::vector<MatmulChunkFn>& fns = scratch.fns;
+    const int64_t k = jobs[0].k;
+    const float* packed[2] = {};
     for (size_t o = 0; o < outs.size(); ++o) {
         const PackLayout layout = matmul_layout(outs[o].w->dtype);
         const float*& xp = packed[int(layout)];
@@ -318,6 +283,59 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
         for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n_chunks;)
             run_chunk(c);
     });
+}
+
+}  // namespace
+
+void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
+            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
+            float* y /*[n, m]*/) {
+    const Backend::MatmulOut out{&w, bias, y};
+    matmuls(pool, scratch, x, n, std::span(&out, 1));
+}
+
+void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
+             std::span<const Backend::MatmulOut> outs) {
+    if (n <= 0 || outs.empty()) return;
+    const int64_t k = outs[0].w->row_elems();  // k > 0: a TensorView has no empty rows
+    const int64_t ldx = (k + k_step - 1) / k_step * k_step;
+    if (scratch.biases.size() < outs.size()) scratch.biases.resize(outs.size());
+
+    std::vector<MatmulJob>& jobs = scratch.jobs;
+    std::vector<MatmulChunkFn>& fns = scratch.fns;
+    jobs.assign(outs.size(), MatmulJob{});
+    fns.assign(outs.size(), nullptr);
+    int64_t total_rows = 0, w_bytes = 0;
+    for (size_t o = 0; o < outs.size(); ++o) {
+        const TensorView& w = *outs[o].w;
+        if (w.row_elems() != k)
+            fail(ErrorKind::invalid_argument,
+                 "matmuls: weight {} has rows of {} elements, expected {}", o, w.row_elems(), k);
+        MatmulJob& job = jobs[o];
+        fns[o] = chunk_fn(w.dtype);
+        job.n = n, job.k = k, job.m = w.n_rows(), job.y = outs[o].y;
+        job.w = static_cast<const uint8_t*>(w.data);
+        job.w_row_bytes = w.row_bytes();
+        if (const TensorView* bias = outs[o].bias) {
+            if (bias->n_elements() != job.m)
+                fail(ErrorKind::invalid_argument, "matmul bias has {} elements, expected {}",
+                     bias->n_elements(), job.m);
+            scratch.biases[o].resize(size_t(job.m));
+            dequantize_row(bias->dtype, bias->data, scratch.biases[o].data(), job.m);
+            job.bias = scratch.biases[o].data();
+        }
+        job.ldx = ldx;
+        total_rows += job.m;
+        w_bytes += job.m * job.w_row_bytes;
+    }
+
+    const int64_t n_tiles = (n + k_mr - 1) / k_mr;
+    if (pool.n_threads() > 1 && n_tiles >= k_row_split_min_tiles * pool.n_threads() &&
+        w_bytes <= k_row_split_max_weight_bytes) {
+        share_rows(pool, scratch, x, n, ldx, outs);
+    } else {
+        share_columns(pool, scratch, x, n, ldx, outs, total_rows);
+    }
 }
 
 }  // namespace encore::cpu
