@@ -25,17 +25,6 @@ namespace encore::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
 // Rates of timed calls, each with the roofline pass taken just before it.
 struct PairedRuns {
     std::vector<double> rates, rooflines;

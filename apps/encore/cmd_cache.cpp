@@ -19,8 +19,6 @@ namespace encore::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // --text or --tokens (at most one); `bos`: whether text gets the tokenizer's BOS.
 struct TokenInput {
     std::string text, tokens;
@@ -68,7 +66,7 @@ void add_cache_save(CLI::App* cache) {
         const auto t0 = Clock::now();
         Sequence seq(*engine);
         seq.prefill(ids, Logits::none);
-        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double seconds = seconds_since(t0);
         PrefixFile::save(seq, *out);
         const PrefixFileInfo info = PrefixFile::read_info(*out);
         std::cout << nlohmann::json{{"output", *out},
@@ -126,13 +124,13 @@ void add_cache_load(CLI::App* cache) {
         Sequence seq(*engine);
         const auto t0 = Clock::now();
         PrefixFile::load(seq, *in);
-        const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double load_s = seconds_since(t0);
         const int64_t prefix = seq.size();
         double eval_s = 0;
         if (!ids.empty()) {
             const auto t1 = Clock::now();
             seq.prefill(ids, Logits::all);
-            eval_s = std::chrono::duration<double>(Clock::now() - t1).count();
+            eval_s = seconds_since(t1);
         }
         if (!out->empty()) {
             const auto logits = seq.logits();  // [n_continuation, vocab]

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -58,6 +59,15 @@ std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
     if (!args.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
     return std::make_unique<Engine>(loaded.model, loaded.plan, options);
+}
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
 }
 
 int64_t parse_bytes(const std::string& text, const std::string& what) {

@@ -1,9 +1,10 @@
 // Options and helpers shared by the encore subcommands: the model/plan/device options every
-// command that runs the model takes, byte-size and token-list parsing, JSON-lines I/O.
+// command that runs the model takes, byte-size and token-list parsing, JSON-lines I/O, timing.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,12 @@ void report_kv_stats(const Engine& engine, const ModelArgs& args);
 int64_t parse_bytes(const std::string& text, const std::string& what);
 // "1,2,3" -> ids; invalid_argument naming the bad item.
 std::vector<int32_t> parse_token_list(const std::string& text);
+
+// Timing for the bench commands.
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0);
+// The middle value (the upper one of an even count); `v` must not be empty.
+double median(std::vector<double> v);
 
 // A progress bar on stderr, drawn only when stderr is a terminal.
 class ProgressBar {

@@ -1,8 +1,6 @@
 // Engine construction and batched evaluation (see engine.h).
 #include "engine/engine.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <unordered_set>
 
@@ -42,9 +40,8 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         budget = (positions + shape.block_size - 1) / shape.block_size * per_block;
         // A long max_position (131072 for Llama 3) can ask for more than the machine has: the
         // automatic budget takes at most half of its memory.
-        const long pages = ::sysconf(_SC_PHYS_PAGES), page_bytes = ::sysconf(_SC_PAGESIZE);
-        if (pages > 0 && page_bytes > 0)
-            budget = std::max(per_block, std::min(budget, int64_t(pages) * page_bytes / 2));
+        if (const int64_t memory = KvPool::machine_memory_bytes(); memory > 0)
+            budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget);
     const std::string salt = model_->identity() + "|" + plan_.to_spec();

@@ -26,12 +26,12 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
         fail(ErrorKind::invalid_argument, "KV budget of {} bytes is too large", budget_bytes);
     n_blocks_ = int32_t(n);
     mapped_bytes_ = size_t(n) * size_t(bytes_per_block());
-    const long pages = ::sysconf(_SC_PHYS_PAGES), page_bytes = ::sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page_bytes > 0 && mapped_bytes_ > size_t(pages) * size_t(page_bytes))
+    const int64_t memory = machine_memory_bytes();
+    if (memory > 0 && int64_t(mapped_bytes_) > memory)
         fail(ErrorKind::out_of_memory,
              "KV budget of {} bytes is more than this machine's memory ({} bytes); lower "
              "--kv-budget",
-             budget_bytes, size_t(pages) * size_t(page_bytes));
+             budget_bytes, memory);
     void* p = ::mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
@@ -45,6 +45,11 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
     meta_.resize(size_t(n_blocks_));
     free_.reserve(size_t(n_blocks_));
     for (int32_t b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
+}
+
+int64_t KvPool::machine_memory_bytes() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page_bytes = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_bytes > 0 ? int64_t(pages) * int64_t(page_bytes) : 0;
 }
 
 KvPool::~KvPool() {

@@ -47,6 +47,8 @@ class KvPool {
   public:
     static constexpr int k_default_block_size = 16;
     static constexpr size_t k_prefault_bytes = size_t(1) << 30;  // faulted in up front
+    // Physical memory of this machine in bytes, 0 when the system does not say.
+    static int64_t machine_memory_bytes();
 
     // Fails with out_of_memory when the budget cannot hold a single block or is more than the
     // machine's memory.

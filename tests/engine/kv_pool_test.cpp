@@ -3,7 +3,6 @@
 #include "kv/kv_pool.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "engine/engine.h"
@@ -35,7 +34,7 @@ TEST(KvPool, BudgetBelowOneBlockIsRefused) {
 }
 
 TEST(KvPool, BudgetAboveTheMachinesMemoryIsRefused) {
-    const int64_t memory = int64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+    const int64_t memory = KvPool::machine_memory_bytes();
     ASSERT_GT(memory, 0);
     std::string message;
     EXPECT_EQ(kind_of_failure(2 * memory, message), ErrorKind::out_of_memory);
@@ -68,7 +67,7 @@ TEST(KvPool, AutomaticBudgetFitsTheMachine) {
     s.max_position = int64_t(1) << 34;  // 256 B of KV per position: 4 TiB
     auto model = make_random_model(s, DType::f32, 3);
     Engine engine(model, LayerPlan::parse("", 2), EngineOptions{});
-    const int64_t memory = int64_t(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+    const int64_t memory = KvPool::machine_memory_bytes();
     const KvPool& pool = engine.kv();
     EXPECT_LE(int64_t(pool.n_blocks()) * pool.bytes_per_block(), memory / 2);
     EXPECT_GT(pool.n_blocks(), 0);

@@ -90,6 +90,8 @@ void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t
 
 // Output columns per chunk: a W panel of about this many bytes stays in L2 next to the x tiles.
 constexpr int64_t k_panel_bytes = 512 << 10;
+// Chunk widths are multiples of this: whole tiles for decode and prefill alike.
+constexpr int64_t k_chunk_align = std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);
 
 }  // namespace
 
@@ -145,9 +147,8 @@ constexpr int64_t k_row_groups_per_thread = 4;
 
 // Output columns per chunk when a thread covers all columns of its rows: one L2-sized panel.
 int64_t own_rows_chunk(const MatmulJob& job) {
-    constexpr int64_t align = std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);
-    return std::max<int64_t>(
-        align, std::min(k_panel_bytes / job.w_row_bytes, k_max_chunk) / align * align);
+    return std::max<int64_t>(k_chunk_align, std::min(k_panel_bytes / job.w_row_bytes, k_max_chunk) /
+                                                k_chunk_align * k_chunk_align);
 }
 
 // Rows [r0, r1) of x (r0 a whole number of row tiles) through every output, on this thread:
@@ -248,15 +249,14 @@ void share_columns(ThreadPool& pool, MatmulScratch& scratch, const float* x, int
     const int64_t per_thread_chunks = n >= k_mr ? 2 : 4;
     const int64_t per_thread = (total_rows + per_thread_chunks * pool.n_threads() - 1) /
                                (per_thread_chunks * pool.n_threads());
-    constexpr int64_t align =
-        std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);  // whole tiles for decode and prefill
     std::vector<MatmulScratch::Chunk>& chunks = scratch.chunks;
     chunks.clear();
     for (size_t o = 0; o < jobs.size(); ++o) {
         const int64_t m = jobs[o].m;
         const int64_t chunk = std::max<int64_t>(
-            align, std::min({k_panel_bytes / jobs[o].w_row_bytes, per_thread, k_max_chunk}) /
-                       align * align);
+            k_chunk_align,
+            std::min({k_panel_bytes / jobs[o].w_row_bytes, per_thread, k_max_chunk}) /
+                k_chunk_align * k_chunk_align);
         for (int64_t j0 = 0; j0 < m; j0 += chunk)
             chunks.push_back(MatmulScratch::Chunk{int(o), j0, std::min(m, j0 + chunk)});
     }
