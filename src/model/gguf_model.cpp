@@ -11,6 +11,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
 #include "model/rope.h"
+#include "model/weight_alignment.h"
 #include "tokenizer/tokenizer.h"
 
 namespace encore {
@@ -104,8 +105,8 @@ ModelSpec spec_from_gguf(const GgufFile& f) {
         spec.n_kv_heads <= 0 || spec.n_heads % spec.n_kv_heads != 0)
         fail(ErrorKind::format, "{}: inconsistent hyper-parameters ({} heads, {} kv heads)", path,
              spec.n_heads, spec.n_kv_heads);
-    spec.head_dim = optional_int(f, arch + ".attention.key_length")
-                        .value_or(spec.n_embd / spec.n_heads);
+    spec.head_dim =
+        optional_int(f, arch + ".attention.key_length").value_or(spec.n_embd / spec.n_heads);
     if (spec.head_dim <= 0 || spec.head_dim % 2 != 0)
         fail(ErrorKind::format, "{}: head dimension {} must be positive and even", path,
              spec.head_dim);
@@ -156,8 +157,10 @@ GgufTokenizerData tokenizer_data_from_gguf(const GgufFile& f) {
     d.eos_id = optional_int(f, "tokenizer.ggml.eos_token_id");
     d.unk_id = optional_int(f, "tokenizer.ggml.unknown_token_id");
     d.pad_id = optional_int(f, "tokenizer.ggml.padding_token_id");
-    if (f.has("tokenizer.ggml.add_bos_token")) d.add_bos = f.get_bool("tokenizer.ggml.add_bos_token");
-    if (f.has("tokenizer.ggml.add_eos_token")) d.add_eos = f.get_bool("tokenizer.ggml.add_eos_token");
+    if (f.has("tokenizer.ggml.add_bos_token"))
+        d.add_bos = f.get_bool("tokenizer.ggml.add_bos_token");
+    if (f.has("tokenizer.ggml.add_eos_token"))
+        d.add_eos = f.get_bool("tokenizer.ggml.add_eos_token");
     return d;
 }
 
@@ -196,7 +199,8 @@ std::shared_ptr<Model> load_gguf_model(const std::string& path) {
     Weights weights = bind_hf_weights(spec, lookup, path);
     std::shared_ptr<Tokenizer> tokenizer;  // optional, as for HF directories
     if (file->has("tokenizer.ggml.model"))
-        tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_gguf(tokenizer_data_from_gguf(*file)));
+        tokenizer =
+            std::make_shared<Tokenizer>(Tokenizer::from_gguf(tokenizer_data_from_gguf(*file)));
     return std::make_shared<Model>(std::move(spec), std::move(weights), std::move(tokenizer), path,
                                    "gguf", std::move(keep_alive));
 }
@@ -204,8 +208,10 @@ std::shared_ptr<Model> load_gguf_model(const std::string& path) {
 void write_gguf_model(const Model& model, const std::string& path, DType matrix_dtype) {
     const ModelSpec& spec = model.spec();
     if (matrix_dtype == DType::q4_0 || matrix_dtype == DType::i32)
-        fail(ErrorKind::unsupported, "convert: output type {} is not supported (f32, f16, bf16, "
-             "q8_0)", dtype_name(matrix_dtype));
+        fail(ErrorKind::unsupported,
+             "convert: output type {} is not supported (f32, f16, bf16, "
+             "q8_0)",
+             dtype_name(matrix_dtype));
     const std::string arch = spec.architecture == "mistral" ? "llama" : spec.architecture;
     GgufWriter w;
     w.set_string("general.architecture", arch);
@@ -215,6 +221,8 @@ void write_gguf_model(const Model& model, const std::string& path, DType matrix_
                                : matrix_dtype == DType::q8_0 ? 7
                                                              : 32;
     w.set_u32("general.file_type", file_type);
+    // Tensors on cache lines, so a model loads from this file without copies (weight_alignment.h).
+    w.set_u32("general.alignment", uint32_t(k_weight_alignment));
     w.set_u32(arch + ".context_length", uint32_t(spec.max_position > 0 ? spec.max_position : 2048));
     w.set_u32(arch + ".embedding_length", uint32_t(spec.n_embd));
     w.set_u32(arch + ".block_count", uint32_t(spec.n_layers));
@@ -293,8 +301,8 @@ void write_gguf_model(const Model& model, const std::string& path, DType matrix_
     add("model.norm.weight", wt.out_norm, false, 0);
     std::vector<float> freq_factors;
     if (spec.rope.scaling == RopeScaling::llama3 || !spec.rope.freq_factors.empty()) {
-        freq_factors = spec.rope.freq_factors.empty() ? llama3_freq_factors(spec)
-                                                      : spec.rope.freq_factors;
+        freq_factors =
+            spec.rope.freq_factors.empty() ? llama3_freq_factors(spec) : spec.rope.freq_factors;
         w.add_tensor("rope_freqs.weight", DType::f32, {int64_t(freq_factors.size())},
                      freq_factors.data());
     }

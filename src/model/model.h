@@ -3,8 +3,10 @@
 // directory (config.json + safetensors, single or sharded, + tokenizer.json) or a GGUF file.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,33 +19,33 @@ class Tokenizer;
 
 // Weights of one transformer layer. Optional tensors have n_dims == 0 when absent.
 struct LayerWeights {
-    TensorView attn_norm;                 // [n_embd]
-    TensorView wq, wk, wv, wo;            // [q_dim, n_embd], [kv_dim, n_embd] x2, [n_embd, q_dim]
-    TensorView bq, bk, bv, bo;            // [q_dim], [kv_dim] x2, [n_embd] (optional)
-    TensorView q_norm, k_norm;            // [head_dim] (qwen3)
-    TensorView ffn_norm;                  // [n_embd]
-    TensorView w_gate, w_up;              // [n_ff, n_embd]
-    TensorView w_down;                    // [n_embd, n_ff]
+    TensorView attn_norm;       // [n_embd]
+    TensorView wq, wk, wv, wo;  // [q_dim, n_embd], [kv_dim, n_embd] x2, [n_embd, q_dim]
+    TensorView bq, bk, bv, bo;  // [q_dim], [kv_dim] x2, [n_embd] (optional)
+    TensorView q_norm, k_norm;  // [head_dim] (qwen3)
+    TensorView ffn_norm;        // [n_embd]
+    TensorView w_gate, w_up;    // [n_ff, n_embd]
+    TensorView w_down;          // [n_embd, n_ff]
 };
 
-// Calls f(const TensorView&) on every tensor of a layer, present or not.
-template <typename F>
-void for_each_tensor(const LayerWeights& L, F&& f) {
-    for (const TensorView* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv,
-                                &L.bo, &L.q_norm, &L.k_norm, &L.ffn_norm, &L.w_gate, &L.w_up,
-                                &L.w_down})
+// Calls f(TensorView&) on every tensor of a layer, present or not (const when the layer is).
+template <typename Layer, typename F>
+requires std::same_as<std::remove_const_t<Layer>, LayerWeights>
+void for_each_tensor(Layer& L, F&& f) {
+    for (auto* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.bo, &L.q_norm,
+                    &L.k_norm, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
         f(*t);
 }
 
 struct Weights {
-    TensorView tok_embd;                  // [vocab, n_embd]
-    std::vector<LayerWeights> layers;     // [n_layers]
-    TensorView out_norm;                  // [n_embd]
-    TensorView output;                    // [vocab, n_embd] (tok_embd when tied)
+    TensorView tok_embd;               // [vocab, n_embd]
+    std::vector<LayerWeights> layers;  // [n_layers]
+    TensorView out_norm;               // [n_embd]
+    TensorView output;                 // [vocab, n_embd] (tok_embd when tied)
 };
 
 class Model {
-public:
+  public:
     // `path` is an HF model directory or a .gguf file.
     static std::shared_ptr<Model> load(const std::string& path);
 
@@ -58,8 +60,12 @@ public:
     const std::string& identity() const { return identity_; }
     // Bytes of all weight tensors as stored (the tied embedding counted once).
     int64_t weight_bytes() const;
-    // Bytes read per decoded token: the weights of every layer instance of the plan (all
-    // layers once when null), the output head and one embedding row.
+    // The memory a decoded token reads, in the order the forward pass reads it: one embedding
+    // row, the tensors of every layer instance of the plan (all layers once when null), the
+    // output norm and head.
+    std::vector<std::span<const uint8_t>> weights_read_per_token(
+        const std::vector<int>* plan_layers = nullptr) const;
+    // Their total bytes.
     int64_t weight_bytes_per_token(const std::vector<int>* plan_layers = nullptr) const;
     // "bf16" or a mix such as "q8_0 (matrices), f32 (norms)".
     std::string dtype_summary() const;
@@ -69,7 +75,7 @@ public:
     Model(ModelSpec spec, Weights weights, std::shared_ptr<Tokenizer> tokenizer, std::string path,
           std::string format, std::vector<std::shared_ptr<void>> keep_alive);
 
-private:
+  private:
     ModelSpec spec_;
     Weights weights_;
     std::shared_ptr<Tokenizer> tokenizer_;

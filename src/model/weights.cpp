@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "model/model.h"
+#include "model/weight_alignment.h"
 
 namespace encore {
 
@@ -14,7 +15,9 @@ bool is_matrix_dtype(DType t) {
     return t == DType::f32 || t == DType::f16 || t == DType::bf16 || t == DType::q8_0 ||
            t == DType::q4_0;
 }
-bool is_vector_dtype(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
+bool is_vector_dtype(DType t) {
+    return t == DType::f32 || t == DType::f16 || t == DType::bf16;
+}
 
 struct Binder {
     const TensorLookup& lookup;
@@ -98,6 +101,7 @@ Model::Model(ModelSpec spec, Weights weights, std::shared_ptr<Tokenizer> tokeniz
       path_(std::move(path)),
       format_(std::move(format)),
       keep_alive_(std::move(keep_alive)) {
+    if (std::shared_ptr<void> copies = align_weights(weights_)) keep_alive_.push_back(copies);
     // Fingerprint: FNV-1a over the spec summary and, per tensor, its shape, dtype and a sample of
     // its bytes (start, middle, end), so different weights give different identities cheaply.
     uint64_t h = 1469598103934665603ull;
@@ -131,7 +135,9 @@ const Tokenizer& Model::tokenizer() const {
 }
 
 namespace {
-int64_t bytes_of(const TensorView& t) { return t.n_dims == 0 ? 0 : t.n_bytes(); }
+int64_t bytes_of(const TensorView& t) {
+    return t.n_dims == 0 ? 0 : t.n_bytes();
+}
 int64_t layer_bytes(const LayerWeights& L) {
     int64_t n = 0;
     for_each_tensor(L, [&](const TensorView& t) { n += bytes_of(t); });
@@ -146,14 +152,29 @@ int64_t Model::weight_bytes() const {
     return n;
 }
 
-int64_t Model::weight_bytes_per_token(const std::vector<int>* plan_layers) const {
-    int64_t n = bytes_of(weights_.output) + bytes_of(weights_.out_norm) +
-                weights_.tok_embd.row_bytes();
+std::vector<std::span<const uint8_t>> Model::weights_read_per_token(
+    const std::vector<int>* plan_layers) const {
+    std::vector<std::span<const uint8_t>> read;
+    auto add = [&](const TensorView& t, int64_t bytes) {
+        if (t.n_dims > 0) read.emplace_back(static_cast<const uint8_t*>(t.data), size_t(bytes));
+    };
+    add(weights_.tok_embd, weights_.tok_embd.row_bytes());
+    auto add_layer = [&](const LayerWeights& L) {
+        for_each_tensor(L, [&](const TensorView& t) { add(t, bytes_of(t)); });
+    };
     if (!plan_layers) {
-        for (const auto& L : weights_.layers) n += layer_bytes(L);
+        for (const auto& L : weights_.layers) add_layer(L);
     } else {
-        for (int il : *plan_layers) n += layer_bytes(weights_.layers[size_t(il)]);
+        for (int il : *plan_layers) add_layer(weights_.layers[size_t(il)]);
     }
+    add(weights_.out_norm, bytes_of(weights_.out_norm));
+    add(weights_.output, bytes_of(weights_.output));
+    return read;
+}
+
+int64_t Model::weight_bytes_per_token(const std::vector<int>* plan_layers) const {
+    int64_t n = 0;
+    for (const auto& r : weights_read_per_token(plan_layers)) n += int64_t(r.size());
     return n;
 }
 

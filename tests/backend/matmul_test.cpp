@@ -26,6 +26,35 @@ std::vector<int64_t> k_values(DType t) {
 
 class MatmulTest : public test::BackendFixture {};
 
+// The optimized matmul of x [n, k] against the scalar one, with and without bias: every element
+// within `x_error` + 1e-6 of the sum of |terms| (the scale of f32 rounding); with x_error 0, also
+// 1e-6 relative to the whole output.
+void expect_matches_scalar(Backend& scalar, Backend& cpu, const test::Weights& w,
+                           const test::Weights& bias, const std::vector<float>& x, int64_t n,
+                           double x_error) {
+    const int64_t m = w.view.n_rows(), k = w.view.row_elems();
+    const std::vector<float> w_abs = test::abs_rows(w.view);     // [m, k]
+    const std::vector<float> b_abs = test::abs_rows(bias.view);  // [m]
+    std::vector<float> x_abs = x;                                // [n, k]
+    for (auto& v : x_abs) v = std::fabs(v);
+    for (bool with_bias : {false, true}) {
+        SCOPED_TRACE(testing::Message() << " bias=" << with_bias);
+        const TensorView* b = with_bias ? &bias.view : nullptr;
+        std::vector<float> ref(size_t(n * m)), out(size_t(n * m), NAN);
+        scalar.matmul(x.data(), n, w.view, b, ref.data());
+        cpu.matmul(x.data(), n, w.view, b, out.data());
+        // The sums of |terms|: the scale against which rounding is measured.
+        std::vector<float> mag(size_t(n * m));
+        const TensorView wa = make_view(w_abs.data(), DType::f32, {m, k});
+        const TensorView ba = make_view(b_abs.data(), DType::f32, {m});
+        scalar.matmul(x_abs.data(), n, wa, with_bias ? &ba : nullptr, mag.data());
+        EXPECT_LT(test::error_vs_magnitude(out, ref, mag), 1e-6 + x_error);
+        if (n * m >= 64 && x_error == 0) {
+            EXPECT_LT(test::rel_error(out, ref), 1e-6);
+        }
+    }
+}
+
 TEST_F(MatmulTest, MatchesScalarForEveryDtypeAndShape) {
     std::mt19937 rng(7);
     for (DType t : k_weight_types) {
@@ -33,29 +62,19 @@ TEST_F(MatmulTest, MatchesScalarForEveryDtypeAndShape) {
             for (int64_t m : {1, 13, 67}) {
                 const test::Weights w = random_weights(rng, t, m, k);
                 const test::Weights bias = random_weights(rng, DType::f32, 1, m);
-                const std::vector<float> w_abs = test::abs_rows(w.view);     // [m, k]
-                const std::vector<float> b_abs = test::abs_rows(bias.view);  // [m]
                 for (int64_t n : {1, 3, 17, 128}) {
+                    SCOPED_TRACE(testing::Message()
+                                 << dtype_name(t) << " n=" << n << " m=" << m << " k=" << k);
                     const std::vector<float> x = random_floats(rng, n * k);
-                    std::vector<float> x_abs = x;  // [n, k]
-                    for (auto& v : x_abs) v = std::fabs(v);
-                    for (bool with_bias : {false, true}) {
-                        SCOPED_TRACE(testing::Message() << dtype_name(t) << " n=" << n << " m=" << m
-                                                        << " k=" << k << " bias=" << with_bias);
-                        const TensorView* b = with_bias ? &bias.view : nullptr;
-                        std::vector<float> ref(size_t(n * m)), out(size_t(n * m), NAN);
-                        scalar->matmul(x.data(), n, w.view, b, ref.data());
-                        cpu2->matmul(x.data(), n, w.view, b, out.data());
-                        // The sums of |terms|: the scale against which rounding is measured.
-                        std::vector<float> mag(size_t(n * m));
-                        const TensorView wa = make_view(w_abs.data(), DType::f32, {m, k});
-                        const TensorView ba = make_view(b_abs.data(), DType::f32, {m});
-                        scalar->matmul(x_abs.data(), n, wa, with_bias ? &ba : nullptr, mag.data());
-                        EXPECT_LT(test::error_vs_magnitude(out, ref, mag), 1e-6);
-                        if (n * m >= 64) {
-                            EXPECT_LT(test::rel_error(out, ref), 1e-6);
-                        }
+                    if (t != DType::bf16) {
+                        expect_matches_scalar(*scalar, *cpu2, w, bias, x, n, 0.0);
+                        continue;
                     }
+                    // bf16 weights: x as the kernel takes it (sharp), then any x (bounded by the
+                    // precision of x's two parts).
+                    expect_matches_scalar(*scalar, *cpu2, w, bias, test::to_bf16_pair_precision(x),
+                                          n, 0.0);
+                    expect_matches_scalar(*scalar, *cpu2, w, bias, x, n, test::k_bf16_x_precision);
                 }
             }
         }
@@ -66,7 +85,7 @@ TEST_F(MatmulTest, BiasInAnyDtype) {
     std::mt19937 rng(8);
     const int64_t n = 5, m = 37, k = 688;
     const test::Weights w = random_weights(rng, DType::bf16, m, k);
-    const std::vector<float> x = random_floats(rng, n * k);
+    const std::vector<float> x = test::to_bf16_pair_precision(random_floats(rng, n * k));
     for (DType bt : {DType::f32, DType::f16, DType::bf16}) {
         const test::Weights bias = random_weights(rng, bt, 1, m);
         std::vector<float> ref(size_t(n * m)), out(size_t(n * m));
@@ -148,7 +167,8 @@ TEST_F(MatmulTest, LargeShapeMatchesScalar) {
     const int64_t n = 9, m = 1000, k = 2048;
     for (DType t : {DType::bf16, DType::q4_0}) {
         const test::Weights w = random_weights(rng, t, m, k, 0.05f);
-        const std::vector<float> x = random_floats(rng, n * k);
+        std::vector<float> x = random_floats(rng, n * k);
+        if (t == DType::bf16) x = test::to_bf16_pair_precision(x);
         std::vector<float> ref(size_t(n * m)), out(size_t(n * m));
         scalar->matmul(x.data(), n, w.view, nullptr, ref.data());
         cpu2->matmul(x.data(), n, w.view, nullptr, out.data());

@@ -25,5 +25,21 @@ TEST(Roofline, MeasuresBandwidthPeakAndMatmulTime) {
     EXPECT_NEAR(t.gflops, 2.0 * 4 * 256 * 688 / t.median_s / 1e9, 1e-6 * t.gflops);
 }
 
+// The read roofline over memory it is given (the bench passes the weights a token reads):
+// regions of any size and alignment, read on every thread.
+TEST(Roofline, ReadsGivenRegions) {
+    ThreadPool pool(2);
+    std::vector<uint8_t> memory(size_t(8) << 20, 1);
+    const std::vector<std::span<const uint8_t>> regions = {{memory.data() + 3, size_t(5) << 20},
+                                                           {memory.data() + (6 << 20), 1000},
+                                                           {memory.data(), 5}};
+    ReadBandwidthProbe probe(pool, regions);
+    for (int pass = 0; pass < 3; ++pass) {
+        const double gbps = probe.pass();
+        EXPECT_GT(gbps, 0.1);
+        EXPECT_LT(gbps, 10000.0);
+    }
+}
+
 }  // namespace
 }  // namespace encore

@@ -1,10 +1,15 @@
 // The batched lane sum every matmul output goes through: each vector is reduced with one fixed
 // tree, whatever its slot in the batch, the batch size and the other vectors (this is what makes a
-// dot product's result independent of the tile it was computed in).
+// dot product's result independent of the tile it was computed in). And the bf16-pair arithmetic
+// of the bf16 matmuls: x's split into two bf16 parts, and the pair dot product, against their
+// documented definitions computed one element at a time.
 #include "backend/cpu/simd.h"
+
+#include "core/dtype.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -43,6 +48,58 @@ TEST(SumLanes, SameTreeInEverySlotAndBatchSize) {
                 const std::vector<float> lanes(data.begin() + v * nl, data.begin() + (v + 1) * nl);
                 const float ref = tree_sum(lanes);
                 EXPECT_EQ(std::memcmp(&ref, &all[v], 4), 0) << v;
+            }
+        }
+    }
+}
+
+TEST(Bf16Pairs, SplitIsTwoRoundedParts) {
+    const DF df;
+    const int64_t nl = int64_t(hn::Lanes(df));
+    std::mt19937 rng(52);
+    std::normal_distribution<float> normal;
+    std::vector<float> x(size_t(2 * nl));
+    std::vector<uint16_t> hi(size_t(2 * nl)), lo(size_t(2 * nl));
+    for (int trial = 0; trial < 500; ++trial) {
+        for (auto& v : x) v = normal(rng) * std::ldexp(1.0f, int(rng() % 40) - 20);
+        x[0] = 1.0f + 1.0f / 256;  // a tie: to even
+        VF vh, vl;
+        split_bf16(hn::LoadU(df, x.data()), hn::LoadU(df, x.data() + nl), vh, vl);
+        hn::StoreU(vh, df, reinterpret_cast<float*>(hi.data()));
+        hn::StoreU(vl, df, reinterpret_cast<float*>(lo.data()));
+        for (size_t i = 0; i < x.size(); ++i) {
+            const uint16_t h = f32_to_bf16(x[i]);
+            ASSERT_EQ(hi[i], h) << x[i];
+            ASSERT_EQ(lo[i], f32_to_bf16(x[i] - bf16_to_f32(h))) << x[i];
+            const double err = std::fabs(double(x[i]) - bf16_to_f32(hi[i]) - bf16_to_f32(lo[i]));
+            EXPECT_LE(err, std::fabs(double(x[i])) / 65536) << x[i];
+        }
+    }
+}
+
+// Both ways (the instruction where the target has it, and the FMAs), bit for bit.
+TEST(Bf16Pairs, DotIsOddThenEvenProductAdded) {
+    const DF df;
+    const int64_t nl = int64_t(hn::Lanes(df));
+    std::mt19937 rng(53);
+    std::normal_distribution<float> normal;
+    std::vector<uint16_t> w(size_t(2 * nl)), x(size_t(2 * nl));
+    std::vector<float> acc(static_cast<size_t>(nl)), out(static_cast<size_t>(nl));
+    for (int trial = 0; trial < 500; ++trial) {
+        for (size_t i = 0; i < w.size(); ++i) {
+            w[i] = f32_to_bf16(normal(rng) * std::ldexp(1.0f, int(rng() % 20) - 10));
+            x[i] = f32_to_bf16(normal(rng));
+        }
+        for (auto& v : acc) v = normal(rng) * std::ldexp(1.0f, int(rng() % 20) - 10);
+        const VF va = hn::LoadU(df, acc.data());
+        const VF vw = hn::LoadU(df, reinterpret_cast<const float*>(w.data()));
+        const VF vx = hn::LoadU(df, reinterpret_cast<const float*>(x.data()));
+        for (const VF r : {dot_bf16_pairs(va, vw, vx), dot_bf16_pairs_fma(va, vw, vx)}) {
+            hn::StoreU(r, df, out.data());
+            for (size_t i = 0; i < acc.size(); ++i) {
+                const float odd =
+                    std::fma(bf16_to_f32(w[2 * i + 1]), bf16_to_f32(x[2 * i + 1]), acc[i]);
+                ASSERT_EQ(out[i], std::fma(bf16_to_f32(w[2 * i]), bf16_to_f32(x[2 * i]), odd)) << i;
             }
         }
     }

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "core/thread_pool.h"
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "core/thread_pool.h"
 
 namespace encore::test {
 
@@ -91,6 +91,20 @@ inline std::vector<float> abs_rows(const TensorView& w) {
         dequantize_row(w.dtype, w.row(r), out.data() + r * w.row_elems(), w.row_elems());
     for (auto& v : out) v = std::fabs(v);
     return out;
+}
+
+// The CPU backend's bf16 matmuls take x to 16 significant bits, as two bf16 parts (matmul.h): a
+// result may differ from the exact f32 one by this much of the sum of |terms|.
+constexpr double k_bf16_x_precision = 1.0 / 65536;
+
+// x rounded to what two bf16 parts hold: hi = bf16(x), then hi + bf16(x - hi). On such values
+// the bf16 matmuls use x exactly, and differ from the scalar backend only by f32 rounding.
+inline std::vector<float> to_bf16_pair_precision(std::vector<float> x) {
+    for (auto& v : x) {
+        const float hi = bf16_to_f32(f32_to_bf16(v));
+        v = hi + bf16_to_f32(f32_to_bf16(v - hi));
+    }
+    return x;
 }
 
 inline bool bitwise_equal(const float* a, const float* b, size_t n) {

@@ -23,7 +23,7 @@ int64_t matmul_k_step() {
 }
 
 PackLayout matmul_layout(DType dtype) {
-    return dtype == DType::bf16 ? PackLayout::even_odd : PackLayout::plain;
+    return dtype == DType::bf16 ? PackLayout::bf16_split : PackLayout::plain;
 }
 
 namespace {
@@ -46,43 +46,38 @@ MatmulChunkFn chunk_fn(DType dtype) {
     fail(ErrorKind::unsupported, "matmul does not support {} weights", dtype_name(dtype));
 }
 
-// Packs the row tiles [t0, t1) of x [n, k] into xp (see PackLayout). Whole steps move as two
-// vectors (even_odd: split into even and odd elements by two lane permutes); a last partial step
-// is zero-padded element by element.
+// One step of x (k_step values from `xs`) into `dst` in `layout`.
+HWY_INLINE void pack_step(PackLayout layout, const float* xs, float* dst) {
+    const DF df;
+    const int64_t half = k_step / 2;
+    const VF lo = hn::LoadU(df, xs), hi = hn::LoadU(df, xs + half);
+    if (layout == PackLayout::plain) {
+        hn::Store(lo, df, dst);
+        hn::Store(hi, df, dst + half);
+    } else {
+        VF x_hi, x_lo;
+        split_bf16(lo, hi, x_hi, x_lo);
+        hn::Store(x_hi, df, dst);
+        hn::Store(x_lo, df, dst + half);
+    }
+}
+
+// Packs the row tiles [t0, t1) of x [n, k] into xp (see PackLayout), step by step; a last partial
+// step goes through a zero-padded copy.
 void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t ldx, int64_t t0,
                 int64_t t1, float* xp) {
-    const DF df;
-    const int64_t half = k_step / 2, n_steps = ldx / k_step, n_full = k / k_step;
+    const int64_t n_steps = ldx / k_step, n_full = k / k_step;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t i0 = t * k_mr, rows = std::min<int64_t>(k_mr, n - i0);
         float* tile = xp + i0 * ldx;
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + (i0 + r) * k;
-            for (int64_t s = 0; s < n_full; ++s) {  // whole steps
-                const VF lo = hn::LoadU(df, xr + s * k_step);
-                const VF hi = hn::LoadU(df, xr + s * k_step + half);
-                float* dst = tile + (s * rows + r) * k_step;
-                if (layout == PackLayout::plain) {
-                    hn::Store(lo, df, dst);
-                    hn::Store(hi, df, dst + half);
-                } else {  // even elements first, then odd ones
-                    hn::Store(hn::ConcatEven(df, hi, lo), df, dst);
-                    hn::Store(hn::ConcatOdd(df, hi, lo), df, dst + half);
-                }
-            }
-            for (int64_t s = n_full; s < n_steps; ++s) {  // the zero-padded last step
-                const float* xi = xr + s * k_step;
-                const int64_t valid = k - s * k_step;
-                float* dst = tile + (s * rows + r) * k_step;
-                for (int64_t e = 0; e < half; ++e) {
-                    if (layout == PackLayout::plain) {
-                        dst[e] = e < valid ? xi[e] : 0.0f;
-                        dst[half + e] = half + e < valid ? xi[half + e] : 0.0f;
-                    } else {
-                        dst[e] = 2 * e < valid ? xi[2 * e] : 0.0f;
-                        dst[half + e] = 2 * e + 1 < valid ? xi[2 * e + 1] : 0.0f;
-                    }
-                }
+            for (int64_t s = 0; s < n_full; ++s)
+                pack_step(layout, xr + s * k_step, tile + (s * rows + r) * k_step);
+            if (n_full < n_steps) {
+                alignas(64) float padded[k_step] = {};
+                std::copy(xr + n_full * k_step, xr + k, padded);
+                pack_step(layout, padded, tile + (n_full * rows + r) * k_step);
             }
         }
     }

@@ -3,10 +3,15 @@
 // per-weight-dtype chunk kernels it calls (matmul_<dtype>.cpp, all built from matmul_tile.h).
 //
 // Numerics: every y[i, j] is computed by one thread as one vector accumulator per (i, j) over k in
-// steps of k_step elements (two f32 vectors per step, "a" then "b"), zero-padded at the end of k,
-// then reduced across lanes with one fixed tree, then the bias is added. That order depends only
-// on k, never on n, on the tiling, on the chunking or on the thread count, so any split of the
-// rows of x into calls gives bitwise identical results.
+// steps of k_step elements (two multiply-adds per step, "a" then "b"), zero-padded at the end of
+// k, then reduced across lanes with one fixed tree, then the bias is added. That order depends
+// only on k, never on n, on the tiling, on the chunking or on the thread count, so any split of
+// the rows of x into calls gives bitwise identical results. For f32, f16 and quantized weights a
+// step is two f32 FMAs (W converted in registers). For bf16 weights, x is split into two bf16
+// parts, hi + lo (16 significant bits, see split_bf16), and a step is two bf16-pair dot products
+// of the W step, with hi then with lo: the products are exact and accumulate in f32, and a
+// decode step is 2 instructions per 64 bytes of W instead of 4, which lets more of W be in flight
+// from memory (bench/KERNELS.md).
 #pragma once
 
 #include <atomic>
@@ -27,10 +32,10 @@ namespace encore::cpu {
 
 // Packed x is stored by row tiles (k_mr rows, the last tile holding the n % k_mr rest): a tile is
 // [steps][rows of the tile][k_step], so a kernel streams one contiguous block per tile; rows are
-// zero-padded to whole steps. Within a step, `plain` keeps the k_step elements in order (two
-// halves), `even_odd` puts the even-indexed elements first, then the odd ones (matching bf16
-// weights split in registers by a shift and a mask).
-enum class PackLayout { plain, even_odd };
+// zero-padded to whole steps. Within a step, `plain` keeps the k_step f32 elements in order (two
+// halves); `bf16_split` holds the same room as x's hi part then its lo part, k_step bf16 values
+// each, in order (see split_bf16).
+enum class PackLayout { plain, bf16_split };
 
 // One matmul as seen by a chunk kernel.
 struct MatmulJob {

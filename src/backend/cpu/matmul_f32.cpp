@@ -7,6 +7,7 @@ namespace {
 
 struct F32Rows {
     static constexpr bool k_full_steps = false;
+    static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 4;
     template <int H>
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {

@@ -1,7 +1,9 @@
 // The register-tiled dot-product kernel shared by every weight dtype (tinyBLAS style): a tile of
 // MR rows of x times NR rows of W keeps one vector accumulator per (row, column) pair across k;
-// each step a weight decoder turns one step of a W row into two f32 vectors in registers, which
-// are multiplied into the accumulators of all MR rows ("a" then "b"). With several x rows, k is
+// each step a weight decoder turns one step of a W row into two vectors in registers, which are
+// multiplied into the accumulators of all MR rows ("a" then "b"): f32 vectors times x's halves by
+// FMA, or for bf16 the raw W step twice, as bf16-pair dot products with x's hi and lo parts (see
+// matmul.h). With several x rows, k is
 // walked in blocks (the x tile slice stays in L1 while the tile sweeps a W panel), the
 // accumulators being stored and reloaded exactly between blocks. After k, the accumulators are
 // reduced by sum_lanes (one fixed tree each). The per-element order is the same for every MR, NR
@@ -13,6 +15,7 @@
 //   template <int H> static VF load(const uint8_t* row, int64_t step);  // half H of a step
 //   static void load2(const uint8_t* row, int64_t step, VF& a, VF& b);   // both halves
 //   static constexpr bool k_full_steps;  // decode both halves at once even for many x rows
+//   static constexpr bool k_bf16_pairs;  // W and x are bf16 pairs (dot_bf16_pairs), not f32
 #pragma once
 
 #include <algorithm>
@@ -28,6 +31,13 @@ namespace encore::cpu {
 
 constexpr int64_t k_step = 2 * int64_t(HWY_LANES(float));  // elements of k per step
 
+// acc + x * w for one half step of a W row (see the decoder's k_bf16_pairs).
+template <class Rows>
+HWY_INLINE VF multiply_add(VF x, VF w, VF acc) {
+    if constexpr (Rows::k_bf16_pairs) return dot_bf16_pairs(acc, w, x);
+    return hn::MulAdd(x, w, acc);
+}
+
 // Half H (0: "a", 1: "b") of step s: the MR x halves into registers, then for each W row its
 // decoded half multiplied into the accumulators of all MR rows.
 template <class Rows, int MR, int NR, int H>
@@ -42,7 +52,7 @@ HWY_INLINE void matmul_half_step(VF (&acc)[MR][NR], const float* xs, const uint8
     for (int c = 0; c < NR; ++c) {
         const VF w = Rows::template load<H>(rows[c], row_step);
 #pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) acc[r][c] = hn::MulAdd(xh[r], w, acc[r][c]);
+        for (int r = 0; r < MR; ++r) acc[r][c] = multiply_add<Rows>(xh[r], w, acc[r][c]);
     }
 }
 
@@ -67,8 +77,8 @@ HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
             Rows::load2(rows[c], row_step, a, b);
 #pragma GCC unroll 8
             for (int r = 0; r < MR; ++r) {
-                acc[r][c] = hn::MulAdd(xa[r], a, acc[r][c]);
-                acc[r][c] = hn::MulAdd(xb[r], b, acc[r][c]);
+                acc[r][c] = multiply_add<Rows>(xa[r], a, acc[r][c]);
+                acc[r][c] = multiply_add<Rows>(xb[r], b, acc[r][c]);
             }
         }
     } else {
@@ -83,8 +93,7 @@ HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
 // vector is exact, so k blocking does not change any result.
 template <class Rows, int MR, int NR>
 HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_t s0, int64_t s1,
-                            float* acc_buf, const uint8_t* prefetch = nullptr,
-                            int64_t prefetch_bytes = 0) {
+                            float* acc_buf) {
     const DF df;
     const int64_t nl = hn::Lanes(df);
     const int64_t n_full = job.k / k_step;  // steps read straight from W
@@ -103,14 +112,16 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
             acc[r][c] = s0 == 0 ? hn::Zero(df) : hn::Load(df, acc_buf + (r * NR + c) * nl);
 
     const int64_t s_end = std::min(s1, n_full);
-    if (prefetch) {
-        // Decode: W streams from memory, each tile through NR short streams. Sweeping the next
-        // tile's rows (contiguous) into cache meanwhile hides the prefetchers' ramp-up on them.
-        const int64_t per_step = (prefetch_bytes / std::max<int64_t>(1, s_end - s0) + 63) / 64 * 64;
+    if constexpr (MR == 1) {
+        // Decode: the row addresses are recomputed from one pointer and the row stride each step
+        // (integer ops), instead of NR pointers that the compiler would keep in vector registers.
+        int64_t rb = job.w_row_bytes;
+        const uint8_t* w0 = wr[0];
         for (int64_t s = s0; s < s_end; ++s) {
-            const uint8_t* p = prefetch + (s - s0) * per_step;
-            for (int64_t b = 0; b < per_step; b += 64) hwy::Prefetch(p + b);
-            matmul_step<Rows, MR, NR>(acc, xt, s, wr, s);
+            asm("" : "+r"(rb));
+            const uint8_t* rows[NR];
+            for (int c = 0; c < NR; ++c) rows[c] = w0 + c * rb;
+            matmul_step<Rows, MR, NR>(acc, xt, s, rows, s);
         }
     } else {
         for (int64_t s = s0; s < s_end; ++s) matmul_step<Rows, MR, NR>(acc, xt, s, wr, s);
@@ -192,10 +203,7 @@ HWY_INLINE void matmul_row_tiles(const MatmulJob& job, int64_t i0, int64_t j0, i
     int64_t j = j0;
     for (; j + NR <= j1; j += NR) {
         if constexpr (MR > 1) panel.step();
-        const int64_t next_rows = MR == 1 ? std::min<int64_t>(NR, j1 - j - NR) : 0;
-        matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl,
-                                  next_rows > 0 ? job.w + (j + NR) * job.w_row_bytes : nullptr,
-                                  next_rows * job.w_row_bytes);
+        matmul_tile<Rows, MR, NR>(job, i0, j, s0, s1, acc_buf + (j - j0) * MR * nl);
     }
     float* acc = acc_buf + (j - j0) * MR * nl;
     switch (j1 - j) {  // the last columns, fewer than NR

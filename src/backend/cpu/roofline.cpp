@@ -24,26 +24,34 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 volatile float g_sink = 0;  // keeps the measured loops from being optimized away
+volatile uint32_t g_read_sink = 0;
 
-// Sums the floats of [p, p + n) with 8 independent vector accumulators.
-float read_sum(const float* p, size_t n) {
-    const DF df;
-    const size_t nl = hn::Lanes(df);
-    VF a0 = hn::Zero(df), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+// Sums the 32-bit words of [p, p + n) with 8 independent vector accumulators (integer adds, so
+// the time does not depend on what the bytes mean: weights seen as floats may be subnormal).
+uint32_t read_sum(const uint32_t* p, size_t n) {
+    const hn::ScalableTag<uint32_t> du;
+    using VU = hn::Vec<decltype(du)>;
+    const size_t nl = hn::Lanes(du);
+    VU a0 = hn::Zero(du), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     size_t i = 0;
     for (; i + 8 * nl <= n; i += 8 * nl) {
-        a0 = hn::Add(a0, hn::LoadU(df, p + i));
-        a1 = hn::Add(a1, hn::LoadU(df, p + i + nl));
-        a2 = hn::Add(a2, hn::LoadU(df, p + i + 2 * nl));
-        a3 = hn::Add(a3, hn::LoadU(df, p + i + 3 * nl));
-        a4 = hn::Add(a4, hn::LoadU(df, p + i + 4 * nl));
-        a5 = hn::Add(a5, hn::LoadU(df, p + i + 5 * nl));
-        a6 = hn::Add(a6, hn::LoadU(df, p + i + 6 * nl));
-        a7 = hn::Add(a7, hn::LoadU(df, p + i + 7 * nl));
+        a0 = hn::Add(a0, hn::LoadU(du, p + i));
+        a1 = hn::Add(a1, hn::LoadU(du, p + i + nl));
+        a2 = hn::Add(a2, hn::LoadU(du, p + i + 2 * nl));
+        a3 = hn::Add(a3, hn::LoadU(du, p + i + 3 * nl));
+        a4 = hn::Add(a4, hn::LoadU(du, p + i + 4 * nl));
+        a5 = hn::Add(a5, hn::LoadU(du, p + i + 5 * nl));
+        a6 = hn::Add(a6, hn::LoadU(du, p + i + 6 * nl));
+        a7 = hn::Add(a7, hn::LoadU(du, p + i + 7 * nl));
     }
-    float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
-                                                     hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)))));
-    for (; i < n; ++i) s += p[i];
+    const VU a = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
+                         hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)));
+    uint32_t s = hn::GetLane(hn::SumOfLanes(du, a));
+    for (; i < n; ++i) {  // the words may be unaligned in a mapped file
+        uint32_t w;
+        std::memcpy(&w, p + i, sizeof(w));
+        s += w;
+    }
     return s;
 }
 
@@ -69,21 +77,45 @@ ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t bytes) : pool_(p
     const size_t n_floats = bytes / sizeof(float);
     buffer_ = hwy::AllocateAligned<float>(n_floats);
     // Each thread reads [part * t, part * (t + 1)), page aligned.
-    part_ = n_floats / size_t(pool.n_threads()) / 1024 * 1024;
+    const size_t part = n_floats / size_t(pool.n_threads()) / 1024 * 1024;
     pool.run_on_all([&](int t, int) {  // first touch by the reading thread, non-zero values
-        float* p = buffer_.get() + part_ * size_t(t);
-        for (size_t i = 0; i < part_; ++i) p[i] = 1.0f + float(i & 255) * (1.0f / 256);
+        float* p = buffer_.get() + part * size_t(t);
+        for (size_t i = 0; i < part; ++i) p[i] = 1.0f + float(i & 255) * (1.0f / 256);
     });
+    regions_.emplace_back(reinterpret_cast<const uint8_t*>(buffer_.get()),
+                          part * size_t(pool.n_threads()) * sizeof(float));
 }
 
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool,
+                                       std::vector<std::span<const uint8_t>> regions)
+    : pool_(pool), regions_(std::move(regions)) {}
+
 double ReadBandwidthProbe::pass() {
-    std::vector<float> sums(static_cast<size_t>(pool_.n_threads()));
+    const int n_threads = pool_.n_threads();
+    std::vector<uint32_t> sums(static_cast<size_t>(n_threads));
+    std::vector<size_t> bytes(static_cast<size_t>(n_threads));
     const auto t0 = std::chrono::steady_clock::now();
-    pool_.run_on_all(
-        [&](int t, int) { sums[size_t(t)] = read_sum(buffer_.get() + part_ * size_t(t), part_); });
+    pool_.run_on_all([&](int t, int nt) {
+        uint32_t sum = 0;
+        size_t read = 0;
+        for (const auto& r : regions_) {  // this thread's share (whole cache lines), whole words
+            const size_t begin = r.size() * size_t(t) / size_t(nt) / 64 * 64;
+            const size_t end =
+                t + 1 == nt ? r.size() : r.size() * size_t(t + 1) / size_t(nt) / 64 * 64;
+            const size_t n = (end - begin) / sizeof(uint32_t);
+            sum += read_sum(reinterpret_cast<const uint32_t*>(r.data() + begin), n);
+            read += n * sizeof(uint32_t);
+        }
+        sums[size_t(t)] = sum;
+        bytes[size_t(t)] = read;
+    });
     const double s = seconds_since(t0);
-    for (float v : sums) g_sink = g_sink + v;
-    return double(part_) * pool_.n_threads() * sizeof(float) / s / 1e9;
+    size_t total = 0;
+    for (int t = 0; t < n_threads; ++t) {
+        g_read_sink = g_read_sink + sums[size_t(t)];
+        total += bytes[size_t(t)];
+    }
+    return double(total) / s / 1e9;
 }
 
 double FmaPeakProbe::pass() {

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "backend/backend.h"
 #include "core/dtype.h"
@@ -15,20 +17,24 @@ namespace encore {
 
 class ThreadPool;
 
-// The all-core memory read roofline: all threads of `pool` sum disjoint parts of a `bytes` buffer
-// (larger than the caches) with the widest vector loads. The buffer is allocated and touched
-// once, so passes can be interleaved with the work they are compared with: on a shared machine
-// the available bandwidth moves from second to second, and only a pass taken next to the work
-// measures the same conditions.
+// The all-core memory read roofline: all threads of `pool` sum disjoint parts of memory larger
+// than the caches with the widest vector loads, as a STREAM-like read. Either over a buffer of the
+// probe's own, allocated and touched once (so passes can be interleaved with the work they are
+// compared with: on a shared machine the available bandwidth moves from second to second, and
+// only a pass taken next to the work measures the same conditions), or over memory that exists
+// elsewhere, such as the weights a decoded token reads: each thread then reads its contiguous
+// share of every region, in order, with no synchronization between regions. The second reads
+// the very pages the work reads; on a VM their speed can differ from one allocation to another.
 class ReadBandwidthProbe {
   public:
     explicit ReadBandwidthProbe(ThreadPool& pool, size_t bytes = size_t(1) << 30);
-    double pass();  // GB/s (1e9 bytes/s) of one pass over the buffer
+    ReadBandwidthProbe(ThreadPool& pool, std::vector<std::span<const uint8_t>> regions);
+    double pass();  // GB/s (1e9 bytes/s) of one pass over the buffer or the regions
 
   private:
     ThreadPool& pool_;
     hwy::AlignedFreeUniquePtr<float[]> buffer_;
-    size_t part_ = 0;  // floats per thread
+    std::vector<std::span<const uint8_t>> regions_;
 };
 
 // The all-core f32 FMA peak: 16 independent FMA chains per thread (enough to cover the latency).

@@ -96,4 +96,49 @@ HWY_INLINE VF sum_lanes_vector(const VF* in) {
     }
 }
 
+// bf16 pairs: a vector of 2 * lanes bf16 values seen as f32 lanes, lane i holding elements 2i (low
+// half) and 2i + 1 (high half), as bf16 weights lie in memory.
+
+// acc + w[2i + 1] * x[2i + 1], rounded, then + w[2i] * x[2i], rounded, in every lane i, by two
+// FMAs on the widened values (the product of two bf16 values is exact in f32).
+HWY_INLINE VF dot_bf16_pairs_fma(VF acc, VF w, VF x) {
+    const DF df;
+    const hn::RebindToUnsigned<DF> du;
+    const auto high = hn::Set(du, 0xffff0000u);
+    const auto wu = hn::BitCast(du, w), xu = hn::BitCast(du, x);
+    acc = hn::MulAdd(hn::BitCast(df, hn::And(wu, high)), hn::BitCast(df, hn::And(xu, high)), acc);
+    return hn::MulAdd(hn::BitCast(df, hn::ShiftLeft<16>(wu)),
+                      hn::BitCast(df, hn::ShiftLeft<16>(xu)), acc);
+}
+
+// The same in one vdpbf16ps where the target has AVX512-BF16: the same bits, except that the
+// instruction treats subnormal inputs and results as zero.
+HWY_INLINE VF dot_bf16_pairs(VF acc, VF w, VF x) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3 && defined(__AVX512BF16__)
+    return VF{_mm512_dpbf16_ps(acc.raw, __m512bh(w.raw), __m512bh(x.raw))};
+#else
+    return dot_bf16_pairs_fma(acc, w, x);
+#endif
+}
+
+// x (2 * lanes f32 values, in order: x0 then x1) as two vectors of bf16 pairs, hi = bf16(x) and
+// lo = bf16(x - hi), both rounded to nearest even. x - hi is exact, so hi + lo is x to 16
+// significant bits: |x - hi - lo| <= 2^-16 |x|.
+HWY_INLINE void split_bf16(VF x0, VF x1, VF& hi, VF& lo) {
+    const DF df;
+    const hn::RebindToUnsigned<DF> du;
+    const hn::Repartition<uint16_t, DF> du16;
+    const auto round = [&](VF v) {  // to the nearest bf16, ties to even, in the high 16 bits
+        const auto u = hn::BitCast(du, v);
+        const auto odd = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+        return hn::And(hn::Add(hn::Add(u, hn::Set(du, 0x7fffu)), odd), hn::Set(du, 0xffff0000u));
+    };
+    const auto h0 = round(x0), h1 = round(x1);
+    const auto l0 = round(hn::Sub(x0, hn::BitCast(df, h0)));
+    const auto l1 = round(hn::Sub(x1, hn::BitCast(df, h1)));
+    // The high 16 bits of every f32 lane, x0's then x1's.
+    hi = hn::BitCast(df, hn::ConcatOdd(du16, hn::BitCast(du16, h1), hn::BitCast(du16, h0)));
+    lo = hn::BitCast(df, hn::ConcatOdd(du16, hn::BitCast(du16, l1), hn::BitCast(du16, l0)));
+}
+
 }  // namespace encore::cpu

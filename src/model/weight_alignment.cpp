@@ -1,0 +1,66 @@
+// Copying misaligned weight tensors into aligned memory (see weight_alignment.h).
+#include "model/weight_alignment.h"
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "core/error.h"
+
+namespace encore {
+
+namespace {
+
+bool misaligned(const TensorView& t) {
+    return t.n_dims > 0 && t.data && reinterpret_cast<uintptr_t>(t.data) % k_weight_alignment != 0;
+}
+
+size_t padded(size_t bytes) {
+    return (bytes + k_weight_alignment - 1) / k_weight_alignment * k_weight_alignment;
+}
+
+template <class F>
+void for_each_view(Weights& w, F&& f) {
+    f(w.tok_embd);
+    f(w.out_norm);
+    f(w.output);
+    for (auto& L : w.layers) for_each_tensor(L, f);
+}
+
+}  // namespace
+
+std::shared_ptr<void> align_weights(Weights& w) {
+    // Each misaligned source once, at its offset in the block.
+    std::map<const void*, size_t> offset_of;
+    size_t total = 0;
+    for_each_view(w, [&](TensorView& t) {
+        if (!misaligned(t) || offset_of.count(t.data)) return;
+        offset_of[t.data] = total;
+        total += padded(size_t(t.n_bytes()));
+    });
+    if (total == 0) return nullptr;
+
+    void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        fail(ErrorKind::out_of_memory, "cannot allocate {} bytes to align the weights", total);
+    std::shared_ptr<void> block(p, [total](void* q) { ::munmap(q, total); });
+    // Faulted in by the kernel in one pass rather than one trap per page (best effort).
+    ::madvise(p, total, MADV_POPULATE_WRITE);
+    auto* base = static_cast<uint8_t*>(p);
+    for (const auto& [source, offset] : offset_of) {
+        size_t bytes = 0;
+        for_each_view(w, [&, source = source](TensorView& t) {
+            if (t.data == source) bytes = std::max(bytes, size_t(t.n_bytes()));
+        });
+        std::memcpy(base + offset, source, bytes);
+    }
+    for_each_view(w, [&](TensorView& t) {
+        if (misaligned(t)) t.data = base + offset_of.at(t.data);
+    });
+    return block;
+}
+
+}  // namespace encore
