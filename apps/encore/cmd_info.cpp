@@ -30,6 +30,15 @@ void add_info(CLI::App& app) {
         fmt::print("layer plan:       {} ({} instances{})\n", l.plan.to_spec(),
                    l.plan.n_instances(), l.plan.is_identity(int(s.n_layers)) ? ", identity" : "");
         fmt::print("weight bytes:     {}\n", l.model->weight_bytes());
+        if (l.model->aligned_copy_bytes() > 0)
+            fmt::print(
+                "aligned copies:   {} bytes (tensors the file left off 64-byte boundaries)\n",
+                l.model->aligned_copy_bytes());
+        if (l.model->unaligned_bytes() > 0)
+            fmt::print(
+                "unaligned:        {} bytes off 64-byte boundaries, not copied (not enough free "
+                "memory): slower\n",
+                l.model->unaligned_bytes());
         fmt::print("kv bytes/token:   {} (f32, {} instances x 2 x {} x 4)\n", kv_per_token,
                    l.plan.n_instances(), s.kv_dim());
         fmt::print("identity:         {}\n", l.model->identity());

@@ -67,6 +67,10 @@ class Model {
         const std::vector<int>* plan_layers = nullptr) const;
     // Their total bytes.
     int64_t weight_bytes_per_token(const std::vector<int>* plan_layers = nullptr) const;
+    // Bytes of weights copied onto cache-line boundaries when the model was made, and bytes left
+    // off them because the copies would not fit in memory (see weight_alignment.h).
+    int64_t aligned_copy_bytes() const { return aligned_copy_bytes_; }
+    int64_t unaligned_bytes() const { return unaligned_bytes_; }
     // "bf16" or a mix such as "q8_0 (matrices), f32 (norms)".
     std::string dtype_summary() const;
 
@@ -80,6 +84,7 @@ class Model {
     Weights weights_;
     std::shared_ptr<Tokenizer> tokenizer_;
     std::string path_, format_, identity_;
+    int64_t aligned_copy_bytes_ = 0, unaligned_bytes_ = 0;
     std::vector<std::shared_ptr<void>> keep_alive_;
 };
 

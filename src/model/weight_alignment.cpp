@@ -2,6 +2,7 @@
 #include "model/weight_alignment.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -32,7 +33,7 @@ void for_each_view(Weights& w, F&& f) {
 
 }  // namespace
 
-std::shared_ptr<void> align_weights(Weights& w) {
+AlignedWeights align_weights(Weights& w, int64_t memory_limit) {
     // Each misaligned source once, at its offset in the block.
     std::map<const void*, size_t> offset_of;
     size_t total = 0;
@@ -41,12 +42,17 @@ std::shared_ptr<void> align_weights(Weights& w) {
         offset_of[t.data] = total;
         total += padded(size_t(t.n_bytes()));
     });
-    if (total == 0) return nullptr;
+    AlignedWeights result;
+    if (total == 0) return result;
+    if (int64_t(total) > memory_limit) {
+        result.unaligned_bytes = int64_t(total);
+        return result;
+    }
 
     void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         fail(ErrorKind::out_of_memory, "cannot allocate {} bytes to align the weights", total);
-    std::shared_ptr<void> block(p, [total](void* q) { ::munmap(q, total); });
+    result.block = std::shared_ptr<void>(p, [total](void* q) { ::munmap(q, total); });
     // Faulted in by the kernel in one pass rather than one trap per page (best effort).
     ::madvise(p, total, MADV_POPULATE_WRITE);
     auto* base = static_cast<uint8_t*>(p);
@@ -56,11 +62,17 @@ std::shared_ptr<void> align_weights(Weights& w) {
             if (t.data == source) bytes = std::max(bytes, size_t(t.n_bytes()));
         });
         std::memcpy(base + offset, source, bytes);
+        result.copied_bytes += int64_t(bytes);
     }
     for_each_view(w, [&](TensorView& t) {
         if (misaligned(t)) t.data = base + offset_of.at(t.data);
     });
-    return block;
+    return result;
+}
+
+int64_t default_alignment_memory_limit() {
+    const long pages = ::sysconf(_SC_AVPHYS_PAGES), page_bytes = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_bytes > 0 ? int64_t(pages) * int64_t(page_bytes) / 2 : 0;
 }
 
 }  // namespace encore

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "model/model.h"
@@ -15,10 +16,20 @@ namespace encore {
 
 constexpr size_t k_weight_alignment = 64;  // bytes: one cache line, one AVX-512 vector
 
+struct AlignedWeights {
+    std::shared_ptr<void> block;  // the copies; must outlive the views (null: none made)
+    int64_t copied_bytes = 0;     // bytes of tensors copied onto boundaries
+    int64_t unaligned_bytes = 0;  // bytes of tensors left off a boundary (see align_weights)
+};
+
 // Copies every tensor of `w` whose data does not start on a k_weight_alignment boundary into one
-// block of fresh memory, repoints its views at the copy (views of the same data, such as tied
-// embeddings, share one copy) and returns the block, which must outlive the views; null when
-// every tensor was aligned already.
-std::shared_ptr<void> align_weights(Weights& w);
+// block of fresh memory and repoints its views at the copy (views of the same data, such as tied
+// embeddings, share one copy). When the copies would take more than `memory_limit` bytes, makes
+// none and leaves the views as they are: results are the same, only slower, and a model that
+// fits in memory only as a mapped file still loads.
+AlignedWeights align_weights(Weights& w, int64_t memory_limit);
+
+// Half of the memory the system reports available now: the default limit for the copies.
+int64_t default_alignment_memory_limit();
 
 }  // namespace encore

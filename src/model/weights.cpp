@@ -101,7 +101,10 @@ Model::Model(ModelSpec spec, Weights weights, std::shared_ptr<Tokenizer> tokeniz
       path_(std::move(path)),
       format_(std::move(format)),
       keep_alive_(std::move(keep_alive)) {
-    if (std::shared_ptr<void> copies = align_weights(weights_)) keep_alive_.push_back(copies);
+    AlignedWeights aligned = align_weights(weights_, default_alignment_memory_limit());
+    if (aligned.block) keep_alive_.push_back(aligned.block);
+    aligned_copy_bytes_ = aligned.copied_bytes;
+    unaligned_bytes_ = aligned.unaligned_bytes;
     // Fingerprint: FNV-1a over the spec summary and, per tensor, its shape, dtype and a sample of
     // its bytes (start, middle, end), so different weights give different identities cheaply.
     uint64_t h = 1469598103934665603ull;

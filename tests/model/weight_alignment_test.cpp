@@ -30,8 +30,16 @@ TEST(WeightAlignment, CopiesMisalignedTensorsOnce) {
     L.wq = make_view(file + 2048 + 8, DType::f16, {3, 40});
     w.layers.push_back(L);
 
-    const std::shared_ptr<void> copies = align_weights(w);
-    ASSERT_NE(copies, nullptr);
+    Weights too_big = w;  // a limit below the copies' size: none made
+    const AlignedWeights none = align_weights(too_big, 256);
+    EXPECT_EQ(none.block, nullptr);
+    EXPECT_EQ(none.unaligned_bytes, 256 + 256);  // tok_embd once, wq padded to a line
+    EXPECT_EQ(too_big.tok_embd.data, file + 16);
+
+    const AlignedWeights copies = align_weights(w, int64_t(1) << 30);
+    ASSERT_NE(copies.block, nullptr);
+    EXPECT_EQ(copies.copied_bytes, 256 + 3 * 40 * 2);
+    EXPECT_EQ(copies.unaligned_bytes, 0);
     for (const TensorView* t : {&w.tok_embd, &w.output, &w.out_norm, &w.layers[0].wq})
         EXPECT_TRUE(aligned(*t));
     EXPECT_EQ(w.output.data, w.tok_embd.data);  // one copy for both views
@@ -39,7 +47,7 @@ TEST(WeightAlignment, CopiesMisalignedTensorsOnce) {
     EXPECT_EQ(std::memcmp(w.tok_embd.data, file + 16, 256), 0);
     EXPECT_EQ(std::memcmp(w.layers[0].wq.data, file + 2048 + 8, 3 * 40 * 2), 0);
 
-    EXPECT_EQ(align_weights(w), nullptr);  // nothing left to copy
+    EXPECT_EQ(align_weights(w, int64_t(1) << 30).block, nullptr);  // nothing left to copy
 }
 
 ModelSpec tiny_spec() {
