@@ -34,12 +34,16 @@ void for_each_view(Weights& w, F&& f) {
 }  // namespace
 
 AlignedWeights align_weights(Weights& w, int64_t memory_limit) {
-    // Each misaligned source once, at its offset in the block.
-    std::map<const void*, size_t> offset_of;
+    // Each misaligned source once (views of the same data have the same shape), at its offset in
+    // the block.
+    struct Copy {
+        size_t offset, bytes;
+    };
+    std::map<const void*, Copy> copy_of;
     size_t total = 0;
     for_each_view(w, [&](TensorView& t) {
-        if (!misaligned(t) || offset_of.count(t.data)) return;
-        offset_of[t.data] = total;
+        if (!misaligned(t) || copy_of.count(t.data)) return;
+        copy_of[t.data] = Copy{total, size_t(t.n_bytes())};
         total += padded(size_t(t.n_bytes()));
     });
     AlignedWeights result;
@@ -56,16 +60,12 @@ AlignedWeights align_weights(Weights& w, int64_t memory_limit) {
     // Faulted in by the kernel in one pass rather than one trap per page (best effort).
     ::madvise(p, total, MADV_POPULATE_WRITE);
     auto* base = static_cast<uint8_t*>(p);
-    for (const auto& [source, offset] : offset_of) {
-        size_t bytes = 0;
-        for_each_view(w, [&, source = source](TensorView& t) {
-            if (t.data == source) bytes = std::max(bytes, size_t(t.n_bytes()));
-        });
-        std::memcpy(base + offset, source, bytes);
-        result.copied_bytes += int64_t(bytes);
+    for (const auto& [source, copy] : copy_of) {
+        std::memcpy(base + copy.offset, source, copy.bytes);
+        result.copied_bytes += int64_t(copy.bytes);
     }
     for_each_view(w, [&](TensorView& t) {
-        if (misaligned(t)) t.data = base + offset_of.at(t.data);
+        if (misaligned(t)) t.data = base + copy_of.at(t.data).offset;
     });
     return result;
 }
