@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/decode_bf16.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/simd.h"
 #include "hwy/aligned_allocator.h"
@@ -112,7 +113,11 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
             acc[r][c] = s0 == 0 ? hn::Zero(df) : hn::Load(df, acc_buf + (r * NR + c) * nl);
 
     const int64_t s_end = std::min(s1, n_full);
-    if constexpr (MR == 1) {
+    if constexpr (MR == 1 && NR == 8 && Rows::k_bf16_pairs && k_has_decode_bf16x8) {
+        if (s0 < s_end)  // decode of bf16 weights: the same steps in assembly (decode_bf16.h)
+            decode_bf16x8(acc[0], xt + s0 * k_step, xt + s_end * k_step, wr[0] + s0 * k_step * 2,
+                          job.w_row_bytes);
+    } else if constexpr (MR == 1) {
         // Decode: the row addresses are recomputed from one pointer and the row stride each step
         // (integer ops), instead of NR pointers that the compiler would keep in vector registers.
         int64_t rb = job.w_row_bytes;
