@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "backend/cpu/matmul_tile.h"
+#include "backend/cpu/work_segments.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
@@ -85,6 +86,9 @@ void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t
 
 // Output columns per chunk: a W panel of about this many bytes stays in L2 next to the x tiles.
 constexpr int64_t k_panel_bytes = 512 << 10;
+// W bytes per decode work unit: small enough that threads finish a call together, large enough
+// that taking one is cheap next to streaming it.
+constexpr int64_t k_decode_unit_bytes = 256 << 10;
 // Chunk widths are multiples of this: whole tiles for decode and prefill alike.
 constexpr int64_t k_chunk_align = std::lcm(std::lcm(k_nr, k_nr1), k_nr_full);
 
@@ -172,9 +176,8 @@ void run_own_rows(std::span<const MatmulJob> jobs, std::span<const MatmulChunkFn
 }
 
 // Each thread computes whole rows of x through every output (see k_row_split_max_weight_bytes).
-// Rows go in groups of whole tiles; each thread owns a contiguous segment of groups and takes
-// them from the front, then takes what other segments have left from their back, so a thread
-// slowed by the host does not hold the call up and rows mostly stay with their segment's thread.
+// Rows go in groups of whole tiles, shared out by WorkSegments, so a thread slowed by the host
+// does not hold the call up and rows mostly stay with their segment's thread.
 void share_rows(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n, int64_t ldx,
                 std::span<const Backend::MatmulOut> outs) {
     const std::vector<MatmulJob>& jobs = scratch.jobs;
@@ -191,35 +194,45 @@ void share_rows(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_
     const int64_t group_tiles =
         std::max<int64_t>(1, n_tiles / (k_row_groups_per_thread * n_threads));
     const int64_t n_groups = (n_tiles + group_tiles - 1) / group_tiles;
-    if (scratch.n_row_segments < n_threads) {
-        scratch.row_segments = std::make_unique<std::atomic<uint64_t>[]>(size_t(n_threads));
-        scratch.n_row_segments = n_threads;
-    }
-    std::atomic<uint64_t>* segments = scratch.row_segments.get();
-    for (int u = 0; u < n_threads; ++u)
-        segments[u].store(uint64_t(n_groups * u / n_threads) << 32 |
-                          uint64_t(n_groups * (u + 1) / n_threads));
-    // Takes a group of segment u from its front (the owner) or back (another thread).
-    auto take = [&](int u, bool front) -> int64_t {
-        uint64_t s = segments[u].load(std::memory_order_relaxed);
-        for (;;) {
-            const uint64_t f = s >> 32, b = s & 0xffffffffu;
-            if (f >= b) return -1;
-            const uint64_t next = front ? (f + 1) << 32 | b : f << 32 | (b - 1);
-            if (segments[u].compare_exchange_weak(s, next, std::memory_order_acq_rel))
-                return int64_t(front ? f : b - 1);
-        }
-    };
+    WorkSegments& segments = scratch.segments;
+    segments.reset(n_groups, n_threads);
     const std::span<const int> layouts(scratch.layouts);
     auto run_group = [&](int64_t g) {
         const int64_t r0 = g * group_tiles * k_mr;
         const int64_t r1 = std::min(n, (g + 1) * group_tiles * k_mr);
         run_own_rows(jobs, fns, own_packed, layouts, x, n, r0, r1);
     };
-    pool.run_on_all([&](int t, int nt) {
-        for (int64_t g; (g = take(t, true)) >= 0;) run_group(g);
-        for (int d = 1; d < nt; ++d)
-            for (int64_t g; (g = take((t + d) % nt, false)) >= 0;) run_group(g);
+    pool.run_on_all([&](int t, int) {
+        for (int64_t g; (g = segments.take(t)) >= 0;) run_group(g);
+    });
+}
+
+// Decode (one row of x, x packed): the W rows of all outputs, in order, as units of whole decode
+// tiles, about k_decode_unit_bytes each, shared out by WorkSegments. Each thread streams through
+// one contiguous part of the weights, so the next tile that a tile prefetches (decode_bf16.h) is
+// almost always its own; a thread the host stops holds the call up by one unit at most.
+void share_decode_units(ThreadPool& pool, MatmulScratch& scratch) {
+    const std::vector<MatmulJob>& jobs = scratch.jobs;
+    const std::vector<MatmulChunkFn>& fns = scratch.fns;
+    std::vector<MatmulScratch::Chunk>& units = scratch.chunks;
+    for (size_t o = 0; o < jobs.size(); ++o) {
+        const int64_t rows = std::clamp<int64_t>(
+            k_decode_unit_bytes / jobs[o].w_row_bytes / k_nr1 * k_nr1, k_nr1, k_max_chunk);
+        for (int64_t j0 = 0; j0 < jobs[o].m; j0 += rows)
+            units.push_back(MatmulScratch::Chunk{int(o), j0, std::min(jobs[o].m, j0 + rows)});
+    }
+    auto run_unit = [&](int64_t u) {
+        const MatmulScratch::Chunk& unit = units[size_t(u)];
+        fns[size_t(unit.job)](jobs[size_t(unit.job)], unit.j0, unit.j1, nullptr, 0);
+    };
+    const int64_t n_units = int64_t(units.size());
+    if (n_units == 1 || pool.n_threads() == 1) {
+        for (int64_t u = 0; u < n_units; ++u) run_unit(u);
+        return;
+    }
+    scratch.segments.reset(n_units, pool.n_threads());
+    pool.run_on_all([&](int t, int) {
+        for (int64_t u; (u = scratch.segments.take(t)) >= 0;) run_unit(u);
     });
 }
 
@@ -238,14 +251,19 @@ void share_columns(ThreadPool& pool, MatmulScratch& scratch, const float* x, int
         jobs[o].xp = xp;
     }
 
+    std::vector<MatmulScratch::Chunk>& chunks = scratch.chunks;
+    chunks.clear();
+    if (n == 1) {
+        share_decode_units(pool, scratch);
+        return;
+    }
+
     // Chunks of whole tiles, small enough for L2 and for several chunks per thread (balance under
     // uneven load); with several x rows every chunk re-reads all of x, so fewer, larger ones.
     // The chunks of all outputs form one list, taken in order through a shared counter.
     const int64_t per_thread_chunks = n >= k_mr ? 2 : 4;
     const int64_t per_thread = (total_rows + per_thread_chunks * pool.n_threads() - 1) /
                                (per_thread_chunks * pool.n_threads());
-    std::vector<MatmulScratch::Chunk>& chunks = scratch.chunks;
-    chunks.clear();
     for (size_t o = 0; o < jobs.size(); ++o) {
         const int64_t m = jobs[o].m;
         const int64_t chunk = std::max<int64_t>(

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/work_segments.h"
 #include "core/dtype.h"
 #include "core/tensor.h"
 
@@ -87,10 +88,8 @@ struct MatmulScratch {
     std::vector<MatmulChunkFn> fns;
     std::vector<Chunk> chunks;
     std::vector<int> layouts;  // per output: its PackLayout
-    // Calls that share out rows: per thread, the [front, back) of the row groups left in its
-    // segment, as (front << 32 | back) in one word.
-    std::unique_ptr<std::atomic<uint64_t>[]> row_segments;
-    int n_row_segments = 0;
+    // The row groups (calls that share out rows) or decode units of the last call, by thread.
+    WorkSegments segments;
 };
 
 // The whole matmul on `pool`. `bias` may be null.
