@@ -147,6 +147,32 @@ TEST_F(MatmulTest, RowAndColumnSplitsAgreeBitwise) {
     }
 }
 
+// Decode (one row of x) of weights far larger than one work unit (matmul.cpp), on 2 threads, for
+// every dtype: bitwise what 1 thread gives and what the same row gives inside a prefill call,
+// and close to the scalar reference. Row counts that leave partial decode tiles at the end.
+TEST_F(MatmulTest, DecodeOfLargeWeightsOnTwoThreads) {
+    std::mt19937 rng(13);
+    const int64_t k = 2048, n = 7;
+    for (DType t : k_weight_types) {
+        for (int64_t m : {int64_t(4093), int64_t(1531)}) {
+            SCOPED_TRACE(testing::Message() << dtype_name(t) << " m=" << m);
+            const test::Weights w = random_weights(rng, t, m, k, 0.05f);
+            std::vector<float> x = random_floats(rng, n * k);
+            if (t == DType::bf16) x = test::to_bf16_pair_precision(x);
+            std::vector<float> batch(size_t(n * m));
+            std::vector<float> two(static_cast<size_t>(m)), one(two), ref(two);
+            cpu2->matmul(x.data(), n, w.view, nullptr, batch.data());
+            const float* last = x.data() + (n - 1) * k;
+            cpu2->matmul(last, 1, w.view, nullptr, two.data());
+            cpu1->matmul(last, 1, w.view, nullptr, one.data());
+            scalar->matmul(last, 1, w.view, nullptr, ref.data());
+            EXPECT_TRUE(test::bitwise_equal(two.data(), one.data(), two.size()));
+            EXPECT_TRUE(test::bitwise_equal(two.data(), batch.data() + (n - 1) * m, two.size()));
+            EXPECT_LT(test::rel_error(two, ref), 1e-6);
+        }
+    }
+}
+
 // A row's result does not depend on the values of the other rows in the call.
 TEST_F(MatmulTest, BitwiseInvariantToOtherRowsValues) {
     std::mt19937 rng(10);
