@@ -12,6 +12,7 @@ struct Bf16Rows {
     static constexpr bool k_full_steps = false;
     static constexpr bool k_bf16_pairs = true;
     static constexpr int64_t k_elem_bytes = 2;
+    static constexpr int64_t k_step_bytes = k_step * 2;
     template <int H>
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;

@@ -10,6 +10,7 @@ struct F16Rows {
     static constexpr bool k_full_steps = false;
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 2;
+    static constexpr int64_t k_step_bytes = k_step * 2;
     template <int H>
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;

@@ -9,6 +9,7 @@ struct F32Rows {
     static constexpr bool k_full_steps = false;
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 4;
+    static constexpr int64_t k_step_bytes = k_step * 4;
     template <int H>
     static HWY_INLINE VF load(const uint8_t* row, int64_t step) {
         const DF df;

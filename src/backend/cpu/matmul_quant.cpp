@@ -27,6 +27,7 @@ struct Q8Rows {
     static constexpr bool k_full_steps = true;  // both halves share the block scale
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 0;
+    static constexpr int64_t k_step_bytes = sizeof(BlockQ8_0) * k_step / k_quant_block;
     // Elements [e, e + lanes) of a row as float(q) * d.
     static HWY_INLINE VF values(const BlockQ8_0* blk, int64_t e0, VF d) {
         const DF df;
@@ -55,6 +56,7 @@ struct Q4Rows {
     static constexpr bool k_full_steps = true;  // both halves share the block scale
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 0;
+    static constexpr int64_t k_step_bytes = sizeof(BlockQ4_0) * k_step / k_quant_block;
     // Elements [e0, e0 + lanes) of a block, e0 a multiple of the lane count: element i < 16 is
     // the low nibble of qs[i], element i >= 16 the high nibble of qs[i - 16]; value (q - 8) * d.
     static HWY_INLINE VF values(const BlockQ4_0* blk, int64_t e0, VF d) {

@@ -16,6 +16,7 @@
 //   static void load2(const uint8_t* row, int64_t step, VF& a, VF& b);   // both halves
 //   static constexpr bool k_full_steps;  // decode both halves at once even for many x rows
 //   static constexpr bool k_bf16_pairs;  // W and x are bf16 pairs (dot_bf16_pairs), not f32
+//   static constexpr int64_t k_step_bytes;  // bytes of a W row per step
 #pragma once
 
 #include <algorithm>
@@ -31,6 +32,8 @@
 namespace encore::cpu {
 
 constexpr int64_t k_step = 2 * int64_t(HWY_LANES(float));  // elements of k per step
+// How far ahead in a W row decode prefetches (see decode_bf16.h).
+constexpr int64_t k_decode_prefetch_ahead = 512;
 
 // acc + x * w for one half step of a W row (see the decoder's k_bf16_pairs).
 template <class Rows>
@@ -115,15 +118,24 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
     const int64_t s_end = std::min(s1, n_full);
     if constexpr (MR == 1 && NR == 8 && Rows::k_bf16_pairs && k_has_decode_bf16x8) {
         if (s0 < s_end)  // decode of bf16 weights: the same steps in assembly (decode_bf16.h)
-            decode_bf16x8(acc[0], xt + s0 * k_step, xt + s_end * k_step, wr[0] + s0 * k_step * 2,
-                          job.w_row_bytes);
+            decode_bf16x8<k_decode_prefetch_ahead>(acc[0], xt + s0 * k_step, xt + s_end * k_step,
+                                                   wr[0] + s0 * k_step * 2, job.w_row_bytes);
     } else if constexpr (MR == 1) {
         // Decode: the row addresses are recomputed from one pointer and the row stride each step
         // (integer ops), instead of NR pointers that the compiler would keep in vector registers.
+        // Each row's bytes k_decode_prefetch_ahead ahead are prefetched, and past the end of the
+        // rows, the first bytes of the next tile's rows (as decode_bf16.h does).
         int64_t rb = job.w_row_bytes;
         const uint8_t* w0 = wr[0];
+        constexpr int64_t step_bytes = Rows::k_step_bytes;
+        const int64_t span = s_end * step_bytes;  // bytes of each row this loop reads
         for (int64_t s = s0; s < s_end; ++s) {
             asm("" : "+r"(rb));
+            const int64_t ahead = s * step_bytes + k_decode_prefetch_ahead;
+            const uint8_t* pf = ahead < span ? w0 + ahead : w0 + NR * rb + (ahead - span);
+            for (int c = 0; c < NR; ++c)
+                for (int64_t line = 0; line < step_bytes; line += 64)
+                    hwy::Prefetch(pf + c * rb + line);
             const uint8_t* rows[NR];
             for (int c = 0; c < NR; ++c) rows[c] = w0 + c * rb;
             matmul_step<Rows, MR, NR>(acc, xt, s, rows, s);
