@@ -2,9 +2,10 @@
 // kernel reads (zero-padded to whole steps), and hands work to the threads of the pool. Large
 // weights: chunks of output columns through a shared counter; a chunk is a panel of W rows small
 // enough to stay in L2 while every row tile of x passes over it, so each weight is read from
-// memory once per call. Small weights: groups of x rows, each over all columns, so a thread reads
-// only the x rows it packed itself. Every output element is computed in the same order either
-// way.
+// memory once per call. Decode (one x row): units of W rows in contiguous per-thread segments
+// (WorkSegments), so each thread streams one run of the weights. Small weights: groups of x rows,
+// each over all columns, so a thread reads only the x rows it packed itself. Every output element
+// is computed in the same order in every case.
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
