@@ -14,9 +14,7 @@
 // from memory (bench/KERNELS.md).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <vector>
 
