@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -51,8 +52,43 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
 
 Engine::~Engine() = default;
 
+int StemState::shared_instances(const std::vector<int>& plan_layers) const {
+    size_t k = 0;
+    while (k < layers.size() && k < plan_layers.size() && layers[k] == plan_layers[k]) ++k;
+    return int(k);
+}
+
 void Engine::eval(std::span<EvalItem> items) {
+    eval_impl(items, nullptr);
+}
+
+void Engine::eval_stem(EvalItem item, const StemRun& run) {
+    const int n_inst = plan_.n_instances();
+    if (run.start < 0 || run.start > n_inst)
+        fail(ErrorKind::invalid_argument, "stem start {} outside the plan's 0-{} instances",
+             run.start, n_inst);
+    if (run.start > 0) {
+        const StemState* from = run.from;
+        if (!from)
+            fail(ErrorKind::invalid_argument, "stem start {} without a stem state", run.start);
+        if (from->model_identity != model_->identity())
+            fail(ErrorKind::invalid_argument, "stem state is of another model");
+        if (from->shared_instances(plan_.layers) < run.start)
+            fail(ErrorKind::invalid_argument,
+                 "stem state of plan '{}' does not share the first {} instances of plan '{}'",
+                 LayerPlan{from->layers}.to_spec(), run.start, plan_.to_spec());
+        if (!item.seq || from->start_position != item.seq->size() ||
+            !std::equal(from->tokens.begin(), from->tokens.end(), item.tokens.begin(),
+                        item.tokens.end()))
+            fail(ErrorKind::invalid_argument, "stem state covers other tokens or positions");
+    }
+    std::array<EvalItem, 1> items{item};
+    eval_impl(items, &run);
+}
+
+void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
     const ModelSpec& spec = model_->spec();
+    ENCORE_ASSERT(!stem || items.size() == 1);
     const int B = kv_->block_size();
 
     // Validate everything before touching any state.
@@ -94,7 +130,8 @@ void Engine::eval(std::span<EvalItem> items) {
             Reserved r{&seq, seq.blocks_.size(), seq.tokens_.size()};
             reserved.push_back(r);
             to_compute[i] = item.tokens;
-            if (options_.prefix_cache) to_compute[i] = reuse_prefix(seq, item.tokens, item.logits);
+            if (options_.prefix_cache && !stem)
+                to_compute[i] = reuse_prefix(seq, item.tokens, item.logits);
             if (to_compute[i].empty()) continue;
             const int64_t start = seq.size(), end = start + int64_t(to_compute[i].size());
             if (start % B != 0) {  // writing into a partial block: copy it first if shared
@@ -161,6 +198,25 @@ void Engine::eval(std::span<EvalItem> items) {
     const int64_t vocab = spec.vocab_size;
     std::vector<float> row_logits(logit_rows.size() * size_t(vocab));  // [n_rows, vocab]
     const int64_t chunk = std::max<int64_t>(1, options_.max_batch_tokens);
+    const int n_inst = plan_.n_instances();
+    const int64_t d = spec.n_embd, kvd = spec.kv_dim();
+    StemState* capture = stem ? stem->capture : nullptr;
+    StemState captured;  // filled, then moved into *capture once the call has succeeded
+    if (capture) {
+        captured.model_identity = model_->identity();
+        captured.layers = plan_.layers;
+        captured.tokens = tokens;
+        captured.start_position = items[0].seq->size();
+        captured.residual.assign(size_t(n_inst + 1), std::vector<float>(size_t(n_total * d)));
+        captured.k.assign(size_t(n_inst), std::vector<float>(size_t(n_total * kvd)));
+        captured.v.assign(size_t(n_inst), std::vector<float>(size_t(n_total * kvd)));
+        for (int b = 0; b < (stem->from ? stem->start : 0); ++b) {  // the reused stem
+            captured.residual[size_t(b)] = stem->from->residual[size_t(b)];
+            captured.k[size_t(b)] = stem->from->k[size_t(b)];
+            captured.v[size_t(b)] = stem->from->v[size_t(b)];
+        }
+    }
+    std::vector<const float*> stem_k, stem_v;  // [start] of the current chunk
     size_t row_begin = 0;
     for (int64_t c0 = 0; c0 < n_total; c0 += chunk) {
         const int64_t c1 = std::min(n_total, c0 + chunk);
@@ -174,12 +230,36 @@ void Engine::eval(std::span<EvalItem> items) {
         in.seq_index = std::span(seq_index).subspan(size_t(c0), size_t(c1 - c0));
         in.block_tables = tables;
         in.logit_rows = local_rows;
+        if (stem && stem->start > 0) {
+            const StemState& from = *stem->from;
+            in.start_instance = stem->start;
+            in.residual_in = from.residual[size_t(stem->start)].data() + c0 * d;
+            stem_k.clear();
+            stem_v.clear();
+            for (int ii = 0; ii < stem->start; ++ii) {
+                stem_k.push_back(from.k[size_t(ii)].data() + c0 * kvd);
+                stem_v.push_back(from.v[size_t(ii)].data() + c0 * kvd);
+            }
+            in.stem_k = stem_k;
+            in.stem_v = stem_v;
+        }
+        if (capture) {
+            const int64_t m = c1 - c0;
+            in.tap = [&captured, c0, m, d, kvd](int ii, const float* x, const float* k,
+                                                const float* v) {
+                std::copy(x, x + m * d, captured.residual[size_t(ii)].data() + c0 * d);
+                if (!k) return;
+                std::copy(k, k + m * kvd, captured.k[size_t(ii)].data() + c0 * kvd);
+                std::copy(v, v + m * kvd, captured.v[size_t(ii)].data() + c0 * kvd);
+            };
+        }
         forward(*model_, plan_, *backend_, *kv_, scratch_, in,
                 row_logits.data() + row_begin * size_t(vocab));
         row_begin = row_end;
     }
 
     // Commit.
+    if (capture) *capture = std::move(captured);
     for (const Reserved& r : reserved)
         if (r.cow_index >= 0) kv_->release(r.cow_old);
     for (size_t i = 0; i < items.size(); ++i) {

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "core/thread_pool.h"
+#include "engine/stem.h"
 #include "kv/kv_pool.h"
 #include "model/forward.h"
 #include "model/layer_plan.h"
@@ -63,8 +64,14 @@ class Engine {
     // of range, the KV pool exhausted, a sequence too long) none is and every sequence and the
     // pool are exactly as before.
     void eval(std::span<EvalItem> items);
+    // One item evaluated with stem reuse (see stem.h): starts at instance run.start from
+    // run.from (same model, same first run.start layers, same tokens and start position, else
+    // invalid_argument) and/or captures the state of every instance into run.capture. The
+    // prefix cache is not consulted for this call (its blocks are published as usual).
+    void eval_stem(EvalItem item, const StemRun& run);
 
   private:
+    void eval_impl(std::span<EvalItem> items, const StemRun* stem);
     friend struct PrefixFile;  // a loaded prefix publishes its blocks like computed ones
     // Appends published blocks matching the start of `tokens` to `seq` (only tokens whose logits
     // are not wanted); returns the tokens left to compute.

@@ -2,6 +2,8 @@
 // q = n_heads * head_dim, kv = n_kv_heads * head_dim.
 #include "model/forward.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "model/rope.h"
 
@@ -34,8 +36,19 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     layout.seq_index = in.seq_index.data();
     layout.block_tables = in.block_tables.data();
 
-    backend.embed(w.tok_embd, in.tokens.data(), n, s.x.data());
-    for (int ii = 0; ii < plan.n_instances(); ++ii) {
+    const int start = in.start_instance;
+    ENCORE_ASSERT(start >= 0 && start <= plan.n_instances());
+    if (start == 0) {
+        backend.embed(w.tok_embd, in.tokens.data(), n, s.x.data());
+    } else {  // stem reuse: the residual entering `start` and the skipped instances' K/V given
+        ENCORE_ASSERT(in.residual_in && in.stem_k.size() >= size_t(start) &&
+                      in.stem_v.size() >= size_t(start));
+        std::copy(in.residual_in, in.residual_in + n * d, s.x.data());
+        for (int ii = 0; ii < start; ++ii)
+            backend.kv_store(in.stem_k[size_t(ii)], in.stem_v[size_t(ii)], kv.layer_view(ii),
+                             layout);
+    }
+    for (int ii = start; ii < plan.n_instances(); ++ii) {
         const LayerWeights& L = w.layers[size_t(plan.layers[size_t(ii)])];
         const KvLayerView kv_view = kv.layer_view(ii);
 
@@ -52,6 +65,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         backend.rope(s.q.data(), n, int(spec.n_heads), in.positions.data(), rope);
         backend.rope(s.k.data(), n, int(spec.n_kv_heads), in.positions.data(), rope);
         backend.kv_store(s.k.data(), s.v.data(), kv_view, layout);
+        if (in.tap) in.tap(ii, s.x.data(), s.k.data(), s.v.data());
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
         backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
         backend.add(s.x.data(), s.h.data(), n * d);
@@ -65,6 +79,8 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
         backend.add(s.x.data(), s.h.data(), n * d);
     }
+
+    if (in.tap) in.tap(plan.n_instances(), s.x.data(), nullptr, nullptr);
 
     // Output head, only for the rows whose logits are wanted.
     const int64_t n_rows = int64_t(in.logit_rows.size());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -16,11 +17,21 @@ namespace encore {
 
 // The tokens of one forward call (many sequences at once; see BatchLayout in backend.h).
 struct ForwardInput {
-    std::span<const int32_t> tokens;          // [n_tokens]
-    std::span<const int32_t> positions;       // [n_tokens]
-    std::span<const int32_t> seq_index;       // [n_tokens] index into block_tables
-    std::vector<const int32_t*> block_tables; // [n_seqs] each covering its tokens' positions
-    std::span<const int32_t> logit_rows;      // token indices whose logits are wanted
+    std::span<const int32_t> tokens;           // [n_tokens]
+    std::span<const int32_t> positions;        // [n_tokens]
+    std::span<const int32_t> seq_index;        // [n_tokens] index into block_tables
+    std::vector<const int32_t*> block_tables;  // [n_seqs] each covering its tokens' positions
+    std::span<const int32_t> logit_rows;       // token indices whose logits are wanted
+
+    // Stem reuse (see engine/stem.h). Instances before `start_instance` are not computed: the
+    // residual stream entering it is `residual_in` and the K/V (after RoPE) of each skipped
+    // instance ii is stem_k[ii] / stem_v[ii], stored into its cache as if computed.
+    int start_instance = 0;
+    const float* residual_in = nullptr;           // [n_tokens, n_embd]
+    std::span<const float*const> stem_k, stem_v;  // [start_instance] each [n_tokens, kv]
+    // Called for each computed instance ii with the residual entering it and its K/V after RoPE,
+    // and once more with ii == n_instances, the final residual (before the norm) and null K/V.
+    std::function<void(int ii, const float* x, const float* k, const float* v)> tap;
 };
 
 // Scratch activations, reused across calls.
@@ -29,8 +40,9 @@ struct ForwardScratch {
     std::vector<float> inv_freq;
 };
 
-// Runs the plan over the input, writing K/V into `kv` and logits[i, :] for logit_rows[i]
-// (logits: [n_logit_rows, vocab]). Token ids and positions must have been validated.
+// Runs the plan (from input.start_instance) over the input, writing K/V into `kv` and logits[i, :]
+// for logit_rows[i] (logits: [n_logit_rows, vocab]). Token ids and positions must have been
+// validated.
 void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool& kv,
              ForwardScratch& scratch, const ForwardInput& input, float* logits);
 

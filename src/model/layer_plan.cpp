@@ -77,34 +77,65 @@ LayerPlan LayerPlan::rys(int i, int j, int n_layers) {
     return plan;
 }
 
+LayerPlan LayerPlan::rys_blocks(const std::vector<std::pair<int, int>>& blocks, int n_layers,
+                                const std::string& spec) {
+    // Layers 0..J_1-1, then I_1..J_2-1, ..., then I_m..N-1.
+    LayerPlan plan;
+    int from = 0;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+        const auto [i, j] = blocks[b];
+        if (i < 0 || j > n_layers || i >= j || j <= from || (b > 0 && i <= blocks[b - 1].first))
+            fail(ErrorKind::invalid_argument,
+                 "layer spec '{}': block {},{} needs {} <= J <= {}, I < J and the blocks' I "
+                 "increasing",
+                 spec, i, j, from + 1, n_layers);
+        for (int l = from; l < j; ++l) plan.layers.push_back(l);
+        from = i;
+    }
+    for (int l = from; l < n_layers; ++l) plan.layers.push_back(l);
+    return plan;
+}
+
 LayerPlan LayerPlan::parse(const std::string& raw_spec, int n_layers) {
     const std::string spec = trim(raw_spec);
     if (spec.empty()) return identity(n_layers);
     if (spec.rfind("rys:", 0) == 0) {
-        const std::string args = spec.substr(4);
-        const auto comma = args.find(',');
-        if (comma == std::string::npos)
-            fail(ErrorKind::invalid_argument, "layer spec '{}': expected rys:I,J", spec);
-        int i = -1, j = -1;
-        const std::string a = trim(args.substr(0, comma)), b = trim(args.substr(comma + 1));
-        auto r1 = std::from_chars(a.data(), a.data() + a.size(), i);
-        auto r2 = std::from_chars(b.data(), b.data() + b.size(), j);
-        if (a.empty() || b.empty() || r1.ec != std::errc() || r2.ec != std::errc() ||
-            r1.ptr != a.data() + a.size() || r2.ptr != b.data() + b.size())
-            fail(ErrorKind::invalid_argument, "layer spec '{}': expected rys:I,J with integers",
-                 spec);
-        return rys(i, j, n_layers);
+        // One or more blocks "I,J;I,J...": block b repeats layers I_b..J_b-1 once.
+        std::vector<std::pair<int, int>> blocks;
+        size_t start = 4;
+        while (start <= spec.size()) {
+            const size_t semi = spec.find(';', start);
+            const std::string args =
+                spec.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+            const auto comma = args.find(',');
+            if (comma == std::string::npos)
+                fail(ErrorKind::invalid_argument, "layer spec '{}': expected rys:I,J[;I,J...]",
+                     spec);
+            int i = -1, j = -1;
+            const std::string a = trim(args.substr(0, comma)), b = trim(args.substr(comma + 1));
+            auto r1 = std::from_chars(a.data(), a.data() + a.size(), i);
+            auto r2 = std::from_chars(b.data(), b.data() + b.size(), j);
+            if (a.empty() || b.empty() || r1.ec != std::errc() || r2.ec != std::errc() ||
+                r1.ptr != a.data() + a.size() || r2.ptr != b.data() + b.size())
+                fail(ErrorKind::invalid_argument, "layer spec '{}': expected rys:I,J with integers",
+                     spec);
+            blocks.emplace_back(i, j);
+            if (semi == std::string::npos) break;
+            start = semi + 1;
+        }
+        if (blocks.size() == 1) return rys(blocks[0].first, blocks[0].second, n_layers);
+        return rys_blocks(blocks, n_layers, spec);
     }
-    if (ends_with(spec, ".yaml") || ends_with(spec, ".yml")) return from_mergekit_yaml(spec, n_layers);
+    if (ends_with(spec, ".yaml") || ends_with(spec, ".yml"))
+        return from_mergekit_yaml(spec, n_layers);
 
     LayerPlan plan;
     size_t start = 0;
     while (start <= spec.size()) {
         const size_t comma = spec.find(',', start);
-        const std::string item =
-            trim(spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (item.empty())
-            fail(ErrorKind::invalid_argument, "layer spec '{}': empty item", spec);
+        const std::string item = trim(
+            spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (item.empty()) fail(ErrorKind::invalid_argument, "layer spec '{}': empty item", spec);
         const size_t dash = item.find('-', 1);
         if (dash == std::string::npos) {
             plan.layers.push_back(parse_index(item, spec, n_layers));
@@ -124,8 +155,7 @@ LayerPlan LayerPlan::parse(const std::string& raw_spec, int n_layers) {
 }
 
 LayerPlan LayerPlan::from_mergekit_yaml(const std::string& path, int n_layers) {
-    if (!std::filesystem::exists(path))
-        fail(ErrorKind::io, "{}: layer plan file not found", path);
+    if (!std::filesystem::exists(path)) fail(ErrorKind::io, "{}: layer plan file not found", path);
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);
@@ -134,8 +164,9 @@ LayerPlan LayerPlan::from_mergekit_yaml(const std::string& path, int n_layers) {
     }
     try {
         if (root["merge_method"] && root["merge_method"].as<std::string>() != "passthrough")
-            fail(ErrorKind::unsupported, "{}: merge_method '{}' is not supported (only passthrough)",
-                 path, root["merge_method"].as<std::string>());
+            fail(ErrorKind::unsupported,
+                 "{}: merge_method '{}' is not supported (only passthrough)", path,
+                 root["merge_method"].as<std::string>());
         const YAML::Node slices = root["slices"];
         if (!slices || !slices.IsSequence() || slices.size() == 0)
             fail(ErrorKind::format, "{}: expected a non-empty 'slices' list", path);

@@ -1,0 +1,42 @@
+// Stem reuse: the residual streams of one run of tokens at every instance boundary of a plan,
+// with the K/V of every instance, so that another plan sharing its first k instances (its
+// "stem") can start its forward pass at instance k instead of 0.
+//
+// A StemState is captured by Engine::eval_stem on any engine and used by eval_stem on another
+// engine of the same model whose plan starts with the same k layers: the k skipped instances'
+// K/V are stored into the new sequence's cache from the state (so the sequence can be extended,
+// its blocks published, exactly as if computed), and the residual entering instance k is taken
+// from the state. Kernels compute every row independently of the batch, so the result is
+// bitwise the same as computing all instances.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace encore {
+
+struct StemState {
+    std::string model_identity;   // the model that computed it
+    std::vector<int> layers;      // [n_instances] the plan that computed it
+    std::vector<int32_t> tokens;  // [n_tokens] the tokens it covers
+    int64_t start_position = 0;   // position of tokens[0]
+    std::vector<std::vector<float>>
+        residual;                          // [n_instances + 1] each [n_tokens, n_embd]:
+                                           // the residual entering instance b (b == n_instances:
+                                           // the final residual, before the output norm)
+    std::vector<std::vector<float>> k, v;  // [n_instances] each [n_tokens, kv_dim], after RoPE
+
+    int64_t n_tokens() const { return int64_t(tokens.size()); }
+    // Instances shared with `plan_layers`: the length of the common prefix of the layer lists.
+    int shared_instances(const std::vector<int>& plan_layers) const;
+};
+
+// How Engine::eval_stem uses and fills stem states.
+struct StemRun {
+    const StemState* from = nullptr;  // start at instance `start` from this state (null: at 0)
+    int start = 0;
+    StemState* capture = nullptr;  // if set, filled with this run's state (all instances)
+};
+
+}  // namespace encore
