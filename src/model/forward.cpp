@@ -17,14 +17,14 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     ENCORE_ASSERT(plan.n_instances() == kv.shape().n_instances);
     if (n == 0) return;
 
-    s.x.resize(size_t(n * d));      // [n, d] residual stream
-    s.h.resize(size_t(n * d));      // [n, d] normed input of a block
-    s.q.resize(size_t(n * qd));     // [n, n_heads, head_dim]
-    s.k.resize(size_t(n * kvd));    // [n, n_kv_heads, head_dim]
-    s.v.resize(size_t(n * kvd));    // [n, n_kv_heads, head_dim]
-    s.attn.resize(size_t(n * qd));  // [n, q]
-    s.gate.resize(size_t(n * f));   // [n, f]
-    s.up.resize(size_t(n * f));     // [n, f]
+    s.x.resize(backend, size_t(n * d));      // [n, d] residual stream
+    s.h.resize(backend, size_t(n * d));      // [n, d] normed input of a block
+    s.q.resize(backend, size_t(n * qd));     // [n, n_heads, head_dim]
+    s.k.resize(backend, size_t(n * kvd));    // [n, n_kv_heads, head_dim]
+    s.v.resize(backend, size_t(n * kvd));    // [n, n_kv_heads, head_dim]
+    s.attn.resize(backend, size_t(n * qd));  // [n, q]
+    s.gate.resize(backend, size_t(n * f));   // [n, f]
+    s.up.resize(backend, size_t(n * f));     // [n, f]
     if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
     const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
 
@@ -33,6 +33,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     layout.positions = in.positions.data();
     layout.seq_index = in.seq_index.data();
     layout.block_tables = in.block_tables.data();
+    backend.begin_batch(layout);
 
     backend.embed(w.tok_embd, in.tokens.data(), n, s.x.data());
     for (int ii = 0; ii < plan.n_instances(); ++ii) {
@@ -69,10 +70,17 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     // Output head, only for the rows whose logits are wanted.
     const int64_t n_rows = int64_t(in.logit_rows.size());
     if (n_rows == 0) return;
-    s.rows.resize(size_t(n_rows * d));  // [n_rows, d]
+    s.rows.resize(backend, size_t(n_rows * d));  // [n_rows, d]
     backend.gather_rows(s.x.data(), d, in.logit_rows.data(), n_rows, s.rows.data());
     backend.rms_norm(s.rows.data(), w.out_norm, eps, n_rows, s.rows.data());
-    backend.matmul(s.rows.data(), n_rows, w.output, nullptr, logits);  // [n_rows, vocab]
+    if (backend.host_memory()) {
+        backend.matmul(s.rows.data(), n_rows, w.output, nullptr, logits);  // [n_rows, vocab]
+        return;
+    }
+    const size_t n_logits = size_t(n_rows * spec.vocab_size);
+    s.logits.resize(backend, n_logits);
+    backend.matmul(s.rows.data(), n_rows, w.output, nullptr, s.logits.data());
+    backend.to_host(logits, s.logits.data(), n_logits * sizeof(float));
 }
 
 }  // namespace encore

@@ -16,16 +16,17 @@ namespace encore {
 
 // The tokens of one forward call (many sequences at once; see BatchLayout in backend.h).
 struct ForwardInput {
-    std::span<const int32_t> tokens;          // [n_tokens]
-    std::span<const int32_t> positions;       // [n_tokens]
-    std::span<const int32_t> seq_index;       // [n_tokens] index into block_tables
-    std::vector<const int32_t*> block_tables; // [n_seqs] each covering its tokens' positions
-    std::span<const int32_t> logit_rows;      // token indices whose logits are wanted
+    std::span<const int32_t> tokens;           // [n_tokens]
+    std::span<const int32_t> positions;        // [n_tokens]
+    std::span<const int32_t> seq_index;        // [n_tokens] index into block_tables
+    std::vector<const int32_t*> block_tables;  // [n_seqs] each covering its tokens' positions
+    std::span<const int32_t> logit_rows;       // token indices whose logits are wanted
 };
 
-// Scratch activations, reused across calls.
+// Scratch activations in backend memory, reused across calls.
 struct ForwardScratch {
-    std::vector<float> x, h, q, k, v, attn, gate, up, rows;
+    BackendBuffer<float> x, h, q, k, v, attn, gate, up, rows;
+    BackendBuffer<float> logits;  // [n_rows, vocab] when the backend's memory is not the host's
     std::vector<float> inv_freq;
 };
 
