@@ -2,13 +2,18 @@
 // forward pass (model/forward.cpp) is written once against it. The scalar CPU backend is the
 // reference every other backend is tested against, op by op and end to end.
 //
-// Pointers to activations are backend memory (host memory for the CPU backends). Weights come as
-// TensorViews in their stored dtype and are converted inside the kernels. Every backend must
+// Pointers to activations and to the KV pool are backend memory, taken through allocate() (host
+// memory for the CPU backends, device memory for CUDA); the forward pass and the pool never assume
+// host memory. Weights come as TensorViews of host memory in their stored dtype: a device backend
+// uploads each once, on first use, and converts inside the kernels. Host-side inputs of a call
+// (the BatchLayout) are handed over once per forward pass through begin_batch(). Every backend must
 // compute each output element in an order that does not depend on how many rows (tokens) are in
 // the call or which thread computes it: results are then independent of batch composition and of
 // how a sequence was split into calls.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -61,6 +66,19 @@ class Backend {
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
 
+    // Backend memory. The defaults are host memory (64-byte aligned, zeroed); a device backend
+    // overrides all of them. copy() is within backend memory, to_host()/from_host() cross over.
+    virtual bool host_memory() const { return true; }
+    virtual void* allocate(size_t bytes);
+    virtual void deallocate(void* p);
+    virtual void copy(void* dst, const void* src, size_t bytes);
+    virtual void to_host(void* host_dst, const void* src, size_t bytes);
+    virtual void from_host(void* dst, const void* host_src, size_t bytes);
+    // Called by the forward pass before the ops of one call: the layout's pointers (host memory)
+    // stay valid until the next begin_batch. A device backend copies them to the device here once
+    // instead of in every op. The CPU backends need nothing.
+    virtual void begin_batch(const BatchLayout& batch) {}
+
     // out[i, :] = table[ids[i], :] as f32.
     virtual void embed(const TensorView& table /*[vocab, d]*/, const int32_t* ids /*[n]*/,
                        int64_t n, float* out /*[n, d]*/) = 0;
@@ -110,6 +128,34 @@ class Backend {
     // dst[i, :] = src[rows[i], :].
     virtual void gather_rows(const float* src /*[*, d]*/, int64_t d, const int32_t* rows, int64_t n,
                              float* dst /*[n, d]*/) = 0;
+};
+
+// A growable array of backend memory (contents are not kept when it grows).
+template <typename T>
+class BackendBuffer {
+  public:
+    BackendBuffer() = default;
+    BackendBuffer(const BackendBuffer&) = delete;
+    BackendBuffer& operator=(const BackendBuffer&) = delete;
+    ~BackendBuffer() { reset(); }
+    void resize(Backend& backend, size_t n) {
+        if (n <= capacity_ && backend_ == &backend) return;
+        reset();
+        backend_ = &backend;
+        data_ = static_cast<T*>(backend.allocate(std::max<size_t>(n, 1) * sizeof(T)));
+        capacity_ = n;
+    }
+    void reset() {
+        if (data_) backend_->deallocate(data_);
+        data_ = nullptr;
+        capacity_ = 0;
+    }
+    T* data() const { return data_; }
+
+  private:
+    Backend* backend_ = nullptr;
+    T* data_ = nullptr;
+    size_t capacity_ = 0;
 };
 
 // The scalar reference backend: plain loops, f32 accumulation in index order.

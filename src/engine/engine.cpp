@@ -44,7 +44,7 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         if (const int64_t memory = KvPool::machine_memory_bytes(); memory > 0)
             budget = std::max(per_block, std::min(budget, memory / 2));
     }
-    kv_ = std::make_unique<KvPool>(shape, budget);
+    kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
     const std::string salt = model_->identity() + "|" + plan_.to_spec();
     std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
     cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);

@@ -219,7 +219,10 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
     ChecksumWriter out(file);
     out.write(header.data(), header.size());
     out.write(seq.tokens_.data(), size_t(n) * sizeof(int32_t));  // [n_tokens]
-    // [n_instances][2][n_kv_heads][n_tokens][head_dim], gathered block by block.
+    // [n_instances][2][n_kv_heads][n_tokens][head_dim], gathered block by block (through a host
+    // row buffer: the pool may be device memory).
+    Backend& backend = const_cast<Engine&>(engine).backend();
+    std::vector<float> host_rows(size_t(B) * size_t(shape.head_dim));
     for (int ii = 0; ii < shape.n_instances; ++ii) {
         const KvLayerView view = kv.layer_view(ii);
         for (int which = 0; which < 2; ++which)
@@ -228,7 +231,9 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
                     const int64_t rows = std::min<int64_t>(B, n - int64_t(b) * B);
                     const int32_t block = seq.blocks_[b];
                     const float* src = which == 0 ? view.k(block, h) : view.v(block, h);
-                    out.write(src, size_t(rows) * size_t(shape.head_dim) * sizeof(float));
+                    const size_t bytes = size_t(rows) * size_t(shape.head_dim) * sizeof(float);
+                    backend.to_host(host_rows.data(), src, bytes);
+                    out.write(host_rows.data(), bytes);
                 }
     }
     const uint32_t crc = out.crc();
@@ -313,7 +318,7 @@ void PrefixFile::load(Sequence& seq, const std::string& path) {
                     const int64_t rows = std::min<int64_t>(B, n - b * B);
                     const int32_t block = blocks[size_t(b)];
                     float* dst = which == 0 ? view.k(block, h) : view.v(block, h);
-                    std::memcpy(
+                    engine.backend().from_host(
                         dst,
                         reinterpret_cast<const uint8_t*>(src) + size_t(b) * size_t(B) * row_bytes,
                         size_t(rows) * row_bytes);

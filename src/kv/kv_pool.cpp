@@ -11,7 +11,7 @@
 
 namespace encore {
 
-KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
+KvPool::KvPool(const KvShape& shape, int64_t budget_bytes, Backend* backend) : shape_(shape) {
     ENCORE_ASSERT(shape.n_instances > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0 &&
                   shape.block_size > 0);
     block_floats_ =
@@ -26,6 +26,14 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
         fail(ErrorKind::invalid_argument, "KV budget of {} bytes is too large", budget_bytes);
     n_blocks_ = int32_t(n);
     mapped_bytes_ = size_t(n) * size_t(bytes_per_block());
+    meta_.resize(size_t(n_blocks_));
+    free_.reserve(size_t(n_blocks_));
+    for (int32_t b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
+    if (backend && !backend->host_memory()) {  // device memory: the backend fails when short
+        storage_ = static_cast<float*>(backend->allocate(mapped_bytes_));
+        device_ = backend;
+        return;
+    }
     const int64_t memory = machine_memory_bytes();
     if (memory > 0 && int64_t(mapped_bytes_) > memory)
         fail(ErrorKind::out_of_memory,
@@ -42,9 +50,6 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes) : shape_(shape) {
     // without MADV_POPULATE_WRITE (before Linux 5.14) faults them lazily.
     ::madvise(p, std::min(mapped_bytes_, k_prefault_bytes), MADV_POPULATE_WRITE);
     storage_ = static_cast<float*>(p);
-    meta_.resize(size_t(n_blocks_));
-    free_.reserve(size_t(n_blocks_));
-    for (int32_t b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
 }
 
 int64_t KvPool::machine_memory_bytes() {
@@ -53,7 +58,10 @@ int64_t KvPool::machine_memory_bytes() {
 }
 
 KvPool::~KvPool() {
-    if (storage_) ::munmap(storage_, mapped_bytes_);
+    if (device_)
+        device_->deallocate(storage_);
+    else if (storage_)
+        ::munmap(storage_, mapped_bytes_);
 }
 
 void KvPool::check_block(int32_t block) const {
@@ -161,9 +169,13 @@ void KvPool::copy_block(int32_t src, int32_t dst, int n_positions) {
     // Each (instance, k|v, head) run is [block_size, head_dim]; copy the first n_positions rows.
     const int64_t run = int64_t(shape_.block_size) * shape_.head_dim;
     const int64_t n_runs = int64_t(shape_.n_instances) * 2 * shape_.n_kv_heads;
-    for (int64_t r = 0; r < n_runs; ++r)
-        std::memcpy(block_data(dst) + r * run, block_data(src) + r * run,
-                    size_t(n_positions) * size_t(shape_.head_dim) * sizeof(float));
+    const size_t bytes = size_t(n_positions) * size_t(shape_.head_dim) * sizeof(float);
+    for (int64_t r = 0; r < n_runs; ++r) {
+        if (device_)
+            device_->copy(block_data(dst) + r * run, block_data(src) + r * run, bytes);
+        else
+            std::memcpy(block_data(dst) + r * run, block_data(src) + r * run, bytes);
+    }
 }
 
 KvLayerView KvPool::layer_view(int instance) const {

@@ -51,8 +51,9 @@ class KvPool {
     static int64_t machine_memory_bytes();
 
     // Fails with out_of_memory when the budget cannot hold a single block or is more than the
-    // machine's memory.
-    KvPool(const KvShape& shape, int64_t budget_bytes);
+    // machine's memory. Storage is host memory of the pool's own (null backend, or one whose
+    // memory is the host's), else the backend's memory (a GPU's), taken through it.
+    KvPool(const KvShape& shape, int64_t budget_bytes, Backend* backend = nullptr);
     ~KvPool();
     KvPool(const KvPool&) = delete;
     KvPool& operator=(const KvPool&) = delete;
@@ -90,7 +91,9 @@ class KvPool {
     void publish(uint64_t hash, std::span<const int32_t> tokens, int32_t block);
     const PrefixStats& stats() const { return stats_; }
 
+    // Backend memory: dereference only when host_storage().
     float* block_data(int32_t block) const { return storage_ + int64_t(block) * block_floats_; }
+    bool host_storage() const { return device_ == nullptr; }
     KvLayerView layer_view(int instance) const;
 
   private:
@@ -109,6 +112,7 @@ class KvPool {
     int32_t n_blocks_ = 0;
     float* storage_ = nullptr;
     size_t mapped_bytes_ = 0;
+    Backend* device_ = nullptr;  // owner of storage_ when it is not host memory
     std::vector<BlockMeta> meta_;
     std::vector<int32_t> free_;  // stack; lowest ids handed out first
     std::list<int32_t> lru_;     // published blocks nobody references, oldest first

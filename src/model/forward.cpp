@@ -19,14 +19,14 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     ENCORE_ASSERT(plan.n_instances() == kv.shape().n_instances);
     if (n == 0) return;
 
-    s.x.resize(size_t(n * d));      // [n, d] residual stream
-    s.h.resize(size_t(n * d));      // [n, d] normed input of a block
-    s.q.resize(size_t(n * qd));     // [n, n_heads, head_dim]
-    s.k.resize(size_t(n * kvd));    // [n, n_kv_heads, head_dim]
-    s.v.resize(size_t(n * kvd));    // [n, n_kv_heads, head_dim]
-    s.attn.resize(size_t(n * qd));  // [n, q]
-    s.gate.resize(size_t(n * f));   // [n, f]
-    s.up.resize(size_t(n * f));     // [n, f]
+    s.x.resize(backend, size_t(n * d));      // [n, d] residual stream
+    s.h.resize(backend, size_t(n * d));      // [n, d] normed input of a block
+    s.q.resize(backend, size_t(n * qd));     // [n, n_heads, head_dim]
+    s.k.resize(backend, size_t(n * kvd));    // [n, n_kv_heads, head_dim]
+    s.v.resize(backend, size_t(n * kvd));    // [n, n_kv_heads, head_dim]
+    s.attn.resize(backend, size_t(n * qd));  // [n, q]
+    s.gate.resize(backend, size_t(n * f));   // [n, f]
+    s.up.resize(backend, size_t(n * f));     // [n, f]
     if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
     const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
 
@@ -35,6 +35,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     layout.positions = in.positions.data();
     layout.seq_index = in.seq_index.data();
     layout.block_tables = in.block_tables.data();
+    backend.begin_batch(layout);
 
     const int start = in.start_instance;
     ENCORE_ASSERT(start >= 0 && start <= plan.n_instances());
@@ -43,7 +44,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     } else {  // stem reuse: the residual entering `start` and the skipped instances' K/V given
         ENCORE_ASSERT(in.residual_in && in.stem_k.size() >= size_t(start) &&
                       in.stem_v.size() >= size_t(start));
-        std::copy(in.residual_in, in.residual_in + n * d, s.x.data());
+        backend.from_host(s.x.data(), in.residual_in, size_t(n * d) * sizeof(float));
         for (int ii = 0; ii < start; ++ii)
             backend.kv_store(in.stem_k[size_t(ii)], in.stem_v[size_t(ii)], kv.layer_view(ii),
                              layout);
@@ -85,10 +86,17 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     // Output head, only for the rows whose logits are wanted.
     const int64_t n_rows = int64_t(in.logit_rows.size());
     if (n_rows == 0) return;
-    s.rows.resize(size_t(n_rows * d));  // [n_rows, d]
+    s.rows.resize(backend, size_t(n_rows * d));  // [n_rows, d]
     backend.gather_rows(s.x.data(), d, in.logit_rows.data(), n_rows, s.rows.data());
     backend.rms_norm(s.rows.data(), w.out_norm, eps, n_rows, s.rows.data());
-    backend.matmul(s.rows.data(), n_rows, w.output, nullptr, logits);  // [n_rows, vocab]
+    if (backend.host_memory()) {
+        backend.matmul(s.rows.data(), n_rows, w.output, nullptr, logits);  // [n_rows, vocab]
+        return;
+    }
+    const size_t n_logits = size_t(n_rows * spec.vocab_size);
+    s.logits.resize(backend, n_logits);
+    backend.matmul(s.rows.data(), n_rows, w.output, nullptr, s.logits.data());
+    backend.to_host(logits, s.logits.data(), n_logits * sizeof(float));
 }
 
 }  // namespace encore

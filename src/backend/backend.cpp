@@ -1,0 +1,35 @@
+// Host-memory defaults of the Backend memory interface (see backend.h), used by the CPU backends.
+#include "backend/backend.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace encore {
+
+void* Backend::allocate(size_t bytes) {
+    const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) fail(ErrorKind::out_of_memory, "cannot allocate {} bytes of host memory", bytes);
+    std::memset(p, 0, rounded);
+    return p;
+}
+
+void Backend::deallocate(void* p) {
+    std::free(p);
+}
+
+void Backend::copy(void* dst, const void* src, size_t bytes) {
+    std::memcpy(dst, src, bytes);
+}
+
+void Backend::to_host(void* host_dst, const void* src, size_t bytes) {
+    std::memcpy(host_dst, src, bytes);
+}
+
+void Backend::from_host(void* dst, const void* host_src, size_t bytes) {
+    std::memcpy(dst, host_src, bytes);
+}
+
+}  // namespace encore
