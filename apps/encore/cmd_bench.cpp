@@ -176,7 +176,7 @@ void add_bench(CLI::App& app) {
         "speed: decode and prompt processing vs measured rooflines (default: random "
         "Llama-3.2-1B-shaped bf16 model)");
     cmd->add_option("-m,--model", a->model, "model to time (default: random 1B-shaped bf16)");
-    cmd->add_option("--layers", a->layers, "layer plan");
+    add_layers_option(cmd, a->layers);
     cmd->add_option("--threads", a->threads, "threads (default: all cores)");
     cmd->add_option("--prompt", a->prompt, "prompt tokens (default 128)");
     cmd->add_option("--decode", a->decode, "decoded tokens (default 32)")

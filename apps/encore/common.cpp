@@ -22,13 +22,25 @@ void add_sampling_options(CLI::App* cmd, SamplerOptions& options) {
 
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
     cmd->add_option("-m,--model", args.model, "HF model directory or .gguf file")->required();
-    cmd->add_option("--layers", args.layers,
-                    "layer plan: '0-3,2-5', '0,1,1,2-5', 'rys:I,J' or a mergekit YAML file");
+    add_layers_option(cmd, args.layers);
     if (!with_runtime) return;
     cmd->add_option("--device", args.device, "cpu (SIMD, default) or scalar (reference)");
     cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
     cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
     cmd->add_flag("-v,--verbose", args.verbose, "print KV-cache statistics to stderr");
+}
+
+CLI::Option* add_layers_option(CLI::App* cmd, std::string& layers) {
+    // CLI11 hands an empty string both for an absent option and for `--layers ""`; only the
+    // second reaches this function.
+    auto store = [&layers](const std::string& spec) {
+        if (spec.find_first_not_of(" \t") == std::string::npos)
+            fail(ErrorKind::invalid_argument,
+                 "--layers: empty layer spec (leave --layers out to run the model as it is)");
+        layers = spec;
+    };
+    return cmd->add_option_function<std::string>(
+        "--layers", store, "layer plan: '0-3,2-5', '0,1,1,2-5', 'rys:I,J' or a mergekit YAML file");
 }
 
 void report_kv_stats(const Engine& engine, const ModelArgs& args) {

@@ -27,6 +27,10 @@ struct ModelArgs {
 // Adds -m/--model, --layers, --device, --threads, --kv-budget to a subcommand.
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
 
+// Adds --layers, stored in `layers` (left as it is when the option is absent). An empty spec
+// given on the command line (`--layers ""`) is an invalid_argument error naming the option.
+CLI::Option* add_layers_option(CLI::App* cmd, std::string& layers);
+
 // Adds --temp, --top-k, --top-p, --min-p, --seed (the sampler's settings) to a subcommand.
 void add_sampling_options(CLI::App* cmd, SamplerOptions& options);
 

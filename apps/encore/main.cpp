@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
     CLI::App app{"encore: inference for Llama-family models, built for repeated work"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "help for every subcommand");
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {  // one line, as for every error
+        return "encore: error: " + std::string(e.what()) + " (see --help)\n";
+    });
     encore::cli::add_info(app);
     encore::cli::add_tokenize(app);
     encore::cli::add_detokenize(app);

@@ -58,6 +58,21 @@ expect_error "99" -- "$encore" info -m $model --layers 0-99
 expect_error "'a'" -- "$encore" info -m $model --layers a-b
 expect_error "empty" -- "$encore" info -m $model --layers ,
 expect_error "rys" -- "$encore" info -m $model --layers rys:13,2
+# An empty plan given on the command line is an error on every command that takes --layers;
+# leaving --layers out is the model as it is (checked below).
+printf 'Hello there.\n' >"$work/ok_text.txt"
+for empty in "" " " ; do
+  expect_error "--layers: empty" -- "$encore" logits -m $model --tokens 1,2 --layers "$empty" -o "$out"
+  expect_error "--layers: empty" -- "$encore" info -m $model --layers "$empty"
+done
+expect_error "--layers" -- "$encore" logits -m $model --tokens 1,2 -o "$out" --layers=
+expect_error "--layers: empty" -- "$encore" generate -m $model -p "Hello" -n 2 --layers ""
+expect_error "--layers: empty" -- "$encore" perplexity -m $model -f "$work/ok_text.txt" --layers ""
+expect_error "--layers: empty" -- bash -c "echo hi | $encore chat -m $model -n 2 --layers ''"
+expect_error "--layers: empty" -- "$encore" cache save -m $model --tokens 1,2 --layers "" -o "$work/out.kv"
+expect_error "--layers: empty" -- "$encore" cache load -m $model -i "$work/ok_missing.kv" --layers ""
+expect_error "--layers: empty" -- "$encore" bench -m $model --prompt 4 --decode 1 --layers ""
+expect_error "--layers: empty" -- "$encore" bench prefix -m $model --count 1 --layers ""
 expect_error "cannot create" -- "$encore" logits -m $model --tokens 1,2 -o "$work/nodir/x.safetensors"
 expect_error "UTF-8" -- "$encore" tokenize -m $model --text "$(printf 'ok \xff')"
 expect_error "UTF-8" -- "$encore" perplexity -m $model -f "$work/bad_text.txt"
@@ -66,6 +81,17 @@ expect_error "temp" -- "$encore" generate -m $model -p "Hello" --temp -1
 expect_error "device" -- "$encore" logits -m $model --tokens 1 --device tpu -o "$out"
 expect_error "stdin line 1" -- bash -c "echo 'not json' | $encore tokenize -m $model"
 expect_error "type" -- "$encore" convert -m $model -o "$work/out.gguf" --type q3
+
+# No --layers: the model as it is, the same logits as the identity plan written out.
+"$encore" logits -m $model --tokens 1,2,3 -o "$work/ok_base.safetensors" 2>/dev/null
+"$encore" logits -m $model --tokens 1,2,3 --layers 0-11 -o "$work/ok_ident.safetensors" 2>/dev/null
+if [ -s "$work/ok_base.safetensors" ] &&
+  cmp -s "$work/ok_base.safetensors" "$work/ok_ident.safetensors"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: logits without --layers differ from --layers 0-11 (or were not written)"
+fi
 
 # Weights are shared, KV grows with instances.
 w1=$("$encore" info -m $model | awk '/weight bytes/ {print $3}')
