@@ -21,7 +21,7 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
     threads_ = options_.thread_pool ? options_.thread_pool
                                     : std::make_shared<ThreadPool>(options_.n_threads);
     if (options_.backend == "cpu") {
-        backend_ = make_cpu_backend(*threads_);
+        backend_ = make_cpu_backend(*threads_, options_.precision);
     } else if (options_.backend == "scalar") {
         backend_ = make_scalar_backend();
     } else {
@@ -45,7 +45,9 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
             budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
-    const std::string salt = model_->identity() + "|" + plan_.to_spec();
+    // Blocks computed at another precision are not the same values: fast gets its own salt.
+    const std::string salt = model_->identity() + "|" + plan_.to_spec() +
+                             (options_.precision == Precision::fast ? "|fast" : "");
     std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
     cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);
 }
