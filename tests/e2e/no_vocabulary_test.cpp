@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/error.h"
 #include "engine/sequence.h"
 #include "formats/gguf.h"
 #include "formats/gguf_writer.h"
