@@ -55,6 +55,7 @@ class Engine {
     const Model& model() const { return *model_; }
     const ModelSpec& spec() const { return model_->spec(); }
     const LayerPlan& plan() const { return plan_; }
+    Precision precision() const { return options_.precision; }
     KvPool& kv() { return *kv_; }
     const KvPool& kv() const { return *kv_; }
     Backend& backend() { return *backend_; }

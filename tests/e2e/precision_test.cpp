@@ -20,8 +20,11 @@ using testing::read_golden;
 using testing::relative_to_scale;
 
 constexpr double k_default_tolerance = 1e-4;
-// The bound stated in README.md ("Numerics of the CPU backend") for --precision fast.
-constexpr double k_fast_tolerance = 2e-2;
+// The bounds stated in README.md ("Numerics of the CPU backend") for --precision fast: the
+// random-weight model compounds rounding over its layers far more than the trained one.
+double fast_tolerance(const std::string& variant) {
+    return variant == "brown" ? 2e-3 : 2e-2;
+}
 
 std::vector<float> logits_at(const std::shared_ptr<Model>& model, const LayerPlan& plan,
                              Precision precision, const std::vector<int32_t>& tokens) {
@@ -52,7 +55,7 @@ TEST_P(Bf16Golden, FastStaysWithinItsStatedError) {
         std::printf("precision %-24s %-12s default %.2e  fast %.2e (of the logit scale)\n",
                     GetParam().c_str(), plan_name.c_str(), err_default, err_fast);
         EXPECT_LE(err_default, k_default_tolerance);
-        EXPECT_LE(err_fast, k_fast_tolerance);
+        EXPECT_LE(err_fast, fast_tolerance(GetParam()));
         EXPECT_NE(standard, fast) << "fast computed what the default computes";
     }
 }
