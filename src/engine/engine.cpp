@@ -75,6 +75,10 @@ void Engine::eval_stem(EvalItem item, const StemRun& run) {
             fail(ErrorKind::invalid_argument, "stem start {} without a stem state", run.start);
         if (from->model_identity != model_->identity())
             fail(ErrorKind::invalid_argument, "stem state is of another model");
+        if (from->precision != options_.precision)
+            fail(ErrorKind::invalid_argument,
+                 "stem state computed at --precision {}, this engine runs --precision {}",
+                 precision_name(from->precision), precision_name(options_.precision));
         if (from->shared_instances(plan_.layers) < run.start)
             fail(ErrorKind::invalid_argument,
                  "stem state of plan '{}' does not share the first {} instances of plan '{}'",
@@ -206,6 +210,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
     StemState captured;  // filled, then moved into *capture once the call has succeeded
     if (capture) {
         captured.model_identity = model_->identity();
+        captured.precision = options_.precision;
         captured.layers = plan_.layers;
         captured.tokens = tokens;
         captured.start_position = items[0].seq->size();
