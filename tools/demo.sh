@@ -23,3 +23,9 @@ for layers in "" "rys:4,8"; do
   "$encore" perplexity -m "$model" ${layers:+--layers "$layers"} -f "$sample" --ctx 256
   echo
 done
+
+echo "=== --precision fast (bf16 weights: activations rounded to one bf16, as llama.cpp computes)"
+echo "--- greedy continuation"
+"$encore" generate -m "$model" -p "$prompt" -n 40 --temp 0 --precision fast
+echo "--- held-out perplexity (first 60 kB, ctx 256)"
+"$encore" perplexity -m "$model" -f "$sample" --ctx 256 --precision fast

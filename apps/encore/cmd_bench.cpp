@@ -2,7 +2,8 @@
 // same run (see bench/RESULTS.md):
 //   encore bench            decode and prompt processing on a model (default: a random-weight
 //                           bf16 model of the Llama-3.2-1B shape) against the machine's memory
-//                           read bandwidth and f32 FMA peak
+//                           read bandwidth and f32 FMA peak; on bf16 weights, prompt processing
+//                           also at --precision fast, in the same rounds as the default
 //   encore bench tokenize   tokenizer throughput on a text file
 #include <fmt/format.h>
 
@@ -76,9 +77,20 @@ void run_model_bench(const BenchArgs& a) {
     }
     const LayerPlan plan = LayerPlan::parse(a.layers, int(model->spec().n_layers));
     EngineOptions options;
-    options.n_threads = a.threads;
+    options.thread_pool = std::make_shared<ThreadPool>(a.threads);
     options.prefix_cache = false;  // every repeat must compute the whole prompt
     Engine engine(model, plan, options);
+    // On bf16 weights, a second engine at Precision::fast (same threads, a KV pool just large
+    // enough for the prompt): its prompt processing is timed in the same rounds as the default's.
+    const bool bf16 = model->weights().layers[0].w_gate.dtype == DType::bf16;
+    std::unique_ptr<Engine> fast_engine;
+    if (bf16) {
+        EngineOptions fast = options;
+        fast.precision = Precision::fast;
+        fast.kv_budget_bytes = int64_t(plan.n_instances()) * 2 * model->spec().kv_dim() *
+                               int64_t(sizeof(float)) * (a.prompt + 4 * fast.block_size);
+        fast_engine = std::make_unique<Engine>(model, plan, fast);
+    }
 
     // Each timed call is paired with a roofline pass taken right before it (see roofline.h): the
     // machine may be shared, and a ratio means something only when both sides saw the same
@@ -97,17 +109,38 @@ void run_model_bench(const BenchArgs& a) {
     for (auto& t : prompt) t = int32_t(rng() % uint32_t(model->spec().vocab_size));
     const double flops_per_prompt = matmul_flops_per_token(model->spec(), plan) * double(a.prompt);
 
-    // Prompt processing: the whole prompt in one call, logits for the last token.
-    fmt::print(stderr, "prompt processing ({} tokens) x {}...\n", a.prompt, a.repeats);
+    // Prompt processing: the whole prompt in one call, logits for the last token. On bf16 weights
+    // each round times the default and the fast precision (which goes first alternates), each
+    // after its own FMA pass; their ratio is taken per round, relative to the passes.
+    fmt::print(stderr, "prompt processing ({} tokens) x {}{}...\n", a.prompt, a.repeats,
+               bf16 ? ", default and fast precision" : "");
     Sequence seq(engine);
     seq.prefill(prompt, Logits::last);  // warm-up
-    PairedRuns pp;                      // GFLOP/s with the FMA peak
-    for (int r = 0; r < a.repeats; ++r) {
-        seq.truncate(0);
+    std::unique_ptr<Sequence> fast_seq;
+    if (fast_engine) {
+        fast_seq = std::make_unique<Sequence>(*fast_engine);
+        fast_seq->prefill(prompt, Logits::last);  // warm-up
+    }
+    PairedRuns pp, pp_fast;        // GFLOP/s with the FMA peak
+    std::vector<double> speedups;  // per round: fast / default, each relative to its FMA pass
+    auto timed_prompt = [&](Sequence& s, PairedRuns& runs) {
+        s.truncate(0);
         const double peak = std::max({fma_probe.pass(), fma_probe.pass(), fma_probe.pass()});
         const auto t0 = Clock::now();
-        seq.prefill(prompt, Logits::last);
-        pp.add(flops_per_prompt / seconds_since(t0) / 1e9, peak);
+        s.prefill(prompt, Logits::last);
+        runs.add(flops_per_prompt / seconds_since(t0) / 1e9, peak);
+        return runs.rates.back() / peak;
+    };
+    for (int r = 0; r < a.repeats; ++r) {
+        if (!fast_seq) {
+            timed_prompt(seq, pp);
+        } else if (r % 2 == 0) {  // alternating which goes first
+            const double standard = timed_prompt(seq, pp);
+            speedups.push_back(timed_prompt(*fast_seq, pp_fast) / standard);
+        } else {
+            const double fast = timed_prompt(*fast_seq, pp_fast);
+            speedups.push_back(fast / timed_prompt(seq, pp));
+        }
     }
 
     // Decode: one token per call after the prompt.
@@ -143,6 +176,16 @@ void run_model_bench(const BenchArgs& a) {
         "(median of pairs; best {:.1f}%)\n",
         pp_gflops * 1e9 / (flops_per_prompt / double(a.prompt)), pp_gflops, 100 * pp_fraction,
         100 * pp_best);
+    const double tokens_per_gflop = 1e9 / (flops_per_prompt / double(a.prompt));
+    if (fast_seq)
+        fmt::print(
+            "prompt, --precision fast: {:.1f} tokens/s = {:.1f}% of FMA peak (median of pairs); "
+            "{:.2f}x the default (median over rounds)\n",
+            pp_fast.median_rate() * tokens_per_gflop, 100 * pp_fast.median_ratio(),
+            median(speedups));
+    else
+        fmt::print("prompt, --precision fast: the same kernels as the default on {} weights\n",
+                   dtype_name(model->weights().layers[0].w_gate.dtype));
     fmt::print(
         "decode:               {:.2f} tokens/s, {:.1f} GB/s of weights = {:.1f}% of read "
         "bandwidth (median of pairs; best {:.1f}%), {:.1f}% of reading the weights\n",
@@ -164,6 +207,12 @@ void run_model_bench(const BenchArgs& a) {
         {"tg_fraction_of_bandwidth", tg_fraction},
         {"tg_fraction_of_weight_read", tg_w_fraction},
         {"tg_best_fraction_of_bandwidth", tg_best}};
+    if (fast_seq) {
+        j["pp_fast_tokens_per_s"] = pp_fast.median_rate() * tokens_per_gflop;
+        j["pp_fast_fraction_of_peak"] = pp_fast.median_ratio();
+        j["pp_fast_over_default"] = median(speedups);
+        j["pp_fast_over_default_rounds"] = speedups;
+    }
     std::cout << j.dump() << std::endl;
 }
 

@@ -47,12 +47,8 @@ void run_prefix_bench(const PrefixBenchArgs& a) {
     // One thread pool for the three engines, so that none competes with another's idle workers.
     auto pool = std::make_shared<ThreadPool>(a.model.threads);
     auto with_engine = make_engine(loaded, a.model, pool);
-    EngineOptions options;
+    EngineOptions options = engine_options(a.model);
     options.thread_pool = pool;
-    options.backend = a.model.device;
-    options.n_threads = a.model.threads;
-    if (!a.model.kv_budget.empty())
-        options.kv_budget_bytes = parse_bytes(a.model.kv_budget, "--kv-budget");
     options.prefix_cache = false;
     Engine without_engine(loaded.model, loaded.plan, options);
 

@@ -89,6 +89,7 @@ void add_cache_info(CLI::App* cache) {
                                     {"model_identity", info.model_identity},
                                     {"model", info.model_name},
                                     {"plan", info.plan},
+                                    {"precision", precision_name(info.precision)},
                                     {"n_tokens", info.n_tokens},
                                     {"n_instances", info.n_instances},
                                     {"n_kv_heads", info.n_kv_heads},

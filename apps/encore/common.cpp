@@ -25,6 +25,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
     add_layers_option(cmd, args.layers);
     if (!with_runtime) return;
     cmd->add_option("--device", args.device, "cpu (SIMD, default) or scalar (reference)");
+    cmd->add_option("--precision", args.precision,
+                    "bf16 matmuls: default (activations to 16 bits) or fast (one bf16, as "
+                    "llama.cpp)")
+        ->each([](const std::string& text) { parse_precision(text); });
     cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
     cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
     cmd->add_flag("-v,--verbose", args.verbose, "print KV-cache statistics to stderr");
@@ -62,14 +66,20 @@ Loaded load_model(const ModelArgs& args) {
     return l;
 }
 
-std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
-                                    std::shared_ptr<ThreadPool> pool) {
+EngineOptions engine_options(const ModelArgs& args) {
     EngineOptions options;
-    options.thread_pool = std::move(pool);
     options.backend = args.device;
+    options.precision = parse_precision(args.precision);
     options.n_threads = args.threads;
     if (!args.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
+    return options;
+}
+
+std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
+                                    std::shared_ptr<ThreadPool> pool) {
+    EngineOptions options = engine_options(args);
+    options.thread_pool = std::move(pool);
     return std::make_unique<Engine>(loaded.model, loaded.plan, options);
 }
 

@@ -19,12 +19,13 @@ struct ModelArgs {
     std::string model;   // HF directory or .gguf file
     std::string layers;  // layer plan spec ("" = the model itself)
     std::string device = "cpu";
+    std::string precision = "default";  // of bf16 matmuls: "default" or "fast" (backend.h)
     int threads = 0;
     std::string kv_budget;  // e.g. "2GiB"; "" = automatic
     bool verbose = false;   // print KV-cache statistics to stderr at the end
 };
 
-// Adds -m/--model, --layers, --device, --threads, --kv-budget to a subcommand.
+// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget to a subcommand.
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
 
 // Adds --layers, stored in `layers` (left as it is when the option is absent). An empty spec
@@ -39,6 +40,8 @@ struct Loaded {
     LayerPlan plan;
 };
 Loaded load_model(const ModelArgs& args);
+// The engine options the arguments ask for (backend, precision, threads, KV budget).
+EngineOptions engine_options(const ModelArgs& args);
 // `pool`: a thread pool shared with other engines of the command (null: the engine makes its own).
 std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,
                                     std::shared_ptr<ThreadPool> pool = nullptr);

@@ -1,4 +1,5 @@
-// Host-memory defaults of the Backend memory interface (see backend.h), used by the CPU backends.
+// Host-memory defaults of the Backend memory interface (see backend.h), used by the CPU backends;
+// the names of the matmul precisions.
 #include "backend/backend.h"
 
 #include <cstdlib>
@@ -30,6 +31,16 @@ void Backend::to_host(void* host_dst, const void* src, size_t bytes) {
 
 void Backend::from_host(void* dst, const void* host_src, size_t bytes) {
     std::memcpy(dst, host_src, bytes);
+}
+
+Precision parse_precision(const std::string& text, const std::string& what) {
+    if (text == "default") return Precision::standard;
+    if (text == "fast") return Precision::fast;
+    fail(ErrorKind::invalid_argument, "{} '{}': expected default or fast", what, text);
+}
+
+const char* precision_name(Precision precision) {
+    return precision == Precision::fast ? "fast" : "default";
 }
 
 }  // namespace encore

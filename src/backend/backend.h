@@ -25,6 +25,20 @@ namespace encore {
 
 class ThreadPool;
 
+// How the CPU backend multiplies activations with bf16 weights (other weight dtypes, and the scalar
+// reference backend, compute the same either way):
+// - standard: activations kept to 16 significant bits as two bf16 parts, hi + lo (relative error
+//   at most 2^-16), two bf16-pair products per weight pair;
+// - fast: activations rounded to one bf16 (8 significant bits, relative error at most 2^-9), one
+//   bf16-pair product per weight pair, as llama.cpp computes; about twice the throughput in
+//   prompt processing.
+// Both are bitwise invariant to batch composition, call splits and thread counts.
+enum class Precision { standard, fast };
+
+// "default" -> standard, "fast" -> fast; an invalid_argument error naming `what` otherwise.
+Precision parse_precision(const std::string& text, const std::string& what = "--precision");
+const char* precision_name(Precision precision);  // "default" or "fast"
+
 // Where the K and V of one layer instance live in the paged KV pool. The pool is one buffer of
 // blocks; each block holds `block_size` consecutive positions of one sequence for every layer
 // instance: block layout [n_instances][2 (k, v)][n_kv_heads][block_size][head_dim] f32.
@@ -161,6 +175,7 @@ class BackendBuffer {
 // The scalar reference backend: plain loops, f32 accumulation in index order.
 std::unique_ptr<Backend> make_scalar_backend();
 // The optimized CPU backend (SIMD, multithreaded) on the given pool.
-std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool);
+std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool,
+                                          Precision precision = Precision::standard);
 
 }  // namespace encore

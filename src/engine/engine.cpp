@@ -21,7 +21,7 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
     threads_ = options_.thread_pool ? options_.thread_pool
                                     : std::make_shared<ThreadPool>(options_.n_threads);
     if (options_.backend == "cpu") {
-        backend_ = make_cpu_backend(*threads_);
+        backend_ = make_cpu_backend(*threads_, options_.precision);
     } else if (options_.backend == "scalar") {
         backend_ = make_scalar_backend();
     } else {
@@ -45,7 +45,9 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
             budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
-    const std::string salt = model_->identity() + "|" + plan_.to_spec();
+    // Blocks computed at another precision are not the same values: fast gets its own salt.
+    const std::string salt = model_->identity() + "|" + plan_.to_spec() +
+                             (options_.precision == Precision::fast ? "|fast" : "");
     std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
     cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);
 }
@@ -73,6 +75,10 @@ void Engine::eval_stem(EvalItem item, const StemRun& run) {
             fail(ErrorKind::invalid_argument, "stem start {} without a stem state", run.start);
         if (from->model_identity != model_->identity())
             fail(ErrorKind::invalid_argument, "stem state is of another model");
+        if (from->precision != options_.precision)
+            fail(ErrorKind::invalid_argument,
+                 "stem state computed at --precision {}, this engine runs --precision {}",
+                 precision_name(from->precision), precision_name(options_.precision));
         if (from->shared_instances(plan_.layers) < run.start)
             fail(ErrorKind::invalid_argument,
                  "stem state of plan '{}' does not share the first {} instances of plan '{}'",
@@ -204,6 +210,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
     StemState captured;  // filled, then moved into *capture once the call has succeeded
     if (capture) {
         captured.model_identity = model_->identity();
+        captured.precision = options_.precision;
         captured.layers = plan_.layers;
         captured.tokens = tokens;
         captured.start_position = items[0].seq->size();

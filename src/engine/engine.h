@@ -23,7 +23,10 @@ class Sequence;
 
 struct EngineOptions {
     std::string backend = "cpu";  // "cpu" (SIMD, multithreaded) or "scalar" (the reference)
-    int n_threads = 0;            // 0 = all hardware threads
+    // Matmuls with bf16 weights on the cpu backend (see backend.h): fast rounds activations to
+    // one bf16. The scalar reference computes exact f32 either way.
+    Precision precision = Precision::standard;
+    int n_threads = 0;  // 0 = all hardware threads
     // A pool shared with other engines of the process (n_threads is then ignored): engines used
     // in turn then do not compete with each other's idle workers, which spin briefly after a job.
     std::shared_ptr<ThreadPool> thread_pool;
@@ -52,6 +55,7 @@ class Engine {
     const Model& model() const { return *model_; }
     const ModelSpec& spec() const { return model_->spec(); }
     const LayerPlan& plan() const { return plan_; }
+    Precision precision() const { return options_.precision; }
     KvPool& kv() { return *kv_; }
     const KvPool& kv() const { return *kv_; }
     Backend& backend() { return *backend_; }

@@ -65,6 +65,7 @@ class HeaderReader {
         return p;
     }
     uint32_t u32(const char* field) { return load_le<uint32_t>(take(4, field)); }
+    uint64_t left() const { return end_ - pos_; }
     uint64_t u64(const char* field) { return load_le<uint64_t>(take(8, field)); }
     std::string str(const char* field) {
         const uint32_t n = u32(field);
@@ -132,6 +133,13 @@ PrefixFileInfo parse_header(const uint8_t* data, uint64_t size, const std::strin
     info.head_dim = r.dim("head_dim");
     info.block_size = r.dim("block_size");
     const uint64_t n_tokens = r.u64("n_tokens");
+    if (r.left() >= 4) {
+        const uint32_t precision = r.u32("precision");
+        if (precision > 1)
+            fail(ErrorKind::format, "{}: header field 'precision' = {} is out of range (0-1)", path,
+                 precision);
+        info.precision = precision == 1 ? Precision::fast : Precision::standard;
+    }
     r.expect_zeros();
     if (n_tokens > uint64_t(INT32_MAX))
         fail(ErrorKind::format, "{}: n_tokens = {} is out of range (0-{})", path, n_tokens,
@@ -205,6 +213,7 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
     append_le(header, uint32_t(shape.head_dim));
     append_le(header, uint32_t(shape.block_size));
     append_le(header, uint64_t(n));
+    if (engine.precision() == Precision::fast) append_le(header, uint32_t(1));
     const uint64_t header_bytes =
         (header.size() + 4 + k_header_align - 1) / k_header_align * k_header_align;
     if (header_bytes > k_max_header_bytes)
@@ -274,6 +283,10 @@ void PrefixFile::load(Sequence& seq, const std::string& path) {
         fail(ErrorKind::invalid_argument,
              "{}: saved with layer plan '{}', but this engine runs layer plan '{}'", path,
              info.plan, plan);
+    if (info.precision != engine.precision())
+        fail(ErrorKind::invalid_argument,
+             "{}: saved at --precision {}, but this engine runs --precision {}", path,
+             precision_name(info.precision), precision_name(engine.precision()));
     if (info.n_instances != shape.n_instances || info.n_kv_heads != shape.n_kv_heads ||
         info.head_dim != shape.head_dim)
         fail(ErrorKind::invalid_argument,

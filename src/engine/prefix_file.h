@@ -21,6 +21,8 @@
 //     u32       block_size    (of the saving engine; informational: the layout below does not
 //                              depend on it, so an engine with another block size can load)
 //     u64       n_tokens
+//     [u32      precision: 1 = Precision::fast; written only then, so that files of the default
+//               precision are unchanged (the zeros of the padding read as the default)]
 //     zeros     up to header_bytes - 4
 //     u32       header_crc: zlib crc32 of bytes [0, header_bytes - 4)
 //   i32  tokens[n_tokens]
@@ -33,6 +35,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "backend/backend.h"
 
 namespace encore {
 
@@ -48,9 +52,10 @@ struct PrefixFileInfo {
     int head_dim = 0;
     int block_size = 0;
     int64_t n_tokens = 0;
-    uint64_t header_bytes = 0;  // offset of the tokens
-    uint64_t kv_offset = 0;     // offset of the K/V array
-    uint64_t file_bytes = 0;    // size of the whole file
+    Precision precision = Precision::standard;  // of the saving engine's matmuls
+    uint64_t header_bytes = 0;                  // offset of the tokens
+    uint64_t kv_offset = 0;                     // offset of the K/V array
+    uint64_t file_bytes = 0;                    // size of the whole file
 };
 
 struct PrefixFile {
@@ -60,7 +65,8 @@ struct PrefixFile {
 
     // Fills an empty, live sequence from a file. Everything is validated before the sequence or
     // the pool is touched: magic, version, checksums, lengths against the file size (format),
-    // model identity, plan and KV shape against the engine (invalid_argument, naming both),
+    // model identity, plan, precision and KV shape against the engine (invalid_argument, naming
+    // both),
     // token ids (format). Then blocks are taken (out_of_memory if the pool cannot supply them,
     // with nothing changed), the KV copied in, and full blocks hashed and published. On any
     // error the sequence stays empty and the pool's accounting is unchanged.

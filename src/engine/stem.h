@@ -14,13 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
+
 namespace encore {
 
 struct StemState {
-    std::string model_identity;   // the model that computed it
-    std::vector<int> layers;      // [n_instances] the plan that computed it
-    std::vector<int32_t> tokens;  // [n_tokens] the tokens it covers
-    int64_t start_position = 0;   // position of tokens[0]
+    std::string model_identity;                 // the model that computed it
+    Precision precision = Precision::standard;  // of the engine that computed it
+    std::vector<int> layers;                    // [n_instances] the plan that computed it
+    std::vector<int32_t> tokens;                // [n_tokens] the tokens it covers
+    int64_t start_position = 0;                 // position of tokens[0]
     std::vector<std::vector<float>>
         residual;                          // [n_instances + 1] each [n_tokens, n_embd]:
                                            // the residual entering instance b (b == n_instances:

@@ -141,9 +141,19 @@ ModelSpec spec_from_gguf(const GgufFile& f) {
     return spec;
 }
 
+// Weights-only files (llama.cpp's convention) say `tokenizer.ggml.model` = "none" or "no_vocab",
+// or have no tokenizer keys at all.
+bool gguf_has_vocabulary(const GgufFile& f) {
+    if (!f.has("tokenizer.ggml.model")) return false;
+    const std::string model = f.get_string("tokenizer.ggml.model");
+    return model != "none" && model != "no_vocab";
+}
+
 GgufTokenizerData tokenizer_data_from_gguf(const GgufFile& f) {
-    if (!f.has("tokenizer.ggml.model") || !f.has("tokenizer.ggml.tokens"))
-        fail(ErrorKind::format, "{}: no tokenizer (tokenizer.ggml.model / tokens)", f.path());
+    if (!f.has("tokenizer.ggml.tokens"))
+        fail(ErrorKind::format,
+             "{}: tokenizer.ggml.model is '{}' but tokenizer.ggml.tokens is missing", f.path(),
+             f.get_string("tokenizer.ggml.model"));
     GgufTokenizerData d;
     d.model = f.get_string("tokenizer.ggml.model");
     if (f.has("tokenizer.ggml.pre")) d.pre = f.get_string("tokenizer.ggml.pre");
@@ -198,7 +208,7 @@ std::shared_ptr<Model> load_gguf_model(const std::string& path) {
     };
     Weights weights = bind_hf_weights(spec, lookup, path);
     std::shared_ptr<Tokenizer> tokenizer;  // optional, as for HF directories
-    if (file->has("tokenizer.ggml.model"))
+    if (gguf_has_vocabulary(*file))
         tokenizer =
             std::make_shared<Tokenizer>(Tokenizer::from_gguf(tokenizer_data_from_gguf(*file)));
     return std::make_shared<Model>(std::move(spec), std::move(weights), std::move(tokenizer), path,
@@ -242,7 +252,8 @@ void write_gguf_model(const Model& model, const std::string& path, DType matrix_
 
     const GgufTokenizerData tok =
         model.has_tokenizer() ? model.tokenizer().to_gguf() : GgufTokenizerData{};
-    if (model.has_tokenizer()) w.set_string("tokenizer.ggml.model", tok.model);
+    // Without a tokenizer, llama.cpp's mark of a weights-only file (which llama.cpp loads).
+    w.set_string("tokenizer.ggml.model", model.has_tokenizer() ? tok.model : "none");
     if (!tok.pre.empty()) w.set_string("tokenizer.ggml.pre", tok.pre);
     if (!tok.tokens.empty()) w.set_string_array("tokenizer.ggml.tokens", tok.tokens);
     if (!tok.scores.empty()) w.set_f32_array("tokenizer.ggml.scores", tok.scores);

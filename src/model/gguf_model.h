@@ -1,8 +1,10 @@
 // Llama-family models in GGUF files, both ways: reading a GGUF written by llama.cpp's converter
 // or by encore (architectures llama, qwen2, qwen3; llama.cpp tensor names; the q/k row
 // permutation llama.cpp applies for the llama architecture undone on load; llama3 RoPE scaling
-// as `rope_freqs.weight`; the tokenizer from `tokenizer.ggml.*`), and writing one from any
-// loaded Model (`encore convert`), optionally converting matrices to another dtype.
+// as `rope_freqs.weight`; the tokenizer from `tokenizer.ggml.*`, none for weights-only files whose
+// `tokenizer.ggml.model` is "none" or "no_vocab" or absent), and writing one from any loaded Model
+// (`encore convert`; a model without a tokenizer is written as weights-only, model "none"),
+// optionally converting matrices to another dtype.
 #pragma once
 
 #include <memory>

@@ -1,6 +1,8 @@
 // Model: a loaded checkpoint — its ModelSpec, its weights as views into memory-mapped files (in
 // their stored dtype, never converted up front), and its tokenizer. Loaded from a Hugging Face
-// directory (config.json + safetensors, single or sharded, + tokenizer.json) or a GGUF file.
+// directory (config.json + safetensors, single or sharded, + tokenizer.json) or a GGUF file. The
+// tokenizer is optional (a directory without tokenizer.json, a weights-only GGUF): the model then
+// runs on token ids, and asking for its tokenizer is a one-line error naming the file.
 #pragma once
 
 #include <concepts>

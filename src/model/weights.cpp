@@ -132,8 +132,19 @@ Model::Model(ModelSpec spec, Weights weights, std::shared_ptr<Tokenizer> tokeniz
 }
 
 const Tokenizer& Model::tokenizer() const {
-    if (!tokenizer_)
-        fail(ErrorKind::invalid_argument, "{}: the model has no tokenizer (tokenizer.json)", path_);
+    if (!tokenizer_) {
+        if (format_ == "gguf")
+            fail(ErrorKind::invalid_argument,
+                 "{}: the file has no vocabulary (tokenizer.ggml.model absent, none or no_vocab); "
+                 "this needs a tokenizer (give token ids instead where the command takes them)",
+                 path_);
+        if (format_ == "safetensors")
+            fail(ErrorKind::invalid_argument,
+                 "{}/tokenizer.json: not found; this needs a tokenizer (give token ids instead "
+                 "where the command takes them)",
+                 path_);
+        fail(ErrorKind::invalid_argument, "{}: the model has no tokenizer", path_);
+    }
     return *tokenizer_;
 }
 

@@ -22,7 +22,9 @@ using testing::relative_to_scale;
 
 constexpr double k_logit_tolerance = 1e-4;
 
-std::vector<int32_t> ids_of(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
+std::vector<int32_t> ids_of(const nlohmann::json& j) {
+    return j.get<std::vector<int32_t>>();
+}
 
 std::vector<int32_t> greedy(Engine& engine, const std::vector<int32_t>& prompt, size_t n,
                             const std::vector<int64_t>& stop) {
@@ -40,8 +42,7 @@ std::vector<int32_t> greedy(Engine& engine, const std::vector<int32_t>& prompt, 
 
 // Checks every plan of a golden directory against `model`.
 void check_model_against_golden(const std::shared_ptr<Model>& model, const std::string& dir,
-                                const std::string& backend, double tolerance,
-                                bool check_greedy) {
+                                const std::string& backend, double tolerance, bool check_greedy) {
     const nlohmann::json golden = read_golden(dir);
     const std::vector<int32_t> tokens = ids_of(golden["tokens"]);
     const std::vector<int32_t> prompt = ids_of(golden["greedy_prompt"]);

@@ -20,8 +20,8 @@ TEST(BundledModel, HeldoutPerplexityMatchesTransformers) {
         SCOPED_TRACE(plan_name);
         const auto& g = golden["plans"][plan_name];
         Engine engine(model, LayerPlan{g["layers"].get<std::vector<int>>()});
-        const PerplexityResult r = perplexity(engine, tokens, golden["ctx"].get<int64_t>(),
-                                              *model->tokenizer().bos_id());
+        const PerplexityResult r =
+            perplexity(engine, tokens, golden["ctx"].get<int64_t>(), *model->tokenizer().bos_id());
         EXPECT_EQ(r.n_predicted, g["heldout_count"].get<int64_t>());
         EXPECT_NEAR(r.nll / g["heldout_nll"].get<double>(), 1.0, 1e-6)
             << "ppl " << r.ppl() << " vs " << g["heldout_ppl"].get<double>();

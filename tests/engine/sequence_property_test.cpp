@@ -39,8 +39,9 @@ std::shared_ptr<Model> small_random_model(DType dtype) {
 // From-scratch logits of `tokens` at every position, on an engine without a prefix cache.
 class Reference {
   public:
-    Reference(std::shared_ptr<Model> model, const LayerPlan& plan) {
+    Reference(std::shared_ptr<Model> model, const LayerPlan& plan, Precision precision) {
         EngineOptions o;
+        o.precision = precision;
         o.prefix_cache = false;
         o.kv_budget_bytes = int64_t(64) << 20;  // taken up front: enough for these models
         engine_ = std::make_unique<Engine>(model, plan, o);
@@ -181,12 +182,14 @@ struct Harness {
 };
 
 void run_property(std::shared_ptr<Model> model, const LayerPlan& plan, int64_t budget_blocks,
-                  int n_steps, uint32_t seed, int64_t* rows, int64_t* failures) {
+                  int n_steps, uint32_t seed, int64_t* rows, int64_t* failures,
+                  Precision precision = Precision::standard) {
     EngineOptions o;
+    o.precision = precision;
     const int64_t block_bytes = int64_t(plan.n_instances()) * 2 * model->spec().kv_dim() * 16 * 4;
     o.kv_budget_bytes = budget_blocks * block_bytes;
     Engine engine(model, plan, o);
-    Reference ref(model, plan);
+    Reference ref(model, plan, precision);
     Harness h{engine, ref, std::mt19937(seed), {}, 0, 0};
     for (int i = 0; i < n_steps && !::testing::Test::HasFatalFailure(); ++i) h.step();
     h.seqs.clear();
@@ -205,6 +208,18 @@ TEST(SequenceProperty, RandomModelsWithGqaAndRepeatedLayers) {
         }
     }
     EXPECT_GT(rows, 1000);
+}
+
+// --precision fast on bf16 weights: the same bitwise guarantees.
+TEST(SequenceProperty, FastPrecisionOnBf16) {
+    int64_t rows = 0, failures = 0;
+    const auto model = small_random_model(DType::bf16);
+    for (const char* spec : {"0-2", "0,1,1,1,2"}) {
+        SCOPED_TRACE(std::string("fast, plan ") + spec);
+        run_property(model, LayerPlan::parse(spec, 3), 64, 400, 17, &rows, &failures,
+                     Precision::fast);
+    }
+    EXPECT_GT(rows, 500);
 }
 
 TEST(SequenceProperty, EvictionUnderATinyBudget) {

@@ -70,6 +70,30 @@ TEST(Stem, RejectsAStateOfAnotherStemOrOtherTokens) {
     EXPECT_NO_THROW(skip.eval_stem({&s, tokens, Logits::last}, {&state, 4, nullptr}));
 }
 
+// At --precision fast, a fast stem gives bitwise the fast full pass; a state computed at the
+// other precision is refused.
+TEST(Stem, PrecisionOfTheStateMustMatch) {
+    const auto model = brown();
+    const int N = model->spec().n_layers;
+    EngineOptions fast;
+    fast.precision = Precision::fast;
+    const auto tokens = some_tokens(30);
+    StemState fast_state, default_state;
+    Engine base_fast(model, LayerPlan::identity(N), fast), base(model, LayerPlan::identity(N));
+    Sequence s1(base_fast), s2(base);
+    base_fast.eval_stem({&s1, tokens, Logits::none}, {nullptr, 0, &fast_state});
+    base.eval_stem({&s2, tokens, Logits::none}, {nullptr, 0, &default_state});
+    const LayerPlan plan = LayerPlan::rys(4, 8, N);
+    Engine full(model, plan, fast), reuse(model, plan, fast);
+    Sequence a(full), b(reuse);
+    a.prefill(tokens, Logits::all);
+    EXPECT_THROW(reuse.eval_stem({&b, tokens, Logits::all}, {&default_state, 8, nullptr}), Error);
+    EXPECT_EQ(b.size(), 0);
+    reuse.eval_stem({&b, tokens, Logits::all}, {&fast_state, 8, nullptr});
+    ASSERT_EQ(a.logits().size(), b.logits().size());
+    EXPECT_EQ(0, std::memcmp(a.logits().data(), b.logits().data(), a.logits().size_bytes()));
+}
+
 TEST(LayerPlanRys, MultiBlock) {
     const LayerPlan p = LayerPlan::parse("rys:2,5;7,9", 12);
     EXPECT_EQ(p.to_spec(), LayerPlan::parse("0-4,2-8,7-11", 12).to_spec());

@@ -82,6 +82,58 @@ expect_error "device" -- "$encore" logits -m $model --tokens 1 --device tpu -o "
 expect_error "stdin line 1" -- bash -c "echo 'not json' | $encore tokenize -m $model"
 expect_error "type" -- "$encore" convert -m $model -o "$work/out.gguf" --type q3
 
+# --layers "" on cache load of a real prefix file (not only a missing one).
+"$encore" cache save -m $model --tokens 1,2,3 -o "$work/ok_brown.kv" >/dev/null 2>&1
+expect_error "--layers: empty" -- "$encore" cache load -m $model -i "$work/ok_brown.kv" --layers "" -o "$out"
+expect_error "--precision 'fastest'" -- "$encore" logits -m $model --tokens 1,2 --precision fastest -o "$out"
+expect_error "--precision ''" -- "$encore" generate -m $model -p "Hello" -n 2 --precision ""
+
+expect_ok() {  # expect_ok DESCRIPTION -- command...: exit 0
+  local what=$1
+  shift 2
+  if "$@" >"$work/stdout" 2>"$work/stderr"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL ($what): $*"
+    sed 's/^/  | /' "$work/stderr" | head -5
+  fi
+}
+
+# A model without a vocabulary: a directory without tokenizer.json, and the weights-only GGUF
+# (tokenizer.ggml.model = none) that `convert` makes of it. Commands on token ids work, and give
+# bitwise the same logits from both; commands that need text fail naming the file.
+nv="$work/ok_novocab"
+mkdir -p "$nv"
+cp $model/config.json "$nv/"
+ln -s "$(pwd)/$model/model.safetensors" "$nv/model.safetensors"
+nv_gguf="$work/ok_novocab.gguf"
+expect_ok "info without tokenizer" -- "$encore" info -m "$nv"
+grep -q "no tokenizer" "$work/stdout" || { failed=$((failed + 1)); echo "FAIL: info does not say 'no tokenizer'"; }
+expect_ok "logits without tokenizer" -- "$encore" logits -m "$nv" --tokens 1,2,3 -o "$work/ok_nv_dir.safetensors"
+expect_ok "convert without tokenizer" -- "$encore" convert -m "$nv" -o "$nv_gguf" --type bf16
+expect_ok "info of a weights-only gguf" -- "$encore" info -m "$nv_gguf"
+expect_ok "logits of a weights-only gguf" -- "$encore" logits -m "$nv_gguf" --tokens 1,2,3 -o "$work/ok_nv_gguf.safetensors"
+expect_ok "cache save --tokens of a weights-only gguf" -- "$encore" cache save -m "$nv_gguf" --tokens 1,2,3 -o "$work/ok_nv.kv"
+expect_ok "cache load --tokens of a weights-only gguf" -- "$encore" cache load -m "$nv_gguf" -i "$work/ok_nv.kv" --tokens 4 -o "$work/ok_nv_load.safetensors"
+# The logits data (the files' last 3 x 4096 floats; their headers name the model) are equal.
+if cmp -s <(tail -c 49152 "$work/ok_nv_dir.safetensors") <(tail -c 49152 "$work/ok_nv_gguf.safetensors") &&
+  [ -n "$(tail -c 49152 "$work/ok_nv_dir.safetensors" | tr -d '\0')" ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: logits of the tokenizer-less directory and of its weights-only GGUF differ"
+fi
+for m in "$nv" "$nv_gguf"; do
+  name=$([ -d "$m" ] && echo "$m/tokenizer.json" || echo "$m")
+  expect_error "$name" -- "$encore" perplexity -m "$m" -f "$work/ok_text.txt"
+  expect_error "$name" -- "$encore" generate -m "$m" -p "Hello" -n 2
+  expect_error "$name" -- "$encore" tokenize -m "$m" --text "Hello"
+  expect_error "$name" -- "$encore" detokenize -m "$m" --ids 1,2
+  expect_error "$name" -- bash -c "echo hi | $encore chat -m $m -n 2"
+  expect_error "$name" -- "$encore" cache save -m "$m" --text "Hello" -o "$work/out.kv"
+done
+
 # No --layers: the model as it is, the same logits as the identity plan written out.
 "$encore" logits -m $model --tokens 1,2,3 -o "$work/ok_base.safetensors" 2>/dev/null
 "$encore" logits -m $model --tokens 1,2,3 --layers 0-11 -o "$work/ok_ident.safetensors" 2>/dev/null

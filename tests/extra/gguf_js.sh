@@ -71,5 +71,19 @@ fi
 node tests/gguf_js/check.mjs "$tmp/converted.gguf" "$tmp/converted.expect.json" ||
   die "@huggingface/gguf disagrees with the converted bundled model"
 echo "gguf_js: converted bundled model matches"
+# The bundled model without tokenizer.json, converted: a weights-only GGUF (tokenizer.ggml.model
+# "none", no other tokenizer key), which the independent parser must read as such.
+node tests/gguf_js/check.mjs "$tmp/converted_no_vocab.gguf" "$tmp/converted_no_vocab.expect.json" ||
+  die "@huggingface/gguf disagrees with the converted tokenizer-less model"
+node -e '
+  const fs = require("fs");
+  const e = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  e.metadata["tokenizer.ggml.model"].value = "gpt2";
+  fs.writeFileSync(process.argv[2], JSON.stringify(e));
+' "$tmp/converted_no_vocab.expect.json" "$tmp/mutated.json"
+if node tests/gguf_js/check.mjs "$tmp/converted_no_vocab.gguf" "$tmp/mutated.json" >/dev/null 2>&1; then
+  die "the checker accepted a wrong tokenizer model"
+fi
+echo "gguf_js: converted tokenizer-less model matches"
 
 echo "gguf_js: OK"

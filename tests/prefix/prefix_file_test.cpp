@@ -283,6 +283,57 @@ TEST_F(PrefixFileTest, RefusesAPrefixOfAnotherLayerPlan) {
     expect_load_error(*e, seq, rys, ErrorKind::invalid_argument);
 }
 
+// A prefix computed at --precision fast records it: it loads into a fast engine (continuations
+// bitwise those computed from scratch at fast) and is refused by a default one, and the reverse.
+// Files of the default precision are byte for byte what they were before the field existed.
+TEST_F(PrefixFileTest, PrecisionIsRecordedAndChecked) {
+    EngineOptions fast;
+    fast.precision = Precision::fast;
+    const std::vector<int32_t> prefix = text_tokens(20);
+    const fs::path path = dir_ / "fast.bin";
+    {
+        auto e = engine("", fast);
+        Sequence seq(*e);
+        seq.prefill(prefix, Logits::none);
+        PrefixFile::save(seq, path.string());
+    }
+    EXPECT_EQ(PrefixFile::read_info(path.string()).precision, Precision::fast);
+    const fs::path standard = saved_prefix(20);
+    EXPECT_EQ(PrefixFile::read_info(standard.string()).precision, Precision::standard);
+    // The default file's header padding is all zeros (as before the precision field).
+    const std::vector<uint8_t> bytes = read_bytes(standard);
+    const PrefixFileInfo info = PrefixFile::read_info(standard.string());
+    const size_t fields_end = 16 + 4 * 3 + info.model_identity.size() + info.plan.size() +
+                              info.model_name.size() + 4 * 4 + 8;
+    for (size_t i = fields_end; i < info.header_bytes - 4; ++i) ASSERT_EQ(bytes[i], 0) << i;
+
+    auto loader = engine("", fast);
+    Sequence loaded(*loader);
+    PrefixFile::load(loaded, path.string());
+    const std::vector<int32_t> cont = text_tokens(9, 60);
+    const std::vector<float> got = continuation_logits(loaded, cont);
+    const std::vector<float> want = scratch_logits("", fast, prefix, cont);
+    EXPECT_EQ(got, want);
+
+    auto standard_engine = engine();
+    Sequence seq(*standard_engine);
+    const std::string msg =
+        expect_load_error(*standard_engine, seq, path, ErrorKind::invalid_argument);
+    EXPECT_NE(msg.find("--precision fast"), std::string::npos) << msg;
+    auto fast_engine = engine("", fast);
+    Sequence seq2(*fast_engine);
+    expect_load_error(*fast_engine, seq2, standard, ErrorKind::invalid_argument);
+
+    // A precision code other than 0 or 1 is a format error.
+    std::vector<uint8_t> bad = read_bytes(path);
+    put_u32(bad, fields_end, 7);  // the fast file has the same fields before its precision
+    fix_checksums(bad, PrefixFile::read_info(path.string()).header_bytes);
+    write_bytes(dir_ / "bad.bin", bad);
+    auto e = engine("", fast);
+    Sequence seq3(*e);
+    expect_load_error(*e, seq3, dir_ / "bad.bin", ErrorKind::format);
+}
+
 TEST_F(PrefixFileTest, TruncatedFilesAreFormatErrors) {
     const fs::path path = saved_prefix(40);
     const std::vector<uint8_t> bytes = read_bytes(path);

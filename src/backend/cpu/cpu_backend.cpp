@@ -16,7 +16,7 @@ namespace {
 
 class CpuBackend final : public Backend {
   public:
-    explicit CpuBackend(ThreadPool& pool) : pool_(pool) {}
+    CpuBackend(ThreadPool& pool, Precision precision) : pool_(pool), precision_(precision) {}
 
     std::string name() const override { return "cpu"; }
 
@@ -32,11 +32,11 @@ class CpuBackend final : public Backend {
 
     void matmul(const float* x /*[n, k]*/, int64_t n, const TensorView& w /*[m, k]*/,
                 const TensorView* bias /*[m] or null*/, float* y /*[n, m]*/) override {
-        cpu::matmul(pool_, matmul_scratch_, x, n, w, bias, y);
+        cpu::matmul(pool_, matmul_scratch_, precision_, x, n, w, bias, y);
     }
 
     void matmuls(const float* x /*[n, k]*/, int64_t n, std::span<const MatmulOut> outs) override {
-        cpu::matmuls(pool_, matmul_scratch_, x, n, outs);
+        cpu::matmuls(pool_, matmul_scratch_, precision_, x, n, outs);
     }
 
     void rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads,
@@ -68,6 +68,7 @@ class CpuBackend final : public Backend {
 
   private:
     ThreadPool& pool_;
+    Precision precision_;  // of matmuls with bf16 weights
     cpu::MatmulScratch matmul_scratch_;
     std::vector<float> norm_weight_;  // [d]
     cpu::AttentionScratch attention_scratch_;
@@ -75,8 +76,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool) {
-    return std::make_unique<CpuBackend>(pool);
+std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool, Precision precision) {
+    return std::make_unique<CpuBackend>(pool, precision);
 }
 
 }  // namespace encore

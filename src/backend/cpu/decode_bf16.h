@@ -11,6 +11,8 @@
 //   The hardware prefetchers alone leave 8 streams of 4 KiB rows short of lines in flight.
 // On the 2-core EPYC VM of bench/KERNELS.md, in a loop over the matrices of one Llama-3.2-1B
 // token, the library's decode went from 80-86% of a read pass over the same bytes to 97-102%.
+// With x rounded to one bf16 (Precision::fast), a step is one `vdpbf16ps` per W row, with x's
+// one part (64 bytes a step): decode_bf16x8_steps_single.
 #pragma once
 
 #include <cstdint>
@@ -78,28 +80,71 @@ HWY_INLINE void decode_bf16x8_steps(VF (&acc)[8], const float* x, const float* x
         : "zmm30", "zmm31", "memory", "cc");  // zmm30/31: x hi and lo
 }
 
+// The same with x as one bf16 part (16 floats of pairs a step): one `vdpbf16ps` per W row.
+// x_end - x is a positive multiple of 16 floats.
+HWY_INLINE void decode_bf16x8_steps_single(VF (&acc)[8], const float* x, const float* x_end,
+                                           const uint8_t* w, const uint8_t* pf, int64_t row_bytes) {
+    const uint8_t* p = w;
+    const uint8_t* q = w + 5 * row_bytes;
+    const uint8_t* pp = pf;
+    const uint8_t* pq = pf + 5 * row_bytes;
+    const int64_t rb = row_bytes, rb3 = 3 * row_bytes;
+    asm("1:\n\t" ENCORE_ROWS8("prefetcht0", "pp", "pq")
+        "vmovaps (%[x]), %%zmm30\n\t"
+        "vdpbf16ps (%[p]), %%zmm30, %[a0]\n\t"
+        "vdpbf16ps (%[p],%[rb],1), %%zmm30, %[a1]\n\t"
+        "vdpbf16ps (%[p],%[rb],2), %%zmm30, %[a2]\n\t"
+        "vdpbf16ps (%[p],%[rb3],1), %%zmm30, %[a3]\n\t"
+        "vdpbf16ps (%[p],%[rb],4), %%zmm30, %[a4]\n\t"
+        "vdpbf16ps (%[q]), %%zmm30, %[a5]\n\t"
+        "vdpbf16ps (%[p],%[rb3],2), %%zmm30, %[a6]\n\t"
+        "vdpbf16ps (%[q],%[rb],2), %%zmm30, %[a7]\n\t"
+        "add $64, %[p]\n\t"
+        "add $64, %[q]\n\t"
+        "add $64, %[pp]\n\t"
+        "add $64, %[pq]\n\t"
+        "add $64, %[x]\n\t"
+        "cmp %[x_end], %[x]\n\t"
+        "jne 1b\n\t"
+        : [a0] "+v"(acc[0].raw), [a1] "+v"(acc[1].raw), [a2] "+v"(acc[2].raw),
+          [a3] "+v"(acc[3].raw), [a4] "+v"(acc[4].raw), [a5] "+v"(acc[5].raw),
+          [a6] "+v"(acc[6].raw), [a7] "+v"(acc[7].raw), [p] "+r"(p), [q] "+r"(q), [pp] "+r"(pp),
+          [pq] "+r"(pq), [x] "+r"(x)
+        : [rb] "r"(rb), [rb3] "r"(rb3), [x_end] "r"(x_end)
+        : "zmm30", "memory", "cc");  // zmm30: x
+}
+
 // The steps of x from x to x_end (n_steps of them) against 8 W rows from w, each row's lines
 // prefetched `Ahead` bytes before they are read; over the last steps of a row, the first lines
-// of the next tile's rows (w + 8 row_bytes) are prefetched instead.
-template <int Ahead = 512>
+// of the next tile's rows (w + 8 row_bytes) are prefetched instead. `Halves`: 2 for x as hi and
+// lo parts (32 floats a step), 1 for x as one part (16 floats a step).
+template <int Ahead = 512, int Halves = 2>
 HWY_INLINE void decode_bf16x8(VF (&acc)[8], const float* x, const float* x_end, const uint8_t* w,
                               int64_t row_bytes) {
-    const int64_t n_steps = (x_end - x) / 32;
+    constexpr int64_t x_step = 16 * Halves;
+    const auto steps = [&](const float* from, const float* to, const uint8_t* wf,
+                           const uint8_t* pf) {
+        if constexpr (Halves == 1) {
+            decode_bf16x8_steps_single(acc, from, to, wf, pf, row_bytes);
+        } else {
+            decode_bf16x8_steps(acc, from, to, wf, pf, row_bytes);
+        }
+    };
+    const int64_t n_steps = (x_end - x) / x_step;
     const int64_t ahead_steps = Ahead / 64;
     const int64_t main_steps = n_steps > ahead_steps ? n_steps - ahead_steps : 0;
-    if (main_steps > 0) decode_bf16x8_steps(acc, x, x + main_steps * 32, w, w + Ahead, row_bytes);
+    if (main_steps > 0) steps(x, x + main_steps * x_step, w, w + Ahead);
     if (main_steps < n_steps) {
         const uint8_t* wm = w + main_steps * 64;
-        decode_bf16x8_steps(acc, x + main_steps * 32, x_end, wm,
-                            w + 8 * row_bytes + (main_steps + ahead_steps - n_steps) * 64,
-                            row_bytes);
+        steps(x + main_steps * x_step, x_end, wm,
+              w + 8 * row_bytes + (main_steps + ahead_steps - n_steps) * 64);
     }
 }
 #undef ENCORE_ROWS8
 #else
 constexpr bool k_has_decode_bf16x8 = false;
 
-template <int Ahead = 512>
+template <int Ahead = 512, int Halves = 2>
 inline void decode_bf16x8(VF (&)[8], const float*, const float*, const uint8_t*, int64_t) {}
 #endif
 

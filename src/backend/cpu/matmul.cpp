@@ -24,20 +24,26 @@ int64_t matmul_k_step() {
     return k_step;
 }
 
-PackLayout matmul_layout(DType dtype) {
-    return dtype == DType::bf16 ? PackLayout::bf16_split : PackLayout::plain;
+PackLayout matmul_layout(DType dtype, Precision precision) {
+    if (dtype != DType::bf16) return PackLayout::plain;
+    return precision == Precision::fast ? PackLayout::bf16_single : PackLayout::bf16_split;
+}
+
+int64_t packed_row_floats(PackLayout layout, int64_t k) {
+    const int64_t n_steps = (k + k_step - 1) / k_step;
+    return layout == PackLayout::bf16_single ? n_steps * k_step / 2 : n_steps * k_step;
 }
 
 namespace {
 
-MatmulChunkFn chunk_fn(DType dtype) {
+MatmulChunkFn chunk_fn(DType dtype, Precision precision) {
     switch (dtype) {
         case DType::f32:
             return matmul_chunk_f32;
         case DType::f16:
             return matmul_chunk_f16;
         case DType::bf16:
-            return matmul_chunk_bf16;
+            return precision == Precision::fast ? matmul_chunk_bf16_fast : matmul_chunk_bf16;
         case DType::q8_0:
             return matmul_chunk_q8_0;
         case DType::q4_0:
@@ -56,6 +62,8 @@ HWY_INLINE void pack_step(PackLayout layout, const float* xs, float* dst) {
     if (layout == PackLayout::plain) {
         hn::Store(lo, df, dst);
         hn::Store(hi, df, dst + half);
+    } else if (layout == PackLayout::bf16_single) {
+        hn::Store(round_bf16_pairs(lo, hi), df, dst);
     } else {
         VF x_hi, x_lo;
         split_bf16(lo, hi, x_hi, x_lo);
@@ -68,18 +76,19 @@ HWY_INLINE void pack_step(PackLayout layout, const float* xs, float* dst) {
 // step goes through a zero-padded copy.
 void pack_tiles(PackLayout layout, const float* x, int64_t n, int64_t k, int64_t ldx, int64_t t0,
                 int64_t t1, float* xp) {
-    const int64_t n_steps = ldx / k_step, n_full = k / k_step;
+    const int64_t x_step = layout == PackLayout::bf16_single ? k_step / 2 : k_step;
+    const int64_t n_steps = ldx / x_step, n_full = k / k_step;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t i0 = t * k_mr, rows = std::min<int64_t>(k_mr, n - i0);
         float* tile = xp + i0 * ldx;
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + (i0 + r) * k;
             for (int64_t s = 0; s < n_full; ++s)
-                pack_step(layout, xr + s * k_step, tile + (s * rows + r) * k_step);
+                pack_step(layout, xr + s * k_step, tile + (s * rows + r) * x_step);
             if (n_full < n_steps) {
                 alignas(64) float padded[k_step] = {};
                 std::copy(xr + n_full * k_step, xr + k, padded);
-                pack_step(layout, padded, tile + (n_full * rows + r) * k_step);
+                pack_step(layout, padded, tile + (n_full * rows + r) * x_step);
             }
         }
     }
@@ -156,11 +165,12 @@ int64_t own_rows_chunk(const MatmulJob& job) {
 void run_own_rows(std::span<const MatmulJob> jobs, std::span<const MatmulChunkFn> fns,
                   std::span<float* const> packed, std::span<const int> layout_of, const float* x,
                   int64_t n, int64_t r0, int64_t r1) {
-    const MatmulJob& first = jobs[0];
+    const int64_t k = jobs[0].k;
     const int64_t t0 = r0 / k_mr, t1 = (r1 + k_mr - 1) / k_mr;
-    for (int l = 0; l < 2; ++l)
+    for (int l = 0; l < k_n_pack_layouts; ++l)
         if (packed[size_t(l)])
-            pack_tiles(PackLayout(l), x, n, first.k, first.ldx, t0, t1, packed[size_t(l)]);
+            pack_tiles(PackLayout(l), x, n, k, packed_row_floats(PackLayout(l), k), t0, t1,
+                       packed[size_t(l)]);
     for (size_t o = 0; o < jobs.size(); ++o) {
         MatmulJob job = jobs[o];
         job.xp = packed[size_t(layout_of[o])] + r0 * job.ldx;
@@ -179,18 +189,18 @@ void run_own_rows(std::span<const MatmulJob> jobs, std::span<const MatmulChunkFn
 // Each thread computes whole rows of x through every output (see k_row_split_max_weight_bytes).
 // Rows go in groups of whole tiles, shared out by WorkSegments, so a thread slowed by the host
 // does not hold the call up and rows mostly stay with their segment's thread.
-void share_rows(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n, int64_t ldx,
-                std::span<const Backend::MatmulOut> outs) {
+void share_rows(ThreadPool& pool, MatmulScratch& scratch, Precision precision, const float* x,
+                int64_t n, std::span<const Backend::MatmulOut> outs) {
     const std::vector<MatmulJob>& jobs = scratch.jobs;
     const std::vector<MatmulChunkFn>& fns = scratch.fns;
     const int n_threads = pool.n_threads();
     const int64_t n_tiles = (n + k_mr - 1) / k_mr;
-    float* own_packed[2] = {};
+    float* own_packed[k_n_pack_layouts] = {};
     scratch.layouts.resize(outs.size());
     for (size_t o = 0; o < outs.size(); ++o) {
-        const int l = int(matmul_layout(outs[o].w->dtype));
+        const int l = int(matmul_layout(outs[o].w->dtype, precision));
         scratch.layouts[o] = l;
-        if (!own_packed[l]) own_packed[l] = packed_buffer(scratch, PackLayout(l), n, ldx);
+        if (!own_packed[l]) own_packed[l] = packed_buffer(scratch, PackLayout(l), n, jobs[o].ldx);
     }
     const int64_t group_tiles =
         std::max<int64_t>(1, n_tiles / (k_row_groups_per_thread * n_threads));
@@ -239,16 +249,16 @@ void share_decode_units(ThreadPool& pool, MatmulScratch& scratch) {
 
 // Threads share out chunks of output columns (panels of W), each over all rows of x, which is
 // packed once up front.
-void share_columns(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n, int64_t ldx,
-                   std::span<const Backend::MatmulOut> outs, int64_t total_rows) {
+void share_columns(ThreadPool& pool, MatmulScratch& scratch, Precision precision, const float* x,
+                   int64_t n, std::span<const Backend::MatmulOut> outs, int64_t total_rows) {
     std::vector<MatmulJob>& jobs = scratch.jobs;
     const std::vector<MatmulChunkFn>& fns = scratch.fns;
     const int64_t k = jobs[0].k;
-    const float* packed[2] = {};
+    const float* packed[k_n_pack_layouts] = {};
     for (size_t o = 0; o < outs.size(); ++o) {
-        const PackLayout layout = matmul_layout(outs[o].w->dtype);
+        const PackLayout layout = matmul_layout(outs[o].w->dtype, precision);
         const float*& xp = packed[int(layout)];
-        if (!xp) xp = pack_x(pool, scratch, layout, x, n, k, ldx);
+        if (!xp) xp = pack_x(pool, scratch, layout, x, n, k, jobs[o].ldx);
         jobs[o].xp = xp;
     }
 
@@ -301,18 +311,17 @@ void share_columns(ThreadPool& pool, MatmulScratch& scratch, const float* x, int
 
 }  // namespace
 
-void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
-            float* y /*[n, m]*/) {
+void matmul(ThreadPool& pool, MatmulScratch& scratch, Precision precision,
+            const float* x /*[n, k]*/, int64_t n, const TensorView& w /*[m, k]*/,
+            const TensorView* bias /*[m] or null*/, float* y /*[n, m]*/) {
     const Backend::MatmulOut out{&w, bias, y};
-    matmuls(pool, scratch, x, n, std::span(&out, 1));
+    matmuls(pool, scratch, precision, x, n, std::span(&out, 1));
 }
 
-void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-             std::span<const Backend::MatmulOut> outs) {
+void matmuls(ThreadPool& pool, MatmulScratch& scratch, Precision precision,
+             const float* x /*[n, k]*/, int64_t n, std::span<const Backend::MatmulOut> outs) {
     if (n <= 0 || outs.empty()) return;
     const int64_t k = outs[0].w->row_elems();  // k > 0: a TensorView has no empty rows
-    const int64_t ldx = (k + k_step - 1) / k_step * k_step;
     if (scratch.biases.size() < outs.size()) scratch.biases.resize(outs.size());
 
     std::vector<MatmulJob>& jobs = scratch.jobs;
@@ -326,7 +335,7 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
             fail(ErrorKind::invalid_argument,
                  "matmuls: weight {} has rows of {} elements, expected {}", o, w.row_elems(), k);
         MatmulJob& job = jobs[o];
-        fns[o] = chunk_fn(w.dtype);
+        fns[o] = chunk_fn(w.dtype, precision);
         job.n = n, job.k = k, job.m = w.n_rows(), job.y = outs[o].y;
         job.w = static_cast<const uint8_t*>(w.data);
         job.w_row_bytes = w.row_bytes();
@@ -338,7 +347,7 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
             dequantize_row(bias->dtype, bias->data, scratch.biases[o].data(), job.m);
             job.bias = scratch.biases[o].data();
         }
-        job.ldx = ldx;
+        job.ldx = packed_row_floats(matmul_layout(w.dtype, precision), k);
         total_rows += job.m;
         w_bytes += job.m * job.w_row_bytes;
     }
@@ -346,9 +355,9 @@ void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/
     const int64_t n_tiles = (n + k_mr - 1) / k_mr;
     if (pool.n_threads() > 1 && n_tiles >= k_row_split_min_tiles * pool.n_threads() &&
         w_bytes <= k_row_split_max_weight_bytes) {
-        share_rows(pool, scratch, x, n, ldx, outs);
+        share_rows(pool, scratch, precision, x, n, outs);
     } else {
-        share_columns(pool, scratch, x, n, ldx, outs, total_rows);
+        share_columns(pool, scratch, precision, x, n, outs, total_rows);
     }
 }
 

@@ -11,7 +11,9 @@
 // parts, hi + lo (16 significant bits, see split_bf16), and a step is two bf16-pair dot products
 // of the W step, with hi then with lo: the products are exact and accumulate in f32, and a
 // decode step is 2 instructions per 64 bytes of W instead of 4, which lets more of W be in flight
-// from memory (bench/KERNELS.md).
+// from memory (bench/KERNELS.md). With Precision::fast, bf16 weights take x rounded to one bf16
+// (PackLayout::bf16_single) and a step is one bf16-pair dot product: the same fixed order, half
+// the work, as llama.cpp computes.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +35,9 @@ namespace encore::cpu {
 // [steps][rows of the tile][k_step], so a kernel streams one contiguous block per tile; rows are
 // zero-padded to whole steps. Within a step, `plain` keeps the k_step f32 elements in order (two
 // halves); `bf16_split` holds the same room as x's hi part then its lo part, k_step bf16 values
-// each, in order (see split_bf16).
-enum class PackLayout { plain, bf16_split };
+// each, in order (see split_bf16); `bf16_single` holds only the hi part (half the room).
+enum class PackLayout { plain, bf16_split, bf16_single };
+constexpr int k_n_pack_layouts = 3;
 
 // One matmul as seen by a chunk kernel.
 struct MatmulJob {
@@ -51,7 +54,9 @@ struct MatmulJob {
 
 // Elements of k consumed per accumulator step (two f32 vectors of the static target).
 int64_t matmul_k_step();
-PackLayout matmul_layout(DType dtype);
+PackLayout matmul_layout(DType dtype, Precision precision);
+// Floats per row of x packed in `layout` for rows of k elements: whole steps.
+int64_t packed_row_floats(PackLayout layout, int64_t k);
 
 // Most output columns one chunk kernel call may cover.
 constexpr int64_t k_max_chunk = 256;
@@ -65,13 +70,14 @@ using MatmulChunkFn = void (*)(const MatmulJob& job, int64_t j0, int64_t j1,
 void matmul_chunk_f32(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
 void matmul_chunk_f16(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
 void matmul_chunk_bf16(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
+void matmul_chunk_bf16_fast(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
 void matmul_chunk_q8_0(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
 void matmul_chunk_q4_0(const MatmulJob&, int64_t, int64_t, const uint8_t*, int64_t);
 
 // Scratch kept between calls so steady-state matmuls do not allocate.
 struct MatmulScratch {
-    float* packed_x[2] = {};         // per PackLayout: [n * ldx], 64-byte aligned
-    size_t packed_capacity[2] = {};  // floats
+    float* packed_x[k_n_pack_layouts] = {};         // per PackLayout: [n * ldx], 64-byte aligned
+    size_t packed_capacity[k_n_pack_layouts] = {};  // floats
     MatmulScratch() = default;
     MatmulScratch(const MatmulScratch&) = delete;
     MatmulScratch& operator=(const MatmulScratch&) = delete;
@@ -90,14 +96,14 @@ struct MatmulScratch {
     WorkSegments segments;
 };
 
-// The whole matmul on `pool`. `bias` may be null.
-void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-            const TensorView& w /*[m, k]*/, const TensorView* bias /*[m] or null*/,
-            float* y /*[n, m]*/);
+// The whole matmul on `pool`. `bias` may be null. `precision` matters for bf16 weights only.
+void matmul(ThreadPool& pool, MatmulScratch& scratch, Precision precision,
+            const float* x /*[n, k]*/, int64_t n, const TensorView& w /*[m, k]*/,
+            const TensorView* bias /*[m] or null*/, float* y /*[n, m]*/);
 
 // Several matmuls of one x (Backend::matmuls): x is packed once per layout and the chunks of all
 // outputs are shared out among the threads as one list.
-void matmuls(ThreadPool& pool, MatmulScratch& scratch, const float* x /*[n, k]*/, int64_t n,
-             std::span<const Backend::MatmulOut> outs);
+void matmuls(ThreadPool& pool, MatmulScratch& scratch, Precision precision,
+             const float* x /*[n, k]*/, int64_t n, std::span<const Backend::MatmulOut> outs);
 
 }  // namespace encore::cpu

@@ -8,6 +8,7 @@ namespace {
 
 struct F16Rows {
     static constexpr bool k_full_steps = false;
+    static constexpr int k_halves = 2;
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 2;
     static constexpr int64_t k_step_bytes = k_step * 2;

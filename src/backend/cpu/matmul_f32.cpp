@@ -7,6 +7,7 @@ namespace {
 
 struct F32Rows {
     static constexpr bool k_full_steps = false;
+    static constexpr int k_halves = 2;
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 4;
     static constexpr int64_t k_step_bytes = k_step * 4;

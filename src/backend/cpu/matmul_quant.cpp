@@ -25,6 +25,7 @@ HWY_INLINE float scale_f32(uint16_t d) {
 
 struct Q8Rows {
     static constexpr bool k_full_steps = true;  // both halves share the block scale
+    static constexpr int k_halves = 2;
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 0;
     static constexpr int64_t k_step_bytes = sizeof(BlockQ8_0) * k_step / k_quant_block;
@@ -54,6 +55,7 @@ struct Q8Rows {
 
 struct Q4Rows {
     static constexpr bool k_full_steps = true;  // both halves share the block scale
+    static constexpr int k_halves = 2;
     static constexpr bool k_bf16_pairs = false;
     static constexpr int64_t k_elem_bytes = 0;
     static constexpr int64_t k_step_bytes = sizeof(BlockQ4_0) * k_step / k_quant_block;

@@ -3,7 +3,8 @@
 // each step a weight decoder turns one step of a W row into two vectors in registers, which are
 // multiplied into the accumulators of all MR rows ("a" then "b"): f32 vectors times x's halves by
 // FMA, or for bf16 the raw W step twice, as bf16-pair dot products with x's hi and lo parts (see
-// matmul.h). With several x rows, k is
+// matmul.h); a decoder of one half per step (bf16 with x rounded to one bf16, Precision::fast)
+// multiplies the raw W step once. With several x rows, k is
 // walked in blocks (the x tile slice stays in L1 while the tile sweeps a W panel), the
 // accumulators being stored and reloaded exactly between blocks. After k, the accumulators are
 // reduced by sum_lanes (one fixed tree each). The per-element order is the same for every MR, NR
@@ -17,6 +18,7 @@
 //   static constexpr bool k_full_steps;  // decode both halves at once even for many x rows
 //   static constexpr bool k_bf16_pairs;  // W and x are bf16 pairs (dot_bf16_pairs), not f32
 //   static constexpr int64_t k_step_bytes;  // bytes of a W row per step
+//   static constexpr int k_halves;  // multiply-adds per step and W row: 2 ("a", "b"), or 1 ("a")
 #pragma once
 
 #include <algorithm>
@@ -35,6 +37,10 @@ constexpr int64_t k_step = 2 * int64_t(HWY_LANES(float));  // elements of k per 
 // How far ahead in a W row decode prefetches (see decode_bf16.h).
 constexpr int64_t k_decode_prefetch_ahead = 512;
 
+// Floats of packed x per step and row: one vector per half.
+template <class Rows>
+constexpr int64_t k_x_step = Rows::k_halves* int64_t(HWY_LANES(float));
+
 // acc + x * w for one half step of a W row (see the decoder's k_bf16_pairs).
 template <class Rows>
 HWY_INLINE VF multiply_add(VF x, VF w, VF acc) {
@@ -51,7 +57,7 @@ HWY_INLINE void matmul_half_step(VF (&acc)[MR][NR], const float* xs, const uint8
     VF xh[MR];
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r)
-        xh[r] = in_register(hn::Load(df, xs + r * k_step + H * int64_t(hn::Lanes(df))));
+        xh[r] = in_register(hn::Load(df, xs + r * k_x_step<Rows> + H * int64_t(hn::Lanes(df))));
 #pragma GCC unroll 8
     for (int c = 0; c < NR; ++c) {
         const VF w = Rows::template load<H>(rows[c], row_step);
@@ -60,15 +66,18 @@ HWY_INLINE void matmul_half_step(VF (&acc)[MR][NR], const float* xs, const uint8
     }
 }
 
-// One step: every accumulator gets its "a" product, then its "b" product. With few x rows a W
-// row's step is decoded once for both halves (quantized blocks share their scale); with many,
-// half steps keep fewer registers live. The per-element order is the same either way.
+// One step: every accumulator gets its "a" product, then its "b" product (only "a" for decoders
+// of one half per step). With few x rows a W row's step is decoded once for both halves
+// (quantized blocks share their scale); with many, half steps keep fewer registers live. The
+// per-element order is the same either way.
 template <class Rows, int MR, int NR>
 HWY_INLINE void matmul_step(VF (&acc)[MR][NR], const float* xt, int64_t s,
                             const uint8_t* const* rows, int64_t row_step) {
     const DF df;
-    const float* xs = xt + s * MR * k_step;  // [MR][k_step] of this step
-    if constexpr (MR <= 2 || Rows::k_full_steps) {
+    const float* xs = xt + s * MR * k_x_step<Rows>;  // [MR][k_x_step] of this step
+    if constexpr (Rows::k_halves == 1) {
+        matmul_half_step<Rows, MR, NR, 0>(acc, xs, rows, row_step);
+    } else if constexpr (MR <= 2 || Rows::k_full_steps) {
         VF xa[MR], xb[MR];
 #pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
@@ -106,7 +115,7 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
 
     const uint8_t* wr[NR];
     for (int c = 0; c < NR; ++c) wr[c] = job.w + (j0 + c) * job.w_row_bytes;
-    const float* xt = job.xp + i0 * job.ldx;  // this row tile of packed x: [steps][MR][k_step]
+    const float* xt = job.xp + i0 * job.ldx;  // this row tile of packed x: [steps][MR][x step]
 
     VF acc[MR][NR];
 #pragma GCC unroll 8
@@ -118,8 +127,9 @@ HWY_INLINE void matmul_tile(const MatmulJob& job, int64_t i0, int64_t j0, int64_
     const int64_t s_end = std::min(s1, n_full);
     if constexpr (MR == 1 && NR == 8 && Rows::k_bf16_pairs && k_has_decode_bf16x8) {
         if (s0 < s_end)  // decode of bf16 weights: the same steps in assembly (decode_bf16.h)
-            decode_bf16x8<k_decode_prefetch_ahead>(acc[0], xt + s0 * k_step, xt + s_end * k_step,
-                                                   wr[0] + s0 * k_step * 2, job.w_row_bytes);
+            decode_bf16x8<k_decode_prefetch_ahead, Rows::k_halves>(
+                acc[0], xt + s0 * k_x_step<Rows>, xt + s_end * k_x_step<Rows>,
+                wr[0] + s0 * k_step * 2, job.w_row_bytes);
     } else if constexpr (MR == 1) {
         // Decode: the row addresses are recomputed from one pointer and the row stride each step
         // (integer ops), instead of NR pointers that the compiler would keep in vector registers.

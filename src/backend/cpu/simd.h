@@ -121,24 +121,37 @@ HWY_INLINE VF dot_bf16_pairs(VF acc, VF w, VF x) {
 #endif
 }
 
+// v rounded to the nearest bf16, ties to even, as an f32 (its low 16 bits zero).
+HWY_INLINE VF round_to_bf16(VF v) {
+    const DF df;
+    const hn::RebindToUnsigned<DF> du;
+    const auto u = hn::BitCast(du, v);
+    const auto odd = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+    return hn::BitCast(
+        df, hn::And(hn::Add(hn::Add(u, hn::Set(du, 0x7fffu)), odd), hn::Set(du, 0xffff0000u)));
+}
+
+// The high 16 bits of every f32 lane of h0 then h1 (values from round_to_bf16), as one vector of
+// bf16 pairs.
+HWY_INLINE VF concat_bf16_pairs(VF h0, VF h1) {
+    const DF df;
+    const hn::Repartition<uint16_t, DF> du16;
+    return hn::BitCast(df, hn::ConcatOdd(du16, hn::BitCast(du16, h1), hn::BitCast(du16, h0)));
+}
+
+// x (2 * lanes f32 values, in order: x0 then x1) rounded to one vector of bf16 pairs, bf16(x)
+// (|x - bf16(x)| <= 2^-9 |x|): the x of Precision::fast.
+HWY_INLINE VF round_bf16_pairs(VF x0, VF x1) {
+    return concat_bf16_pairs(round_to_bf16(x0), round_to_bf16(x1));
+}
+
 // x (2 * lanes f32 values, in order: x0 then x1) as two vectors of bf16 pairs, hi = bf16(x) and
 // lo = bf16(x - hi), both rounded to nearest even. x - hi is exact, so hi + lo is x to 16
 // significant bits: |x - hi - lo| <= 2^-16 |x|.
 HWY_INLINE void split_bf16(VF x0, VF x1, VF& hi, VF& lo) {
-    const DF df;
-    const hn::RebindToUnsigned<DF> du;
-    const hn::Repartition<uint16_t, DF> du16;
-    const auto round = [&](VF v) {  // to the nearest bf16, ties to even, in the high 16 bits
-        const auto u = hn::BitCast(du, v);
-        const auto odd = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
-        return hn::And(hn::Add(hn::Add(u, hn::Set(du, 0x7fffu)), odd), hn::Set(du, 0xffff0000u));
-    };
-    const auto h0 = round(x0), h1 = round(x1);
-    const auto l0 = round(hn::Sub(x0, hn::BitCast(df, h0)));
-    const auto l1 = round(hn::Sub(x1, hn::BitCast(df, h1)));
-    // The high 16 bits of every f32 lane, x0's then x1's.
-    hi = hn::BitCast(df, hn::ConcatOdd(du16, hn::BitCast(du16, h1), hn::BitCast(du16, h0)));
-    lo = hn::BitCast(df, hn::ConcatOdd(du16, hn::BitCast(du16, l1), hn::BitCast(du16, l0)));
+    const VF h0 = round_to_bf16(x0), h1 = round_to_bf16(x1);
+    hi = concat_bf16_pairs(h0, h1);
+    lo = concat_bf16_pairs(round_to_bf16(hn::Sub(x0, h0)), round_to_bf16(hn::Sub(x1, h1)));
 }
 
 }  // namespace encore::cpu
