@@ -23,3 +23,14 @@ for layers in "" "rys:4,8"; do
   "$encore" perplexity -m "$model" ${layers:+--layers "$layers"} -f "$sample" --ctx 256
   echo
 done
+
+echo "=== chat template (tests/data/chat/brown_chat.jinja; the bundled model has none of its own)"
+conversation=$(mktemp)
+printf '[{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What did the jury say?"}]' >"$conversation"
+"$encore" template -m "$model" --chat-template tests/data/chat/brown_chat.jinja --messages "$conversation" --add-generation-prompt
+echo
+echo "--- two templated chat turns (greedy; -v: only each new turn's tokens are computed)"
+printf 'What did the jury say?\nAnd the city?\n' |
+  "$encore" chat -m "$model" --chat-template tests/data/chat/brown_chat.jinja --system "Answer briefly." -n 20 --temp 0 -v 2>&1 |
+  grep -v '^kv:'
+rm -f "$conversation"

@@ -13,6 +13,8 @@ namespace encore::jinja {
 
 namespace {
 
+constexpr int k_max_nesting = 128;  // expressions and blocks nested deeper fail, as jinja2 would
+
 class Parser {
   public:
     explicit Parser(const std::vector<Token>& tokens) : t_(tokens) {}
@@ -61,6 +63,18 @@ class Parser {
             fail_here(fmt::format("expected token 'end of statement block', got {}", describe(cur())));
         next();
     }
+    // Counts nesting while alive; too deep is a SyntaxError (the recursion stays bounded).
+    struct Nest {
+        Parser& p;
+        explicit Nest(Parser& parser) : p(parser) {
+            if (++p.depth_ > k_max_nesting) {
+                p.depth_ = 0;
+                p.fail_here("the template is nested too deeply");
+            }
+        }
+        ~Nest() { --p.depth_; }
+    };
+
     ExprPtr make(ExprKind kind, int line) {
         auto e = std::make_unique<Expr>();
         e->kind = kind;
@@ -161,6 +175,7 @@ class Parser {
 
     // The body of a block up to one of `ends`; the end tag's name is left current.
     Body parse_body(const char* block, std::initializer_list<const char*> ends) {
+        Nest nest(*this);
         block_stack_.push_back(block);
         Body b = subparse(ends);
         block_stack_.pop_back();
@@ -388,7 +403,10 @@ class Parser {
         return e;
     }
 
-    ExprPtr parse_expression(bool with_condexpr) { return with_condexpr ? parse_condexpr() : parse_or(); }
+    ExprPtr parse_expression(bool with_condexpr) {
+        Nest nest(*this);
+        return with_condexpr ? parse_condexpr() : parse_or();
+    }
 
     ExprPtr parse_condexpr() {
         ExprPtr expr1 = parse_or();
@@ -434,6 +452,7 @@ class Parser {
         return left;
     }
     ExprPtr parse_not() {
+        Nest nest(*this);
         if (is_name("not")) {
             auto e = make(ExprKind::not_, cur().line);
             next();
@@ -510,6 +529,7 @@ class Parser {
         return left;
     }
     ExprPtr parse_unary(bool with_filter) {
+        Nest nest(*this);
         const int line = cur().line;
         ExprPtr node;
         if (is_op("-") || is_op("+")) {
@@ -773,6 +793,7 @@ class Parser {
     size_t pos_ = 0;
     bool soft_ = false;
     int loop_depth_ = 0;
+    int depth_ = 0;
     std::vector<const char*> block_stack_;
 };
 
