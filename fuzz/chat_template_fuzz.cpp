@@ -21,11 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const encore::jinja::SyntaxError&) {
         return 0;
     }
-    const bool bounded = source.find("for") == std::string::npos && source.find("macro") == std::string::npos &&
-                         source.find("range") == std::string::npos && source.find('*') == std::string::npos &&
-                         source.find("call") == std::string::npos && source.find("indent") == std::string::npos &&
-                         source.find("center") == std::string::npos && source.find("just") == std::string::npos &&
-                         source.find("zfill") == std::string::npos && source.find("batch") == std::string::npos;
+    const bool bounded =
+        source.find("for") == std::string::npos && source.find("macro") == std::string::npos &&
+        source.find("range") == std::string::npos && source.find('*') == std::string::npos &&
+        source.find("call") == std::string::npos && source.find("indent") == std::string::npos &&
+        source.find("center") == std::string::npos && source.find("just") == std::string::npos &&
+        source.find("zfill") == std::string::npos && source.find("batch") == std::string::npos;
     if (!bounded) return 0;
     static const nlohmann::ordered_json conversation = nlohmann::ordered_json::parse(R"({
         "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "h\u00e9llo"},

@@ -32,8 +32,11 @@ nlohmann::ordered_json bench_conversation(int64_t turns) {
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
     messages.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
     for (int64_t i = 0; i < turns; ++i) {
-        messages.push_back({{"role", "user"}, {"content", fmt::format("Question number {}: what is {} times {}?", i, i, i)}});
-        messages.push_back({{"role", "assistant"}, {"content", fmt::format("{} times {} is {}.", i, i, i * i)}});
+        messages.push_back(
+            {{"role", "user"},
+             {"content", fmt::format("Question number {}: what is {} times {}?", i, i, i)}});
+        messages.push_back(
+            {{"role", "assistant"}, {"content", fmt::format("{} times {} is {}.", i, i, i * i)}});
     }
     return messages;
 }
@@ -57,7 +60,8 @@ void run_template_bench(const TemplateBenchArgs& a) {
     fs::path tokenizer_path = fs::path(a.model_dir) / "tokenizer.json";
     if (!fs::exists(tokenizer_path)) tokenizer_path += ".gz";
     const Tokenizer tok = Tokenizer::from_file(tokenizer_path.string());
-    if (a.turns < 1 || a.iterations < 1) fail(ErrorKind::invalid_argument, "--turns and --iterations must be >= 1");
+    if (a.turns < 1 || a.iterations < 1)
+        fail(ErrorKind::invalid_argument, "--turns and --iterations must be >= 1");
 
     const nlohmann::ordered_json messages = bench_conversation(a.turns);
     ChatOptions options;
@@ -66,7 +70,8 @@ void run_template_bench(const TemplateBenchArgs& a) {
     options.eos_token = chat->eos_token;
     const std::string text = render_chat(chat->tmpl, messages, options);  // compiles and caches
     size_t sink = 0;
-    const double render_s = median_seconds(a.iterations, [&] { sink += render_chat(chat->tmpl, messages, options).size(); });
+    const double render_s = median_seconds(
+        a.iterations, [&] { sink += render_chat(chat->tmpl, messages, options).size(); });
     const double compile_render_s = median_seconds(std::max<int64_t>(1, a.iterations / 10), [&] {
         const jinja::Template compiled(chat->tmpl.source);
         jinja::Dict vars;
@@ -76,18 +81,18 @@ void run_template_bench(const TemplateBenchArgs& a) {
         sink += compiled.render(vars).size();
     });
     size_t n_tokens = 0;
-    const double tokenize_s = median_seconds(std::max<int64_t>(1, a.iterations / 10), [&] { n_tokens = tok.encode(text, false).size(); });
-    nlohmann::ordered_json out = {
-        {"template", chat->tmpl.origin},
-        {"turns", a.turns},
-        {"messages", messages.size()},
-        {"chars", text.size()},
-        {"tokens", n_tokens},
-        {"render_us", render_s * 1e6},
-        {"compile_and_render_us", compile_render_s * 1e6},
-        {"tokenize_us", tokenize_s * 1e6},
-        {"render_over_tokenize", render_s / tokenize_s},
-        {"check", sink % 2}};
+    const double tokenize_s = median_seconds(std::max<int64_t>(1, a.iterations / 10),
+                                             [&] { n_tokens = tok.encode(text, false).size(); });
+    nlohmann::ordered_json out = {{"template", chat->tmpl.origin},
+                                  {"turns", a.turns},
+                                  {"messages", messages.size()},
+                                  {"chars", text.size()},
+                                  {"tokens", n_tokens},
+                                  {"render_us", render_s * 1e6},
+                                  {"compile_and_render_us", compile_render_s * 1e6},
+                                  {"tokenize_us", tokenize_s * 1e6},
+                                  {"render_over_tokenize", render_s / tokenize_s},
+                                  {"check", sink % 2}};
     std::cout << out.dump() << '\n';
 }
 
@@ -95,8 +100,10 @@ void run_template_bench(const TemplateBenchArgs& a) {
 
 void add_bench_template(CLI::App& bench_cmd) {
     auto a = std::make_shared<TemplateBenchArgs>();
-    CLI::App* cmd = bench_cmd.add_subcommand("template", "chat template rendering time (a long conversation)");
-    cmd->add_option("--model-dir", a->model_dir, "directory with tokenizer_config.json (chat_template) and tokenizer.json[.gz]")
+    CLI::App* cmd =
+        bench_cmd.add_subcommand("template", "chat template rendering time (a long conversation)");
+    cmd->add_option("--model-dir", a->model_dir,
+                    "directory with tokenizer_config.json (chat_template) and tokenizer.json[.gz]")
         ->required();
     cmd->add_option("--turns", a->turns, "user/assistant exchanges (default 50)");
     cmd->add_option("--iterations", a->iterations, "renders timed (default 2000)");

@@ -57,7 +57,8 @@ void print_piece(const std::string& piece) {
 
 void plain_chat(Sequence& seq, const Tokenizer& tok, Sampler& sampler, GenerateOptions options,
                 const ChatArgs& chat_args, bool interactive) {
-    options.stop_strings = chat_args.stops.empty() ? std::vector<std::string>{"\n"} : chat_args.stops;
+    options.stop_strings =
+        chat_args.stops.empty() ? std::vector<std::string>{"\n"} : chat_args.stops;
     std::string carry;  // text shown in the last reply but not in the cache
     std::string line;
     for (bool first = true; read_turn(line, interactive); first = false) {
@@ -73,14 +74,16 @@ void plain_chat(Sequence& seq, const Tokenizer& tok, Sampler& sampler, GenerateO
         if (r.stop_reason != "max_tokens" && !r.tokens.empty()) {
             const std::vector<int32_t> cached(r.tokens.begin(), r.tokens.end() - 1);
             const std::string cached_text = tok.decode(cached, true);
-            if (r.text.size() > cached_text.size() && r.text.compare(0, cached_text.size(), cached_text) == 0)
+            if (r.text.size() > cached_text.size() &&
+                r.text.compare(0, cached_text.size(), cached_text) == 0)
                 carry = r.text.substr(cached_text.size());
         }
     }
 }
 
 void template_chat(Sequence& seq, const Tokenizer& tok, Sampler& sampler, GenerateOptions options,
-                   const ModelChat& chat, const ChatArgs& chat_args, bool interactive, bool verbose) {
+                   const ModelChat& chat, const ChatArgs& chat_args, bool interactive,
+                   bool verbose) {
     const EndOfTurn eot = find_end_of_turn(chat, tok);
     options.stop_tokens = eot.token_ids;
     options.stop_strings = eot.stop_strings;
@@ -90,7 +93,8 @@ void template_chat(Sequence& seq, const Tokenizer& tok, Sampler& sampler, Genera
     render_options.bos_token = chat.bos_token;
     render_options.eos_token = chat.eos_token;
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    if (!chat_args.system.empty()) messages.push_back({{"role", "system"}, {"content", chat_args.system}});
+    if (!chat_args.system.empty())
+        messages.push_back({{"role", "system"}, {"content", chat_args.system}});
     std::string cache_text;  // the text of the tokens the sequence holds
     std::string line;
     for (int turn = 1; read_turn(line, interactive); ++turn) {
@@ -107,9 +111,11 @@ void template_chat(Sequence& seq, const Tokenizer& tok, Sampler& sampler, Genera
             computed = int64_t(ids.size()) - seq.set_tokens(ids, Logits::last);
         }
         if (verbose)
-            std::fprintf(stderr, "chat: turn %d: %lld tokens, %lld computed, %lld reused from the cache (held %lld)\n", turn,
-                         (long long)seq.size(), (long long)computed, (long long)(seq.size() - computed),
-                         (long long)cached_before);
+            std::fprintf(stderr,
+                         "chat: turn %d: %lld tokens, %lld computed, %lld reused from the cache "
+                         "(held %lld)\n",
+                         turn, (long long)seq.size(), (long long)computed,
+                         (long long)(seq.size() - computed), (long long)cached_before);
         cache_text = prompt;
         const GenerateResult r = generate(seq, sampler, options, print_piece);
         std::fputc('\n', stdout);
@@ -122,7 +128,8 @@ void template_chat(Sequence& seq, const Tokenizer& tok, Sampler& sampler, Genera
     }
     if (!chat_args.transcript.empty()) {
         AtomicFileWriter out(chat_args.transcript);
-        out.write(nlohmann::ordered_json{{"messages", messages}, {"text", cache_text}}.dump(1) + "\n");
+        out.write(nlohmann::ordered_json{{"messages", messages}, {"text", cache_text}}.dump(1) +
+                  "\n");
         out.commit();
     }
 }
@@ -134,26 +141,34 @@ void add_chat(CLI::App& app) {
     auto sampling = std::make_shared<SamplerOptions>();
     auto gen = std::make_shared<GenerateOptions>();
     auto chat_args = std::make_shared<ChatArgs>();
-    CLI::App* cmd = app.add_subcommand(
-        "chat", "interactive turns on stdin (one line per turn), replies on stdout; the model's chat template when it has one");
+    CLI::App* cmd = app.add_subcommand("chat",
+                                       "interactive turns on stdin (one line per turn), replies on "
+                                       "stdout; the model's chat template when it has one");
     add_model_options(cmd, *args);
     cmd->add_option("-n,--n-predict", gen->max_tokens, "tokens per reply at most (default 128)");
     add_sampling_options(cmd, *sampling);
-    cmd->add_option("--stop", chat_args->stops,
-                    "end a reply when this text appears (repeatable; default without a template: \\n)");
-    cmd->add_option("--system", chat_args->system, "a system message opening the conversation (needs a chat template)");
-    cmd->add_option("--chat-template", chat_args->template_file, "a Jinja file used instead of the model's template");
+    cmd->add_option(
+        "--stop", chat_args->stops,
+        "end a reply when this text appears (repeatable; default without a template: \\n)");
+    cmd->add_option("--system", chat_args->system,
+                    "a system message opening the conversation (needs a chat template)");
+    cmd->add_option("--chat-template", chat_args->template_file,
+                    "a Jinja file used instead of the model's template");
     cmd->add_option("--chat-template-name", chat_args->template_name,
                     "a named template of tokenizer_config.json (e.g. tool_use)");
     cmd->add_option("--transcript", chat_args->transcript,
-                    "with a template: write {\"messages\": [...], \"text\": what the model saw} here at the end");
+                    "with a template: write {\"messages\": [...], \"text\": what the model saw} "
+                    "here at the end");
     cmd->callback([args, sampling, gen, chat_args] {
-        const auto chat = find_chat_template(args->model, chat_args->template_name, chat_args->template_file);
+        const auto chat =
+            find_chat_template(args->model, chat_args->template_name, chat_args->template_file);
         if (!chat && !chat_args->system.empty())
-            fail(ErrorKind::invalid_argument, "--system needs a chat template ({} has none; give --chat-template FILE)",
+            fail(ErrorKind::invalid_argument,
+                 "--system needs a chat template ({} has none; give --chat-template FILE)",
                  args->model);
         if (!chat && !chat_args->transcript.empty())
-            fail(ErrorKind::invalid_argument, "--transcript needs a chat template ({} has none)", args->model);
+            fail(ErrorKind::invalid_argument, "--transcript needs a chat template ({} has none)",
+                 args->model);
         const Loaded loaded = load_model(*args);
         auto engine = make_engine(loaded, *args);
         const Tokenizer& tok = loaded.model->tokenizer();

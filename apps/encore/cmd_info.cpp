@@ -44,7 +44,8 @@ void add_info(CLI::App& app) {
                    l.plan.n_instances(), s.kv_dim());
         fmt::print("identity:         {}\n", l.model->identity());
         const auto chat = find_chat_template(l.model->path());
-        fmt::print("chat template:    {}\n", chat ? "yes (" + chat->tmpl.origin + ")" : std::string("none"));
+        fmt::print("chat template:    {}\n",
+                   chat ? "yes (" + chat->tmpl.origin + ")" : std::string("none"));
     });
 }
 

@@ -25,9 +25,12 @@ static nlohmann::ordered_json read_conversation(const std::string& path) {
     } catch (const nlohmann::json::exception& e) {
         fail(ErrorKind::format, "{}: bad JSON: {}", path, e.what());
     }
-    const bool ok = conversation.is_array() ||
-                    (conversation.is_object() && conversation.contains("messages") && conversation["messages"].is_array());
-    if (!ok) fail(ErrorKind::format, "{}: expected an array of messages or an object with a \"messages\" array", path);
+    const bool ok =
+        conversation.is_array() || (conversation.is_object() && conversation.contains("messages") &&
+                                    conversation["messages"].is_array());
+    if (!ok)
+        fail(ErrorKind::format,
+             "{}: expected an array of messages or an object with a \"messages\" array", path);
     const auto& messages = conversation.is_array() ? conversation : conversation["messages"];
     for (size_t i = 0; i < messages.size(); ++i)
         if (!messages[i].is_object() || !messages[i].contains("role"))
@@ -35,10 +38,12 @@ static nlohmann::ordered_json read_conversation(const std::string& path) {
     return conversation;
 }
 
-static ModelChat require_chat_template(const std::string& model, const std::string& name, const std::string& file) {
+static ModelChat require_chat_template(const std::string& model, const std::string& name,
+                                       const std::string& file) {
     const auto chat = find_chat_template(model, name, file);
     if (!chat)
-        fail(ErrorKind::invalid_argument, "{} has no chat template (give one with --chat-template FILE)", model);
+        fail(ErrorKind::invalid_argument,
+             "{} has no chat template (give one with --chat-template FILE)", model);
     return *chat;
 }
 
@@ -48,14 +53,19 @@ void add_template(CLI::App& app) {
         bool add_generation_prompt = false, ids = false;
     };
     auto o = std::make_shared<Options>();
-    CLI::App* cmd = app.add_subcommand("template", "render a conversation with the model's chat template");
+    CLI::App* cmd =
+        app.add_subcommand("template", "render a conversation with the model's chat template");
     cmd->add_option("-m,--model", o->model, "HF model directory or .gguf file")->required();
-    cmd->add_option("--messages", o->messages, "JSON file: [messages] or {\"messages\": [...], \"tools\": ...}")
+    cmd->add_option("--messages", o->messages,
+                    "JSON file: [messages] or {\"messages\": [...], \"tools\": ...}")
         ->required();
-    cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "end with the assistant's turn opening");
+    cmd->add_flag("--add-generation-prompt", o->add_generation_prompt,
+                  "end with the assistant's turn opening");
     cmd->add_flag("--ids", o->ids, "print the token ids ({\"ids\": [...]}) instead of the text");
-    cmd->add_option("--chat-template", o->template_file, "a Jinja file used instead of the model's template");
-    cmd->add_option("--chat-template-name", o->template_name, "a named template of tokenizer_config.json (e.g. tool_use)");
+    cmd->add_option("--chat-template", o->template_file,
+                    "a Jinja file used instead of the model's template");
+    cmd->add_option("--chat-template-name", o->template_name,
+                    "a named template of tokenizer_config.json (e.g. tool_use)");
     cmd->callback([o] {
         const ModelChat chat = require_chat_template(o->model, o->template_name, o->template_file);
         const nlohmann::ordered_json conversation = read_conversation(o->messages);
@@ -69,7 +79,8 @@ void add_template(CLI::App& app) {
             return;
         }
         const auto model = Model::load(o->model);
-        std::cout << nlohmann::json{{"ids", chat_token_ids(model->tokenizer(), text)}}.dump() << '\n';
+        std::cout << nlohmann::json{{"ids", chat_token_ids(model->tokenizer(), text)}}.dump()
+                  << '\n';
     });
 }
 

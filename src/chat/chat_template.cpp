@@ -43,7 +43,8 @@ std::shared_ptr<const jinja::Template> compile(const ChatTemplate& tmpl) {
     try {
         t = std::make_shared<const jinja::Template>(tmpl.source);
     } catch (const jinja::SyntaxError& e) {
-        fail(ErrorKind::format, "{}:{}: chat template syntax error: {}", tmpl.origin, e.line, one_line(e.what()));
+        fail(ErrorKind::format, "{}:{}: chat template syntax error: {}", tmpl.origin, e.line,
+             one_line(e.what()));
     }
     std::lock_guard<std::mutex> lock(mutex);
     if (cache.size() >= 32) cache.clear();
@@ -53,11 +54,16 @@ std::shared_ptr<const jinja::Template> compile(const ChatTemplate& tmpl) {
 
 }  // namespace
 
-std::string render_chat(const ChatTemplate& tmpl, const nlohmann::ordered_json& conversation, const ChatOptions& options) {
-    if (!conversation.is_array() && !(conversation.is_object() && conversation.contains("messages")))
-        fail(ErrorKind::invalid_argument, "conversation must be an array of messages or an object with \"messages\"");
-    const nlohmann::ordered_json& messages = conversation.is_array() ? conversation : conversation["messages"];
-    if (!messages.is_array()) fail(ErrorKind::invalid_argument, "conversation: \"messages\" must be an array");
+std::string render_chat(const ChatTemplate& tmpl, const nlohmann::ordered_json& conversation,
+                        const ChatOptions& options) {
+    if (!conversation.is_array() &&
+        !(conversation.is_object() && conversation.contains("messages")))
+        fail(ErrorKind::invalid_argument,
+             "conversation must be an array of messages or an object with \"messages\"");
+    const nlohmann::ordered_json& messages =
+        conversation.is_array() ? conversation : conversation["messages"];
+    if (!messages.is_array())
+        fail(ErrorKind::invalid_argument, "conversation: \"messages\" must be an array");
     const auto compiled = compile(tmpl);
 
     jinja::Dict vars;
@@ -79,10 +85,11 @@ std::string render_chat(const ChatTemplate& tmpl, const nlohmann::ordered_json& 
     try {
         return compiled->render(vars, &line);
     } catch (const jinja::RaisedError& e) {
-        fail(ErrorKind::invalid_argument, "{}:{}: the chat template raised an exception: {}", tmpl.origin, line,
-             one_line(e.what()));
+        fail(ErrorKind::invalid_argument, "{}:{}: the chat template raised an exception: {}",
+             tmpl.origin, line, one_line(e.what()));
     } catch (const jinja::RenderError& e) {
-        fail(ErrorKind::invalid_argument, "{}:{}: chat template error: {}", tmpl.origin, line, one_line(e.what()));
+        fail(ErrorKind::invalid_argument, "{}:{}: chat template error: {}", tmpl.origin, line,
+             one_line(e.what()));
     }
 }
 

@@ -8,7 +8,8 @@ namespace encore {
 std::vector<int32_t> chat_token_ids(const Tokenizer& tokenizer, const std::string& rendered) {
     std::vector<int32_t> ids = tokenizer.encode(rendered, /*add_special=*/false);
     const std::vector<int32_t>& prefix = tokenizer.prefix_ids();
-    const bool has_prefix = ids.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), ids.begin());
+    const bool has_prefix =
+        ids.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), ids.begin());
     if (!has_prefix) ids.insert(ids.begin(), prefix.begin(), prefix.end());
     return ids;
 }

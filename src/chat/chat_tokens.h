@@ -20,7 +20,7 @@ std::vector<int32_t> chat_token_ids(const Tokenizer& tokenizer, const std::strin
 struct EndOfTurn {
     std::string text;  // what the template writes after an assistant's content (whitespace
                        // trimmed; its first token when that is special), e.g. "<|im_end|>"
-    std::vector<int32_t> token_ids;  // its token when it is one special token
+    std::vector<int32_t> token_ids;         // its token when it is one special token
     std::vector<std::string> stop_strings;  // otherwise the text itself
 };
 EndOfTurn find_end_of_turn(const ModelChat& chat, const Tokenizer& tokenizer);

@@ -12,10 +12,18 @@ namespace encore::jinja {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_name_start(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_name_char(char c) {
+    return is_name_start(c) || is_digit(c);
+}
 
 // Python's str.rstrip(): trailing Unicode whitespace.
 std::string rstrip_py(const std::string& s) {
@@ -65,7 +73,8 @@ std::string decode_string(const std::string& body, int line) {
         auto hex = [&](int n_digits) {
             char32_t cp = 0;
             for (int k = 0; k < n_digits; ++k) {
-                const int h = i + 1 + size_t(k) < body.size() ? hex_value(body[i + 1 + size_t(k)]) : -1;
+                const int h =
+                    i + 1 + size_t(k) < body.size() ? hex_value(body[i + 1 + size_t(k)]) : -1;
                 if (h < 0) throw SyntaxError("truncated \\x, \\u or \\U escape in a string", line);
                 cp = cp * 16 + char32_t(h);
             }
@@ -74,24 +83,53 @@ std::string decode_string(const std::string& body, int line) {
             out += utf8_encode(std::u32string(1, cp));
         };
         switch (e) {
-            case '\n': break;
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case 'a': out += '\a'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'v': out += '\v'; break;
-            case 'x': hex(2); break;
-            case 'u': hex(4); break;
-            case 'U': hex(8); break;
+            case '\n':
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '\'':
+                out += '\'';
+                break;
+            case '"':
+                out += '"';
+                break;
+            case 'a':
+                out += '\a';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'v':
+                out += '\v';
+                break;
+            case 'x':
+                hex(2);
+                break;
+            case 'u':
+                hex(4);
+                break;
+            case 'U':
+                hex(8);
+                break;
             default:
                 if (e >= '0' && e <= '7') {
                     char32_t cp = char32_t(e - '0');
-                    for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7'; ++k)
+                    for (int k = 0;
+                         k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7';
+                         ++k)
                         cp = cp * 8 + char32_t(body[++i] - '0');
                     out += utf8_encode(std::u32string(1, cp));
                 } else {
@@ -118,14 +156,18 @@ class Lexer {
                 break;
             }
             const char kind = src_[tag + 1];
-            const char sign = tag + 2 < src_.size() && (src_[tag + 2] == '-' || src_[tag + 2] == '+') ? src_[tag + 2] : 0;
+            const char sign =
+                tag + 2 < src_.size() && (src_[tag + 2] == '-' || src_[tag + 2] == '+')
+                    ? src_[tag + 2]
+                    : 0;
             std::string text = src_.substr(pos_, tag - pos_);
             const int text_line = line_;
             line_ += count_newlines(src_, pos_, tag);
             if (sign == '-') {
                 text = rstrip_py(text);
             } else if (sign != '+' && kind != '{') {  // lstrip_blocks
-                const size_t l_pos = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+                const size_t l_pos =
+                    text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
                 if ((l_pos > 0 || line_starting) && all_space_from(text, l_pos)) text.resize(l_pos);
             }
             emit_data(text, text_line);
@@ -145,7 +187,9 @@ class Lexer {
   private:
     size_t find_tag(size_t from) const {
         for (size_t i = src_.find('{', from); i != std::string::npos; i = src_.find('{', i + 1))
-            if (i + 1 < src_.size() && (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#')) return i;
+            if (i + 1 < src_.size() &&
+                (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#'))
+                return i;
         return std::string::npos;
     }
 
@@ -159,7 +203,8 @@ class Lexer {
         const size_t end = src_.find("#}", pos_);
         if (end == std::string::npos) throw SyntaxError("Missing end of comment tag", line_);
         line_ += count_newlines(src_, pos_, end);
-        const char sign = end > pos_ && (src_[end - 1] == '-' || src_[end - 1] == '+') ? src_[end - 1] : 0;
+        const char sign =
+            end > pos_ && (src_[end - 1] == '-' || src_[end - 1] == '+') ? src_[end - 1] : 0;
         pos_ = end + 2;
         if (sign == '-') {
             skip_whitespace();
@@ -178,7 +223,8 @@ class Lexer {
     bool lex_raw() {
         size_t p = pos_;
         while (p < src_.size() && is_space(src_[p])) ++p;
-        if (src_.compare(p, 3, "raw") != 0 || (p + 3 < src_.size() && is_name_char(src_[p + 3]))) return false;
+        if (src_.compare(p, 3, "raw") != 0 || (p + 3 < src_.size() && is_name_char(src_[p + 3])))
+            return false;
         p += 3;
         while (p < src_.size() && is_space(src_[p])) ++p;
         if (src_.compare(p, 3, "-%}") == 0) {
@@ -203,7 +249,8 @@ class Lexer {
             if (sign == '-') {
                 text = rstrip_py(text);
             } else if (sign != '+') {
-                const size_t l_pos = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+                const size_t l_pos =
+                    text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
                 if (l_pos > 0 && all_space_from(text, l_pos)) text.resize(l_pos);
             }
             size_t end;
@@ -232,9 +279,10 @@ class Lexer {
         std::string balance;
         while (true) {
             if (pos_ >= src_.size())
-                throw SyntaxError(variable ? "unexpected end of template, expected 'end of print statement'."
-                                           : "unexpected end of template, expected 'end of statement block'.",
-                                  line_);
+                throw SyntaxError(
+                    variable ? "unexpected end of template, expected 'end of print statement'."
+                             : "unexpected end of template, expected 'end of statement block'.",
+                    line_);
             if (balance.empty() && lex_end(variable)) return src_[pos_ - 1] == '\n';
             const char c = src_[pos_];
             if (is_space(c)) {
@@ -283,7 +331,9 @@ class Lexer {
         size_t e = pos_;
         auto digits = [&](size_t& p) {  // (\d+_)*\d+
             const size_t start = p;
-            while (p < src_.size() && (is_digit(src_[p]) || (src_[p] == '_' && p + 1 < src_.size() && is_digit(src_[p + 1]) && p > start)))
+            while (p < src_.size() &&
+                   (is_digit(src_[p]) ||
+                    (src_[p] == '_' && p + 1 < src_.size() && is_digit(src_[p + 1]) && p > start)))
                 ++p;
             return p > start;
         };
@@ -314,7 +364,8 @@ class Lexer {
         if (is_float) {
             t.floating = std::stod(text);
         } else {
-            if (text.size() > 1 && text[0] == '0' && text.find_first_not_of('0') != std::string::npos) {
+            if (text.size() > 1 && text[0] == '0' &&
+                text.find_first_not_of('0') != std::string::npos) {
                 // "0123": jinja2 lexes "0" then "123"; the parser then fails on two numbers.
                 text = "0";
                 e = pos_ + 1;
@@ -337,7 +388,10 @@ class Lexer {
             if (src_[p] == '\\') ++p;
             ++p;
         }
-        if (p >= src_.size()) throw SyntaxError(fmt::format("unexpected char {} at {}", quote == '"' ? "'\"'" : "\"'\"", pos_), line_);
+        if (p >= src_.size())
+            throw SyntaxError(
+                fmt::format("unexpected char {} at {}", quote == '"' ? "'\"'" : "\"'\"", pos_),
+                line_);
         const std::string body = src_.substr(pos_ + 1, p - pos_ - 1);
         line_ += count_newlines(src_, pos_, p);
         tokens_.push_back(Token{Tok::string, decode_string(body, start_line), start_line});
@@ -360,7 +414,8 @@ class Lexer {
         } else if (c == ')' || c == ']' || c == '}') {
             if (balance.empty()) throw SyntaxError(fmt::format("unexpected '{}'", c), line_);
             if (balance.back() != c)
-                throw SyntaxError(fmt::format("unexpected '{}', expected '{}'", c, balance.back()), line_);
+                throw SyntaxError(fmt::format("unexpected '{}', expected '{}'", c, balance.back()),
+                                  line_);
             balance.pop_back();
         }
         tokens_.push_back(Token{Tok::op, std::string(1, c), line_});
@@ -391,21 +446,34 @@ std::string normalise(const std::string& source) {
 
 }  // namespace
 
-std::vector<Token> lex(const std::string& source) { return Lexer(normalise(source)).run(); }
+std::vector<Token> lex(const std::string& source) {
+    return Lexer(normalise(source)).run();
+}
 
 const char* token_description(const Token& t) {
     switch (t.type) {
-        case Tok::data: return "template data";
-        case Tok::var_begin: return "begin of print statement";
-        case Tok::var_end: return "end of print statement";
-        case Tok::block_begin: return "begin of statement block";
-        case Tok::block_end: return "end of statement block";
-        case Tok::name: return "name";
-        case Tok::string: return "string";
-        case Tok::integer: return "integer";
-        case Tok::floating: return "float";
-        case Tok::op: return "operator";
-        case Tok::eof: return "end of template";
+        case Tok::data:
+            return "template data";
+        case Tok::var_begin:
+            return "begin of print statement";
+        case Tok::var_end:
+            return "end of print statement";
+        case Tok::block_begin:
+            return "begin of statement block";
+        case Tok::block_end:
+            return "end of statement block";
+        case Tok::name:
+            return "name";
+        case Tok::string:
+            return "string";
+        case Tok::integer:
+            return "integer";
+        case Tok::floating:
+            return "float";
+        case Tok::op:
+            return "operator";
+        case Tok::eof:
+            return "end of template";
     }
     return "token";
 }

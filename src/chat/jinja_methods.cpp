@@ -63,7 +63,8 @@ List py_split(const std::string& s, const Value& sep, int64_t maxsplit) {
         }
         return out;
     }
-    if (!sep.is_string()) throw RenderError(fmt::format("must be str or None, not {}", sep.type_name()));
+    if (!sep.is_string())
+        throw RenderError(fmt::format("must be str or None, not {}", sep.type_name()));
     const std::string& d = sep.str();
     if (d.empty()) throw RenderError("empty separator");
     size_t start = 0;
@@ -80,7 +81,8 @@ List py_split(const std::string& s, const Value& sep, int64_t maxsplit) {
 }
 
 // Python's str.replace(old, new, count).
-std::string py_replace(const std::string& s, const std::string& old, const std::string& with, int64_t count) {
+std::string py_replace(const std::string& s, const std::string& old, const std::string& with,
+                       int64_t count) {
     std::string out;
     if (old.empty()) {
         const std::u32string u = utf8_decode(s);
@@ -114,14 +116,16 @@ static int64_t int_arg(const Args& args, size_t i, const char* name, int64_t def
     const Value v = args.get(i, name);
     if (v.is_undefined() || v.is_none()) return def;
     if (v.kind() != Kind::integer && v.kind() != Kind::boolean)
-        throw RenderError(fmt::format("'{}' object cannot be interpreted as an integer", v.type_name()));
+        throw RenderError(
+            fmt::format("'{}' object cannot be interpreted as an integer", v.type_name()));
     return v.integer();
 }
 
 static std::string str_arg(const Args& args, size_t i, const char* name) {
     const Value v = args.get(i, name);
     if (!v.is_string())
-        throw RenderError(fmt::format("must be str, not {}", v.is_undefined() ? "Undefined" : v.type_name()));
+        throw RenderError(
+            fmt::format("must be str, not {}", v.is_undefined() ? "Undefined" : v.type_name()));
     return v.str();
 }
 
@@ -132,7 +136,8 @@ static bool affix_match(const std::string& s, const Value& affix, bool prefix) {
                                           prefix ? "startswith" : "endswith", a.type_name()));
         const std::string& x = a.str();
         if (x.size() > s.size()) return false;
-        return prefix ? s.compare(0, x.size(), x) == 0 : s.compare(s.size() - x.size(), x.size(), x) == 0;
+        return prefix ? s.compare(0, x.size(), x) == 0
+                      : s.compare(s.size() - x.size(), x.size(), x) == 0;
     };
     if (affix.is_list() && affix.is_tuple()) {
         for (const auto& a : affix.list())
@@ -143,10 +148,12 @@ static bool affix_match(const std::string& s, const Value& affix, bool prefix) {
 }
 
 static const char* k_str_methods[] = {
-    "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "startswith", "endswith", "lower", "upper",
-    "title", "capitalize", "replace", "find", "rfind", "count", "join", "isdigit", "isalpha", "isalnum",
-    "isspace", "islower", "isupper", "format", "removeprefix", "removesuffix", "index", "rindex", "zfill",
-    "ljust", "rjust", "center", "partition", "rpartition", "swapcase", "casefold", "isnumeric", "isdecimal"};
+    "strip",    "lstrip",    "rstrip",   "split",        "rsplit",       "splitlines", "startswith",
+    "endswith", "lower",     "upper",    "title",        "capitalize",   "replace",    "find",
+    "rfind",    "count",     "join",     "isdigit",      "isalpha",      "isalnum",    "isspace",
+    "islower",  "isupper",   "format",   "removeprefix", "removesuffix", "index",      "rindex",
+    "zfill",    "ljust",     "rjust",    "center",       "partition",    "rpartition", "swapcase",
+    "casefold", "isnumeric", "isdecimal"};
 static const char* k_dict_methods[] = {"get", "items", "keys", "values", "copy"};
 static const char* k_list_methods[] = {"index", "count", "copy"};
 
@@ -210,8 +217,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
         size_t start = 0;
         for (size_t i = 0; i < u.size(); ++i) {
             const char32_t c = u[i];
-            if (c == '\n' || c == '\r' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d || c == 0x1e || c == 0x85 ||
-                c == 0x2028 || c == 0x2029) {
+            if (c == '\n' || c == '\r' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d ||
+                c == 0x1e || c == 0x85 || c == 0x2028 || c == 0x2029) {
                 size_t end = i;
                 if (c == '\r' && i + 1 < u.size() && u[i + 1] == '\n') ++i;
                 out.emplace_back(utf8_encode(u.substr(start, (keep ? i + 1 : end) - start)));
@@ -221,7 +228,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
         if (start < u.size()) out.emplace_back(utf8_encode(u.substr(start)));
         return Value(std::move(out));
     }
-    if (name == "startswith" || name == "endswith") return Value(affix_match(s, args.get(0, "prefix"), name == "startswith"));
+    if (name == "startswith" || name == "endswith")
+        return Value(affix_match(s, args.get(0, "prefix"), name == "startswith"));
     if (name == "lower") return Value(py_case(s, 0));
     if (name == "upper") return Value(py_case(s, 1));
     if (name == "casefold") return Value(py_case(s, 0));
@@ -243,7 +251,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
     }
     if (name == "capitalize") return Value(py_capitalize(s));
     if (name == "replace")
-        return Value(py_replace(s, str_arg(args, 0, "old"), str_arg(args, 1, "new"), int_arg(args, 2, "count", -1)));
+        return Value(py_replace(s, str_arg(args, 0, "old"), str_arg(args, 1, "new"),
+                                int_arg(args, 2, "count", -1)));
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex") {
         const std::string sub = str_arg(args, 0, "sub");
         const size_t p = name == "find" || name == "index" ? s.find(sub) : s.rfind(sub);
@@ -265,7 +274,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
         bool first = true;
         for (const auto& item : args.get(0, "iterable").iterate()) {
             if (!item.is_string())
-                throw RenderError(fmt::format("sequence item: expected str instance, {} found", item.type_name()));
+                throw RenderError(fmt::format("sequence item: expected str instance, {} found",
+                                              item.type_name()));
             if (!first) out += s;
             first = false;
             out += item.str();
@@ -275,10 +285,13 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
     if (name == "isdigit" || name == "isnumeric" || name == "isdecimal")
         return Value(all_chars(s, [](char32_t c) { return c >= '0' && c <= '9'; }));
     if (name == "isalpha")
-        return Value(all_chars(s, [](char32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c > 0x7f; }));
+        return Value(all_chars(s, [](char32_t c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c > 0x7f;
+        }));
     if (name == "isalnum")
         return Value(all_chars(s, [](char32_t c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c > 0x7f;
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c > 0x7f;
         }));
     if (name == "isspace") return Value(all_chars(s, is_py_space));
     if (name == "islower" || name == "isupper") {
@@ -294,14 +307,18 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
     }
     if (name == "removeprefix" || name == "removesuffix") {
         const std::string a = str_arg(args, 0, "affix");
-        if (name == "removeprefix" && s.compare(0, a.size(), a) == 0 && a.size() <= s.size()) return Value(s.substr(a.size()));
-        if (name == "removesuffix" && a.size() <= s.size() && !a.empty() && s.compare(s.size() - a.size(), a.size(), a) == 0)
+        if (name == "removeprefix" && s.compare(0, a.size(), a) == 0 && a.size() <= s.size())
+            return Value(s.substr(a.size()));
+        if (name == "removesuffix" && a.size() <= s.size() && !a.empty() &&
+            s.compare(s.size() - a.size(), a.size(), a) == 0)
             return Value(s.substr(0, s.size() - a.size()));
         return Value(s);
     }
     if (name == "zfill" || name == "ljust" || name == "rjust" || name == "center") {
         const int64_t width = int_arg(args, 0, "width", 0);
-        const std::string fill = name == "zfill" ? "0" : args.has(1, "fillchar") ? str_arg(args, 1, "fillchar") : " ";
+        const std::string fill = name == "zfill"           ? "0"
+                                 : args.has(1, "fillchar") ? str_arg(args, 1, "fillchar")
+                                                           : " ";
         const int64_t n = int64_t(utf8_decode(s).size());
         if (width <= n) return Value(s);
         const int64_t pad = width - n;
@@ -313,7 +330,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
         if (name == "ljust") return Value(s + rep(pad));
         if (name == "rjust") return Value(rep(pad) + s);
         if (name == "zfill") {
-            if (!s.empty() && (s[0] == '-' || s[0] == '+')) return Value(s.substr(0, 1) + rep(pad) + s.substr(1));
+            if (!s.empty() && (s[0] == '-' || s[0] == '+'))
+                return Value(s.substr(0, 1) + rep(pad) + s.substr(1));
             return Value(rep(pad) + s);
         }
         const int64_t left = pad / 2 + (pad & width & 1);
@@ -325,7 +343,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
         if (p == std::string::npos)
             return name == "partition" ? Value(List{Value(s), Value(""), Value("")}, true)
                                        : Value(List{Value(""), Value(""), Value(s)}, true);
-        return Value(List{Value(s.substr(0, p)), Value(sep), Value(s.substr(p + sep.size()))}, true);
+        return Value(List{Value(s.substr(0, p)), Value(sep), Value(s.substr(p + sep.size()))},
+                     true);
     }
     if (name == "format") {
         // str.format with {} / {0} / {name} fields and no format specs.
@@ -340,7 +359,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
                 ++i;
             } else if (s[i] == '{') {
                 const size_t e = s.find('}', i);
-                if (e == std::string::npos) throw RenderError("Single '{' encountered in format string");
+                if (e == std::string::npos)
+                    throw RenderError("Single '{' encountered in format string");
                 const std::string field = s.substr(i + 1, e - i - 1);
                 Value v;
                 if (field.empty()) {
@@ -351,7 +371,8 @@ static Value str_method(const std::string& s, const std::string& name, Args& arg
                     v = args.get(size_t(-1), field.c_str());
                 }
                 if (v.is_undefined() && !args.has(size_t(-1), field.c_str()))
-                    throw RenderError(fmt::format("Replacement index {} out of range for positional args tuple", field));
+                    throw RenderError(fmt::format(
+                        "Replacement index {} out of range for positional args tuple", field));
                 out += v.to_str();
                 i = e;
             } else {
@@ -412,10 +433,13 @@ Value call_method(const Value& self, const std::string& name, Args& args) {
 // ---- operators ----
 
 static RenderError unsupported(const char* op, const Value& a, const Value& b) {
-    return RenderError(fmt::format("unsupported operand type(s) for {}: '{}' and '{}'", op, a.type_name(), b.type_name()));
+    return RenderError(fmt::format("unsupported operand type(s) for {}: '{}' and '{}'", op,
+                                   a.type_name(), b.type_name()));
 }
 
-static bool is_int(const Value& v) { return v.kind() == Kind::integer || v.kind() == Kind::boolean; }
+static bool is_int(const Value& v) {
+    return v.kind() == Kind::integer || v.kind() == Kind::boolean;
+}
 
 static int64_t floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
@@ -441,7 +465,8 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
             return Value(std::move(out), a.is_tuple());
         }
         if (a.is_string() || a.is_list())
-            throw RenderError(fmt::format("can only concatenate {} (not \"{}\") to {}", a.type_name(), b.type_name(), a.type_name()));
+            throw RenderError(fmt::format("can only concatenate {} (not \"{}\") to {}",
+                                          a.type_name(), b.type_name(), a.type_name()));
         throw unsupported("+", a, b);
     }
     if (op == "-") {
@@ -461,10 +486,12 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
         }
         if (seq && seq->is_list()) {
             List out;
-            for (int64_t i = 0; i < count->integer(); ++i) out.insert(out.end(), seq->list().begin(), seq->list().end());
+            for (int64_t i = 0; i < count->integer(); ++i)
+                out.insert(out.end(), seq->list().begin(), seq->list().end());
             return Value(std::move(out), seq->is_tuple());
         }
-        throw RenderError(fmt::format("can't multiply sequence by non-int of type '{}'", b.type_name()));
+        throw RenderError(
+            fmt::format("can't multiply sequence by non-int of type '{}'", b.type_name()));
     }
     if (op == "/") {
         if (!numbers) throw unsupported("/", a, b);
@@ -473,14 +500,17 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     }
     if (op == "//") {
         if (!numbers) throw unsupported("//", a, b);
-        if (b.number() == 0) throw RenderError(ints ? "integer division or modulo by zero" : "float floor division by zero");
+        if (b.number() == 0)
+            throw RenderError(ints ? "integer division or modulo by zero"
+                                   : "float floor division by zero");
         if (ints) return Value(floor_div(a.integer(), b.integer()));
         return Value(std::floor(a.number() / b.number()));
     }
     if (op == "%") {
         if (a.is_string()) return Value(printf_format(a.str(), b));
         if (!numbers) throw unsupported("%", a, b);
-        if (b.number() == 0) throw RenderError(ints ? "integer division or modulo by zero" : "float modulo");
+        if (b.number() == 0)
+            throw RenderError(ints ? "integer division or modulo by zero" : "float modulo");
         if (ints) return Value(a.integer() - floor_div(a.integer(), b.integer()) * b.integer());
         double r = std::fmod(a.number(), b.number());
         if (r != 0 && ((r < 0) != (b.number() < 0))) r += b.number();
@@ -527,7 +557,8 @@ static std::string printf_format(const std::string& f, const Value& args) {
         else
             throw RenderError(fmt::format("unsupported format character '{}'", c));
     }
-    if (next < values.size()) throw RenderError("not all arguments converted during string formatting");
+    if (next < values.size())
+        throw RenderError("not all arguments converted during string formatting");
     return out;
 }
 
@@ -537,8 +568,9 @@ bool contains(const Value& container, const Value& item) {
             return false;
         case Kind::string:
             if (!item.is_string())
-                throw RenderError(fmt::format("'in <string>' requires string as left operand, not {}",
-                                              item.is_undefined() ? "Undefined" : item.type_name()));
+                throw RenderError(
+                    fmt::format("'in <string>' requires string as left operand, not {}",
+                                item.is_undefined() ? "Undefined" : item.type_name()));
             return container.str().find(item.str()) != std::string::npos;
         case Kind::list:
             for (const auto& e : container.list())
@@ -547,69 +579,75 @@ bool contains(const Value& container, const Value& item) {
         case Kind::dict:
             return item.is_string() && container.dict().find(item.str()) != nullptr;
         default:
-            throw RenderError(fmt::format("argument of type '{}' is not iterable", container.type_name()));
+            throw RenderError(
+                fmt::format("argument of type '{}' is not iterable", container.type_name()));
     }
 }
 
 // ---- globals ----
 
 void add_globals(Dict& globals) {
-    globals.set("range", Value::function("range", [](Args& args) {
-        int64_t start = 0, stop, step = 1;
-        auto as_int = [](const Value& v) {
-            if (v.kind() != Kind::integer && v.kind() != Kind::boolean)
-                throw RenderError(fmt::format("'{}' object cannot be interpreted as an integer", v.type_name()));
-            return v.integer();
-        };
-        if (args.positional.size() == 1) {
-            stop = as_int(args.positional[0]);
-        } else if (args.positional.size() >= 2) {
-            start = as_int(args.positional[0]);
-            stop = as_int(args.positional[1]);
-            if (args.positional.size() >= 3) step = as_int(args.positional[2]);
-        } else {
-            throw RenderError("range expected at least 1 argument, got 0");
-        }
-        if (step == 0) throw RenderError("range() arg 3 must not be zero");
-        List out;
-        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-            if (out.size() >= 100000) throw RenderError("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
-            out.emplace_back(i);
-        }
-        return Value(std::move(out));
-    }));
+    globals.set(
+        "range", Value::function("range", [](Args& args) {
+            int64_t start = 0, stop, step = 1;
+            auto as_int = [](const Value& v) {
+                if (v.kind() != Kind::integer && v.kind() != Kind::boolean)
+                    throw RenderError(fmt::format("'{}' object cannot be interpreted as an integer",
+                                                  v.type_name()));
+                return v.integer();
+            };
+            if (args.positional.size() == 1) {
+                stop = as_int(args.positional[0]);
+            } else if (args.positional.size() >= 2) {
+                start = as_int(args.positional[0]);
+                stop = as_int(args.positional[1]);
+                if (args.positional.size() >= 3) step = as_int(args.positional[2]);
+            } else {
+                throw RenderError("range expected at least 1 argument, got 0");
+            }
+            if (step == 0) throw RenderError("range() arg 3 must not be zero");
+            List out;
+            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+                if (out.size() >= 100000)
+                    throw RenderError(
+                        "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+                out.emplace_back(i);
+            }
+            return Value(std::move(out));
+        }));
     globals.set("namespace", Value::function("namespace", [](Args& args) {
-        auto ns = std::make_shared<Dict>();
-        ns->is_namespace = true;
-        for (const auto& p : args.positional) {
-            if (!p.is_dict()) throw RenderError("namespace() takes a mapping");
-            for (const auto& [k, v] : p.dict().items) ns->set(k, v);
-        }
-        for (const auto& [k, v] : args.keywords) ns->set(k, v);
-        return Value(std::move(ns));
-    }));
+                    auto ns = std::make_shared<Dict>();
+                    ns->is_namespace = true;
+                    for (const auto& p : args.positional) {
+                        if (!p.is_dict()) throw RenderError("namespace() takes a mapping");
+                        for (const auto& [k, v] : p.dict().items) ns->set(k, v);
+                    }
+                    for (const auto& [k, v] : args.keywords) ns->set(k, v);
+                    return Value(std::move(ns));
+                }));
     globals.set("dict", Value::function("dict", [](Args& args) {
-        auto d = std::make_shared<Dict>();
-        for (const auto& p : args.positional) {
-            if (!p.is_dict()) throw RenderError("dict() takes a mapping");
-            for (const auto& [k, v] : p.dict().items) d->set(k, v);
-        }
-        for (const auto& [k, v] : args.keywords) d->set(k, v);
-        return Value(std::move(d));
-    }));
+                    auto d = std::make_shared<Dict>();
+                    for (const auto& p : args.positional) {
+                        if (!p.is_dict()) throw RenderError("dict() takes a mapping");
+                        for (const auto& [k, v] : p.dict().items) d->set(k, v);
+                    }
+                    for (const auto& [k, v] : args.keywords) d->set(k, v);
+                    return Value(std::move(d));
+                }));
     globals.set("raise_exception", Value::function("raise_exception", [](Args& args) -> Value {
-        throw RaisedError(args.get(0, "message").to_str());
-    }));
+                    throw RaisedError(args.get(0, "message").to_str());
+                }));
     globals.set("strftime_now", Value::function("strftime_now", [](Args& args) {
-        const Value f = args.get(0, "format");
-        if (!f.is_string()) throw RenderError("strftime() argument 1 must be str");
-        const std::time_t now = std::time(nullptr);
-        std::tm tm{};
-        localtime_r(&now, &tm);
-        char buf[512];
-        const size_t n = f.str().empty() ? 0 : std::strftime(buf, sizeof buf, f.str().c_str(), &tm);
-        return Value(std::string(buf, n));
-    }));
+                    const Value f = args.get(0, "format");
+                    if (!f.is_string()) throw RenderError("strftime() argument 1 must be str");
+                    const std::time_t now = std::time(nullptr);
+                    std::tm tm{};
+                    localtime_r(&now, &tm);
+                    char buf[512];
+                    const size_t n =
+                        f.str().empty() ? 0 : std::strftime(buf, sizeof buf, f.str().c_str(), &tm);
+                    return Value(std::string(buf, n));
+                }));
 }
 
 }  // namespace encore::jinja

@@ -44,23 +44,28 @@ class Parser {
         next();
         return true;
     }
-    [[noreturn]] void fail_here(const std::string& message) const { throw SyntaxError(message, cur().line); }
+    [[noreturn]] void fail_here(const std::string& message) const {
+        throw SyntaxError(message, cur().line);
+    }
     std::string describe(const Token& t) const {
         if (t.type == Tok::name || t.type == Tok::op) return "'" + t.text + "'";
         return token_description(t);
     }
     void expect_op(const char* op) {
-        if (!skip_op(op)) fail_here(fmt::format("expected token '{}', got {}", op, describe(cur())));
+        if (!skip_op(op))
+            fail_here(fmt::format("expected token '{}', got {}", op, describe(cur())));
     }
     std::string expect_name() {
-        if (cur().type != Tok::name) fail_here(fmt::format("expected token 'name', got {}", describe(cur())));
+        if (cur().type != Tok::name)
+            fail_here(fmt::format("expected token 'name', got {}", describe(cur())));
         std::string n = cur().text;
         next();
         return n;
     }
     void expect_block_end() {
         if (cur().type != Tok::block_end)
-            fail_here(fmt::format("expected token 'end of statement block', got {}", describe(cur())));
+            fail_here(
+                fmt::format("expected token 'end of statement block', got {}", describe(cur())));
         next();
     }
     // Counts nesting while alive; too deep is a SyntaxError (the recursion stays bounded).
@@ -102,7 +107,8 @@ class Parser {
                 s->line = cur().line;
                 s->expr = parse_tuple(true, {}, false);
                 if (cur().type != Tok::var_end)
-                    fail_here(fmt::format("expected token 'end of print statement', got {}", describe(cur())));
+                    fail_here(fmt::format("expected token 'end of print statement', got {}",
+                                          describe(cur())));
                 next();
                 body.push_back(std::move(s));
             } else if (t.type == Tok::block_begin) {
@@ -117,10 +123,12 @@ class Parser {
         }
         if (ends.size() > 0) {
             std::string names;
-            for (const char* e : ends) names += std::string(names.empty() ? "" : " or ") + "'" + e + "'";
-            fail_here(fmt::format("Unexpected end of template. Jinja was looking for the following tags: {}. "
-                                  "The innermost block that needs to be closed is '{}'.",
-                                  names, block_stack_.empty() ? "" : block_stack_.back()));
+            for (const char* e : ends)
+                names += std::string(names.empty() ? "" : " or ") + "'" + e + "'";
+            fail_here(fmt::format(
+                "Unexpected end of template. Jinja was looking for the following tags: {}. "
+                "The innermost block that needs to be closed is '{}'.",
+                names, block_stack_.empty() ? "" : block_stack_.back()));
         }
         return body;
     }
@@ -161,15 +169,17 @@ class Parser {
             return s;
         }
         if (!block_stack_.empty() || ends.size() > 0)
-            fail_here(fmt::format("Encountered unknown tag '{}'. Jinja was looking for the following tags: {}. "
-                                  "The innermost block that needs to be closed is '{}'.",
-                                  tag, end_names(ends), block_stack_.empty() ? "" : block_stack_.back()));
+            fail_here(fmt::format(
+                "Encountered unknown tag '{}'. Jinja was looking for the following tags: {}. "
+                "The innermost block that needs to be closed is '{}'.",
+                tag, end_names(ends), block_stack_.empty() ? "" : block_stack_.back()));
         fail_here(fmt::format("Encountered unknown tag '{}'.", tag));
     }
 
     static std::string end_names(std::initializer_list<const char*> ends) {
         std::string names;
-        for (const char* e : ends) names += std::string(names.empty() ? "" : " or ") + "'" + e + "'";
+        for (const char* e : ends)
+            names += std::string(names.empty() ? "" : " or ") + "'" + e + "'";
         return names;
     }
 
@@ -216,7 +226,8 @@ class Parser {
         s->kind = StmtKind::for_;
         next();
         s->target = parse_assign_target(false, {"in"});
-        if (!skip_name("in")) fail_here(fmt::format("expected token 'in', got {}", describe(cur())));
+        if (!skip_name("in"))
+            fail_here(fmt::format("expected token 'in', got {}", describe(cur())));
         s->expr = parse_tuple(false, {"recursive"}, false);
         if (skip_name("if")) s->condition = parse_expression(true);
         s->recursive = skip_name("recursive");
@@ -340,7 +351,8 @@ class Parser {
     // A name, `name.attr` (with_namespace), or a tuple of names.
     ExprPtr parse_assign_target(bool with_namespace, std::initializer_list<const char*> extra_end) {
         const int line = cur().line;
-        if (with_namespace && cur().type == Tok::name && look().type == Tok::op && look().text == ".") {
+        if (with_namespace && cur().type == Tok::name && look().type == Tok::op &&
+            look().text == ".") {
             auto e = make(ExprKind::ns_ref, line);
             auto base = make(ExprKind::name, line);
             base->name = expect_name();
@@ -357,7 +369,8 @@ class Parser {
         if (e.kind == ExprKind::name) {
             if (e.name == "true" || e.name == "false" || e.name == "none" || e.name == "True" ||
                 e.name == "False" || e.name == "None")
-                throw SyntaxError(fmt::format("Can't assign to special constant '{}'", e.name), e.line);
+                throw SyntaxError(fmt::format("Can't assign to special constant '{}'", e.name),
+                                  e.line);
             return;
         }
         if (e.kind == ExprKind::tuple) {
@@ -369,7 +382,8 @@ class Parser {
 
     // ---- expressions ----
     bool is_tuple_end(std::initializer_list<const char*> extra_end) const {
-        if (cur().type == Tok::var_end || cur().type == Tok::block_end || cur().type == Tok::eof) return true;
+        if (cur().type == Tok::var_end || cur().type == Tok::block_end || cur().type == Tok::eof)
+            return true;
         if (is_op(")")) return true;
         if (cur().type == Tok::name)
             for (const char* e : extra_end)
@@ -396,7 +410,8 @@ class Parser {
         }
         if (!is_tuple) {
             if (!args.empty()) return std::move(args[0]);
-            if (!explicit_parentheses) fail_here(fmt::format("Expected an expression, got {}", describe(cur())));
+            if (!explicit_parentheses)
+                fail_here(fmt::format("Expected an expression, got {}", describe(cur())));
         }
         auto e = make(ExprKind::tuple, line);
         e->items = std::move(args);
@@ -467,8 +482,9 @@ class Parser {
         std::vector<ExprPtr> operands;
         std::vector<std::string> ops;
         while (true) {
-            if (cur().type == Tok::op && (cur().text == "==" || cur().text == "!=" || cur().text == "<" ||
-                                          cur().text == "<=" || cur().text == ">" || cur().text == ">=")) {
+            if (cur().type == Tok::op &&
+                (cur().text == "==" || cur().text == "!=" || cur().text == "<" ||
+                 cur().text == "<=" || cur().text == ">" || cur().text == ">=")) {
                 ops.push_back(cur().text);
                 next();
             } else if (is_name("in")) {
@@ -730,7 +746,8 @@ class Parser {
                 e.keywords.emplace_back(std::move(key), parse_expression(true));
             } else {
                 if (!e.keywords.empty() || e.star || e.star_star)
-                    fail_here("Invalid argument syntax: positional argument after keyword argument");
+                    fail_here(
+                        "Invalid argument syntax: positional argument after keyword argument");
                 e.items.push_back(parse_expression(true));
             }
             require_comma = true;
@@ -758,7 +775,8 @@ class Parser {
             e->items.push_back(std::move(node));
             if (is_op("(")) parse_call_args(*e);
             e->filter = find_filter(name);
-            if (!e->filter && !soft_) throw SyntaxError(fmt::format("No filter named '{}'.", name), line);
+            if (!e->filter && !soft_)
+                throw SyntaxError(fmt::format("No filter named '{}'.", name), line);
             node = std::move(e);
         }
         return node;
@@ -777,8 +795,9 @@ class Parser {
         e->items.push_back(std::move(node));
         if (is_op("(")) {
             parse_call_args(*e);
-        } else if ((cur().type == Tok::name || cur().type == Tok::string || cur().type == Tok::integer ||
-                    cur().type == Tok::floating || is_op("(") || is_op("[") || is_op("{")) &&
+        } else if ((cur().type == Tok::name || cur().type == Tok::string ||
+                    cur().type == Tok::integer || cur().type == Tok::floating || is_op("(") ||
+                    is_op("[") || is_op("{")) &&
                    !is_name("else") && !is_name("or") && !is_name("and")) {
             if (is_name("is")) fail_here("You cannot chain multiple tests with is");
             ExprPtr arg = parse_primary();
@@ -799,6 +818,8 @@ class Parser {
 
 }  // namespace
 
-Body parse(const std::vector<Token>& tokens) { return Parser(tokens).parse_all(); }
+Body parse(const std::vector<Token>& tokens) {
+    return Parser(tokens).parse_all();
+}
 
 }  // namespace encore::jinja

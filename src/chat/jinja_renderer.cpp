@@ -31,7 +31,8 @@ Value undefined_element(const Value& obj, const Value& key) {
 }
 
 bool is_unsafe_method(const Value& obj, const std::string& name) {
-    static const char* list_methods[] = {"append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort"};
+    static const char* list_methods[] = {"append", "clear",  "extend",  "insert",
+                                         "pop",    "remove", "reverse", "sort"};
     static const char* dict_methods[] = {"clear", "pop", "popitem", "setdefault", "update"};
     if (obj.is_list()) {
         for (const char* m : list_methods)
@@ -85,7 +86,9 @@ std::string Template::render(const Dict& variables, int* error_line) const {
     return out;
 }
 
-Renderer::Renderer(const Dict& variables) { globals_.vars = variables.items; }
+Renderer::Renderer(const Dict& variables) {
+    globals_.vars = variables.items;
+}
 
 void Renderer::run(const Body& body, std::string& out) {
     out_ = &out;
@@ -158,7 +161,8 @@ Renderer::Flow Renderer::exec_stmt(const Stmt& s, Scope& scope) {
                 Scope caller_scope;
                 caller_scope.parent = defining;
                 for (size_t i = 0; i < stmt->caller_params.size(); ++i)
-                    caller_scope.set(stmt->caller_params[i], args.get(i, stmt->caller_params[i].c_str()));
+                    caller_scope.set(stmt->caller_params[i],
+                                     args.get(i, stmt->caller_params[i].c_str()));
                 return Value(capture(stmt->body, caller_scope));
             });
             const Value fn = eval(*s.expr->items[0], scope);
@@ -233,9 +237,10 @@ Renderer::Flow Renderer::exec_for(const Stmt& s, Scope& scope) {
         if (i > 0) loop->items.emplace_back("previtem", items[size_t(i - 1)]);
         if (i + 1 < n) loop->items.emplace_back("nextitem", items[size_t(i + 1)]);
         loop->items.emplace_back("cycle", Value::function("cycle", [i](Args& args) {
-            if (args.positional.empty()) throw RenderError("no items for cycling given");
-            return args.positional[size_t(i) % args.positional.size()];
-        }));
+                                     if (args.positional.empty())
+                                         throw RenderError("no items for cycling given");
+                                     return args.positional[size_t(i) % args.positional.size()];
+                                 }));
         loop->is_namespace = false;
         iteration.vars.emplace_back("loop", Value(std::move(loop)));
         const Flow f = exec(s.body, iteration);
@@ -248,42 +253,44 @@ void Renderer::exec_macro(const Stmt& s, Scope& scope) {
     const Stmt* stmt = &s;
     Scope* defining = &scope;
     scope.set(s.text, Value::function(s.text, [this, stmt, defining](Args& args) {
-        if (++depth_ > k_max_depth) {
-            depth_ = 0;
-            throw RenderError("maximum macro recursion depth exceeded");
-        }
-        Scope inner;
-        inner.parent = defining;
-        const auto& params = stmt->params;
-        if (args.positional.size() > params.size())
-            throw RenderError(fmt::format("macro '{}' takes not more than {} argument(s)", stmt->text, params.size()));
-        for (size_t i = 0; i < params.size(); ++i) {
-            const auto& [name, def] = params[i];
-            if (args.has(i, name.c_str()))
-                inner.set(name, args.get(i, name.c_str()));
-            else if (def)
-                inner.set(name, eval(*def, inner));
-            else
-                inner.set(name, Value::undefined(fmt::format("parameter '{}' was not provided", name)));
-        }
-        auto kwargs = std::make_shared<Dict>();
-        for (const auto& [k, v] : args.keywords) {
-            if (k == "caller") {
-                inner.set("caller", v);
-                continue;
-            }
-            bool is_param = false;
-            for (const auto& p : params) is_param |= p.first == k;
-            if (!is_param) kwargs->set(k, v);
-        }
-        inner.set("varargs", Value(List{}));
-        inner.set("kwargs", Value(kwargs));
-        const int saved_line = line_;
-        Value result(capture(stmt->body, inner));
-        line_ = saved_line;
-        --depth_;
-        return result;
-    }));
+                  if (++depth_ > k_max_depth) {
+                      depth_ = 0;
+                      throw RenderError("maximum macro recursion depth exceeded");
+                  }
+                  Scope inner;
+                  inner.parent = defining;
+                  const auto& params = stmt->params;
+                  if (args.positional.size() > params.size())
+                      throw RenderError(fmt::format("macro '{}' takes not more than {} argument(s)",
+                                                    stmt->text, params.size()));
+                  for (size_t i = 0; i < params.size(); ++i) {
+                      const auto& [name, def] = params[i];
+                      if (args.has(i, name.c_str()))
+                          inner.set(name, args.get(i, name.c_str()));
+                      else if (def)
+                          inner.set(name, eval(*def, inner));
+                      else
+                          inner.set(name, Value::undefined(fmt::format(
+                                              "parameter '{}' was not provided", name)));
+                  }
+                  auto kwargs = std::make_shared<Dict>();
+                  for (const auto& [k, v] : args.keywords) {
+                      if (k == "caller") {
+                          inner.set("caller", v);
+                          continue;
+                      }
+                      bool is_param = false;
+                      for (const auto& p : params) is_param |= p.first == k;
+                      if (!is_param) kwargs->set(k, v);
+                  }
+                  inner.set("varargs", Value(List{}));
+                  inner.set("kwargs", Value(kwargs));
+                  const int saved_line = line_;
+                  Value result(capture(stmt->body, inner));
+                  line_ = saved_line;
+                  --depth_;
+                  return result;
+              }));
 }
 
 void Renderer::assign(const Expr& target, const Value& v, Scope& scope) {
@@ -292,9 +299,11 @@ void Renderer::assign(const Expr& target, const Value& v, Scope& scope) {
     } else if (target.kind == ExprKind::tuple) {
         const List items = v.iterate();
         if (items.size() < target.items.size())
-            throw RenderError(fmt::format("not enough values to unpack (expected {}, got {})", target.items.size(), items.size()));
+            throw RenderError(fmt::format("not enough values to unpack (expected {}, got {})",
+                                          target.items.size(), items.size()));
         if (items.size() > target.items.size())
-            throw RenderError(fmt::format("too many values to unpack (expected {})", target.items.size()));
+            throw RenderError(
+                fmt::format("too many values to unpack (expected {})", target.items.size()));
         for (size_t i = 0; i < items.size(); ++i) assign(*target.items[i], items[i], scope);
     } else if (target.kind == ExprKind::ns_ref) {
         const Value* ns = scope.find(target.items[0]->name);
@@ -324,7 +333,8 @@ Value Renderer::eval(const Expr& e, Scope& scope) {
             auto d = std::make_shared<Dict>();
             for (size_t i = 0; i + 1 < e.items.size(); i += 2) {
                 const Value key = eval(*e.items[i], scope);
-                if (!key.is_string()) throw RenderError("only string keys are supported in dict literals");
+                if (!key.is_string())
+                    throw RenderError("only string keys are supported in dict literals");
                 d->set(key.str(), eval(*e.items[i + 1], scope));
             }
             return Value(std::move(d));
@@ -337,7 +347,9 @@ Value Renderer::eval(const Expr& e, Scope& scope) {
         }
         case ExprKind::slice: {
             const Value obj = eval(*e.items[0], scope);
-            auto part = [&](size_t i) { return e.items[i] ? eval(*e.items[i], scope) : Value::none(); };
+            auto part = [&](size_t i) {
+                return e.items[i] ? eval(*e.items[i], scope) : Value::none();
+            };
             return slice(obj, part(1), part(2), part(3));
         }
         case ExprKind::call:
@@ -360,7 +372,8 @@ Value Renderer::eval(const Expr& e, Scope& scope) {
             const Value v = eval(*e.items[0], scope);
             if (v.is_undefined()) throw RenderError(v.str());
             if (!v.is_number())
-                throw RenderError(fmt::format("bad operand type for unary {}: '{}'", e.kind == ExprKind::neg ? '-' : '+', v.type_name()));
+                throw RenderError(fmt::format("bad operand type for unary {}: '{}'",
+                                              e.kind == ExprKind::neg ? '-' : '+', v.type_name()));
             if (e.kind == ExprKind::pos) return v.kind() == Kind::boolean ? Value(v.integer()) : v;
             if (v.kind() == Kind::floating) return Value(-v.number());
             return Value(-v.integer());
@@ -411,7 +424,8 @@ Value Renderer::eval(const Expr& e, Scope& scope) {
         case ExprKind::condition:
             if (eval(*e.items[0], scope).truthy()) return eval(*e.items[1], scope);
             if (e.items[2]) return eval(*e.items[2], scope);
-            return Value::undefined("the inline if-expression evaluated to false and no else section was defined.");
+            return Value::undefined(
+                "the inline if-expression evaluated to false and no else section was defined.");
         case ExprKind::ns_ref:
             break;
     }
@@ -419,7 +433,8 @@ Value Renderer::eval(const Expr& e, Scope& scope) {
 }
 
 void Renderer::collect_args(const Expr& e, size_t first, Scope& scope, Args& args) {
-    for (size_t i = first; i < e.items.size(); ++i) args.positional.push_back(eval(*e.items[i], scope));
+    for (size_t i = first; i < e.items.size(); ++i)
+        args.positional.push_back(eval(*e.items[i], scope));
     if (e.star) {
         const Value v = eval(*e.star, scope);
         for (auto& item : v.iterate()) args.positional.push_back(std::move(item));
@@ -436,7 +451,8 @@ Value Renderer::eval_call(const Expr& e, Scope& scope) {
     const Expr& callee = *e.items[0];
     if (callee.kind == ExprKind::getattr) {
         const Value obj = eval(*callee.items[0], scope);
-        if ((obj.is_string() || obj.is_list() || (obj.is_dict() && !obj.dict().is_namespace)) && has_method(obj, callee.name)) {
+        if ((obj.is_string() || obj.is_list() || (obj.is_dict() && !obj.dict().is_namespace)) &&
+            has_method(obj, callee.name)) {
             Args args;
             collect_args(e, 1, scope, args);
             line_ = e.line;
@@ -510,7 +526,8 @@ Value Renderer::getattr(const Value& obj, const std::string& name) {
             break;
     }
     if (is_unsafe_method(obj, name))
-        return Value::undefined(fmt::format("access to attribute '{}' of '{}' object is unsafe.", name, obj.type_name()));
+        return Value::undefined(fmt::format("access to attribute '{}' of '{}' object is unsafe.",
+                                            name, obj.type_name()));
     return undefined_attr(obj, name);
 }
 
@@ -520,7 +537,8 @@ Value Renderer::getitem(const Value& obj, const Value& key) {
         if (const Value* v = obj.dict().find(key.str())) return *v;
         return getattr(obj, key.str());
     }
-    if ((obj.is_list() || obj.is_string()) && (key.kind() == Kind::integer || key.kind() == Kind::boolean)) {
+    if ((obj.is_list() || obj.is_string()) &&
+        (key.kind() == Kind::integer || key.kind() == Kind::boolean)) {
         if (obj.is_list()) {
             const int64_t n = int64_t(obj.list().size());
             int64_t i = key.integer();
@@ -539,7 +557,8 @@ Value Renderer::getitem(const Value& obj, const Value& key) {
     return undefined_element(obj, key);
 }
 
-Value Renderer::slice(const Value& obj, const Value& start_v, const Value& stop_v, const Value& step_v) {
+Value Renderer::slice(const Value& obj, const Value& start_v, const Value& stop_v,
+                      const Value& step_v) {
     if (obj.is_undefined()) throw RenderError(obj.str());
     const int64_t step = step_v.is_none() ? 1 : slice_index(step_v, "step");
     if (step == 0) throw RenderError("slice step cannot be zero");
@@ -569,7 +588,8 @@ Value Renderer::slice(const Value& obj, const Value& start_v, const Value& stop_
     const int64_t stop = clamp(stop_v, step < 0 ? lower : upper);
     if (obj.is_list()) {
         List out;
-        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(obj.list()[size_t(i)]);
+        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+            out.push_back(obj.list()[size_t(i)]);
         return Value(std::move(out), obj.is_tuple());
     }
     std::u32string out;

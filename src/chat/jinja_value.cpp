@@ -53,8 +53,12 @@ static Value value_from_json(const Json& j) {
     }
 }
 
-Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
-Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::json& j) {
+    return value_from_json(j);
+}
+Value Value::from_json(const nlohmann::ordered_json& j) {
+    return value_from_json(j);
+}
 
 const Value* Dict::find(const std::string& key) const {
     for (const auto& [k, v] : items)

@@ -18,12 +18,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string data(const std::string& rel) { return std::string(ENCORE_SOURCE_DIR) + "/tests/data/" + rel; }
+std::string data(const std::string& rel) {
+    return std::string(ENCORE_SOURCE_DIR) + "/tests/data/" + rel;
+}
 
 class TempDir {
   public:
     TempDir() {
-        path_ = fs::temp_directory_path() / ("encore_chat_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+        path_ = fs::temp_directory_path() / ("encore_chat_test_" + std::to_string(::getpid()) +
+                                             "_" + std::to_string(counter_++));
         fs::create_directories(path_);
     }
     ~TempDir() { fs::remove_all(path_); }
@@ -47,7 +50,8 @@ std::string error_of(const std::function<void()>& fn) {
     return "";
 }
 
-const nlohmann::ordered_json k_hi = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "hi"}}});
+const nlohmann::ordered_json k_hi =
+    nlohmann::ordered_json::array({{{"role", "user"}, {"content", "hi"}}});
 
 TEST(ChatTemplateApi, SourcesOfATemplate) {
     TempDir dir;
@@ -59,7 +63,9 @@ TEST(ChatTemplateApi, SourcesOfATemplate) {
     EXPECT_EQ(chat->eos_token, "</s>");
     EXPECT_EQ(render_chat(chat->tmpl, k_hi, {false, chat->bos_token, chat->eos_token}), "D<s>");
     EXPECT_EQ(find_chat_template(dir.path(), "tool_use")->tmpl.source, "T");
-    EXPECT_NE(error_of([&] { find_chat_template(dir.path(), "nope"); }).find("no chat template named 'nope' (has: default, tool_use)"),
+    EXPECT_NE(error_of([&] {
+                  find_chat_template(dir.path(), "nope");
+              }).find("no chat template named 'nope' (has: default, tool_use)"),
               std::string::npos);
     const std::string override_file = dir.file("override.jinja", "O");
     EXPECT_EQ(find_chat_template(dir.path(), "", override_file)->tmpl.source, "O");
@@ -71,24 +77,30 @@ TEST(ChatTemplateApi, SourcesOfATemplate) {
     plain.file("chat_template.jinja", "J{{ eos_token }}\n");
     chat = find_chat_template(plain.path());
     ASSERT_TRUE(chat);
-    EXPECT_EQ(render_chat(chat->tmpl, k_hi, {false, "", chat->eos_token}), "J</s>");  // one trailing newline dropped
+    EXPECT_EQ(render_chat(chat->tmpl, k_hi, {false, "", chat->eos_token}),
+              "J</s>");  // one trailing newline dropped
 
     EXPECT_FALSE(find_chat_template(std::string(ENCORE_SOURCE_DIR) + "/assets/brown-llama-12l"));
     EXPECT_TRUE(find_chat_template(data("tokenizers/qwen3")));
 }
 
 TEST(ChatTemplateApi, VariablesPassed) {
-    const ChatTemplate t{"{{ tools }}|{{ documents }}|{{ add_generation_prompt }}|{{ bos_token is defined }}|{{ custom }}|"
-                         "{{ messages | length }}",
-                         "vars"};
+    const ChatTemplate t{
+        "{{ tools }}|{{ documents }}|{{ add_generation_prompt }}|{{ bos_token is defined }}|{{ "
+        "custom }}|"
+        "{{ messages | length }}",
+        "vars"};
     ChatOptions options;
     EXPECT_EQ(render_chat(t, k_hi, options), "None|None|False|False||1");
     options.add_generation_prompt = true;
     options.bos_token = "<s>";
     options.extra = {{"custom", "x"}};
-    nlohmann::ordered_json conversation = {{"messages", k_hi}, {"tools", {{{"name", "f"}}}}, {"custom", "from conversation"}};
+    nlohmann::ordered_json conversation = {
+        {"messages", k_hi}, {"tools", {{{"name", "f"}}}}, {"custom", "from conversation"}};
     EXPECT_EQ(render_chat(t, conversation, options), "[{'name': 'f'}]|None|True|True|x|1");
-    EXPECT_NE(error_of([&] { render_chat(t, nlohmann::ordered_json::object(), options); }).find("conversation must be"),
+    EXPECT_NE(error_of([&] {
+                  render_chat(t, nlohmann::ordered_json::object(), options);
+              }).find("conversation must be"),
               std::string::npos);
 }
 
@@ -96,13 +108,21 @@ TEST(ChatTemplateApi, ErrorsAreOneLineWithOriginAndLine) {
     const auto error = [](const std::string& source) {
         return error_of([&] { render_chat({source, "t.jinja"}, k_hi, {}); });
     };
-    EXPECT_EQ(error("a\n{% if %}"), "t.jinja:2: chat template syntax error: Expected an expression, got end of statement block");
-    EXPECT_EQ(error("a\nb\n{{ x | nope }}"), "t.jinja:3: chat template syntax error: No filter named 'nope'.");
-    EXPECT_EQ(error("{% for m in messages %}\n\n{{ raise_exception('bad\\nrole: ' + m.role) }}{% endfor %}"),
+    EXPECT_EQ(error("a\n{% if %}"),
+              "t.jinja:2: chat template syntax error: Expected an expression, got end of statement "
+              "block");
+    EXPECT_EQ(error("a\nb\n{{ x | nope }}"),
+              "t.jinja:3: chat template syntax error: No filter named 'nope'.");
+    EXPECT_EQ(error("{% for m in messages %}\n\n{{ raise_exception('bad\\nrole: ' + m.role) }}{% "
+                    "endfor %}"),
               "t.jinja:3: the chat template raised an exception: bad\\nrole: user");
-    EXPECT_EQ(error("x\n{{ messages[0].content.nope() }}"), "t.jinja:2: chat template error: 'str object' has no attribute 'nope'");
-    EXPECT_EQ(error("{% for %}"), "t.jinja:1: chat template syntax error: expected token 'in', got end of statement block");
-    EXPECT_EQ(error("{{ 'unclosed }}"), "t.jinja:1: chat template syntax error: unexpected char \"'\" at 3");
+    EXPECT_EQ(error("x\n{{ messages[0].content.nope() }}"),
+              "t.jinja:2: chat template error: 'str object' has no attribute 'nope'");
+    EXPECT_EQ(
+        error("{% for %}"),
+        "t.jinja:1: chat template syntax error: expected token 'in', got end of statement block");
+    EXPECT_EQ(error("{{ 'unclosed }}"),
+              "t.jinja:1: chat template syntax error: unexpected char \"'\" at 3");
     const std::string deep = std::string(2000, '(') + "1" + std::string(2000, ')');
     EXPECT_NE(error("{{ " + deep + " }}").find("nested too deeply"), std::string::npos);
 }
@@ -121,7 +141,8 @@ TEST(ChatTemplateApi, TokenIdsAndEndOfTurn) {
     const Tokenizer qwen = Tokenizer::from_file(data("tokenizers/qwen3/tokenizer.json.gz"));
     const auto qwen_chat = find_chat_template(data("tokenizers/qwen3"));
     ASSERT_TRUE(qwen_chat);
-    const std::string text = render_chat(qwen_chat->tmpl, k_hi, {true, qwen_chat->bos_token, qwen_chat->eos_token});
+    const std::string text =
+        render_chat(qwen_chat->tmpl, k_hi, {true, qwen_chat->bos_token, qwen_chat->eos_token});
     EXPECT_EQ(chat_token_ids(qwen, text), qwen.encode(text, false));  // no BOS in this tokenizer
     EXPECT_EQ(chat_token_ids(qwen, text).front(), *qwen.token_to_id("<|im_start|>"));
     const EndOfTurn eot = find_end_of_turn(*qwen_chat, qwen);
@@ -132,7 +153,8 @@ TEST(ChatTemplateApi, TokenIdsAndEndOfTurn) {
     const Tokenizer llama = Tokenizer::from_file(data("tokenizers/llama3/tokenizer.json.gz"));
     const auto llama_chat = find_chat_template(data("tokenizers/llama3"));
     ASSERT_TRUE(llama_chat);
-    const std::string l_text = render_chat(llama_chat->tmpl, k_hi, {true, llama_chat->bos_token, llama_chat->eos_token});
+    const std::string l_text =
+        render_chat(llama_chat->tmpl, k_hi, {true, llama_chat->bos_token, llama_chat->eos_token});
     std::vector<int32_t> ids = chat_token_ids(llama, l_text);
     const int32_t bos = *llama.token_to_id("<|begin_of_text|>");
     EXPECT_EQ(std::count(ids.begin(), ids.end(), bos), 1);

@@ -34,12 +34,14 @@ std::string read_file(const std::string& path) {
 
 std::string template_source(const std::string& file) {
     const std::string path = std::string(ENCORE_SOURCE_DIR) + "/" + file;
-    if (file.size() > 5 && file.substr(file.size() - 5) == ".json") return read_json(path)["chat_template"];
+    if (file.size() > 5 && file.substr(file.size() - 5) == ".json")
+        return read_json(path)["chat_template"];
     return read_file(path);
 }
 
 TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
-    const nlohmann::ordered_json goldens = read_json(std::string(ENCORE_SOURCE_DIR) + "/tests/data/chat/goldens.json");
+    const nlohmann::ordered_json goldens =
+        read_json(std::string(ENCORE_SOURCE_DIR) + "/tests/data/chat/goldens.json");
     ASSERT_GE(goldens["cases"].size(), 13u * 20u);
     int n_checked = 0, n_errors = 0;
     for (const auto& c : goldens["cases"]) {
@@ -51,8 +53,10 @@ TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
         if (t["bos_token"].is_string()) options.bos_token = t["bos_token"];
         if (t["eos_token"].is_string()) options.eos_token = t["eos_token"];
         options.extra = c["extra"];
-        const nlohmann::ordered_json& conversation = goldens["conversations"][c["conversation"].get<std::string>()];
-        const std::string label = name + " / " + c["conversation"].get<std::string>() + " / " + c["extra"].dump() +
+        const nlohmann::ordered_json& conversation =
+            goldens["conversations"][c["conversation"].get<std::string>()];
+        const std::string label = name + " / " + c["conversation"].get<std::string>() + " / " +
+                                  c["extra"].dump() +
                                   (options.add_generation_prompt ? " / generation prompt" : "");
         if (c.contains("output")) {
             std::string got;
@@ -67,11 +71,13 @@ TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
             const std::string error = c["error"];
             try {
                 const std::string got = render_chat(tmpl, conversation, options);
-                ADD_FAILURE() << label << ": jinja2 fails (" << error << ") but encore rendered:\n" << got;
+                ADD_FAILURE() << label << ": jinja2 fails (" << error << ") but encore rendered:\n"
+                              << got;
             } catch (const Error& e) {
                 const std::string prefix = "TemplateError: ";
                 if (error.rfind(prefix, 0) == 0) {  // raise_exception: its message is kept
-                    EXPECT_NE(std::string(e.what()).find(error.substr(prefix.size())), std::string::npos)
+                    EXPECT_NE(std::string(e.what()).find(error.substr(prefix.size())),
+                              std::string::npos)
                         << label << ": " << e.what();
                 }
                 EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
@@ -86,7 +92,8 @@ TEST(ChatTemplateGolden, RealTemplatesMatchJinja2) {
 }
 
 TEST(ChatTemplateGolden, SnippetsMatchJinja2) {
-    const nlohmann::ordered_json snippets = read_json(std::string(ENCORE_SOURCE_DIR) + "/tests/data/chat/snippets.json");
+    const nlohmann::ordered_json snippets =
+        read_json(std::string(ENCORE_SOURCE_DIR) + "/tests/data/chat/snippets.json");
     for (const auto& c : snippets["cases"]) {
         const std::string name = c["name"];
         jinja::Dict vars;
@@ -109,12 +116,14 @@ TEST(ChatTemplateGolden, SnippetsMatchJinja2) {
             EXPECT_EQ(got, c["output"].get<std::string>()) << name;
         } else {
             const std::string expected = c["error"];
-            EXPECT_NE(error, "") << name << ": jinja2 fails (" << expected << ") but encore rendered: " << got;
+            EXPECT_NE(error, "") << name << ": jinja2 fails (" << expected
+                                 << ") but encore rendered: " << got;
             const bool jinja_syntax = expected.rfind("TemplateSyntaxError", 0) == 0 ||
                                       expected.rfind("TemplateAssertionError", 0) == 0;
             EXPECT_EQ(syntax_error, jinja_syntax) << name << ": " << expected << " vs " << error;
             // The message itself, for the errors whose text the user sees most.
-            if (expected.rfind("TemplateError: ", 0) == 0 || expected.rfind("UndefinedError: ", 0) == 0) {
+            if (expected.rfind("TemplateError: ", 0) == 0 ||
+                expected.rfind("UndefinedError: ", 0) == 0) {
                 EXPECT_EQ(error, expected.substr(expected.find(": ") + 2)) << name;
             }
         }
