@@ -13,8 +13,9 @@ sort_keys); globals raise_exception(message) and strftime_now(format); render(me
 tools=..., documents=..., add_generation_prompt=..., **special_tokens, **extra_kwargs).
 
 Inputs: every template in tests/data/chat/templates/*.jinja (real templates of public model
-families, see that folder's README) and the chat_template of
-tests/data/tokenizers/{llama3,qwen3}/tokenizer_config.json; the conversations written below.
+families, see tests/data/chat/README.md), the chat_template of
+tests/data/tokenizers/{llama3,qwen3}/tokenizer_config.json, tests/data/chat/own/*.jinja (written
+for these tests); the conversations written below.
 
 Outputs in the output folder:
   goldens.json   {"jinja2": version, "templates": {name: {"file", "bos_token", "eos_token"}},
@@ -181,10 +182,13 @@ TEMPLATES = {
     "zephyr": ("tests/data/chat/templates/zephyr.jinja", "<s>", "</s>"),
     "llama3": ("tests/data/tokenizers/llama3/tokenizer_config.json", "<|begin_of_text|>", "<|end_of_text|>"),
     "qwen3": ("tests/data/tokenizers/qwen3/tokenizer_config.json", None, "<|im_end|>"),
+    # written for these tests (tests/data/chat/own/): tools, content parts, macros, namespaces
+    "tools-demo": ("tests/data/chat/own/tools-demo.jinja", "<s>", "</s>"),
 }
 
 # Extra keyword arguments tried on some templates (transformers passes them through).
-EXTRAS = {"qwen3": [{"enable_thinking": False}, {"enable_thinking": True}]}
+EXTRAS = {"qwen3": [{"enable_thinking": False}, {"enable_thinking": True}],
+          "tools-demo": [{"enable_thinking": False}]}
 
 
 def template_source(path):
