@@ -11,6 +11,7 @@
 #include "chat/chat_template.h"
 #include "chat/chat_tokens.h"
 #include "core/error.h"
+#include "formats/gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace encore {
@@ -82,6 +83,37 @@ TEST(ChatTemplateApi, SourcesOfATemplate) {
 
     EXPECT_FALSE(find_chat_template(std::string(ENCORE_SOURCE_DIR) + "/assets/brown-llama-12l"));
     EXPECT_TRUE(find_chat_template(data("tokenizers/qwen3")));
+}
+
+TEST(ChatTemplateApi, TemplateOfAGgufFile) {
+    TempDir dir;
+    GgufWriter w;
+    w.set_string(
+        "tokenizer.chat_template",
+        "{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}");
+    w.set_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "hi"});
+    w.set_u32("tokenizer.ggml.bos_token_id", 1);
+    w.set_u32("tokenizer.ggml.eos_token_id", 2);
+    const std::string path = dir.path() + "/m.gguf";
+    w.write(path);
+    const auto chat = find_chat_template(path);
+    ASSERT_TRUE(chat);
+    EXPECT_EQ(chat->tmpl.origin, "GGUF tokenizer.chat_template");
+    EXPECT_EQ(render_chat(chat->tmpl, k_hi, {false, chat->bos_token, chat->eos_token}),
+              "<s>hi</s>");
+    GgufWriter none;
+    none.set_string("general.name", "x");
+    none.write(dir.path() + "/none.gguf");
+    EXPECT_FALSE(find_chat_template(dir.path() + "/none.gguf"));
+}
+
+// Callers holding a nlohmann::json (keys sorted) pass it as they are.
+TEST(ChatTemplateApi, PlainJsonConverts) {
+    const nlohmann::json conversation = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+    ChatOptions options;
+    options.extra = nlohmann::json{{"z", 1}, {"a", 2}};
+    EXPECT_EQ(render_chat({"{{ messages[0].content }}{{ a }}{{ z }}", "t"}, conversation, options),
+              "hi21");
 }
 
 TEST(ChatTemplateApi, VariablesPassed) {
