@@ -29,3 +29,13 @@ echo "--- greedy continuation"
 "$encore" generate -m "$model" -p "$prompt" -n 40 --temp 0 --precision fast
 echo "--- held-out perplexity (first 60 kB, ctx 256)"
 "$encore" perplexity -m "$model" -f "$sample" --ctx 256 --precision fast
+echo "=== chat template (tests/data/chat/brown_chat.jinja; the bundled model has none of its own)"
+conversation=$(mktemp)
+printf '[{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What did the jury say?"}]' >"$conversation"
+"$encore" template -m "$model" --chat-template tests/data/chat/brown_chat.jinja --messages "$conversation" --add-generation-prompt
+echo
+echo "--- two templated chat turns (greedy; -v: only each new turn's tokens are computed)"
+printf 'What did the jury say?\nAnd the city?\n' |
+  "$encore" chat -m "$model" --chat-template tests/data/chat/brown_chat.jinja --system "Answer briefly." -n 20 --temp 0 -v 2>&1 |
+  grep -v '^kv:'
+rm -f "$conversation"

@@ -2,6 +2,7 @@
 // costs (weight bytes unchanged, KV bytes per token growing with the number of instances).
 #include <fmt/format.h>
 
+#include "chat/chat_template.h"
 #include "commands.h"
 #include "common.h"
 #include "tokenizer/tokenizer.h"
@@ -42,6 +43,9 @@ void add_info(CLI::App& app) {
         fmt::print("kv bytes/token:   {} (f32, {} instances x 2 x {} x 4)\n", kv_per_token,
                    l.plan.n_instances(), s.kv_dim());
         fmt::print("identity:         {}\n", l.model->identity());
+        const auto chat = find_chat_template(l.model->path());
+        fmt::print("chat template:    {}\n",
+                   chat ? "yes (" + chat->tmpl.origin + ")" : std::string("none"));
     });
 }
 

@@ -14,8 +14,10 @@ void add_perplexity(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_bench
+void add_bench_template(CLI::App& bench_cmd);  // `bench template`, called by add_bench
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
+void add_template(CLI::App& app);
 void add_sweep_report(CLI::App& sweep_cmd);  // `sweep report DIR`, called by add_sweep
 
 }  // namespace encore::cli

@@ -50,6 +50,9 @@ std::optional<ModelChat> find_chat_template(const std::string& model_path, const
         }
         const auto ct = config.find("chat_template");
         if (ct != config.end() && ct->is_string()) {
+            if (!name.empty() && override_file.empty())
+                fail(ErrorKind::invalid_argument, "{}: one chat template, no template named '{}'",
+                     config_path.string(), name);
             chat.tmpl = {ct->get<std::string>(), config_path.string()};
             found = true;
         } else if (ct != config.end() && ct->is_array()) {
@@ -64,8 +67,7 @@ std::optional<ModelChat> find_chat_template(const std::string& model_path, const
                     found = true;
                 }
             }
-            if (!found && (!name.empty() || override_file.empty()) && !names.empty() &&
-                !name.empty())
+            if (!found && !name.empty() && override_file.empty())
                 fail(ErrorKind::invalid_argument, "{}: no chat template named '{}' (has: {})",
                      config_path.string(), name, names);
         }

@@ -33,6 +33,7 @@ GenerateResult generate(Sequence& seq, Sampler& sampler, const GenerateOptions& 
     const Tokenizer& tok = model.tokenizer();
     std::vector<int64_t> eos = model.spec().eos_token_ids;
     for (int32_t e : tok.eos_ids()) eos.push_back(e);
+    for (int32_t e : options.stop_tokens) eos.push_back(e);
     GenerateResult result;
     std::string text;   // decoded text of all generated tokens
     size_t emitted = 0; // bytes of `text` already streamed

@@ -16,6 +16,7 @@ struct GenerateOptions {
     int64_t max_tokens = 128;
     std::vector<std::string> stop_strings;
     bool stop_at_eos = true;
+    std::vector<int32_t> stop_tokens;  // more ids that end generation as EOS does (end of turn)
 };
 
 struct GenerateResult {
