@@ -28,7 +28,7 @@ size_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
 }
 
 // A rationale's stand-in end, before `then`, for tokenizing `then` and the labels after it.
-constexpr const char* k_sample_rationale = "It is fine.";
+constexpr const char* k_sample_rationale = "It is fine";
 
 }  // namespace
 
@@ -55,10 +55,8 @@ std::vector<CompiledCriterion> compile_rubric(const Rubric& rubric, const Tokeni
             if (!chat)
                 fail(ErrorKind::invalid_argument,
                      "{}: chat: true but the model has no chat template", rubric.name);
-            const std::string mark =
-                "\x1f"
-                "encore-item"
-                "\x1f";
+            // Where the item goes: plain text (a template's trim would strip control characters).
+            const std::string mark = "@@encore-item-7f3a@@";
             const nlohmann::json conversation =
                 nlohmann::json::array({{{"role", "user"}, {"content", def.prefix + mark}}});
             ChatOptions options;
