@@ -102,8 +102,8 @@ std::vector<LabelDef> parse_labels(const Json& v, const std::string& where) {
     for (const LabelDef& l : labels) {
         if (l.text.empty()) fail(ErrorKind::format, "{}: a label is empty", where);
         if (!seen.insert(l.text).second)
-            fail(ErrorKind::format, "{}: labels '{}' and '{}' collide (the same text)", where,
-                 l.text, l.text);
+            fail(ErrorKind::format, "{}: labels {} and {} collide (the same text)", where,
+                 nlohmann::json(l.text).dump(), nlohmann::json(l.text).dump());
     }
     return labels;
 }
