@@ -23,3 +23,11 @@ for layers in "" "rys:4,8"; do
   "$encore" perplexity -m "$model" ${layers:+--layers "$layers"} -f "$sample" --ctx 256
   echo
 done
+
+echo "=== score: the first 5 held-out stories against examples/rubrics/story_quality.yaml"
+scores=$(mktemp --suffix=.jsonl)
+head -n 5 examples/heldout_stories.jsonl >"$sample"
+rm -f "$scores"
+"$encore" score -m "$model" -r examples/rubrics/story_quality.yaml -i "$sample" -o "$scores"
+head -n 1 "$scores" | cut -c 1-300
+rm -f "$scores"

@@ -26,8 +26,15 @@ ResultLog::ResultLog(std::string path, std::string hash_field, std::string hash,
     ss << in.rdbuf();
     std::string text = ss.str();
     exists_ = true;
-    const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    text.resize(complete);  // a torn last line (a killed run) is dropped
+    // A torn last line (a killed run) is dropped: everything after the last line end (for CSV,
+    // the last one outside a quoted field, which may hold line ends of its own).
+    size_t complete = 0;
+    bool in_quotes = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (csv_ && text[i] == '"') in_quotes = !in_quotes;
+        if (text[i] == '\n' && !in_quotes) complete = i + 1;
+    }
+    text.resize(complete);
     if (csv_) {
         const auto rows = parse_csv(text, path_);
         if (!rows.empty() && rows[0] != csv_header_)
