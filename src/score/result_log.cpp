@@ -19,7 +19,15 @@ ResultLog::ResultLog(std::string path, std::string hash_field, std::string hash,
                      std::vector<std::string> csv_header)
     : path_(std::move(path)), csv_header_(std::move(csv_header)) {
     csv_ = path_.size() >= 4 && path_.compare(path_.size() - 4, 4, ".csv") == 0;
-    if (!std::filesystem::exists(path_)) return;
+    if (!std::filesystem::exists(path_)) {  // checked now, not after the first batch's work
+        const std::filesystem::path parent = std::filesystem::absolute(path_).parent_path();
+        if (!std::filesystem::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
+            fail(ErrorKind::io, "cannot write {}: {} is not a writable directory", path_,
+                 parent.string());
+        return;
+    }
+    if (std::filesystem::is_directory(path_) || ::access(path_.c_str(), W_OK) != 0)
+        fail(ErrorKind::io, "cannot write {}", path_);
     std::ifstream in(path_, std::ios::binary);
     if (!in) fail(ErrorKind::io, "cannot read {}", path_);
     std::stringstream ss;
