@@ -178,4 +178,14 @@ rm -f "$tmp/bad.jsonl"
 expect_error "choose: one choice" "record 1: field 'choices'" \
   "$enc" choose -m "$model" -i "$tmp/mc_bad.jsonl" -o "$tmp/bad.jsonl"
 
+# --- bench score at small sizes: both items/s, the ratio, the ideal ratio ------------------------
+"$enc" bench score -m "$model" --prefix 64 --suffix 8 --count 6 --labels 4 --repeats 1 >"$tmp/bench.json"
+python3 - "$tmp/bench.json" <<'PY' || die "bench score output"
+import json, sys
+j = json.loads(open(sys.argv[1]).read())
+for k in ("scored_items_per_s", "naive_items_per_s", "ratio", "ideal_ratio", "fraction_of_ideal"):
+    assert j[k] > 0, k
+assert j["ideal_ratio"] == 9.0 and j["max_abs_logprob_diff"] <= 1e-5
+PY
+
 echo "score_cli: OK"
