@@ -39,3 +39,10 @@ printf 'What did the jury say?\nAnd the city?\n' |
   "$encore" chat -m "$model" --chat-template tests/data/chat/brown_chat.jinja --system "Answer briefly." -n 20 --temp 0 -v 2>&1 |
   grep -v '^kv:'
 rm -f "$conversation"
+echo "=== score: the first 5 held-out stories against examples/rubrics/story_quality.yaml"
+scores=$(mktemp --suffix=.jsonl)
+head -n 5 examples/heldout_stories.jsonl >"$sample"
+rm -f "$scores"
+"$encore" score -m "$model" -r examples/rubrics/story_quality.yaml -i "$sample" -o "$scores"
+head -n 1 "$scores" | cut -c 1-300
+rm -f "$scores"

@@ -259,6 +259,7 @@ void add_bench(CLI::App& app) {
     });
     add_bench_prefix(*cmd);
     add_bench_template(*cmd);
+    add_bench_score(*cmd);
     cmd->callback([cmd, a] {
         if (!cmd->get_subcommands().empty()) return;
         run_model_bench(*a);

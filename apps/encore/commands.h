@@ -19,5 +19,8 @@ void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_template(CLI::App& app);
 void add_sweep_report(CLI::App& sweep_cmd);  // `sweep report DIR`, called by add_sweep
+void add_score(CLI::App& app);
+void add_choose(CLI::App& app);
+void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench
 
 }  // namespace encore::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     encore::cli::add_cache(app);
     encore::cli::add_chat(app);
     encore::cli::add_template(app);
+    encore::cli::add_score(app);
+    encore::cli::add_choose(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
