@@ -20,5 +20,8 @@ void add_sweep_report(CLI::App& sweep_cmd);  // `sweep report DIR`, called by ad
 void add_sweep(CLI::App& app);
 void add_layers(CLI::App& app);
 void add_export(CLI::App& app);
+void add_score(CLI::App& app);
+void add_choose(CLI::App& app);
+void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench
 
 }  // namespace encore::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     encore::cli::add_sweep(app);
     encore::cli::add_layers(app);
     encore::cli::add_export(app);
+    encore::cli::add_score(app);
+    encore::cli::add_choose(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
