@@ -109,6 +109,11 @@ void add_sweep(CLI::App& app) {
     cmd->add_option("--gen-tokens", a->probes.gen_tokens, "tokens generated per prompt (32)");
     cmd->add_option("--min-tokens", a->probes.min_tokens,
                     "an EOS before this many tokens is an early stop (8)");
+    cmd->add_option("--rubric", a->probes.rubric_file,
+                    "rubric probe: a rubric file (with --items)");
+    cmd->add_option("--items", a->probes.items_file, "rubric probe: items (JSON lines or .csv)");
+    cmd->add_option("--choices", a->probes.choices_file,
+                    "multiple-choice probe: records {context, choices, gold} (JSON lines)");
     a->temp = cmd->add_option("--temp", a->sampling.temperature,
                               "sample at this temperature instead of greedy");
     cmd->add_option("--top-k", a->sampling.top_k, "top-k filter when sampling (40)");

@@ -39,6 +39,14 @@ std::vector<MetricDef> sweep_metrics(const ProbeConfig& config) {
         out.push_back({"gen_repeat4", "repeated 4-gram share", true});
         out.push_back({"gen_distinct2", "distinct-2", false});
     }
+    if (!config.rubric_file.empty()) {
+        out.push_back({"rubric_expected", "mean expected score", false});
+        out.push_back({"rubric_label_mass", "mean label mass", false});
+    }
+    if (!config.choices_file.empty()) {
+        out.push_back({"choice_acc", "accuracy", false});
+        out.push_back({"choice_acc_norm", "accuracy (per byte)", false});
+    }
     return out;
 }
 
@@ -98,6 +106,21 @@ std::map<std::string, MetricResult> compute_metrics(const PlanMeasurement& plan,
         add("gen_early_stop", mean_series(plan.early_stop), mean_series(base.early_stop), false, 2);
         add("gen_repeat4", mean_series(plan.repeat4), mean_series(base.repeat4), false, 3);
         add("gen_distinct2", mean_series(plan.distinct2), mean_series(base.distinct2), false, 4);
+    }
+    if (!plan.rubric_expected.empty()) {
+        if (base.rubric_expected.size() != plan.rubric_expected.size())
+            fail(ErrorKind::internal, "internal error: base and plan scored other items");
+        add("rubric_expected", mean_series(plan.rubric_expected), mean_series(base.rubric_expected),
+            false, 5);
+        add("rubric_label_mass", mean_series(plan.rubric_mass), mean_series(base.rubric_mass),
+            false, 6);
+    }
+    if (!plan.choice_acc.empty()) {
+        if (base.choice_acc.size() != plan.choice_acc.size())
+            fail(ErrorKind::internal, "internal error: base and plan scored other records");
+        add("choice_acc", mean_series(plan.choice_acc), mean_series(base.choice_acc), false, 7);
+        add("choice_acc_norm", mean_series(plan.choice_acc_norm), mean_series(base.choice_acc_norm),
+            false, 8);
     }
     return out;
 }

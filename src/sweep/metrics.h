@@ -8,6 +8,9 @@
 //   gen_early_stop  share of samples with EOS before --min-tokens     lower is better
 //   gen_repeat4     mean share of a sample's 4-grams seen earlier     lower is better
 //   gen_distinct2   mean share of a sample's distinct bigrams         higher is better
+//   rubric_expected    mean over items of the expected score           higher is better
+//   rubric_label_mass  mean over items of the probability on labels    higher is better
+//   choice_acc, choice_acc_norm  share of records answered right       higher is better
 #pragma once
 
 #include <map>

@@ -11,6 +11,8 @@
 #include "engine/generate.h"
 #include "engine/perplexity.h"
 #include "engine/sequence.h"
+#include "score/records.h"
+#include "score/scorer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace encore {
@@ -84,6 +86,50 @@ ProbeInputs load_probe_inputs(const ProbeConfig& config, const Model& model) {
             fail(ErrorKind::invalid_argument, "--gen-tokens must be at least 1, got {}",
                  config.gen_tokens);
     }
+    if (config.rubric_file.empty() != config.items_file.empty())
+        fail(ErrorKind::invalid_argument, "the rubric probe needs both --rubric R and --items F");
+    if (!config.rubric_file.empty()) {
+        in.rubric_sha = fingerprint(read_probe_file(config.rubric_file, "--rubric"));
+        in.items_sha = fingerprint(read_probe_file(config.items_file, "--items"));
+        auto rubric = std::make_shared<Rubric>(Rubric::from_file(config.rubric_file));
+        if (rubric->chat) {
+            auto chat = find_chat_template(model.path());
+            if (!chat)
+                fail(ErrorKind::invalid_argument,
+                     "--rubric {}: a chat rubric, but the model has no chat template",
+                     config.rubric_file);
+            in.chat = std::make_shared<ModelChat>(std::move(*chat));
+        }
+        in.rubric = rubric;
+        for (const InputRecord& rec : read_records(config.items_file)) {
+            if (!rec.error.empty())
+                fail(ErrorKind::format, "--items {}: record {}: {}", config.items_file, rec.number,
+                     rec.error);
+            in.items.push_back(rec.value);
+            in.item_numbers.push_back(rec.number);
+        }
+        if (in.items.empty())
+            fail(ErrorKind::invalid_argument, "--items {}: no items", config.items_file);
+    }
+    if (!config.choices_file.empty()) {
+        in.choices_sha = fingerprint(read_probe_file(config.choices_file, "--choices"));
+        for (const InputRecord& rec : read_records(config.choices_file)) {
+            try {
+                if (!rec.error.empty())
+                    fail(ErrorKind::format, "record {}: {}", rec.number, rec.error);
+                ChoiceItem item =
+                    prepare_choice(tok, rec.value, rec.number, model.spec().max_position);
+                if (!item.gold)
+                    fail(ErrorKind::invalid_argument, "record {}: no \"gold\" answer to score",
+                         rec.number);
+                in.choices.push_back(std::move(item));
+            } catch (const Error& e) {
+                fail(e.kind(), "--choices {}: {}", config.choices_file, e.what());
+            }
+        }
+        if (in.choices.empty())
+            fail(ErrorKind::invalid_argument, "--choices {}: no records", config.choices_file);
+    }
     return in;
 }
 
@@ -145,6 +191,29 @@ PlanMeasurement measure_plan(Engine& engine, const ProbeInputs& inputs, const Pr
         m.distinct2.push_back(distinct_2(body));
         m.samples.push_back({inputs.prompts[p], r.text, r.stop_reason, r.tokens});
     }
+    if (inputs.rubric) {
+        // Items are prepared per plan: the Scorer checks them against this engine's context.
+        Scorer scorer(engine, *inputs.rubric, tok, inputs.chat.get());
+        std::vector<PreparedItem> items;
+        for (size_t k = 0; k < inputs.items.size(); ++k)
+            items.push_back(scorer.prepare(inputs.items[k], inputs.item_numbers[k]));
+        for (const ItemResult& r : scorer.score_batch(items)) {
+            double expected = 0, mass = 0;
+            for (const CriterionScore& c : r.scores)
+                expected += c.raw.expected, mass += c.raw.label_mass;
+            m.rubric_expected.push_back(expected / double(r.scores.size()));
+            m.rubric_mass.push_back(mass / double(r.scores.size()));
+        }
+    }
+    constexpr size_t k_choice_batch = 16;
+    for (size_t b = 0; b < inputs.choices.size(); b += k_choice_batch) {
+        const size_t e = std::min(inputs.choices.size(), b + k_choice_batch);
+        for (const ChoiceResult& r :
+             choose_batch(engine, std::span(inputs.choices).subspan(b, e - b))) {
+            m.choice_acc.push_back(r.argmax == *r.gold ? 1.0 : 0.0);
+            m.choice_acc_norm.push_back(r.argmax_norm == *r.gold ? 1.0 : 0.0);
+        }
+    }
     return m;
 }
 
@@ -153,6 +222,9 @@ nlohmann::json PlanMeasurement::to_json() const {
     if (!window_nll.empty()) j["ppl"] = {{"nll", window_nll}, {"tokens", window_tokens}};
     if (!early_stop.empty())
         j["gen"] = {{"early_stop", early_stop}, {"repeat4", repeat4}, {"distinct2", distinct2}};
+    if (!rubric_expected.empty())
+        j["rubric"] = {{"expected", rubric_expected}, {"label_mass", rubric_mass}};
+    if (!choice_acc.empty()) j["choice"] = {{"acc", choice_acc}, {"acc_norm", choice_acc_norm}};
     return j;
 }
 
@@ -166,6 +238,14 @@ PlanMeasurement PlanMeasurement::from_json(const nlohmann::json& j) {
         m.early_stop = j["gen"].at("early_stop").get<std::vector<double>>();
         m.repeat4 = j["gen"].at("repeat4").get<std::vector<double>>();
         m.distinct2 = j["gen"].at("distinct2").get<std::vector<double>>();
+    }
+    if (j.contains("rubric")) {
+        m.rubric_expected = j["rubric"].at("expected").get<std::vector<double>>();
+        m.rubric_mass = j["rubric"].at("label_mass").get<std::vector<double>>();
+    }
+    if (j.contains("choice")) {
+        m.choice_acc = j["choice"].at("acc").get<std::vector<double>>();
+        m.choice_acc_norm = j["choice"].at("acc_norm").get<std::vector<double>>();
     }
     return m;
 }

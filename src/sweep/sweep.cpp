@@ -53,7 +53,8 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
         fail(ErrorKind::invalid_argument, "empty plan set: nothing to measure beyond the base");
     if (!options_.probes.any())
         fail(ErrorKind::invalid_argument,
-             "no probe: give --ppl FILE and/or --prompts FILE (what each plan is measured by)");
+             "no probe: give --ppl, --prompts, --rubric with --items, or --choices (what each "
+             "plan is measured by)");
     inputs_ = load_probe_inputs(options_.probes, *model_);
     threads_ = options_.engine.thread_pool
                    ? options_.engine.thread_pool
@@ -87,6 +88,17 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
                          {"min_tokens", pc.min_tokens},
                          {"sampling", sampling}};
         files["prompts"] = pc.prompts_file;
+    }
+    if (!pc.rubric_file.empty()) {
+        probes["rubric"] = {{"rubric_sha", inputs_.rubric_sha},
+                            {"items_sha", inputs_.items_sha},
+                            {"items", inputs_.items.size()}};
+        files["rubric"] = pc.rubric_file;
+        files["items"] = pc.items_file;
+    }
+    if (!pc.choices_file.empty()) {
+        probes["choice"] = {{"sha", inputs_.choices_sha}, {"records", inputs_.choices.size()}};
+        files["choices"] = pc.choices_file;
     }
     json metrics = json::array(), plans = json::array();
     for (const MetricDef& m : sweep_metrics(pc))
