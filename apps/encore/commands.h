@@ -19,6 +19,9 @@ void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_template(CLI::App& app);
 void add_sweep_report(CLI::App& sweep_cmd);  // `sweep report DIR`, called by add_sweep
+void add_sweep(CLI::App& app);
+void add_layers(CLI::App& app);
+void add_export(CLI::App& app);
 void add_score(CLI::App& app);
 void add_choose(CLI::App& app);
 void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench

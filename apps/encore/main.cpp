@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
     encore::cli::add_cache(app);
     encore::cli::add_chat(app);
     encore::cli::add_template(app);
+    encore::cli::add_sweep(app);
+    encore::cli::add_layers(app);
+    encore::cli::add_export(app);
     encore::cli::add_score(app);
     encore::cli::add_choose(app);
     try {

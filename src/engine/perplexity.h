@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -23,6 +24,11 @@ struct PerplexityResult {
 PerplexityResult perplexity(Engine& engine, std::span<const int32_t> tokens, int64_t ctx,
                             int64_t bos_id,
                             const std::function<void(int64_t, int64_t)>& progress = {});
+
+// The windows perplexity() evaluates, in order: [BOS] + chunk each (chunk alone without a BOS
+// token); at most `max_windows` of them (0 = all).
+std::vector<std::vector<int32_t>> perplexity_windows(std::span<const int32_t> tokens, int64_t ctx,
+                                                     int64_t bos_id, int64_t max_windows = 0);
 
 // log p(target | logits) in double precision.
 double log_prob(std::span<const float> logits /*[vocab]*/, int32_t target);

@@ -277,6 +277,12 @@ void draw(cairo_t* cr, const Heatmap& m) {
     if (metric) {
         for (double p : {1.0, 0.5, 0.0, -0.5, -1.0}) {
             double d = scale.delta_at(p);
+            // A side no plan reaches gets one label saying so, not repeated baseline values.
+            if ((p > 0 && scale.gain == 0) || (p < 0 && scale.loss == 0)) {
+                if (p == 1.0 || p == -1.0)
+                    bar_tick((p + 1) / 2, p > 0 ? "no plan better" : "no plan worse");
+                continue;
+            }
             std::string label =
                 p == 0 ? fmt::format("{} (baseline)", format_value(m.baseline))
                        : fmt::format("{} ({})", format_value(m.baseline + d), format_signed(d));

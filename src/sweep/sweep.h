@@ -1,0 +1,81 @@
+// The sweep driver: measures every plan of a plan set with the configured probes and records
+// the results in a run directory (format in run_dir.h), resumably. The work is split so that a
+// coordinator can hand plans to other processes (MPI ranks): `prepare` (coordinator: opens or
+// resumes the run directory, measures the base), `measure` (anyone: one plan's per-item values
+// and samples, as JSON), `record` (coordinator: metrics against the base, appended to the run
+// directory), `finish` (coordinator: files in plan order, results.csv, heatmaps and report).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "sweep/plan_set.h"
+#include "sweep/probes.h"
+
+namespace encore {
+
+struct SweepOptions {
+    std::string run_dir;
+    std::string model_path;  // as given (recorded; the weights' fingerprint is what is checked)
+    std::vector<SweepPlan> plans;  // the full plan set, base first
+    int shard_k = 1, shard_n = 1;  // this run measures shard k of n
+    ProbeConfig probes;
+    bool stem_reuse = true;
+    EngineOptions engine;  // backend, threads (kv_budget is sized per plan)
+    bool draw = true;      // heatmaps and report.html at the end
+};
+
+class Sweep {
+  public:
+    Sweep(std::shared_ptr<const Model> model, SweepOptions options);
+    ~Sweep();
+
+    // Creates the run directory or checks that it is this sweep's, drops a torn line and the
+    // samples of unfinished plans, measures and records the base if needed. Returns the indices
+    // (into options.plans) of the plans still to measure, in order.
+    std::vector<size_t> prepare();
+    // Measures plan `index` (independent of every other call): {"index", "per_item", "samples"}.
+    nlohmann::json measure(size_t index);
+    // Appends a measured plan's samples and results line.
+    void record(const nlohmann::json& measured);
+    // Rewrites results and samples in plan order, writes results.csv, draws the report.
+    void finish();
+
+    const nlohmann::json& run_json() const { return run_; }
+    const std::vector<SweepPlan>& plans() const { return options_.plans; }
+    // The plans this run measures (its shard of the set).
+    const std::vector<size_t>& own_plans() const { return own_; }
+
+  private:
+    void ensure_base_stems();
+    std::unique_ptr<Engine> make_engine(const LayerPlan& plan) const;
+    std::string path(const char* name) const;
+
+    std::shared_ptr<const Model> model_;
+    SweepOptions options_;
+    ProbeInputs inputs_;
+    nlohmann::json run_;
+    std::vector<size_t> own_;
+    std::shared_ptr<ThreadPool> threads_;
+    std::optional<BaseStems> base_stems_;
+    std::optional<PlanMeasurement> base_;
+    bool coordinator_ = false;  // prepare() was called: this process writes the run directory  //
+                                // the base's values, for deltas (coordinator)
+};
+
+// Runs a whole sweep in this process; progress(done, total) after each recorded plan (done
+// counts plans finished earlier too).
+void run_sweep(std::shared_ptr<const Model> model, const SweepOptions& options,
+               const std::function<void(int64_t done, int64_t total)>& progress = {});
+
+// Combines run directories of one sweep (e.g. its --shard K/N parts) into `out_dir`, as if the
+// whole had run in one process; the parts must share model, probes and plan set.
+void merge_sweep_runs(const std::string& out_dir, const std::vector<std::string>& parts,
+                      bool draw = true);
+
+}  // namespace encore
