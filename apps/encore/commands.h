@@ -17,5 +17,6 @@ void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_be
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_sweep_report(CLI::App& sweep_cmd);  // `sweep report DIR`, called by add_sweep
+void add_serve(CLI::App& app);
 
 }  // namespace encore::cli

@@ -1,0 +1,311 @@
+// `encore serve` through the official openai client (v6, maxRetries 0) and raw HTTP:
+// completions with echo + logprobs against `encore logits`, the prefix cache serving the same
+// request again (usage, /metrics, bitwise equal numbers), greedy text against `encore generate`,
+// streaming, 32 concurrent streams against the same requests one by one (batches form),
+// tokenize/detokenize against `encore tokenize`, chat, errors in the OpenAI envelope, the API key,
+// a client that disconnects mid-stream, and SIGTERM draining a running stream.
+// Usage: node tests/server_js/api.mjs (from the repository root; ENCORE_BIN overrides the binary).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import OpenAI from "openai";
+import {
+  startServer, postJson, assertErrorEnvelope, metrics, metricSum, cli, readSafetensors,
+  logSoftmaxRow, check, sleep,
+} from "./lib.mjs";
+
+const model = "assets/brown-llama-12l";
+const key = "test-key-" + process.pid;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "encore-serve-"));
+const auth = { authorization: `Bearer ${key}` };
+
+const chatTemplateFile = "tests/server_js/chat_template.jinja";
+const server = await startServer(["-m", model, "--threads", "2", "--api-key", key, "--plan", "rys:4,8",
+  "--chat-template", chatTemplateFile]);
+const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: 0, timeout: 120000 });
+const heldout = fs.readFileSync(`${model}/heldout.txt`, "utf8");
+let failed = false;
+
+// The conversation rendered by jinja2 as transformers' apply_chat_template renders it.
+function execJinja(template, messages) {
+  const py = `
+import json, sys, jinja2
+args = json.load(sys.stdin)
+env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+t = env.from_string(args["template"])
+sys.stdout.write(t.render(messages=args["messages"], bos_token="<|begin_of_text|>",
+                          eos_token="<|end_of_text|>", add_generation_prompt=True))
+`;
+  return execFileSync("/usr/bin/python3", ["-c", py], {
+    input: JSON.stringify({ template, messages }), encoding: "utf8",
+  });
+}
+
+async function run(name, fn) {
+  try {
+    await check(name, fn);
+  } catch {
+    failed = true;
+  }
+}
+
+try {
+  await run("health is open, 503 seen while loading or model loaded fast", async () => {
+    const r = await fetch(`${server.url}/health`);
+    assert.equal(r.status, 200);
+  });
+
+  await run("api key: 401 without, models listed with it", async () => {
+    const r = await fetch(`${server.url}/v1/models`);
+    assertErrorEnvelope({ status: r.status, json: await r.json(), text: "" }, 401);
+    const bad = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "wrong", maxRetries: 0 });
+    await assert.rejects(bad.models.list(), (e) => e.status === 401);
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.deepEqual(ids, ["brown-llama-12l", "brown-llama-12l@rys:4,8"]);
+  });
+
+  // A prompt of 45 tokens: two full KV blocks of 16 and a partial one.
+  const promptText = heldout.slice(0, 400);
+  const cliIds = JSON.parse(cli(["tokenize", "-m", model, "--text", promptText])).ids;
+  const ids = cliIds.slice(0, 45);
+
+  await run("tokenize/detokenize: llama.cpp and vLLM field names, equal to encore tokenize", async () => {
+    const a = await postJson(`${server.url}/tokenize`, { content: promptText, add_special: true }, auth);
+    assert.equal(a.status, 200);
+    assert.deepEqual(a.json.tokens, cliIds);
+    const b = await postJson(`${server.url}/tokenize`, { prompt: promptText, model: "brown-llama-12l" }, auth);
+    assert.deepEqual(b.json.tokens, cliIds);
+    assert.equal(b.json.count, cliIds.length);
+    const c = await postJson(`${server.url}/tokenize`, { content: "Hello world", with_pieces: true }, auth);
+    assert.equal(c.json.tokens.map((t) => t.piece).join(""), "Hello world");
+    const d = await postJson(`${server.url}/detokenize`, { tokens: cliIds.slice(1) }, auth);
+    assert.equal(d.json.content, promptText);
+    assert.equal(d.json.prompt, promptText);
+  });
+
+  await run("echo + logprobs, max_tokens 0: every prompt token's logprob equals encore logits (1e-6); the repeat comes from the prefix cache, bitwise equal", async () => {
+    const out = path.join(tmp, "logits.safetensors");
+    cli(["logits", "-m", model, "--threads", "2", "--tokens", ids.join(","), "-o", out]);
+    const { shape, data } = readSafetensors(out, "logits");
+    assert.deepEqual(shape, [ids.length, 4096]);
+    const req = { model: "brown-llama-12l", prompt: ids, max_tokens: 0, echo: true, logprobs: 3 };
+    const m0 = await metrics(server.url, auth);
+    const first = await client.completions.create(req);
+    const lp = first.choices[0].logprobs;
+    assert.equal(lp.token_logprobs.length, ids.length);
+    assert.equal(lp.token_logprobs[0], null);
+    assert.equal(lp.top_logprobs[0], null);
+    for (let i = 1; i < ids.length; i++) {
+      const want = logSoftmaxRow(data, 4096, i - 1)(ids[i]);
+      assert.ok(Math.abs(lp.token_logprobs[i] - want) <= 1e-6, `token ${i}: ${lp.token_logprobs[i]} vs ${want}`);
+      // top_logprobs: the 3 best plus the prompt token, each equal to the logits' log-softmax
+      const row = logSoftmaxRow(data, 4096, i - 1);
+      const top = Object.entries(lp.top_logprobs[i]);
+      assert.ok(top.length >= 3 && top.length <= 4);
+      const best = Math.max(...Array.from(data.subarray((i - 1) * 4096, i * 4096)));
+      assert.ok(Math.abs(Math.max(...top.map(([, v]) => v)) - row(Array.from(data.subarray((i - 1) * 4096, i * 4096)).indexOf(best))) <= 1e-6);
+    }
+    assert.equal(lp.tokens.length, ids.length);
+    assert.equal(lp.text_offset[0], 0);
+    assert.equal(first.choices[0].text, promptText.slice(0, lp.text_offset.at(-1) + lp.tokens.at(-1).length));
+    assert.equal(first.usage.prompt_tokens, ids.length);
+    assert.equal(first.usage.completion_tokens, 0);
+    assert.equal(first.usage.prompt_tokens_details.cached_tokens, 0);
+
+    const second = await client.completions.create(req);
+    assert.deepEqual(second.choices[0].logprobs, lp, "the cached answer differs");
+    // two full blocks reused; the last reused position is recomputed for the next token's logprob
+    assert.equal(second.usage.prompt_tokens_details.cached_tokens, 31);
+    const m1 = await metrics(server.url, auth);
+    assert.equal(m1.encore_prefix_cache_hit_tokens_total - m0.encore_prefix_cache_hit_tokens_total, 31);
+    assert.equal(m1.encore_prompt_logprob_cache_hit_tokens_total - m0.encore_prompt_logprob_cache_hit_tokens_total, 31);
+    assert.equal(m1.encore_prefix_cache_hits_total - m0.encore_prefix_cache_hits_total, 1);
+    // The same prompt as text gives the same numbers.
+    const asText = await client.completions.create({ ...req, prompt: promptText.slice(0, lp.text_offset.at(-1) + lp.tokens.at(-1).length) });
+    assert.deepEqual(asText.choices[0].logprobs.token_logprobs, lp.token_logprobs);
+  });
+
+  const greedy = { model: "brown-llama-12l", max_tokens: 24, temperature: 0 };
+  await run("greedy completion equals encore generate --temp 0; stream equals non-stream", async () => {
+    const prompt = "The committee said that";
+    const r = await client.completions.create({ ...greedy, prompt });
+    const gen = cli(["generate", "-m", model, "--threads", "2", "-p", prompt, "-n", "24", "--temp", "0"]);
+    assert.equal(prompt + r.choices[0].text + "\n", gen);
+    assert.equal(r.choices[0].finish_reason, "length");
+    assert.equal(r.usage.completion_tokens, 24);
+    const stream = await client.completions.create({ ...greedy, prompt, stream: true, stream_options: { include_usage: true } });
+    let text = "", usage = null, finish = null;
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      for (const c of chunk.choices) {
+        text += c.text;
+        if (c.finish_reason) finish = c.finish_reason;
+      }
+    }
+    assert.equal(text, r.choices[0].text);
+    assert.equal(finish, "length");
+    assert.equal(usage.completion_tokens, 24);
+  });
+
+  await run("stop strings, n, seed, logprobs of generated tokens", async () => {
+    const r = await client.completions.create({ ...greedy, prompt: "It was the best", stop: [" the"], max_tokens: 40 });
+    assert.ok(!r.choices[0].text.includes(" the"));
+    const s = await client.completions.create({ model: "brown-llama-12l", prompt: "Once", max_tokens: 12, temperature: 1, seed: 7, n: 2, logprobs: 2 });
+    assert.equal(s.choices.length, 2);
+    const again = await client.completions.create({ model: "brown-llama-12l", prompt: "Once", max_tokens: 12, temperature: 1, seed: 7, n: 2, logprobs: 2 });
+    assert.deepEqual(again.choices.map((c) => c.text), s.choices.map((c) => c.text));
+    for (const c of s.choices) {
+      assert.equal(c.logprobs.tokens.length, 12);
+      for (const v of c.logprobs.token_logprobs) assert.ok(v <= 0);
+    }
+  });
+
+  await run("the plan model id is served from the same weights and differs from the model", async () => {
+    const a = await client.completions.create({ ...greedy, prompt: "The jury", max_tokens: 0, echo: true, logprobs: 0 });
+    const b = await client.completions.create({ ...greedy, model: "brown-llama-12l@rys:4,8", prompt: "The jury", max_tokens: 0, echo: true, logprobs: 0 });
+    assert.notDeepEqual(a.choices[0].logprobs.token_logprobs, b.choices[0].logprobs.token_logprobs);
+    const out = path.join(tmp, "rys.safetensors");
+    const ids2 = (await postJson(`${server.url}/tokenize`, { content: "The jury", add_special: true }, auth)).json.tokens;
+    cli(["logits", "-m", model, "--threads", "2", "--layers", "rys:4,8", "--tokens", ids2.join(","), "-o", out]);
+    const { data } = readSafetensors(out, "logits");
+    for (let i = 1; i < ids2.length; i++)
+      assert.ok(Math.abs(b.choices[0].logprobs.token_logprobs[i] - logSoftmaxRow(data, 4096, i - 1)(ids2[i])) <= 1e-6);
+  });
+
+  await run("32 concurrent streaming requests give the texts of the same requests one by one; batches form", async () => {
+    const words = heldout.split(/\s+/).filter(Boolean);
+    const prompts = Array.from({ length: 32 }, (_, i) => words.slice(i * 7, i * 7 + 3 + (i % 9)).join(" "));
+    const one = async (prompt) => {
+      const stream = await client.completions.create({ ...greedy, prompt, max_tokens: 16, stream: true });
+      let text = "";
+      for await (const chunk of stream) for (const c of chunk.choices) text += c.text;
+      return text;
+    };
+    const sequential = [];
+    for (const p of prompts) sequential.push(await one(p));
+    const before = await metrics(server.url, auth);
+    const concurrent = await Promise.all(prompts.map(one));
+    const after = await metrics(server.url, auth);
+    assert.deepEqual(concurrent, sequential);
+    assert.ok(after.encore_batch_sequences_max > 1, "no batch of more than one sequence");
+    const big = after['encore_batch_sequences_bucket{le="1"}'] - before['encore_batch_sequences_bucket{le="1"}'];
+    const all = after.encore_batch_sequences_count - before.encore_batch_sequences_count;
+    assert.ok(all - big > 0, "no evaluation with more than one sequence during the concurrent run");
+    console.log(`     concurrent run: ${all} evaluations, ${all - big} with more than one sequence, largest ${after.encore_batch_sequences_max}`);
+  });
+
+  await run("chat completion streams the same text as the rendered prompt through /v1/completions", async () => {
+    const messages = [
+      { role: "system", content: "You are terse." },
+      { role: "user", content: "Tell me about the weather." },
+    ];
+    const r = await client.chat.completions.create({ model: "brown-llama-12l", messages, max_tokens: 12, temperature: 0 });
+    const stream = await client.chat.completions.create({ model: "brown-llama-12l", messages, max_tokens: 12, temperature: 0, stream: true, logprobs: true, top_logprobs: 2 });
+    let text = "", role = null, nlp = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        if (c.delta.role) role = c.delta.role;
+        text += c.delta.content || "";
+        if (c.logprobs) {
+          for (const e of c.logprobs.content) {
+            assert.equal(e.top_logprobs.length, 2);
+            nlp++;
+          }
+        }
+      }
+    }
+    assert.equal(role, "assistant");
+    assert.equal(text, r.choices[0].message.content);
+    assert.equal(nlp, r.usage.completion_tokens);
+    // The template rendered by real Jinja (python3-jinja2), sent as a plain prompt.
+    const rendered = execJinja(fs.readFileSync(chatTemplateFile, "utf8"), messages);
+    const ids3 = (await postJson(`${server.url}/tokenize`, { content: rendered, add_special: false }, auth)).json.tokens;
+    const c = await client.completions.create({ ...greedy, prompt: ids3, max_tokens: 12 });
+    assert.equal(c.choices[0].text, text);
+  });
+
+  await run("bad requests: 4xx with the OpenAI error envelope, naming the field", async () => {
+    const u = `${server.url}/v1/completions`;
+    assertErrorEnvelope(await postJson(u, "{not json", auth), 400);
+    assertErrorEnvelope(await postJson(u, "[1,2]", auth), 400);
+    assertErrorEnvelope(await postJson(u, { prompt: "a", temperature: "hot" }, auth), 400, "temperature");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", max_tokens: -1 }, auth), 400, "max_tokens");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", max_tokens: 1e300 }, auth), 400, "max_tokens");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", max_tokens: 2000 }, auth), 400, "max_tokens");
+    assertErrorEnvelope(await postJson(u, { prompt: Array(1100).fill(5) }, auth), 400, "prompt");
+    assertErrorEnvelope(await postJson(u, { prompt: [1, 2, 99999] }, auth), 400, "prompt");
+    assertErrorEnvelope(await postJson(u, { prompt: [] }, auth), 400, "prompt");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", n: 0 }, auth), 400, "n");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", top_p: 0 }, auth), 400, "top_p");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", logprobs: 99 }, auth), 400, "logprobs");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", stop: [1] }, auth), 400, "stop");
+    assertErrorEnvelope(await postJson(u, { prompt: "a", frequency_penalty: 1 }, auth), 400, "frequency_penalty");
+    assertErrorEnvelope(await postJson(u, { model: "nope", prompt: "a" }, auth), 404, "model");
+    assertErrorEnvelope(await postJson(`${server.url}/v1/chat/completions`, { messages: "hi" }, auth), 400, "messages");
+    assertErrorEnvelope(await postJson(`${server.url}/v1/nothing`, {}, auth), 404);
+    assertErrorEnvelope(await postJson(u, { prompt: "x".repeat(9 << 20) }, auth), 413);
+    await assert.rejects(client.completions.create({ model: "nope", prompt: "a" }), (e) => e.status === 404 && e.code === "model_not_found");
+    await assert.rejects(client.completions.create({ model: "brown-llama-12l", prompt: "a", temperature: 5 }), (e) => e.status === 400 && e.param === "temperature");
+    // still serving
+    const r = await client.completions.create({ ...greedy, prompt: "Still", max_tokens: 2 });
+    assert.equal(r.usage.completion_tokens, 2);
+  });
+
+  await run("a client that disconnects mid-stream cancels its request and its blocks are released", async () => {
+    const before = await metrics(server.url, auth);
+    const ctrl = new AbortController();
+    const stream = await client.completions.create({ ...greedy, prompt: "The long", max_tokens: 900, stream: true, ignore_eos: true }, { signal: ctrl.signal });
+    let n = 0;
+    try {
+      for await (const chunk of stream) {
+        if (++n === 3) ctrl.abort();
+      }
+    } catch {}
+    const t0 = Date.now();
+    let m;
+    for (;;) {
+      m = await metrics(server.url, auth);
+      if (m.encore_cancelled_total > before.encore_cancelled_total && metricSum(m, "encore_kv_blocks_referenced") === 0) break;
+      assert.ok(Date.now() - t0 < 20000, `not cancelled: ${JSON.stringify(m)}`);
+      await sleep(100);
+    }
+    assert.ok(m.encore_generated_tokens_total - before.encore_generated_tokens_total < 900);
+    assert.equal(metricSum(m, "encore_kv_blocks_reserved"), 0);
+  });
+
+  await run("no block held once idle", async () => {
+    const m = await metrics(server.url, auth);
+    assert.equal(metricSum(m, "encore_kv_blocks_referenced"), 0);
+    assert.equal(metricSum(m, "encore_kv_blocks_reserved"), 0);
+    assert.equal(m.encore_active_requests, 0);
+  });
+
+  await run("SIGTERM drains: a running stream completes, then the server exits 0", async () => {
+    const stream = await client.completions.create({ ...greedy, prompt: "At last", max_tokens: 120, stream: true, ignore_eos: true });
+    let tokens = 0, sent = false, done = null;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        if (c.text) tokens++;
+        if (c.finish_reason) done = c.finish_reason;
+      }
+      if (!sent) {
+        sent = true;
+        server.proc.kill("SIGTERM");
+      }
+    }
+    assert.equal(done, "length");
+    const exit = await server.stop();
+    assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)}`);
+  });
+} finally {
+  await server.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+if (failed) {
+  console.log("server api: FAILED");
+  process.exit(1);
+}
+console.log("server api: OK");
