@@ -20,13 +20,17 @@ struct ChatTemplate {
 struct ChatOptions {
     bool add_generation_prompt = false;
     std::string bos_token, eos_token;
-    nlohmann::json extra = nlohmann::json::object();  // tools, documents, any extra keyword
+    // tools, documents, any extra keyword. Ordered: a template's tojson writes keys in the order
+    // given, as Python does (an nlohmann::json assigned here arrives with its keys sorted).
+    nlohmann::ordered_json extra = nlohmann::ordered_json::object();
 };
 
 // conversation: a JSON array of messages, or {"messages": [...], "tools": [...], ...} (keys
 // other than "messages" become template variables, like ChatOptions::extra, which wins).
+// Parse it as nlohmann::ordered_json to keep the keys' order (tojson and printed dicts show it);
+// a nlohmann::json converts implicitly, with its keys sorted.
 // Template errors and raise_exception fail with a one-line message naming origin and line.
-std::string render_chat(const ChatTemplate& tmpl, const nlohmann::json& conversation,
+std::string render_chat(const ChatTemplate& tmpl, const nlohmann::ordered_json& conversation,
                         const ChatOptions& options);
 
 // The model's template (HF dir: tokenizer_config.json chat_template string or list of

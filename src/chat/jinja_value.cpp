@@ -10,6 +10,8 @@
 
 namespace encore::jinja {
 
+using value_t = nlohmann::json::value_t;
+
 Value Value::function(std::string name, Function f) {
     Value v;
     v.kind_ = Kind::function;
@@ -18,37 +20,41 @@ Value Value::function(std::string name, Function f) {
     return v;
 }
 
-Value Value::from_json(const nlohmann::json& j) {
+template <typename Json>
+static Value value_from_json(const Json& j) {
     switch (j.type()) {
-        case nlohmann::json::value_t::null:
+        case value_t::null:
             return Value::none();
-        case nlohmann::json::value_t::boolean:
-            return Value(j.get<bool>());
-        case nlohmann::json::value_t::number_integer:
-            return Value(j.get<int64_t>());
-        case nlohmann::json::value_t::number_unsigned:
-            return Value(int64_t(j.get<uint64_t>()));
-        case nlohmann::json::value_t::number_float:
-            return Value(j.get<double>());
-        case nlohmann::json::value_t::string:
-            return Value(j.get<std::string>());
-        case nlohmann::json::value_t::array: {
+        case value_t::boolean:
+            return Value(j.template get<bool>());
+        case value_t::number_integer:
+            return Value(j.template get<int64_t>());
+        case value_t::number_unsigned:
+            return Value(int64_t(j.template get<uint64_t>()));
+        case value_t::number_float:
+            return Value(j.template get<double>());
+        case value_t::string:
+            return Value(j.template get<std::string>());
+        case value_t::array: {
             List l;
             l.reserve(j.size());
-            for (const auto& e : j) l.push_back(from_json(e));
+            for (const auto& e : j) l.push_back(value_from_json(e));
             return Value(std::move(l));
         }
-        case nlohmann::json::value_t::object: {
+        case value_t::object: {
             auto d = std::make_shared<Dict>();
             d->items.reserve(j.size());
             for (auto it = j.begin(); it != j.end(); ++it)
-                d->items.emplace_back(it.key(), from_json(it.value()));
+                d->items.emplace_back(it.key(), value_from_json(it.value()));
             return Value(std::move(d));
         }
         default:
             return Value::none();
     }
 }
+
+Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
 
 const Value* Dict::find(const std::string& key) const {
     for (const auto& [k, v] : items)
@@ -337,7 +343,7 @@ bool values_less(const Value& a, const Value& b) {
         return x.size() < y.size();
     }
     if (a.is_undefined() || b.is_undefined())
-        throw RenderError(fmt::format("'{}' is undefined", a.is_undefined() ? a.str() : b.str()));
+        throw RenderError(a.is_undefined() ? a.str() : b.str());
     throw RenderError(fmt::format("'<' not supported between instances of '{}' and '{}'",
                                   a.type_name(), b.type_name()));
 }
@@ -386,20 +392,20 @@ static void dumps(std::string& out, const nlohmann::json& j, int indent, int lev
         }
     };
     switch (j.type()) {
-        case nlohmann::json::value_t::null:
+        case value_t::null:
             out += "null";
             return;
-        case nlohmann::json::value_t::boolean:
-            out += j.get<bool>() ? "true" : "false";
+        case value_t::boolean:
+            out += j.template get<bool>() ? "true" : "false";
             return;
-        case nlohmann::json::value_t::number_integer:
-            out += std::to_string(j.get<int64_t>());
+        case value_t::number_integer:
+            out += std::to_string(j.template get<int64_t>());
             return;
-        case nlohmann::json::value_t::number_unsigned:
-            out += std::to_string(j.get<uint64_t>());
+        case value_t::number_unsigned:
+            out += std::to_string(j.template get<uint64_t>());
             return;
-        case nlohmann::json::value_t::number_float: {
-            const double f = j.get<double>();
+        case value_t::number_float: {
+            const double f = j.template get<double>();
             if (std::isnan(f))
                 out += "NaN";
             else if (std::isinf(f))
@@ -408,10 +414,10 @@ static void dumps(std::string& out, const nlohmann::json& j, int indent, int lev
                 out += python_float_repr(f);
             return;
         }
-        case nlohmann::json::value_t::string:
+        case value_t::string:
             json_string(out, j.get_ref<const std::string&>());
             return;
-        case nlohmann::json::value_t::array: {
+        case value_t::array: {
             if (j.empty()) {
                 out += "[]";
                 return;
@@ -426,7 +432,7 @@ static void dumps(std::string& out, const nlohmann::json& j, int indent, int lev
             out += ']';
             return;
         }
-        case nlohmann::json::value_t::object: {
+        case value_t::object: {
             // Ordered dicts come as {"\x01dict": [[key, value], ...]} (see Value::to_json).
             std::vector<std::pair<std::string, const nlohmann::json*>> items;
             if (j.size() == 1 && j.contains("\x01dict")) {

@@ -38,9 +38,10 @@ enum class Kind { undefined, none, boolean, integer, floating, string, list, dic
 class Value {
   public:
     Value() = default;  // Undefined
-    static Value undefined(std::string name) {
+    // An Undefined; `message` is the UndefinedError raised when it is used ("'x' is undefined").
+    static Value undefined(std::string message) {
         Value v;
-        v.str_ = std::move(name);
+        v.str_ = std::move(message);
         return v;
     }
     static Value none() {
@@ -58,7 +59,8 @@ class Value {
         : kind_(Kind::list), tuple_(tuple), list_(std::make_shared<List>(std::move(l))) {}
     Value(std::shared_ptr<Dict> d) : kind_(Kind::dict), dict_(std::move(d)) {}
     static Value function(std::string name, Function f);
-    static Value from_json(const nlohmann::json& j);
+    static Value from_json(const nlohmann::json& j);  // keys sorted (nlohmann::json's order)
+    static Value from_json(const nlohmann::ordered_json& j);  // keys in document order
 
     Kind kind() const { return kind_; }
     bool is_undefined() const { return kind_ == Kind::undefined; }
@@ -71,7 +73,7 @@ class Value {
     }
     bool is_tuple() const { return tuple_; }
 
-    const std::string& str() const { return str_; }  // string value, or undefined's name
+    const std::string& str() const { return str_; }  // string value, or undefined's message
     int64_t integer() const { return int_; }
     double number() const { return kind_ == Kind::floating ? float_ : double(int_); }
     const List& list() const { return *list_; }
