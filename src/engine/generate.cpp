@@ -28,7 +28,8 @@ size_t complete_utf8_prefix(const std::string& s) {
 }  // namespace
 
 Generation::Generation(const Model& model, GenerateOptions options)
-    : tokenizer_(model.tokenizer()), options_(std::move(options)),
+    : tokenizer_(model.tokenizer()),
+      options_(std::move(options)),
       eos_(model.spec().eos_token_ids) {
     for (int32_t e : tokenizer_.eos_ids()) eos_.push_back(e);
     for (const auto& s : options_.stop_strings) hold_ = std::max(hold_, s.size());

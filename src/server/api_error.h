@@ -12,10 +12,13 @@ namespace encore::server {
 
 class ApiError : public std::runtime_error {
   public:
-    ApiError(int status, std::string message, std::string param = "",
-             std::string code = "", std::string type = "")
-        : std::runtime_error(message), status_(status), param_(std::move(param)),
-          code_(std::move(code)), type_(type.empty() ? default_type(status) : std::move(type)) {}
+    ApiError(int status, std::string message, std::string param = "", std::string code = "",
+             std::string type = "")
+        : std::runtime_error(message),
+          status_(status),
+          param_(std::move(param)),
+          code_(std::move(code)),
+          type_(type.empty() ? default_type(status) : std::move(type)) {}
     int status() const { return status_; }
     const std::string& param() const { return param_; }
     const std::string& code() const { return code_; }

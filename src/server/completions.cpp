@@ -58,7 +58,8 @@ std::vector<int64_t> token_offsets(const Tokenizer& tok, const std::vector<int32
                                    size_t from, size_t to, int64_t base) {
     std::vector<int64_t> offsets;
     for (size_t i = from; i < to; ++i)
-        offsets.push_back(base + utf8_length(tok.decode({ids.begin(), ids.begin() + int64_t(i)}, true)));
+        offsets.push_back(base +
+                          utf8_length(tok.decode({ids.begin(), ids.begin() + int64_t(i)}, true)));
     return offsets;
 }
 
@@ -181,12 +182,9 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
                                {"logprobs", lp ? lp->take() : json(nullptr)},
                                {"finish_reason", finish_reason_of(job)}});
         }
-        const json body = {{"id", id},
-                           {"object", "text_completion"},
-                           {"created", created},
-                           {"model", model_id},
-                           {"choices", choices},
-                           {"usage", request_usage(jobs, n)}};
+        const json body = {{"id", id},           {"object", "text_completion"},
+                           {"created", created}, {"model", model_id},
+                           {"choices", choices}, {"usage", request_usage(jobs, n)}};
         res.set_content(dump_json(body), "application/json");
         return;
     }
@@ -202,8 +200,8 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
                        {"logprobs", logprobs},
                        {"finish_reason", finish}}}}};
     };
-    auto chunks = [=, &ctx, echo = r.echo, logprobs = r.logprobs,
-                   prompts_copy = r.prompts](size_t i, const JobDelta& d) mutable {
+    auto chunks = [=, &ctx, echo = r.echo, logprobs = r.logprobs, prompts_copy = r.prompts](
+                      size_t i, const JobDelta& d) mutable {
         std::vector<json> out;
         const Tokenizer& t = ctx.tokenizer();
         const Job& job = *jobs[i];
@@ -296,7 +294,8 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req,
             json e = entry(tokens[t], lps[t].chosen.logprob);
             e["top_logprobs"] = json::array();
             for (int i = 0; i < k && i < int(lps[t].top.size()); ++i)
-                e["top_logprobs"].push_back(entry(lps[t].top[size_t(i)].id, lps[t].top[size_t(i)].logprob));
+                e["top_logprobs"].push_back(
+                    entry(lps[t].top[size_t(i)].id, lps[t].top[size_t(i)].logprob));
             content.push_back(e);
         }
         return json{{"content", content}};
@@ -313,16 +312,13 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req,
             choices.push_back(
                 {{"index", i},
                  {"message", {{"role", "assistant"}, {"content", content}}},
-                 {"logprobs", r.logprobs ? content_logprobs(job.tokens, job.token_logprobs)
-                                         : json(nullptr)},
+                 {"logprobs",
+                  r.logprobs ? content_logprobs(job.tokens, job.token_logprobs) : json(nullptr)},
                  {"finish_reason", finish_reason_of(job)}});
         }
-        const json body = {{"id", id},
-                           {"object", "chat.completion"},
-                           {"created", created},
-                           {"model", model_id},
-                           {"choices", choices},
-                           {"usage", request_usage(jobs, r.sampling.n)}};
+        const json body = {{"id", id},           {"object", "chat.completion"},
+                           {"created", created}, {"model", model_id},
+                           {"choices", choices}, {"usage", request_usage(jobs, r.sampling.n)}};
         res.set_content(dump_json(body), "application/json");
         return;
     }
@@ -342,9 +338,9 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req,
         if (d.prompt_now)
             out.push_back(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
         if (!d.text.empty() || (want_logprobs && !d.tokens.empty()))
-            out.push_back(chunk(i, {{"content", d.text}},
-                                want_logprobs ? content_logprobs(d.tokens, d.logprobs) : json(nullptr),
-                                nullptr));
+            out.push_back(chunk(
+                i, {{"content", d.text}},
+                want_logprobs ? content_logprobs(d.tokens, d.logprobs) : json(nullptr), nullptr));
         if (d.finished_now) {
             std::lock_guard lock(jobs[i]->mutex);
             out.push_back(chunk(i, json::object(), nullptr, finish_reason_of(*jobs[i])));

@@ -23,8 +23,8 @@ struct TokenLogprob {
 
 // What one logits row says about the token that follows it.
 struct PositionLogprobs {
-    TokenLogprob chosen;             // the token that actually follows
-    std::vector<TokenLogprob> top;   // the k_max_top_logprobs most likely, most likely first
+    TokenLogprob chosen;            // the token that actually follows
+    std::vector<TokenLogprob> top;  // the k_max_top_logprobs most likely, most likely first
 };
 
 // log(sum(exp(logits))) of one row, in double.

@@ -12,7 +12,8 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::observe(double value) {
     std::lock_guard lock(mutex_);
-    const size_t i = size_t(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    const size_t i =
+        size_t(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
     ++counts_[i];
     sum_ += value;
     ++count_;
@@ -38,7 +39,7 @@ std::vector<double> powers_of_two(int n) {
     return b;
 }
 const std::vector<double> k_latency_bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                              1,     2.5,  5,     10,   30,  60,  120};
+                                              1,     2.5,  5,     10,   30,  60,   120};
 
 void counter(std::string& out, const char* name, const char* help, int64_t value,
              const char* type = "counter") {
@@ -47,8 +48,10 @@ void counter(std::string& out, const char* name, const char* help, int64_t value
 }  // namespace
 
 Metrics::Metrics()
-    : batch_sequences(powers_of_two(9)), batch_tokens(powers_of_two(11)),
-      request_latency_seconds(k_latency_bounds), time_to_first_token_seconds(k_latency_bounds) {}
+    : batch_sequences(powers_of_two(9)),
+      batch_tokens(powers_of_two(11)),
+      request_latency_seconds(k_latency_bounds),
+      time_to_first_token_seconds(k_latency_bounds) {}
 
 void Metrics::count_request(const std::string& endpoint, int status) {
     std::lock_guard lock(mutex_);
@@ -69,8 +72,9 @@ std::string Metrics::render() const {
     std::string out;
     {
         std::lock_guard lock(mutex_);
-        out += "# HELP encore_requests_total HTTP requests answered, by endpoint and status\n"
-               "# TYPE encore_requests_total counter\n";
+        out +=
+            "# HELP encore_requests_total HTTP requests answered, by endpoint and status\n"
+            "# TYPE encore_requests_total counter\n";
         for (const auto& [key, n] : requests_)
             out += fmt::format("encore_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n",
                                key.first, key.second, n);
@@ -95,17 +99,21 @@ std::string Metrics::render() const {
             "gauge");
     counter(out, "encore_batch_sequences_max", "most sequences in one evaluation so far",
             max_batch_sequences, "gauge");
-    out += "# HELP encore_batch_sequences sequences per batched evaluation\n"
-           "# TYPE encore_batch_sequences histogram\n";
+    out +=
+        "# HELP encore_batch_sequences sequences per batched evaluation\n"
+        "# TYPE encore_batch_sequences histogram\n";
     batch_sequences.render(out, "encore_batch_sequences");
-    out += "# HELP encore_batch_tokens tokens per batched evaluation\n"
-           "# TYPE encore_batch_tokens histogram\n";
+    out +=
+        "# HELP encore_batch_tokens tokens per batched evaluation\n"
+        "# TYPE encore_batch_tokens histogram\n";
     batch_tokens.render(out, "encore_batch_tokens");
-    out += "# HELP encore_request_latency_seconds time from request to response end\n"
-           "# TYPE encore_request_latency_seconds histogram\n";
+    out +=
+        "# HELP encore_request_latency_seconds time from request to response end\n"
+        "# TYPE encore_request_latency_seconds histogram\n";
     request_latency_seconds.render(out, "encore_request_latency_seconds");
-    out += "# HELP encore_time_to_first_token_seconds time from submission to the first token\n"
-           "# TYPE encore_time_to_first_token_seconds histogram\n";
+    out +=
+        "# HELP encore_time_to_first_token_seconds time from submission to the first token\n"
+        "# TYPE encore_time_to_first_token_seconds histogram\n";
     time_to_first_token_seconds.render(out, "encore_time_to_first_token_seconds");
     const auto kv_now = kv();
     const std::pair<const char*, int64_t KvSnapshot::*> kv_fields[] = {

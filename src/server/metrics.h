@@ -46,7 +46,7 @@ class Metrics {
     std::vector<KvSnapshot> kv() const;
     std::string render() const;
 
-    std::atomic<int64_t> prompt_tokens{0};        // prompt tokens of admitted jobs
+    std::atomic<int64_t> prompt_tokens{0};  // prompt tokens of admitted jobs
     std::atomic<int64_t> generated_tokens{0};
     std::atomic<int64_t> prefix_hit_tokens{0};    // prompt tokens whose KV was reused
     std::atomic<int64_t> prefix_miss_tokens{0};   // prompt tokens computed

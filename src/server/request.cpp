@@ -97,7 +97,8 @@ json parse_body(const std::string& body) {
     json j = json::parse(body, nullptr, false);
     if (j.is_discarded())
         throw ApiError(400, "the request body is not valid JSON", "", "invalid_json");
-    if (!j.is_object()) throw ApiError(400, "the request body must be a JSON object", "", "invalid_json");
+    if (!j.is_object())
+        throw ApiError(400, "the request body must be a JSON object", "", "invalid_json");
     return j;
 }
 
@@ -221,7 +222,8 @@ ChatRequest parse_chat_request(const json& body) {
             for (const json& part : content) {
                 if (!part.is_object() || part.value("type", json()) != "text" ||
                     !part.contains("text") || !part["text"].is_string())
-                    bad("messages", "message content parts must be {\"type\": \"text\", \"text\": ...}");
+                    bad("messages",
+                        "message content parts must be {\"type\": \"text\", \"text\": ...}");
                 text += part["text"].get<std::string>();
             }
             out["content"] = text;
@@ -230,8 +232,8 @@ ChatRequest parse_chat_request(const json& body) {
         }
         r.messages.push_back(out);
     }
-    const char* max_name = present(body, "max_completion_tokens") ? "max_completion_tokens"
-                                                                  : "max_tokens";
+    const char* max_name =
+        present(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     r.sampling = sampling_fields(body, max_name);
     r.logprobs = bool_field(body, "logprobs", false);
     r.top_logprobs = int(int_field(body, "top_logprobs", 0, 0, k_max_top_logprobs));

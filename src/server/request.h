@@ -34,7 +34,7 @@ struct SamplingFields {
 };
 
 struct CompletionRequest {
-    std::string model;  // "" when absent
+    std::string model;            // "" when absent
     std::vector<Prompt> prompts;  // token ids filled in by the caller for text prompts
     SamplingFields sampling;
     bool echo = false;

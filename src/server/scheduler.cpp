@@ -20,9 +20,9 @@ struct Scheduler::Active {
     std::optional<Sampler> sampler;
     std::optional<Generation> gen;
     int64_t reserved_blocks = 0;
-    size_t fed = 0;             // prompt tokens in the sequence
+    size_t fed = 0;  // prompt tokens in the sequence
     bool prompt_done = false;
-    int32_t pending = -1;       // sampled token that the next step evaluates
+    int32_t pending = -1;  // sampled token that the next step evaluates
     bool finished = false;
     std::vector<PositionLogprobs> prompt_logprobs;  // [prompt], when the job wants them
     // This step's item.
@@ -38,14 +38,19 @@ struct Scheduler::Task {
 
 Scheduler::Scheduler(std::vector<Engine*> engines, std::vector<std::string> names,
                      SchedulerOptions options, Metrics& metrics)
-    : engines_(std::move(engines)), names_(std::move(names)), options_(options),
-      metrics_(metrics), logprob_cache_(options.logprob_cache_blocks),
+    : engines_(std::move(engines)),
+      names_(std::move(names)),
+      options_(options),
+      metrics_(metrics),
+      logprob_cache_(options.logprob_cache_blocks),
       committed_blocks_(engines_.size(), 0) {
     publish_kv_snapshot();
     thread_ = std::thread([this] { loop(); });
 }
 
-Scheduler::~Scheduler() { drain(); }
+Scheduler::~Scheduler() {
+    drain();
+}
 
 int64_t Scheduler::blocks_needed(const Job& job) const {
     const int64_t B = engines_[job.engine_index]->kv().block_size();
@@ -127,8 +132,7 @@ void Scheduler::loop() {
                 const auto& job = waiting_.front();
                 const size_t e = job->engine_index;
                 const int64_t need = blocks_needed(*job);
-                if (!job->cancelled &&
-                    committed_blocks_[e] + need > engines_[e]->kv().n_blocks())
+                if (!job->cancelled && committed_blocks_[e] + need > engines_[e]->kv().n_blocks())
                     break;  // first come, first served: later jobs wait too
                 if (!job->cancelled) committed_blocks_[e] += need;
                 admitted.push_back(job);
@@ -308,8 +312,8 @@ void Scheduler::after_eval(Active& a) {
     if (job.params.prompt_logprobs)
         for (int64_t p : a.seq->logit_positions())
             if (size_t(p) + 1 < n)
-                a.prompt_logprobs[size_t(p) + 1] =
-                    position_logprobs(a.seq->logits_at(p), prompt[size_t(p) + 1], k_max_top_logprobs);
+                a.prompt_logprobs[size_t(p) + 1] = position_logprobs(
+                    a.seq->logits_at(p), prompt[size_t(p) + 1], k_max_top_logprobs);
     a.fed += a.step_tokens;
     if (a.fed < n) return;
     a.prompt_done = true;
@@ -321,9 +325,9 @@ void Scheduler::after_eval(Active& a) {
         for (size_t b = 0; b < n / B; ++b) {
             const auto tokens = std::span(prompt).subspan(b * B, B);
             const uint64_t hash = KvPool::chain_hash(parent, a.engine->cache_salt(), tokens);
-            logprob_cache_.insert(hash, std::vector<PositionLogprobs>(
-                                            a.prompt_logprobs.begin() + b * B,
-                                            a.prompt_logprobs.begin() + (b + 1) * B));
+            logprob_cache_.insert(
+                hash, std::vector<PositionLogprobs>(a.prompt_logprobs.begin() + b * B,
+                                                    a.prompt_logprobs.begin() + (b + 1) * B));
             parent = hash;
         }
     }

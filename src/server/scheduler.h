@@ -15,7 +15,8 @@
 // log-probabilities are also in the PromptLogprobCache, recomputes only the last reused position
 // (its logits give the first new token's log-probability) and publishes what it computed.
 //
-// Exclusive tasks (scoring) run on the scheduler thread between steps, with an engine to themselves.
+// Exclusive tasks (scoring) run on the scheduler thread between steps, with an engine to
+// themselves.
 #pragma once
 
 #include <condition_variable>
@@ -35,9 +36,9 @@
 namespace encore::server {
 
 struct SchedulerOptions {
-    int parallel = 32;           // jobs generating at once (all engines together)
-    int max_queue = 256;         // jobs waiting for admission before 429
-    int64_t step_tokens = 512;   // tokens evaluated per engine per step (prompt chunks included)
+    int parallel = 32;          // jobs generating at once (all engines together)
+    int max_queue = 256;        // jobs waiting for admission before 429
+    int64_t step_tokens = 512;  // tokens evaluated per engine per step (prompt chunks included)
     size_t logprob_cache_blocks = 65536;
 };
 

@@ -37,9 +37,13 @@ size_t ServerContext::find_model(const std::string& id) const {
                    "model", "model_not_found");
 }
 
-const Tokenizer& ServerContext::tokenizer() const { return model->tokenizer(); }
+const Tokenizer& ServerContext::tokenizer() const {
+    return model->tokenizer();
+}
 
-int64_t ServerContext::context_length() const { return model->spec().max_position; }
+int64_t ServerContext::context_length() const {
+    return model->spec().max_position;
+}
 
 void ServerContext::check_fits(size_t n_prompt, int64_t max_tokens) const {
     const int64_t ctx = context_length();
@@ -58,7 +62,9 @@ void ServerContext::check_fits(size_t n_prompt, int64_t max_tokens) const {
                        "max_tokens", "context_length_exceeded");
 }
 
-std::string token_piece(const Tokenizer& tok, int32_t id) { return tok.decode({id}, false); }
+std::string token_piece(const Tokenizer& tok, int32_t id) {
+    return tok.decode({id}, false);
+}
 
 int64_t utf8_length(const std::string& s) {
     int64_t n = 0;
@@ -93,8 +99,9 @@ struct Server::Impl {
 
     // Runs a handler: errors become the envelope; the request is counted and timed (streams
     // count themselves when they end).
-    httplib::Server::Handler wrap(const std::string& endpoint,
-                                  std::function<void(const httplib::Request&, httplib::Response&)> fn) {
+    httplib::Server::Handler wrap(
+        const std::string& endpoint,
+        std::function<void(const httplib::Request&, httplib::Response&)> fn) {
         return [this, endpoint, fn](const httplib::Request& req, httplib::Response& res) {
             const auto t0 = std::chrono::steady_clock::now();
             try {
@@ -122,43 +129,43 @@ struct Server::Impl {
     void routes() {
         http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
             if (!ctx.ready || ctx.draining) {
-                send_error(res, ApiError(503, ctx.draining ? "shutting down" : "loading model",
-                                         "", "unavailable"));
+                send_error(res, ApiError(503, ctx.draining ? "shutting down" : "loading model", "",
+                                         "unavailable"));
                 return;
             }
             res.set_content(R"({"status":"ok"})", "application/json");
         });
         http.Get("/v1/models", wrap("/v1/models", [this](const auto&, auto& res) {
-            json data = json::array();
-            for (const auto& m : ctx.models)
-                data.push_back({{"id", m.id},
-                                {"object", "model"},
-                                {"created", 0},
-                                {"owned_by", "encore"},
-                                {"root", ctx.models[0].id},
-                                {"layers", m.engine->plan().to_spec()},
-                                {"max_model_len", ctx.context_length()}});
-            res.set_content(dump_json({{"object", "list"}, {"data", data}}), "application/json");
-        }));
+                     json data = json::array();
+                     for (const auto& m : ctx.models)
+                         data.push_back({{"id", m.id},
+                                         {"object", "model"},
+                                         {"created", 0},
+                                         {"owned_by", "encore"},
+                                         {"root", ctx.models[0].id},
+                                         {"layers", m.engine->plan().to_spec()},
+                                         {"max_model_len", ctx.context_length()}});
+                     res.set_content(dump_json({{"object", "list"}, {"data", data}}),
+                                     "application/json");
+                 }));
         http.Post("/v1/completions", wrap("/v1/completions", [this](const auto& req, auto& res) {
-            handle_completions(ctx, req, res);
-        }));
+                      handle_completions(ctx, req, res);
+                  }));
         http.Post("/v1/chat/completions",
                   wrap("/v1/chat/completions", [this](const auto& req, auto& res) {
                       handle_chat_completions(ctx, req, res);
                   }));
         http.Post("/v1/score", wrap("/v1/score", [this](const auto& req, auto& res) {
-            handle_score(ctx, req, res);
-        }));
+                      handle_score(ctx, req, res);
+                  }));
         http.Post("/v1/choose", wrap("/v1/choose", [this](const auto& req, auto& res) {
-            handle_choose(ctx, req, res);
-        }));
-        http.Post("/tokenize", wrap("/tokenize", [this](const auto& req, auto& res) {
-            tokenize(req, res);
-        }));
+                      handle_choose(ctx, req, res);
+                  }));
+        http.Post("/tokenize",
+                  wrap("/tokenize", [this](const auto& req, auto& res) { tokenize(req, res); }));
         http.Post("/detokenize", wrap("/detokenize", [this](const auto& req, auto& res) {
-            detokenize(req, res);
-        }));
+                      detokenize(req, res);
+                  }));
         http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
             res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4");
         });
@@ -216,15 +223,17 @@ struct Server::Impl {
             if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
             const std::string& key = ctx.options.api_key;
             if (!key.empty() && req.get_header_value("Authorization") != "Bearer " + key) {
-                send_error(res, ApiError(401, "a valid API key is required (Authorization: "
-                                              "Bearer KEY)",
+                send_error(res, ApiError(401,
+                                         "a valid API key is required (Authorization: "
+                                         "Bearer KEY)",
                                          "", "invalid_api_key"));
                 ctx.metrics.count_request(req.path, 401);
                 return httplib::Server::HandlerResponse::Handled;
             }
             if (!ctx.ready || ctx.draining) {
-                send_error(res, ApiError(503, ctx.draining ? "the server is shutting down"
-                                                           : "the model is still loading",
+                send_error(res, ApiError(503,
+                                         ctx.draining ? "the server is shutting down"
+                                                      : "the model is still loading",
                                          "", "unavailable"));
                 return httplib::Server::HandlerResponse::Handled;
             }
@@ -232,16 +241,17 @@ struct Server::Impl {
         });
         http.set_error_handler(httplib::Server::HandlerWithResponse(
             [this](const httplib::Request& req, httplib::Response& res) {
-            if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-            std::string message = fmt::format("HTTP status {}", res.status);
-            if (res.status == 400) message = "malformed HTTP request";
-            if (res.status == 404) message = fmt::format("no endpoint {} {}", req.method, req.path);
-            if (res.status == 413)
-                message = fmt::format("the request body is larger than {} bytes",
-                                      ctx.options.max_body_bytes);
-            send_error(res, ApiError(res.status, message));
-            return httplib::Server::HandlerResponse::Handled;
-        }));
+                if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+                std::string message = fmt::format("HTTP status {}", res.status);
+                if (res.status == 400) message = "malformed HTTP request";
+                if (res.status == 404)
+                    message = fmt::format("no endpoint {} {}", req.method, req.path);
+                if (res.status == 413)
+                    message = fmt::format("the request body is larger than {} bytes",
+                                          ctx.options.max_body_bytes);
+                send_error(res, ApiError(res.status, message));
+                return httplib::Server::HandlerResponse::Handled;
+            }));
         http.set_exception_handler(
             [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
                 send_error(res, ApiError(500, "internal error"));
@@ -268,9 +278,9 @@ struct Server::Impl {
         ctx.models.push_back(
             {name, std::make_unique<Engine>(ctx.model, LayerPlan::parse(o.layers, n_layers), eo)});
         for (const auto& [plan_name, spec] : o.plans)
-            ctx.models.push_back({name + "@" + plan_name,
-                                  std::make_unique<Engine>(ctx.model,
-                                                           LayerPlan::parse(spec, n_layers), eo)});
+            ctx.models.push_back(
+                {name + "@" + plan_name,
+                 std::make_unique<Engine>(ctx.model, LayerPlan::parse(spec, n_layers), eo)});
         ctx.chat = find_chat_template(o.model_path, "", o.chat_template_file);
         load_rubrics(ctx);
         std::vector<Engine*> engines;

@@ -64,12 +64,14 @@ struct StreamState {
     bool failed = false;
 };
 
-std::string event(const nlohmann::json& j) { return "data: " + dump_json(j) + "\n\n"; }
+std::string event(const nlohmann::json& j) {
+    return "data: " + dump_json(j) + "\n\n";
+}
 
 }  // namespace
 
-void stream_jobs(ServerContext& ctx, httplib::Response& res,
-                 std::vector<std::shared_ptr<Job>> jobs, std::string endpoint,
+void stream_jobs(ServerContext& ctx, httplib::Response& res, std::vector<std::shared_ptr<Job>> jobs,
+                 std::string endpoint,
                  std::function<std::vector<nlohmann::json>(size_t, const JobDelta&)> chunks,
                  std::function<std::vector<nlohmann::json>()> final_chunks) {
     auto s = std::make_shared<StreamState>();
@@ -107,8 +109,7 @@ void stream_jobs(ServerContext& ctx, httplib::Response& res,
                 if (!s->failed)
                     for (const auto& c : s->final_chunks()) out += event(c);
                 out += "data: [DONE]\n\n";
-            } else if (out.empty() &&
-                       Job::Clock::now() - s->last_write > std::chrono::seconds(1)) {
+            } else if (out.empty() && Job::Clock::now() - s->last_write > std::chrono::seconds(1)) {
                 out = ": waiting\n\n";  // an SSE comment: finds out whether the client is gone
             }
             if (!out.empty()) {

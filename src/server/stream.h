@@ -47,8 +47,8 @@ void throw_job_error(const std::vector<std::shared_ptr<Job>>& jobs);
 // Serves `jobs` as server-sent events. `chunks(job_index, delta)` turns each delta into zero or
 // more JSON chunks; `final_chunks()` gives the chunks after all jobs finished (usage). Records
 // the request in the metrics when the stream ends.
-void stream_jobs(ServerContext& ctx, httplib::Response& res,
-                 std::vector<std::shared_ptr<Job>> jobs, std::string endpoint,
+void stream_jobs(ServerContext& ctx, httplib::Response& res, std::vector<std::shared_ptr<Job>> jobs,
+                 std::string endpoint,
                  std::function<std::vector<nlohmann::json>(size_t, const JobDelta&)> chunks,
                  std::function<std::vector<nlohmann::json>()> final_chunks);
 

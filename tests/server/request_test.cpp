@@ -66,12 +66,13 @@ TEST(Request, MalformedBodiesAndChat) {
     EXPECT_THROW(parse_chat_request(json{{"messages", {{{"role", "user"}, {"content", "x"}}}},
                                          {"top_logprobs", 2}}),
                  ApiError);
-    const ChatRequest r = parse_chat_request(
-        json{{"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "a"}},
-                                                          {{"type", "text"}, {"text", "b"}}}}}}},
-             {"max_completion_tokens", 5},
-             {"logprobs", true},
-             {"top_logprobs", 3}});
+    const ChatRequest r = parse_chat_request(json{
+        {"messages",
+         {{{"role", "user"},
+           {"content", {{{"type", "text"}, {"text", "a"}}, {{"type", "text"}, {"text", "b"}}}}}}},
+        {"max_completion_tokens", 5},
+        {"logprobs", true},
+        {"top_logprobs", 3}});
     EXPECT_EQ(r.messages[0]["content"], "ab");
     EXPECT_EQ(r.sampling.params.max_tokens, 5);
     EXPECT_EQ(r.sampling.params.logprobs, 3);

@@ -24,7 +24,8 @@ std::unique_ptr<Engine> make_engine(int64_t kv_budget = 0) {
     EngineOptions o;
     o.n_threads = 2;
     o.kv_budget_bytes = kv_budget;
-    return std::make_unique<Engine>(bundled(), LayerPlan::identity(int(bundled()->spec().n_layers)), o);
+    return std::make_unique<Engine>(bundled(), LayerPlan::identity(int(bundled()->spec().n_layers)),
+                                    o);
 }
 
 std::shared_ptr<Job> greedy_job(const std::string& text, int64_t max_tokens) {
@@ -75,9 +76,10 @@ TEST(Scheduler, EchoLogprobsFromThePrefixCacheAreBitwiseEqual) {
     Metrics metrics;
     Scheduler scheduler({engine.get()}, {"m"}, {}, metrics);
     auto make = [] {
-        auto job = greedy_job("It was a bright cold day in April, and the clocks were striking "
-                              "thirteen. Winston Smith, his chin nuzzled into his breast",
-                              0);
+        auto job = greedy_job(
+            "It was a bright cold day in April, and the clocks were striking "
+            "thirteen. Winston Smith, his chin nuzzled into his breast",
+            0);
         job->params.prompt_logprobs = true;
         return job;
     };
@@ -108,7 +110,8 @@ TEST(Scheduler, EchoLogprobsFromThePrefixCacheAreBitwiseEqual) {
     const int64_t B = engine->kv().block_size();
     EXPECT_EQ(second->cached_tokens, int64_t(n) / B * B - 1);
     for (size_t p = 1; p < n; ++p) {
-        EXPECT_EQ(second->prompt_logprobs[p].chosen.logprob, first->prompt_logprobs[p].chosen.logprob);
+        EXPECT_EQ(second->prompt_logprobs[p].chosen.logprob,
+                  first->prompt_logprobs[p].chosen.logprob);
         EXPECT_EQ(second->prompt_logprobs[p].top.size(), first->prompt_logprobs[p].top.size());
     }
     EXPECT_GT(metrics.prompt_logprob_hit_tokens.load(), 0);

@@ -128,6 +128,31 @@ try {
     assert.deepEqual(asText.choices[0].logprobs.token_logprobs, lp.token_logprobs);
   });
 
+  await run("lm-evaluation-harness local-completions loglikelihood request shape (batched token ids, echo, max_tokens 1)", async () => {
+    // The payload that lm-eval's LocalCompletionsAPI sends for loglikelihood requests, and the
+    // slicing its parse_logprobs applies: token_logprobs[ctxlen:-1], greedy = each equals its top.
+    const ctx = ids.slice(0, 20), cont = ids.slice(20, 30);
+    const payload = { model: "brown-llama-12l", prompt: [ctx.concat(cont), ids.slice(0, 12)], temperature: 0, max_tokens: 1, logprobs: 1, seed: 1234, echo: true };
+    const r = await postJson(`${server.url}/v1/completions`, payload, auth);
+    assert.equal(r.status, 200, r.text);
+    const choices = [...r.json.choices].sort((a, b) => a.index - b.index);
+    assert.equal(choices.length, 2);
+    const lp = choices[0].logprobs;
+    assert.equal(lp.token_logprobs.length, ctx.length + cont.length + 1);
+    const contLogprobs = lp.token_logprobs.slice(ctx.length, -1);
+    assert.equal(contLogprobs.length, cont.length);
+    const tops = lp.top_logprobs.slice(ctx.length, -1);
+    for (let i = 0; i < cont.length; i++) {  // the dict: the best token and the prompt's own
+      const values = Object.values(tops[i]);
+      assert.ok(values.length >= 1 && values.length <= 2);
+      assert.ok(Math.max(...values) >= contLogprobs[i]);
+      assert.equal(tops[i][lp.tokens[ctx.length + i]], contLogprobs[i]);
+    }
+    // the continuation's log-likelihood equals the echo request's numbers for the same tokens
+    const e = await client.completions.create({ model: "brown-llama-12l", prompt: ctx.concat(cont), max_tokens: 0, echo: true, logprobs: 0 });
+    assert.deepEqual(contLogprobs, e.choices[0].logprobs.token_logprobs.slice(ctx.length));
+  });
+
   const greedy = { model: "brown-llama-12l", max_tokens: 24, temperature: 0 };
   await run("greedy completion equals encore generate --temp 0; stream equals non-stream", async () => {
     const prompt = "The committee said that";
