@@ -209,6 +209,7 @@ void add_bench(CLI::App& app) {
                   << std::endl;
     });
     add_bench_prefix(*cmd);
+    add_bench_score(*cmd);
     cmd->callback([cmd, a] {
         if (!cmd->get_subcommands().empty()) return;
         run_model_bench(*a);

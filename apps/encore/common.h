@@ -62,6 +62,8 @@ class ProgressBar {
   public:
     explicit ProgressBar(std::string label);
     void update(int64_t done, int64_t total);
+    // The same with a note after the counts (a rate, an ETA).
+    void update(int64_t done, int64_t total, const std::string& note);
     void finish();
 
   private:

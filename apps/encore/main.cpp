@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
     encore::cli::add_bench(app);
     encore::cli::add_cache(app);
     encore::cli::add_chat(app);
+    encore::cli::add_score(app);
+    encore::cli::add_choose(app);
     encore::cli::add_serve(app);
     try {
         app.parse(argc, argv);
