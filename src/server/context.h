@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "chat/chat_template.h"
 #include "engine/engine.h"
+#include "score/rubric.h"
 #include "server/metrics.h"
 #include "server/scheduler.h"
 #include "server/server.h"
@@ -29,6 +31,7 @@ struct ServerContext {
     std::unique_ptr<Scheduler> scheduler;
     Metrics metrics;
     std::optional<ModelChat> chat;
+    std::map<std::string, Rubric> rubrics;  // --rubric NAME=FILE
     std::atomic<bool> ready{false};
     std::atomic<bool> draining{false};
 

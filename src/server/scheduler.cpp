@@ -146,6 +146,7 @@ void Scheduler::loop() {
             } catch (...) {
                 task->error = std::current_exception();
             }
+            publish_kv_snapshot();
             std::lock_guard lock(mutex_);
             task->done = true;
             wake_.notify_all();

@@ -23,7 +23,7 @@ const auth = { authorization: `Bearer ${key}` };
 
 const chatTemplateFile = "tests/server_js/chat_template.jinja";
 const server = await startServer(["-m", model, "--threads", "2", "--api-key", key, "--plan", "rys:4,8",
-  "--chat-template", chatTemplateFile]);
+  "--chat-template", chatTemplateFile, "--rubric", "story=examples/rubrics/story_quality.yaml"]);
 const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: 0, timeout: 120000 });
 const heldout = fs.readFileSync(`${model}/heldout.txt`, "utf8");
 let failed = false;
@@ -250,6 +250,47 @@ try {
     const ids3 = (await postJson(`${server.url}/tokenize`, { content: rendered, add_special: false }, auth)).json.tokens;
     const c = await client.completions.create({ ...greedy, prompt: ids3, max_tokens: 12 });
     assert.equal(c.choices[0].text, text);
+  });
+
+  await run("/v1/score through the client's raw request equals encore score, bitwise (named and inline rubrics)", async () => {
+    const items = fs.readFileSync("examples/heldout_stories.jsonl", "utf8").split("\n").filter(Boolean).slice(0, 6).map((l) => JSON.parse(l));
+    const itemsFile = path.join(tmp, "items.jsonl");
+    fs.writeFileSync(itemsFile, items.map((i) => JSON.stringify(i)).join("\n") + "\n");
+    const viaCli = (rubricFile, extra = []) => {
+      const out = path.join(tmp, `scores-${Math.random().toString(16).slice(2)}.jsonl`);
+      cli(["score", "-m", model, "--threads", "2", "-r", rubricFile, "-i", itemsFile, "-o", out, ...extra]);
+      return fs.readFileSync(out, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    };
+    const want = viaCli("examples/rubrics/story_quality.yaml");
+    const got = await client.post("/score", { body: { model: "brown-llama-12l", rubric: "story", items } });
+    assert.equal(got.object, "score.list");
+    assert.equal(got.data.length, items.length);
+    assert.deepEqual(got.data, want);
+    assert.equal(got.rubric_hash, want[0].rubric_hash);
+    // An inline rubric (the JSON form of a rubric file) on the plan's model id.
+    const inline = { version: 1, prefix: "Rate the passage from A (bad) to C (good).\n\n", template: "Passage: {story}\n", cue: "Rating:", labels: "letters:A-C" };
+    const rubricFile = path.join(tmp, "inline.json");
+    fs.writeFileSync(rubricFile, JSON.stringify(inline));
+    const want2 = viaCli(rubricFile, ["--layers", "rys:4,8"]);
+    const got2 = await client.post("/score", { body: { model: "brown-llama-12l@rys:4,8", rubric: inline, items, batch_size: 4 } });
+    assert.deepEqual(got2.data, want2);
+    await assert.rejects(client.post("/score", { body: { rubric: "nope", items } }), (e) => e.status === 400 && e.param === "rubric");
+    await assert.rejects(client.post("/score", { body: { rubric: "story", items: [{ id: 1 }] } }), (e) => e.status === 400 && /record 1/.test(e.message));
+  });
+
+  await run("/v1/choose equals encore choose, bitwise", async () => {
+    const records = [
+      { id: "a", context: "The jury said the city", choices: [" was", " of", " elephant"], gold: 0 },
+      { id: "b", context: "In the morning", choices: [" the", " he went to the store", " x"], gold: 1 },
+      { context: "Prices rose", choices: [" sharply", " quietly"] },
+    ];
+    const input = path.join(tmp, "choices.jsonl"), out = path.join(tmp, "chosen.jsonl");
+    fs.writeFileSync(input, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    cli(["choose", "-m", model, "--threads", "2", "-i", input, "-o", out]);
+    const want = fs.readFileSync(out, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const got = await client.post("/choose", { body: { records } });
+    assert.deepEqual(got.data, want);
+    assert.equal(typeof got.acc, "number");
   });
 
   await run("bad requests: 4xx with the OpenAI error envelope, naming the field", async () => {

@@ -33,8 +33,11 @@ const samples = {
   ],
   "/tokenize": [{ content: "Hello", add_special: true, with_pieces: true }, { prompt: "x", add_special_tokens: false }],
   "/detokenize": [{ tokens: [0, 271, 1040] }],
-  "/v1/score": [{ rubric: "r", items: [{ text: "a" }] }],
-  "/v1/choose": [{ prompt: "Q", choices: ["a", "b"] }],
+  "/v1/score": [
+    { rubric: "r", items: [{ id: 1, story: "A short tale." }, { story: "Another." }] },
+    { rubric: { version: 1, template: "{story}", cue: " Rating:", labels: ["yes", "no"] }, items: [{ story: "x" }] },
+  ],
+  "/v1/choose": [{ records: [{ context: "Q", choices: [" a", " b c"], gold: 0 }] }],
 };
 const endpoints = Object.keys(samples);
 
@@ -99,7 +102,8 @@ function rawRequest(port, data, timeoutMs = 15000) {
   });
 }
 
-const server = await startServer(["--threads", "2", "--chat-template", "tests/server_js/chat_template.jinja", "--max-body", "256KiB"]);
+const server = await startServer(["--threads", "2", "--chat-template", "tests/server_js/chat_template.jinja", "--max-body", "256KiB",
+  "--rubric", "r=examples/rubrics/story_quality.yaml"]);
 const counts = {};
 const bad = [];
 try {

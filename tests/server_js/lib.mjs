@@ -115,7 +115,7 @@ export function metricSum(m, name) {
 
 // Runs the encore CLI; returns stdout.
 export function cli(args) {
-  return execFileSync(encore, args, { encoding: "utf8", timeout: 120000 });
+  return execFileSync(encore, args, { encoding: "utf8", timeout: 120000, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 // Reads an F32 tensor from a safetensors file: { shape, data: Float32Array }.
