@@ -52,7 +52,8 @@ async function run(name, fn) {
 }
 
 try {
-  await run("health is open, 503 seen while loading or model loaded fast", async () => {
+  await run("health: 503 while the model loaded, then 200, open without the key", async () => {
+    assert.ok(server.sawLoading, "/health never answered 503 while loading");
     const r = await fetch(`${server.url}/health`);
     assert.equal(r.status, 200);
   });
@@ -365,6 +366,28 @@ try {
     assert.equal(done, "length");
     const exit = await server.stop();
     assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)}`);
+  });
+  await run("KV budget full: requests wait and are never truncated; past --max-queue, 429", async () => {
+    // 20 KV blocks of 16 positions: one request of ~5 + 200 positions (14 blocks) at a time.
+    const small = await startServer(["-m", model, "--threads", "2", "--kv-budget", "1920KiB", "--max-queue", "1"]);
+    try {
+      const c = new OpenAI({ baseURL: `${small.url}/v1`, apiKey: "none", maxRetries: 0, timeout: 120000 });
+      const ask = (i) => c.completions.create({ model: "brown-llama-12l", prompt: `Request ${i}`, max_tokens: 200, temperature: 0, ignore_eos: true })
+        .then((r) => ({ ok: r }), (e) => ({ err: e }));
+      const results = await Promise.all([0, 1, 2, 3, 4, 5].map(ask));
+      const ok = results.filter((r) => r.ok), refused = results.filter((r) => r.err);
+      assert.ok(ok.length >= 2, `${ok.length} answered`);
+      assert.ok(refused.length >= 1, "no request was refused");
+      for (const r of ok) assert.equal(r.ok.usage.completion_tokens, 200);
+      for (const r of refused) assert.ok(r.err.status === 429 && r.err.code === "queue_full", String(r.err));
+      const m = await metrics(small.url);
+      assert.equal(metricSum(m, "encore_kv_blocks"), 20);
+      assert.equal(metricSum(m, "encore_kv_blocks_referenced"), 0);
+      // A request that no empty pool could hold is refused at once.
+      await assert.rejects(c.completions.create({ model: "brown-llama-12l", prompt: "x", max_tokens: 900 }), (e) => e.status === 400 && e.code === "kv_budget_exceeded");
+    } finally {
+      assert.equal((await small.stop()).code, 0);
+    }
   });
 } finally {
   await server.stop();

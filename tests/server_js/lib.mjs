@@ -35,7 +35,7 @@ export async function startServer(args, { timeoutMs = 60000 } = {}) {
   );
   const url = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
-  let sawLoading = false;
+  let sawLoading = false;  // /health answered 503 while the model was loading
   for (;;) {
     if (exited) throw new Error(`encore serve exited early (${JSON.stringify(exited)}): ${stderr}`);
     if (Date.now() - t0 > timeoutMs) {
@@ -47,7 +47,7 @@ export async function startServer(args, { timeoutMs = 60000 } = {}) {
       if (r.status === 200) break;
       if (r.status === 503) sawLoading = true;
     } catch {}
-    await sleep(50);
+    await sleep(5);
   }
   return {
     url,
