@@ -26,10 +26,10 @@ struct ServedModel {
 
 struct ServerContext {
     ServerOptions options;
+    Metrics metrics;  // before the scheduler, which writes to it until it is destroyed
     std::shared_ptr<Model> model;
     std::vector<ServedModel> models;
     std::unique_ptr<Scheduler> scheduler;
-    Metrics metrics;
     std::optional<ModelChat> chat;
     std::map<std::string, Rubric> rubrics;  // --rubric NAME=FILE
     std::atomic<bool> ready{false};

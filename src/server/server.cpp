@@ -219,6 +219,12 @@ struct Server::Impl {
         const size_t n_threads = size_t(o.parallel + o.max_queue + 16);
         http.new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
         http.set_payload_max_length(o.max_body_bytes);
+        // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which would let a second
+        // server bind a port that is in use and silently share it.
+        http.set_socket_options([](socket_t sock) {
+            int yes = 1;
+            setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        });
         http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
             if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
             const std::string& key = ctx.options.api_key;

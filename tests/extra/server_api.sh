@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `encore serve`: the OpenAI-compatible server through the official openai npm client (tests/server_js/api.mjs): echo + logprobs against encore logits, the prefix cache, concurrent streams, chat, errors, cancellation, SIGTERM.
+# `encore serve`: the OpenAI-compatible server through the official openai npm client
+# (tests/server_js/api.mjs): echo + logprobs against encore logits, the prefix cache, concurrent
+# streams, chat, errors, cancellation, SIGTERM.
 # Usage: tests/extra/server_api.sh [build-dir]. Installs nothing beyond `npm ci` in tests/server_js.
 set -euo pipefail
 build_dir=${1:-build}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `encore serve`: a bounded fuzz of request bodies and raw HTTP (tests/server_js/fuzz.mjs): every answer 2xx or 4xx, the server alive and no KV block leaked afterwards.
+# `encore serve`: a bounded fuzz of request bodies and raw HTTP (tests/server_js/fuzz.mjs): every
+# answer 2xx or 4xx, the server alive and no KV block leaked afterwards.
 # Usage: tests/extra/server_fuzz.sh [build-dir]. Installs nothing beyond `npm ci` in tests/server_js.
 set -euo pipefail
 build_dir=${1:-build}

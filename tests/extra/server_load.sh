@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `encore serve`: a small bounded load test (tests/server_js/load.mjs): the same requests one at a time and concurrently, none failing, the same greedy texts; the figures are printed, not asserted.
+# `encore serve`: a small bounded load test (tests/server_js/load.mjs): the same requests one at a
+# time and concurrently, none failing, the same greedy texts; the figures are printed, not asserted.
 # Usage: tests/extra/server_load.sh [build-dir]. Installs nothing beyond `npm ci` in tests/server_js.
 set -euo pipefail
 build_dir=${1:-build}

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import OpenAI from "openai";
 import {
   startServer, postJson, assertErrorEnvelope, metrics, metricSum, cli, readSafetensors,
@@ -56,6 +56,15 @@ try {
     assert.ok(server.sawLoading, "/health never answered 503 while loading");
     const r = await fetch(`${server.url}/health`);
     assert.equal(r.status, 200);
+  });
+
+  await run("a second server on a port in use fails with one line naming it; bad options too", async () => {
+    const r = spawnSync(process.env.ENCORE_BIN || "build/encore", ["serve", "--port", String(server.port)], { encoding: "utf8", timeout: 60000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`encore: error: cannot listen on 127\\.0\\.0\\.1:${server.port}`));
+    const bad = spawnSync(process.env.ENCORE_BIN || "build/encore", ["serve", "--port", "1", "--rubric", "nofile"], { encoding: "utf8", timeout: 60000 });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--rubric 'nofile': expected NAME=FILE/);
   });
 
   await run("api key: 401 without, models listed with it", async () => {
