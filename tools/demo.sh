@@ -57,3 +57,18 @@ head -4 "$sweep_dir/run/results.csv" | cut -c1-140
 "$encore" export -m "$model" --layers rys:4,8 -o "$sweep_dir/rys_4_8.yaml" --format mergekit
 cat "$sweep_dir/rys_4_8.yaml"
 rm -rf "$sweep_dir"
+echo "=== encore serve: an OpenAI-compatible server (echo + logprobs twice: the second from the cache)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$encore" serve -m "$model" --port "$port" --plan rys:4,8 2>/dev/null &
+server_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+curl -s "http://127.0.0.1:$port/v1/models" | python3 -c 'import json, sys; print("models:", [m["id"] for m in json.load(sys.stdin)["data"]])'
+for _ in 1 2; do
+  curl -s "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/json' \
+    -d '{"prompt": "The jury said that the city had been hit by a storm of protests over the new tax", "max_tokens": 0, "echo": true, "logprobs": 1}' |
+    python3 -c 'import json, sys; r = json.load(sys.stdin); lp = r["choices"][0]["logprobs"]["token_logprobs"]; print("prompt logprobs:", [round(x, 3) if x is not None else None for x in lp[:6]], "... cached tokens:", r["usage"]["prompt_tokens_details"]["cached_tokens"])'
+done
+curl -s "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/json' \
+  -d '{"model": "brown-llama-12l@rys:4,8", "prompt": "The jury said", "max_tokens": 24, "temperature": 0}' |
+  python3 -c 'import json, sys; print("rys:4,8 completion:", repr(json.load(sys.stdin)["choices"][0]["text"]))'
+kill -TERM "$server_pid" && wait "$server_pid"

@@ -25,5 +25,6 @@ void add_export(CLI::App& app);
 void add_score(CLI::App& app);
 void add_choose(CLI::App& app);
 void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench
+void add_serve(CLI::App& app);
 
 }  // namespace encore::cli

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     encore::cli::add_export(app);
     encore::cli::add_score(app);
     encore::cli::add_choose(app);
+    encore::cli::add_serve(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

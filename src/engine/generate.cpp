@@ -1,4 +1,4 @@
-// The generation loop (see generate.h).
+// The generation loop and its step-wise form (see generate.h).
 #include "engine/generate.h"
 
 #include <algorithm>
@@ -27,48 +27,64 @@ size_t complete_utf8_prefix(const std::string& s) {
 
 }  // namespace
 
+Generation::Generation(const Model& model, GenerateOptions options)
+    : tokenizer_(model.tokenizer()),
+      options_(std::move(options)),
+      eos_(model.spec().eos_token_ids) {
+    for (int32_t e : tokenizer_.eos_ids()) eos_.push_back(e);
+    for (int32_t e : options_.stop_tokens) eos_.push_back(e);
+    for (const auto& s : options_.stop_strings) hold_ = std::max(hold_, s.size());
+    result_.stop_reason = "max_tokens";
+}
+
+std::string Generation::push(int32_t next) {
+    result_.tokens.push_back(next);
+    if (options_.stop_at_eos && std::find(eos_.begin(), eos_.end(), next) != eos_.end()) {
+        result_.stop_reason = "eos";
+        stopped_ = true;
+        return {};
+    }
+    std::string& text = result_.text;
+    text = tokenizer_.decode(result_.tokens, true);
+    size_t cut = std::string::npos;
+    for (const auto& s : options_.stop_strings) {
+        const size_t at = text.find(s, emitted_ > s.size() ? emitted_ - s.size() : 0);
+        if (!s.empty() && at != std::string::npos) cut = std::min(cut, at);
+    }
+    if (cut != std::string::npos) {
+        text.resize(cut);
+        result_.stop_reason = "stop_string";
+        stopped_ = true;
+        return {};
+    }
+    const size_t ready = complete_utf8_prefix(text);
+    const size_t safe = ready > hold_ ? ready - hold_ : 0;
+    if (safe <= emitted_) return {};
+    std::string piece = text.substr(emitted_, safe - emitted_);
+    emitted_ = safe;
+    return piece;
+}
+
+std::string Generation::flush() {
+    const std::string& text = result_.text;
+    std::string rest = text.size() > emitted_ ? text.substr(emitted_) : std::string();
+    emitted_ = text.size();
+    return rest;
+}
+
 GenerateResult generate(Sequence& seq, Sampler& sampler, const GenerateOptions& options,
                         const std::function<void(const std::string&)>& on_text) {
-    const Model& model = seq.engine().model();
-    const Tokenizer& tok = model.tokenizer();
-    std::vector<int64_t> eos = model.spec().eos_token_ids;
-    for (int32_t e : tok.eos_ids()) eos.push_back(e);
-    for (int32_t e : options.stop_tokens) eos.push_back(e);
-    GenerateResult result;
-    std::string text;   // decoded text of all generated tokens
-    size_t emitted = 0; // bytes of `text` already streamed
-    size_t hold = 0;    // bytes held back because they may start a stop string
-    for (const auto& s : options.stop_strings) hold = std::max(hold, s.size());
-    result.stop_reason = "max_tokens";
-    for (int64_t i = 0; i < options.max_tokens; ++i) {
+    Generation gen(seq.engine().model(), options);
+    while (!gen.done()) {
         const int32_t next = sampler.sample(seq.last_logits());
-        result.tokens.push_back(next);
-        if (options.stop_at_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) {
-            result.stop_reason = "eos";
-            break;
-        }
-        text = tok.decode(std::vector<int32_t>(result.tokens.begin(), result.tokens.end()), true);
-        size_t cut = std::string::npos;
-        for (const auto& s : options.stop_strings) {
-            const size_t at = text.find(s, emitted > s.size() ? emitted - s.size() : 0);
-            if (!s.empty() && at != std::string::npos) cut = std::min(cut, at);
-        }
-        if (cut != std::string::npos) {
-            text.resize(cut);
-            result.stop_reason = "stop_string";
-            break;
-        }
-        const size_t ready = complete_utf8_prefix(text);
-        const size_t safe = ready > hold ? ready - hold : 0;
-        if (on_text && safe > emitted) {
-            on_text(text.substr(emitted, safe - emitted));
-            emitted = safe;
-        }
-        seq.prefill(std::span(&result.tokens.back(), 1), Logits::last);
+        const std::string piece = gen.push(next);
+        if (on_text && !piece.empty()) on_text(piece);
+        if (gen.stopped()) break;
+        seq.prefill(std::span(&next, 1), Logits::last);
     }
-    if (on_text && text.size() > emitted) on_text(text.substr(emitted));
-    result.text = text;
-    return result;
+    const std::string rest = gen.flush();
+    if (on_text && !rest.empty()) on_text(rest);
+    return gen.result();
 }
 
 }  // namespace encore
