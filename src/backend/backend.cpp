@@ -32,4 +32,18 @@ void Backend::from_host(void* dst, const void* host_src, size_t bytes) {
     std::memcpy(dst, host_src, bytes);
 }
 
+#ifndef ENCORE_HAVE_CUDA
+// Built without the CUDA backend (no nvcc found, or -DENCORE_CUDA=OFF).
+std::unique_ptr<Backend> make_cuda_backend(const DeviceOptions&) {
+    fail(ErrorKind::unsupported,
+         "device 'cuda': this build of encore has no CUDA backend (configure with nvcc present "
+         "and -DENCORE_CUDA=ON)");
+}
+
+bool cuda_available(std::string* why) {
+    if (why) *why = "this build of encore has no CUDA backend";
+    return false;
+}
+#endif
+
 }  // namespace encore
