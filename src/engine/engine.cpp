@@ -44,9 +44,10 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         // A long max_position (131072 for Llama 3) can ask for more than the machine has: the
         // automatic budget takes at most half of its memory (of the device's memory left after
         // the weights, for a device backend).
-        const int64_t memory = backend_->host_memory()
-                                   ? KvPool::machine_memory_bytes()
-                                   : 2 * (backend_->memory_free() - model_->weight_bytes()) * 8 / 10;
+        const int64_t memory =
+            backend_->host_memory()
+                ? KvPool::machine_memory_bytes()
+                : 2 * (backend_->memory_free() - model_->weight_bytes()) * 8 / 10;
         if (memory > 0) budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
