@@ -50,7 +50,7 @@ step() {
 gpu_tests="$build/encore_gpu_tests"
 if [ -z "${ENCORE_GPU_ONLY_BENCH:-}" ]; then
 step "CUDA ops vs scalar backend" ops.log "$gpu_tests" --gtest_filter='CudaOps.*'
-step "goldens end to end (cuda)" goldens.log "$gpu_tests" --gtest_filter='CudaGolden*:CudaGguf*'
+step "goldens end to end (cuda)" goldens.log "$gpu_tests" --gtest_filter='*CudaGolden*:CudaGguf*'
 step "batch invariance" invariance.log "$gpu_tests" --gtest_filter='CudaBatchInvariance.*'
 step "fork and stem reuse" engine.log "$gpu_tests" --gtest_filter='CudaEngine.*'
 step "cache property tests (cuda)" property.log env ENCORE_TEST_DEVICE=cuda \

@@ -15,6 +15,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <type_traits>
 
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
@@ -39,6 +40,61 @@ __device__ __forceinline__ float to_f32(__nv_bfloat16 v) {
 // Rows of queries per warp for a head_dim of 32 * Hdl (registers: Rpw * (Hdl + 2) per lane).
 __host__ __device__ constexpr int rows_per_warp(int hdl) {
     return hdl <= 4 ? 16 : 8;
+}
+
+// One chunk of 32 keys (key c0 + lane in this lane) against the warp's first N rows: scores,
+// online-softmax update, acc += p · V with keys in order. A row's arithmetic is the same for
+// every N.
+template <int N, int Rpw, int Hdl>
+__device__ __forceinline__ void attend_chunk(const float* k_s, const float* v_s, const float* q_s,
+                                             int hd, int warp, int lane, int c0, int split_end,
+                                             float scale, const int (&qpos)[Rpw], float (&m)[Rpw],
+                                             float (&l)[Rpw], float (&acc)[Rpw][Hdl]) {
+    float s[N];
+#pragma unroll
+    for (int i = 0; i < N; ++i) s[i] = 0.0f;
+    const float* k_row = k_s + lane * (hd + 1);
+    const float* q_row0 = q_s + warp * hd;  // row i of this warp: q_s[(i * k_warps + warp) * hd]
+    for (int c = 0; c < hd; ++c) {
+        const float kc = k_row[c];
+#pragma unroll
+        for (int i = 0; i < N; ++i) s[i] += q_row0[i * k_warps * hd + c] * kc;
+    }
+    const int p = c0 + lane;
+    float pw[N];
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        const float score = (p < split_end && p <= qpos[i]) ? s[i] * scale : -INFINITY;
+        float cmax = score;
+        for (int o = 16; o > 0; o >>= 1) cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, o));
+        const float m_new = fmaxf(m[i], cmax);
+        if (m_new == -INFINITY) {  // nothing visible yet for this row
+            pw[i] = 0.0f;
+            continue;
+        }
+        const float alpha = expf(m[i] - m_new);  // m = -inf: 0
+        pw[i] = score == -INFINITY ? 0.0f : expf(score - m_new);
+        float psum = pw[i];
+        for (int o = 16; o > 0; o >>= 1) psum += __shfl_xor_sync(0xffffffffu, psum, o);
+        l[i] = l[i] * alpha + psum;
+        m[i] = m_new;
+#pragma unroll
+        for (int t = 0; t < Hdl; ++t) acc[i][t] *= alpha;
+    }
+    for (int j = 0; j < k_chunk; ++j) {
+        float vj[Hdl];
+#pragma unroll
+        for (int t = 0; t < Hdl; ++t) {
+            const int c = lane + 32 * t;
+            vj[t] = c < hd ? v_s[j * hd + c] : 0.0f;
+        }
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            const float pj = __shfl_sync(0xffffffffu, pw[i], j);
+#pragma unroll
+            for (int t = 0; t < Hdl; ++t) acc[i][t] += pj * vj[t];
+        }
+    }
 }
 
 template <typename KvT, int Hdl>
@@ -83,15 +139,17 @@ __global__ void __launch_bounds__(k_warps * 32)
         q_s[idx] = val;
     }
 
+    // Rows are dealt to the warps in turn (row r to warp r % 4), so that the few rows of a
+    // decode step spread over every warp; a warp works on its first `my_rows` rows only.
     int qpos[Rpw];
-    bool any_row = false;
+    int my_rows = 0;
 #pragma unroll
     for (int i = 0; i < Rpw; ++i) {
-        const int r = warp * Rpw + i;
+        const int r = i * k_warps + warp;
         qpos[i] = -1;
         if (row_valid(r)) {
             qpos[i] = batch.positions[tile.first_token + r / plan.heads_per_block];
-            any_row = true;
+            my_rows = i + 1;
         }
     }
     float m[Rpw], l[Rpw], acc[Rpw][Hdl];
@@ -106,79 +164,53 @@ __global__ void __launch_bounds__(k_warps * 32)
     const int32_t* table = batch.tables + batch.table_offsets[tile.seq];
     const KvT* pool = static_cast<const KvT*>(kv.pool);
     const int64_t v_offset = int64_t(kv.n_kv_heads) * kv.block_size * hd;
+    auto kv_at = [&](int p, int c) {
+        return int64_t(table[p / kv.block_size]) * kv.block_stride + kv.instance_offset +
+               (int64_t(kvh) * kv.block_size + p % kv.block_size) * hd + c;
+    };
     for (int c0 = split_start; c0 < split_end; c0 += k_chunk) {
         __syncthreads();  // previous chunk consumed (and q_s written, first time)
-        for (int idx = int(threadIdx.x); idx < k_chunk * hd; idx += k_warps * 32) {
-            const int j = idx / hd, c = idx % hd;
-            const int p = c0 + j;
-            float kval = 0.0f, vval = 0.0f;
-            if (p < split_end) {
-                const int64_t at = int64_t(table[p / kv.block_size]) * kv.block_stride +
-                                   kv.instance_offset +
-                                   (int64_t(kvh) * kv.block_size + p % kv.block_size) * hd + c;
-                kval = to_f32(pool[at]);
-                vval = to_f32(pool[at + v_offset]);
+        if (std::is_same_v<KvT, float> && hd % 4 == 0) {  // 16-byte loads
+            for (int idx = int(threadIdx.x) * 4; idx < k_chunk * hd; idx += k_warps * 32 * 4) {
+                const int j = idx / hd, c = idx % hd;
+                const int p = c0 + j;
+                float4 kval = make_float4(0, 0, 0, 0), vval = kval;
+                if (p < split_end) {
+                    const int64_t at = kv_at(p, c);
+                    kval = *reinterpret_cast<const float4*>(pool + at);
+                    vval = *reinterpret_cast<const float4*>(pool + at + v_offset);
+                }
+                float* kd = k_s + j * (hd + 1) + c;
+                kd[0] = kval.x, kd[1] = kval.y, kd[2] = kval.z, kd[3] = kval.w;
+                *reinterpret_cast<float4*>(v_s + j * hd + c) = vval;
             }
-            k_s[j * (hd + 1) + c] = kval;
-            v_s[j * hd + c] = vval;
+        } else {
+            for (int idx = int(threadIdx.x); idx < k_chunk * hd; idx += k_warps * 32) {
+                const int j = idx / hd, c = idx % hd;
+                const int p = c0 + j;
+                float kval = 0.0f, vval = 0.0f;
+                if (p < split_end) {
+                    const int64_t at = kv_at(p, c);
+                    kval = to_f32(pool[at]);
+                    vval = to_f32(pool[at + v_offset]);
+                }
+                k_s[j * (hd + 1) + c] = kval;
+                v_s[j * hd + c] = vval;
+            }
         }
         __syncthreads();
-        if (!any_row) continue;  // warp-uniform: this warp has no query rows
-
-        // Scores of key c0 + lane against the warp's rows.
-        float s[Rpw];
-#pragma unroll
-        for (int i = 0; i < Rpw; ++i) s[i] = 0.0f;
-        const float* k_row = k_s + lane * (hd + 1);
-        const float* q_rows = q_s + warp * Rpw * hd;
-        for (int c = 0; c < hd; ++c) {
-            const float kc = k_row[c];
-#pragma unroll
-            for (int i = 0; i < Rpw; ++i) s[i] += q_rows[i * hd + c] * kc;
-        }
-        const int p = c0 + lane;
-        float pw[Rpw];
-#pragma unroll
-        for (int i = 0; i < Rpw; ++i) {
-            const float score = (p < split_end && p <= qpos[i]) ? s[i] * scale : -INFINITY;
-            float cmax = score;
-            for (int o = 16; o > 0; o >>= 1)
-                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, o));
-            const float m_new = fmaxf(m[i], cmax);
-            if (m_new == -INFINITY) {  // nothing visible yet for this row
-                pw[i] = 0.0f;
-                continue;
-            }
-            const float alpha = expf(m[i] - m_new);  // m = -inf: 0
-            pw[i] = score == -INFINITY ? 0.0f : expf(score - m_new);
-            float psum = pw[i];
-            for (int o = 16; o > 0; o >>= 1) psum += __shfl_xor_sync(0xffffffffu, psum, o);
-            l[i] = l[i] * alpha + psum;
-            m[i] = m_new;
-#pragma unroll
-            for (int t = 0; t < Hdl; ++t) acc[i][t] *= alpha;
-        }
-        // acc += p · V, keys in order.
-        for (int j = 0; j < k_chunk; ++j) {
-            float vj[Hdl];
-#pragma unroll
-            for (int t = 0; t < Hdl; ++t) {
-                const int c = lane + 32 * t;
-                vj[t] = c < hd ? v_s[j * hd + c] : 0.0f;
-            }
-#pragma unroll
-            for (int i = 0; i < Rpw; ++i) {
-                const float pj = __shfl_sync(0xffffffffu, pw[i], j);
-#pragma unroll
-                for (int t = 0; t < Hdl; ++t) acc[i][t] += pj * vj[t];
-            }
-        }
+        // Warp-uniform: rows past my_rows have nothing to see.
+        if (my_rows == 0) continue;
+        if (my_rows <= 2)
+            attend_chunk<2>(k_s, v_s, q_s, hd, warp, lane, c0, split_end, scale, qpos, m, l, acc);
+        else
+            attend_chunk<Rpw>(k_s, v_s, q_s, hd, warp, lane, c0, split_end, scale, qpos, m, l, acc);
     }
 
     // The split's partial results.
 #pragma unroll
     for (int i = 0; i < Rpw; ++i) {
-        const int r = warp * Rpw + i;
+        const int r = i * k_warps + warp;
         if (qpos[i] < 0) continue;
         const int64_t token = tile.first_token + r / plan.heads_per_block;
         const int64_t slot = (token * n_heads + row_head(r)) * max_splits + split;
