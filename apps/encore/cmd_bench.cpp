@@ -58,6 +58,8 @@ double matmul_flops_per_token(const ModelSpec& s, const LayerPlan& plan) {
 
 struct BenchArgs {
     std::string model, layers;
+    std::string device = "cpu";
+    DeviceBenchArgs gpu;
     int threads = 0;
     int64_t prompt = 128;
     int64_t decode = 32;
@@ -232,6 +234,14 @@ void add_bench(CLI::App& app) {
         ->check(CLI::Range(1, 1000000));
     cmd->add_option("--repeats", a->repeats, "prompt repeats (default 5)")
         ->check(CLI::Range(1, 1000000));
+    cmd->add_option("--device", a->device,
+                    "cpu (default) or cuda[:N]: the GPU benchmark (Llama-3-8B shape, prefill "
+                    "512/2048/8192, decode batch 1/8/64 at contexts 512/4096)");
+    cmd->add_flag("--deterministic", a->gpu.deterministic,
+                  "cuda: batch-invariant GEMM algorithms (see --device cuda in the README)");
+    cmd->add_option("--max-batch-tokens", a->gpu.max_batch_tokens,
+                    "cuda: tokens per forward pass (default 2048)")
+        ->check(CLI::Range(1, 1 << 20));
 
     auto text_file = std::make_shared<std::string>();
     auto tok_file = std::make_shared<std::string>();
@@ -262,6 +272,16 @@ void add_bench(CLI::App& app) {
     add_bench_score(*cmd);
     cmd->callback([cmd, a] {
         if (!cmd->get_subcommands().empty()) return;
+        if (a->device.rfind("cuda", 0) == 0) {
+            a->gpu.model = a->model;
+            a->gpu.layers = a->layers;
+            if (a->device.size() > 5) a->gpu.device = std::stoi(a->device.substr(5));
+            run_device_bench(a->gpu);
+            return;
+        }
+        if (a->device != "cpu")
+            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]",
+                 a->device);
         run_model_bench(*a);
     });
 }

@@ -3,6 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace encore::cli {
 
 void add_info(CLI::App& app);
@@ -26,5 +30,19 @@ void add_score(CLI::App& app);
 void add_choose(CLI::App& app);
 void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench
 void add_serve(CLI::App& app);
+
+// `encore bench --device cuda` (cmd_bench_device.cpp), called by add_bench.
+struct DeviceBenchArgs {
+    std::string model, layers;
+    int device = 0;
+    bool deterministic = false;
+    int64_t max_batch_tokens = 2048;
+    std::vector<int64_t> prefill = {512, 2048, 8192};
+    std::vector<int64_t> contexts = {512, 4096};
+    std::vector<int64_t> batches = {1, 8, 64};
+    int repeats = 3;
+    int decode_steps = 16;
+};
+void run_device_bench(const DeviceBenchArgs& args);
 
 }  // namespace encore::cli

@@ -24,11 +24,15 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
     cmd->add_option("-m,--model", args.model, "HF model directory or .gguf file")->required();
     add_layers_option(cmd, args.layers);
     if (!with_runtime) return;
-    cmd->add_option("--device", args.device, "cpu (SIMD, default) or scalar (reference)");
+    cmd->add_option("--device", args.device,
+                    "cpu (SIMD, default), scalar (reference) or cuda (GPU 0; cuda:N for GPU N)");
     cmd->add_option("--precision", args.precision,
                     "bf16 matmuls: default (activations to 16 bits) or fast (one bf16, as "
                     "llama.cpp)")
         ->each([](const std::string& text) { parse_precision(text); });
+    cmd->add_flag("--deterministic", args.deterministic,
+                  "results independent of batch composition bit for bit (cuda: fixed GEMM "
+                  "algorithms, slower)");
     cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
     cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
     cmd->add_flag("-v,--verbose", args.verbose, "print KV-cache statistics to stderr");
@@ -70,6 +74,15 @@ EngineOptions engine_options(const ModelArgs& args) {
     EngineOptions options;
     options.backend = args.device;
     options.precision = parse_precision(args.precision);
+    options.deterministic = args.deterministic;
+    if (args.device.rfind("cuda:", 0) == 0) {  // cuda:N
+        options.backend = "cuda";
+        const std::string index = args.device.substr(5);
+        auto [ptr, ec] = std::from_chars(index.data(), index.data() + index.size(), options.device);
+        if (ec != std::errc() || ptr != index.data() + index.size() || options.device < 0)
+            fail(ErrorKind::invalid_argument, "--device '{}': expected cuda:N, N a GPU index",
+                 args.device);
+    }
     options.n_threads = args.threads;
     if (!args.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");

@@ -23,6 +23,7 @@ struct ModelArgs {
     int threads = 0;
     std::string kv_budget;  // e.g. "2GiB"; "" = automatic
     bool verbose = false;   // print KV-cache statistics to stderr at the end
+    bool deterministic = false;  // batch-invariant bits on the GPU too (see EngineOptions)
 };
 
 // Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget to a subcommand.

@@ -42,5 +42,18 @@ Precision parse_precision(const std::string& text, const std::string& what) {
 const char* precision_name(Precision precision) {
     return precision == Precision::fast ? "fast" : "default";
 }
+#ifndef ENCORE_HAVE_CUDA
+// Built without the CUDA backend (no nvcc found, or -DENCORE_CUDA=OFF).
+std::unique_ptr<Backend> make_cuda_backend(const DeviceOptions&) {
+    fail(ErrorKind::unsupported,
+         "device 'cuda': this build of encore has no CUDA backend (configure with nvcc present "
+         "and -DENCORE_CUDA=ON)");
+}
+
+bool cuda_available(std::string* why) {
+    if (why) *why = "this build of encore has no CUDA backend";
+    return false;
+}
+#endif
 
 }  // namespace encore

@@ -44,6 +44,7 @@ const char* precision_name(Precision precision);  // "default" or "fast"
 // instance: block layout [n_instances][2 (k, v)][n_kv_heads][block_size][head_dim] f32.
 struct KvLayerView {
     float* pool = nullptr;        // start of block 0
+    DType type = DType::f32;      // storage type of the elements (f32 only, for now)
     int64_t block_stride = 0;     // floats per block
     int64_t instance_offset = 0;  // floats from a block's start to this instance's K
     int n_kv_heads = 0;
@@ -92,6 +93,8 @@ class Backend {
     // stay valid until the next begin_batch. A device backend copies them to the device here once
     // instead of in every op. The CPU backends need nothing.
     virtual void begin_batch(const BatchLayout& batch) {}
+    // Free bytes of a device backend's memory (0 for host memory: see KvPool for the host).
+    virtual int64_t memory_free() const { return 0; }
 
     // out[i, :] = table[ids[i], :] as f32.
     virtual void embed(const TensorView& table /*[vocab, d]*/, const int32_t* ids /*[n]*/,
@@ -177,5 +180,17 @@ std::unique_ptr<Backend> make_scalar_backend();
 // The optimized CPU backend (SIMD, multithreaded) on the given pool.
 std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool,
                                           Precision precision = Precision::standard);
+
+// The CUDA backend (backend/cuda/) on one GPU. Deterministic: every reduction order (GEMM
+// algorithms included) fixed independently of the batch size, so an item's results are the same
+// bits alone or inside any batch, at some speed cost. Fails with a one-line error when this build
+// has no CUDA backend or no device is present.
+struct DeviceOptions {
+    int device = 0;
+    bool deterministic = false;
+};
+std::unique_ptr<Backend> make_cuda_backend(const DeviceOptions& options);
+// Whether this build has the CUDA backend and a CUDA device is present; `why` says what is missing.
+bool cuda_available(std::string* why = nullptr);
 
 }  // namespace encore

@@ -24,8 +24,10 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         backend_ = make_cpu_backend(*threads_, options_.precision);
     } else if (options_.backend == "scalar") {
         backend_ = make_scalar_backend();
+    } else if (options_.backend == "cuda") {
+        backend_ = make_cuda_backend({options_.device, options_.deterministic});
     } else {
-        fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar)",
+        fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar, cuda)",
              options_.backend);
     }
     KvShape shape;
@@ -40,9 +42,13 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
                                   shape.block_size * shape.head_dim * int64_t(sizeof(float));
         budget = (positions + shape.block_size - 1) / shape.block_size * per_block;
         // A long max_position (131072 for Llama 3) can ask for more than the machine has: the
-        // automatic budget takes at most half of its memory.
-        if (const int64_t memory = KvPool::machine_memory_bytes(); memory > 0)
-            budget = std::max(per_block, std::min(budget, memory / 2));
+        // automatic budget takes at most half of its memory (of the device's memory left after
+        // the weights, for a device backend).
+        const int64_t memory =
+            backend_->host_memory()
+                ? KvPool::machine_memory_bytes()
+                : 2 * (backend_->memory_free() - model_->weight_bytes()) * 8 / 10;
+        if (memory > 0) budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
     // Blocks computed at another precision are not the same values: fast gets its own salt.

@@ -22,10 +22,15 @@ namespace encore {
 class Sequence;
 
 struct EngineOptions {
-    std::string backend = "cpu";  // "cpu" (SIMD, multithreaded) or "scalar" (the reference)
+    // "cpu" (SIMD, multithreaded), "scalar" (the reference) or "cuda" (a GPU; see backend.h)
+    std::string backend = "cpu";
     // Matmuls with bf16 weights on the cpu backend (see backend.h): fast rounds activations to
     // one bf16. The scalar reference computes exact f32 either way.
     Precision precision = Precision::standard;
+    // Results independent of batch composition bit for bit on every backend (the CPU backends
+    // always are; the CUDA backend then fixes its GEMM algorithms, at a speed cost).
+    bool deterministic = false;
+    int device = 0;  // which GPU, for backend "cuda"
     int n_threads = 0;  // 0 = all hardware threads
     // A pool shared with other engines of the process (n_threads is then ignored): engines used
     // in turn then do not compete with each other's idle workers, which spin briefly after a job.

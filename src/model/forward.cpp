@@ -9,6 +9,25 @@
 
 namespace encore {
 
+namespace {
+
+// Calls the input's tap with host memory: the buffers themselves, or copies of them.
+void tap(Backend& backend, ForwardScratch& s, const ForwardInput& in, int ii, int64_t n_x,
+         int64_t n_kv, const float* x, const float* k, const float* v) {
+    if (backend.host_memory()) return in.tap(ii, x, k, v);
+    s.tap_x.resize(size_t(n_x));
+    backend.to_host(s.tap_x.data(), x, size_t(n_x) * sizeof(float));
+    if (k) {
+        s.tap_k.resize(size_t(n_kv));
+        s.tap_v.resize(size_t(n_kv));
+        backend.to_host(s.tap_k.data(), k, size_t(n_kv) * sizeof(float));
+        backend.to_host(s.tap_v.data(), v, size_t(n_kv) * sizeof(float));
+    }
+    in.tap(ii, s.tap_x.data(), k ? s.tap_k.data() : nullptr, k ? s.tap_v.data() : nullptr);
+}
+
+}  // namespace
+
 void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool& kv,
              ForwardScratch& s, const ForwardInput& in, float* logits) {
     const ModelSpec& spec = model.spec();
@@ -45,9 +64,17 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         ENCORE_ASSERT(in.residual_in && in.stem_k.size() >= size_t(start) &&
                       in.stem_v.size() >= size_t(start));
         backend.from_host(s.x.data(), in.residual_in, size_t(n * d) * sizeof(float));
-        for (int ii = 0; ii < start; ++ii)
-            backend.kv_store(in.stem_k[size_t(ii)], in.stem_v[size_t(ii)], kv.layer_view(ii),
-                             layout);
+        for (int ii = 0; ii < start; ++ii) {
+            const float* k = in.stem_k[size_t(ii)];
+            const float* v = in.stem_v[size_t(ii)];
+            if (!backend.host_memory()) {
+                backend.from_host(s.k.data(), k, size_t(n * kvd) * sizeof(float));
+                backend.from_host(s.v.data(), v, size_t(n * kvd) * sizeof(float));
+                k = s.k.data();
+                v = s.v.data();
+            }
+            backend.kv_store(k, v, kv.layer_view(ii), layout);
+        }
     }
     for (int ii = start; ii < plan.n_instances(); ++ii) {
         const LayerWeights& L = w.layers[size_t(plan.layers[size_t(ii)])];
@@ -66,7 +93,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         backend.rope(s.q.data(), n, int(spec.n_heads), in.positions.data(), rope);
         backend.rope(s.k.data(), n, int(spec.n_kv_heads), in.positions.data(), rope);
         backend.kv_store(s.k.data(), s.v.data(), kv_view, layout);
-        if (in.tap) in.tap(ii, s.x.data(), s.k.data(), s.v.data());
+        if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), s.k.data(), s.v.data());
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
         backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
         backend.add(s.x.data(), s.h.data(), n * d);
@@ -81,7 +108,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         backend.add(s.x.data(), s.h.data(), n * d);
     }
 
-    if (in.tap) in.tap(plan.n_instances(), s.x.data(), nullptr, nullptr);
+    if (in.tap) tap(backend, s, in, plan.n_instances(), n * d, 0, s.x.data(), nullptr, nullptr);
 
     // Output head, only for the rows whose logits are wanted.
     const int64_t n_rows = int64_t(in.logit_rows.size());

@@ -2,7 +2,11 @@
 // seed gives the same model on every run.
 #include "model/random_model.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -33,6 +37,19 @@ ModelSpec llama32_1b_spec() {
     return s;
 }
 
+ModelSpec llama3_8b_spec() {
+    ModelSpec s = llama32_1b_spec();
+    s.n_embd = 4096;
+    s.n_ff = 14336;
+    s.n_layers = 32;
+    s.n_heads = 32;
+    s.n_kv_heads = 8;
+    s.head_dim = 128;
+    s.rope.factor = 8.0;
+    s.tied_embeddings = false;
+    return s;
+}
+
 namespace {
 
 struct Storage {
@@ -51,20 +68,26 @@ uint64_t next(uint64_t& state) {
 std::shared_ptr<Model> make_random_model(const ModelSpec& spec, DType dtype, uint64_t seed) {
     auto storage = std::make_shared<Storage>();
     uint64_t tensor_seed = seed * 0x9E3779B97F4A7C15ull + 1;
+    // Tensors are filled after all are made, several at once (each from its own seed, so the
+    // values do not depend on the order): an 8B-parameter model takes seconds, not minutes.
+    std::vector<std::function<void()>> fills;
     // Makes a tensor of `shape` in `type` with values center + uniform(-a, a), a = std*sqrt(3).
     auto make = [&](std::initializer_list<int64_t> shape, DType type, float center, float std) {
         TensorView t = make_view(nullptr, type, shape);
         const int64_t cols = t.row_elems(), rows = t.n_rows();
         storage->buffers.emplace_back(size_t(rows * dtype_row_bytes(type, cols)));
         uint8_t* data = storage->buffers.back().data();
-        uint64_t state = (tensor_seed += 0x9E3779B97F4A7C15ull) | 1;
+        const uint64_t state0 = (tensor_seed += 0x9E3779B97F4A7C15ull) | 1;
         const float a = std * std::sqrt(3.0f);
-        std::vector<float> row(static_cast<size_t>(cols));
-        for (int64_t r = 0; r < rows; ++r) {
-            for (auto& v : row)
-                v = center + a * (float(next(state) >> 40) * (2.0f / float(1 << 24)) - 1.0f);
-            quantize_row(type, row.data(), data + r * dtype_row_bytes(type, cols), cols);
-        }
+        fills.push_back([=] {
+            uint64_t state = state0;
+            std::vector<float> row(static_cast<size_t>(cols));
+            for (int64_t r = 0; r < rows; ++r) {
+                for (auto& v : row)
+                    v = center + a * (float(next(state) >> 40) * (2.0f / float(1 << 24)) - 1.0f);
+                quantize_row(type, row.data(), data + r * dtype_row_bytes(type, cols), cols);
+            }
+        });
         t.data = data;
         return t;
     };
@@ -96,6 +119,15 @@ std::shared_ptr<Model> make_random_model(const ModelSpec& spec, DType dtype, uin
         L.w_down = make({d, f}, dtype, 0.0f, 1.0f / std::sqrt(float(f)));
         w.layers.push_back(L);
     }
+    std::atomic<size_t> next_fill{0};
+    auto worker = [&] {
+        for (size_t i; (i = next_fill++) < fills.size();) fills[i]();
+    };
+    std::vector<std::thread> threads;
+    const unsigned n_threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    for (unsigned t = 1; t < n_threads; ++t) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
     return std::make_shared<Model>(spec, std::move(w), nullptr, "random", "memory",
                                    std::vector<std::shared_ptr<void>>{storage});
 }

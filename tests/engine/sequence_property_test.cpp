@@ -5,6 +5,7 @@
 // computation of the same tokens BITWISE (cpu backend), and the pool's accounting is exact.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -36,6 +37,15 @@ std::shared_ptr<Model> small_random_model(DType dtype) {
     return make_random_model(s, dtype, 42);
 }
 
+// The device under test: cpu, or the one ENCORE_TEST_DEVICE names (tests/gpu/run.sh runs this
+// suite with "cuda", deterministic, where the same bitwise equality must hold).
+void apply_test_device(EngineOptions& o) {
+    if (const char* device = std::getenv("ENCORE_TEST_DEVICE"); device && *device) {
+        o.backend = device;
+        o.deterministic = true;
+    }
+}
+
 // From-scratch logits of `tokens` at every position, on an engine without a prefix cache.
 class Reference {
   public:
@@ -44,6 +54,7 @@ class Reference {
         o.precision = precision;
         o.prefix_cache = false;
         o.kv_budget_bytes = int64_t(64) << 20;  // taken up front: enough for these models
+        apply_test_device(o);
         engine_ = std::make_unique<Engine>(model, plan, o);
     }
     std::vector<float> row(const std::vector<int32_t>& tokens, int64_t position) {
@@ -188,6 +199,7 @@ void run_property(std::shared_ptr<Model> model, const LayerPlan& plan, int64_t b
     o.precision = precision;
     const int64_t block_bytes = int64_t(plan.n_instances()) * 2 * model->spec().kv_dim() * 16 * 4;
     o.kv_budget_bytes = budget_blocks * block_bytes;
+    apply_test_device(o);
     Engine engine(model, plan, o);
     Reference ref(model, plan, precision);
     Harness h{engine, ref, std::mt19937(seed), {}, 0, 0};

@@ -1,0 +1,419 @@
+// The CUDA backend: the Backend interface on one GPU (see backend.h and kernels.h).
+//
+// Memory: activations, scratch and the KV pool are device memory (cudaMalloc, zeroed). Weights
+// arrive as host TensorViews and are uploaded once, in their stored dtype, into a cache shared
+// by every CUDA backend of the process (engines of one model share one copy). Host inputs of a
+// forward pass (positions, sequences, block tables, token ids, logit rows) go through a pinned
+// staging buffer and one asynchronous copy each. All work is enqueued on the backend's stream; the
+// host waits only where results cross to the host (to_host) and before reusing staging memory.
+#ifdef ENCORE_HAVE_CUDA
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/kernels.h"
+
+namespace encore {
+
+namespace {
+
+using namespace encore::cuda;
+
+// Weights on the device, shared by the backends of the process, keyed by host address and size
+// and checked against a sample of their bytes (a freed model's address reused by another).
+class WeightCache {
+  public:
+    static WeightCache& instance() {
+        static WeightCache cache;
+        return cache;
+    }
+    const void* get(const TensorView& t) {
+        const int64_t bytes = t.n_bytes();
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = entries_.find(t.data);
+        const uint64_t fp = fingerprint(t.data, bytes);
+        if (it != entries_.end()) {
+            if (it->second.bytes == bytes && it->second.fingerprint == fp) return it->second.ptr;
+            cudaFree(it->second.ptr);
+            entries_.erase(it);
+        }
+        void* p = nullptr;
+        check_cuda(cudaMalloc(&p, size_t(std::max<int64_t>(bytes, 1))), "uploading a weight");
+        check_cuda(cudaMemcpy(p, t.data, size_t(bytes), cudaMemcpyHostToDevice),
+                   "uploading a weight");
+        entries_.emplace(t.data, Entry{p, bytes, fp});
+        return p;
+    }
+
+  private:
+    struct Entry {
+        void* ptr;
+        int64_t bytes;
+        uint64_t fingerprint;
+    };
+    static uint64_t fingerprint(const void* data, int64_t bytes) {
+        const auto* b = static_cast<const uint8_t*>(data);
+        uint64_t h = 1469598103934665603ull ^ uint64_t(bytes);
+        for (int s = 0; s < 16; ++s) {  // 16 samples of 8 bytes spread over the tensor
+            const int64_t at = bytes <= 8 ? 0 : (bytes - 8) * s / 15;
+            uint64_t v = 0;
+            std::memcpy(&v, b + at, size_t(std::min<int64_t>(8, bytes)));
+            h = (h ^ v) * 1099511628211ull;
+        }
+        return h;
+    }
+    std::mutex mutex_;
+    std::unordered_map<const void*, Entry> entries_;
+};
+
+// A growable device array (contents not kept when it grows).
+template <typename T>
+struct DeviceArray {
+    T* ptr = nullptr;
+    size_t capacity = 0;
+    T* get(size_t n) {
+        if (n > capacity) {
+            if (ptr) cudaFree(ptr);
+            ptr = nullptr;
+            capacity = 0;
+            check_cuda(
+                cudaMalloc(reinterpret_cast<void**>(&ptr), std::max<size_t>(n, 1) * sizeof(T)),
+                "scratch");
+            capacity = n;
+        }
+        return ptr;
+    }
+    ~DeviceArray() {
+        if (ptr) cudaFree(ptr);
+    }
+};
+
+class CudaBackend final : public Backend {
+  public:
+    explicit CudaBackend(const DeviceOptions& options) : options_(options) {
+        int count = 0;
+        check_cuda(cudaGetDeviceCount(&count), "looking for a CUDA device");
+        if (options.device < 0 || options.device >= count)
+            fail(ErrorKind::invalid_argument, "CUDA device {} does not exist ({} found)",
+                 options.device, count);
+        check_cuda(cudaSetDevice(options.device), "cudaSetDevice");
+        check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
+        check_cuda(cudaEventCreateWithFlags(&staged_, cudaEventDisableTiming), "event");
+        gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
+    }
+    ~CudaBackend() override {
+        cudaStreamSynchronize(stream_);
+        release_staging();
+        for (auto& r : retired_) free_staging(r);
+        gemm_.reset();
+        cudaEventDestroy(staged_);
+        cudaStreamDestroy(stream_);
+    }
+
+    std::string name() const override { return "cuda"; }
+    bool host_memory() const override { return false; }
+    int64_t memory_free() const override {
+        size_t free = 0, total = 0;
+        check_cuda(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+        return int64_t(free);
+    }
+
+    void* allocate(size_t bytes) override {
+        void* p = nullptr;
+        check_cuda(cudaMalloc(&p, std::max<size_t>(bytes, 1)), "allocating device memory");
+        check_cuda(cudaMemset(p, 0, std::max<size_t>(bytes, 1)), "zeroing device memory");
+        return p;
+    }
+    void deallocate(void* p) override {
+        cudaStreamSynchronize(stream_);
+        cudaFree(p);
+    }
+    void copy(void* dst, const void* src, size_t bytes) override {
+        check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
+    }
+    void to_host(void* host_dst, const void* src, size_t bytes) override {
+        check_cuda(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                   "copy to the host");
+        check_cuda(cudaStreamSynchronize(stream_), "forward pass on the GPU");
+    }
+    void from_host(void* dst, const void* host_src, size_t bytes) override {
+        check_cuda(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_),
+                   "copy from the host");
+        check_cuda(cudaStreamSynchronize(stream_), "copy from the host");
+    }
+
+    void begin_batch(const BatchLayout& batch) override {
+        // Staging memory of the previous batch may still be read by its copies.
+        check_cuda(cudaEventSynchronize(staged_), "waiting for staged copies");
+        staging_used_ = 0;
+        if (!retired_.empty()) {
+            check_cuda(cudaStreamSynchronize(stream_), "stream");
+            for (auto& r : retired_) free_staging(r);
+            retired_.clear();
+        }
+        layout_ = batch;
+        has_layout_ = true;
+        tables_block_size_ = 0;
+        tiles_tokens_ = 0;
+        const int64_t n = batch.n_tokens;
+        dev_.n_tokens = n;
+        dev_.positions = upload(batch.positions, size_t(n));
+        dev_.seq_index = upload(batch.seq_index, size_t(n));
+        max_pos_ = 0;
+        n_seqs_ = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            max_pos_ = std::max(max_pos_, batch.positions[i]);
+            n_seqs_ = std::max(n_seqs_, batch.seq_index[i] + 1);
+        }
+    }
+
+    void embed(const TensorView& table, const int32_t* ids, int64_t n, float* out) override {
+        for (int64_t i = 0; i < n; ++i)  // all ids are checked before anything is written
+            if (ids[i] < 0 || ids[i] >= table.n_rows())
+                fail(ErrorKind::out_of_range, "token id {} is outside the vocabulary of {}", ids[i],
+                     table.n_rows());
+        launch_embed(weight(table), table.dtype, table.row_elems(), upload(ids, size_t(n)), n, out,
+                     stream_);
+        check_launch("embed");
+    }
+
+    void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
+        launch_rms_norm(x, weight(w), w.dtype, eps, n, w.n_elements(), out, stream_);
+        check_launch("rms_norm");
+    }
+
+    void matmul(const float* x, int64_t n, const TensorView& w, const TensorView* bias,
+                float* y) override {
+        const MatmulOut one{&w, bias, y};
+        matmuls(x, n, std::span(&one, 1));
+    }
+
+    void matmuls(const float* x, int64_t n, std::span<const MatmulOut> outs) override {
+        if (n == 0) return;
+        const void* x16 = nullptr;  // x converted once to the 16-bit type of the weights
+        DType x16_type = DType::f32;
+        for (const MatmulOut& o : outs) {
+            const TensorView& w = *o.w;
+            const int64_t m = w.n_rows(), k = w.row_elems();
+            const void* wd = weight(w);
+            if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
+                if (!x16 || x16_type != w.dtype) {
+                    void* buf = x16_.get(size_t(n * k));
+                    launch_convert(x, n * k, w.dtype, buf, stream_);
+                    check_launch("convert");
+                    x16 = buf;
+                    x16_type = w.dtype;
+                }
+                gemm_->run(w.dtype, wd, m, k, x16, n, o.y);
+            } else if (w.dtype == DType::f32) {
+                gemm_->run(DType::f32, wd, m, k, x, n, o.y);
+            } else if (w.dtype == DType::q8_0 || w.dtype == DType::q4_0) {
+                launch_matmul_quant(x, n, wd, w.dtype, m, k, o.y, stream_);
+                check_launch("matmul_quant");
+            } else {
+                fail(ErrorKind::unsupported, "CUDA matmul of {} weights", dtype_name(w.dtype));
+            }
+            if (o.bias) {
+                launch_add_bias(o.y, n, m, weight(*o.bias), o.bias->dtype, stream_);
+                check_launch("add_bias");
+            }
+        }
+    }
+
+    void rope(float* x, int64_t n, int n_heads, const int32_t* positions,
+              const RopeTable& table) override {
+        const int32_t* pos = has_layout_ && positions == layout_.positions && n <= dev_.n_tokens
+                                 ? dev_.positions
+                                 : upload(positions, size_t(n));
+        launch_rope(x, n, n_heads, table.head_dim, pos, inv_freq(table), stream_);
+        check_launch("rope");
+    }
+
+    void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {
+        launch_silu_mul(gate, up, n, out, stream_);
+        check_launch("silu_mul");
+    }
+
+    void add(float* x, const float* y, int64_t n) override {
+        launch_add(x, y, n, stream_);
+        check_launch("add");
+    }
+
+    void kv_store(const float* k, const float* v, const KvLayerView& kv,
+                  const BatchLayout& batch) override {
+        prepare(batch, kv.block_size);
+        launch_kv_store(k, v, device_view(kv), dev_, stream_);
+        check_launch("kv_store");
+    }
+
+    void attention(const float* q, int n_heads, const KvLayerView& kv, const BatchLayout& batch,
+                   float* out) override {
+        prepare(batch, kv.block_size);
+        const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim);
+        if (tiles_tokens_ != plan.tile_tokens) {  // tiles of this batch for this model
+            std::vector<AttentionTile> tiles;
+            for (int64_t i = 0; i < batch.n_tokens; ++i) {
+                if (tiles.empty() || tiles.back().seq != batch.seq_index[i] ||
+                    tiles.back().n_tokens == plan.tile_tokens)
+                    tiles.push_back({int32_t(i), 0, batch.seq_index[i], 0});
+                tiles.back().n_tokens++;
+                tiles.back().max_pos = std::max(tiles.back().max_pos, batch.positions[i]);
+            }
+            tiles_ = upload(tiles.data(), tiles.size());
+            n_tiles_ = int(tiles.size());
+            tiles_tokens_ = plan.tile_tokens;
+        }
+        float* scratch = attention_scratch_.get(
+            size_t(attention_scratch_floats(batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
+        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch,
+                         out, stream_);
+        check_launch("attention");
+    }
+
+    void gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n,
+                     float* dst) override {
+        launch_gather_rows(src, d, upload(rows, size_t(n)), n, dst, stream_);
+        check_launch("gather_rows");
+    }
+
+  private:
+    struct Staging {
+        uint8_t* host = nullptr;
+        uint8_t* device = nullptr;
+        size_t bytes = 0;
+    };
+
+    static void free_staging(Staging& s) {
+        if (s.host) cudaFreeHost(s.host);
+        if (s.device) cudaFree(s.device);
+        s = {};
+    }
+    void release_staging() { free_staging(staging_); }
+
+    // Copies n host values to device memory valid until the next begin_batch.
+    template <typename T>
+    const T* upload(const T* host, size_t n) {
+        const size_t bytes = n * sizeof(T), aligned = (bytes + 255) / 256 * 256;
+        if (staging_used_ + aligned > staging_.bytes) {
+            // Earlier uploads of this batch stay valid: the old buffers retire at the next batch.
+            const size_t old_bytes = staging_.bytes;
+            if (staging_.host) retired_.push_back(staging_);
+            staging_ = {};
+            const size_t want = std::max<size_t>({aligned, size_t(1) << 20, 2 * old_bytes});
+            check_cuda(cudaMallocHost(reinterpret_cast<void**>(&staging_.host), want),
+                       "pinned staging memory");
+            check_cuda(cudaMalloc(reinterpret_cast<void**>(&staging_.device), want),
+                       "staging memory");
+            staging_.bytes = want;
+            staging_used_ = 0;
+        }
+        uint8_t* h = staging_.host + staging_used_;
+        uint8_t* d = staging_.device + staging_used_;
+        if (bytes) std::memcpy(h, host, bytes);
+        staging_used_ += aligned;
+        check_cuda(cudaMemcpyAsync(d, h, bytes, cudaMemcpyHostToDevice, stream_), "staging");
+        check_cuda(cudaEventRecord(staged_, stream_), "event");
+        return reinterpret_cast<const T*>(d);
+    }
+
+    // The batch's block tables on the device (they depend on the pool's block size).
+    void prepare(const BatchLayout& batch, int block_size) {
+        if (!has_layout_ || batch.positions != layout_.positions ||
+            batch.n_tokens != layout_.n_tokens)
+            begin_batch(batch);
+        if (tables_block_size_ == block_size) return;
+        std::vector<int32_t> seq_max(size_t(n_seqs_), -1), offsets(size_t(n_seqs_), 0), flat;
+        for (int64_t i = 0; i < batch.n_tokens; ++i)
+            seq_max[size_t(batch.seq_index[i])] =
+                std::max(seq_max[size_t(batch.seq_index[i])], batch.positions[i]);
+        for (int32_t s = 0; s < n_seqs_; ++s) {
+            offsets[size_t(s)] = int32_t(flat.size());
+            if (seq_max[size_t(s)] < 0) continue;
+            const int32_t* table = batch.block_tables[s];
+            flat.insert(flat.end(), table, table + seq_max[size_t(s)] / block_size + 1);
+        }
+        dev_.table_offsets = upload(offsets.data(), offsets.size());
+        dev_.tables = upload(flat.data(), flat.size());
+        tables_block_size_ = block_size;
+    }
+
+    static KvDeviceView device_view(const KvLayerView& kv) {
+        KvDeviceView d;
+        d.pool = kv.pool;
+        d.type = kv.type;
+        d.block_stride = kv.block_stride;
+        d.instance_offset = kv.instance_offset;
+        d.n_kv_heads = kv.n_kv_heads;
+        d.head_dim = kv.head_dim;
+        d.block_size = kv.block_size;
+        return d;
+    }
+
+    const void* weight(const TensorView& t) { return WeightCache::instance().get(t); }
+
+    const float* inv_freq(const RopeTable& table) {
+        const size_t half = size_t(table.head_dim / 2);
+        if (rope_host_.size() != half ||
+            std::memcmp(rope_host_.data(), table.inv_freq, half * sizeof(float)) != 0) {
+            rope_host_.assign(table.inv_freq, table.inv_freq + half);
+            float* d = rope_device_.get(half);
+            check_cuda(cudaMemcpyAsync(d, rope_host_.data(), half * sizeof(float),
+                                       cudaMemcpyHostToDevice, stream_),
+                       "rope table");
+            check_cuda(cudaStreamSynchronize(stream_), "rope table");
+        }
+        return rope_device_.ptr;
+    }
+
+    DeviceOptions options_;
+    cudaStream_t stream_ = nullptr;
+    cudaEvent_t staged_ = nullptr;
+    std::unique_ptr<Gemm> gemm_;
+    Staging staging_;
+    std::vector<Staging> retired_;
+    size_t staging_used_ = 0;
+
+    BatchLayout layout_;
+    bool has_layout_ = false;
+    BatchDevice dev_;
+    int32_t max_pos_ = 0, n_seqs_ = 0;
+    int tables_block_size_ = 0;
+    const AttentionTile* tiles_ = nullptr;
+    int n_tiles_ = 0, tiles_tokens_ = 0;
+
+    DeviceArray<uint16_t> x16_;
+    DeviceArray<float> attention_scratch_, rope_device_;
+    std::vector<float> rope_host_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const DeviceOptions& options) {
+    return std::make_unique<CudaBackend>(options);
+}
+
+bool cuda_available(std::string* why) {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        if (why)
+            *why = e != cudaSuccess ? std::string("no usable CUDA device: ") + cudaGetErrorString(e)
+                                    : "no CUDA device";
+        cudaGetLastError();
+        return false;
+    }
+    return true;
+}
+
+}  // namespace encore
+
+#endif  // ENCORE_HAVE_CUDA

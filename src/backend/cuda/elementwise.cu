@@ -1,0 +1,224 @@
+// Elementwise and row kernels of the CUDA backend: embedding gather, RMSNorm, RoPE, SiLU·mul,
+// residual add, bias, row gather, f32 -> 16-bit conversion for the GEMMs, K/V stores into the
+// paged pool. Reductions (RMSNorm) run over one row in a block in a fixed order that depends
+// only on the row length.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "backend/cuda/device_dtype.cuh"
+#include "backend/cuda/kernels.h"
+
+namespace encore::cuda {
+
+namespace {
+
+constexpr int k_threads = 256;
+
+unsigned blocks_for(int64_t n, int threads = k_threads) {
+    return unsigned((n + threads - 1) / threads);
+}
+
+__global__ void embed_kernel(const void* table, DType dtype, int64_t d, const int32_t* ids,
+                             float* out) {
+    const int64_t i = blockIdx.y;
+    const int64_t row = ids[i];
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
+         c += int64_t(gridDim.x) * blockDim.x)
+        out[i * d + c] = load_element(table, dtype, row * d + c);
+}
+
+// One block per row; each thread sums a strided slice, then a fixed tree over the block.
+template <int Threads>
+__global__ void rms_norm_kernel(const float* x, const void* w, DType w_dtype, float eps, int64_t d,
+                                float* out) {
+    __shared__ float partial[Threads / 32];
+    const int64_t i = blockIdx.x;
+    const float* xi = x + i * d;
+    float sum = 0.0f;
+    for (int64_t c = threadIdx.x; c < d; c += Threads) sum += xi[c] * xi[c];
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (Threads > 32) {
+        if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+        __syncthreads();
+        sum = 0.0f;
+        for (int wi = 0; wi < Threads / 32; ++wi) sum += partial[wi];
+    }
+    const float scale = 1.0f / sqrtf(sum / float(d) + eps);
+    for (int64_t c = threadIdx.x; c < d; c += Threads)
+        out[i * d + c] = xi[c] * scale * load_element(w, w_dtype, c);
+}
+
+__global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim,
+                            const int32_t* positions, const float* inv_freq) {
+    const int half = head_dim / 2;
+    const int64_t total = n * n_heads * half;
+    for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+         t += int64_t(gridDim.x) * blockDim.x) {
+        const int c = int(t % half);
+        const int64_t row = t / half;  // token * n_heads + head
+        const int64_t token = row / n_heads;
+        float* v = x + row * head_dim;
+        const float angle = float(positions[token]) * inv_freq[c];
+        float sn, cs;
+        sincosf(angle, &sn, &cs);
+        const float a = v[c], b = v[c + half];
+        v[c] = a * cs - b * sn;
+        v[c + half] = b * cs + a * sn;
+    }
+}
+
+__global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += int64_t(gridDim.x) * blockDim.x) {
+        const float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+__global__ void add_kernel(float* x, const float* y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += int64_t(gridDim.x) * blockDim.x)
+        x[i] += y[i];
+}
+
+__global__ void add_bias_kernel(float* y, int64_t n, int64_t m, const void* bias, DType dtype) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * m;
+         i += int64_t(gridDim.x) * blockDim.x)
+        y[i] += load_element(bias, dtype, i % m);
+}
+
+__global__ void gather_rows_kernel(const float* src, int64_t d, const int32_t* rows, float* dst) {
+    const int64_t i = blockIdx.y;
+    const float* s = src + int64_t(rows[i]) * d;
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
+         c += int64_t(gridDim.x) * blockDim.x)
+        dst[i * d + c] = s[c];
+}
+
+template <typename T>
+__device__ __forceinline__ T from_f32(float v);
+template <>
+__device__ __forceinline__ float from_f32<float>(float v) {
+    return v;
+}
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float v) {
+    return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+
+template <typename T>
+__global__ void convert_kernel(const float* x, int64_t n, T* out) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+         i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = from_f32<T>(x[i]);
+}
+
+// One thread per (token, head, element) of K and of V.
+template <typename T>
+__global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
+                                BatchDevice batch) {
+    const int hd = kv.head_dim;
+    const int64_t per_token = int64_t(kv.n_kv_heads) * hd;
+    const int64_t total = batch.n_tokens * per_token;
+    T* pool = static_cast<T*>(kv.pool);
+    for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+         t += int64_t(gridDim.x) * blockDim.x) {
+        const int64_t i = t / per_token;
+        const int h = int((t % per_token) / hd), c = int(t % hd);
+        const int32_t pos = batch.positions[i];
+        const int32_t block =
+            batch.tables[batch.table_offsets[batch.seq_index[i]] + pos / kv.block_size];
+        const int64_t k_at = int64_t(block) * kv.block_stride + kv.instance_offset +
+                             (int64_t(h) * kv.block_size + pos % kv.block_size) * hd + c;
+        const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
+        pool[k_at] = from_f32<T>(k[t]);
+        pool[v_at] = from_f32<T>(v[t]);
+    }
+}
+
+unsigned grid_cap(int64_t n) {
+    const int64_t b = (n + k_threads - 1) / k_threads;
+    return unsigned(b < 65535 ? (b > 0 ? b : 1) : 65535);
+}
+
+}  // namespace
+
+void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids, int64_t n,
+                  float* out, cudaStream_t stream) {
+    if (n == 0) return;
+    const dim3 grid(blocks_for(d), unsigned(n));
+    embed_kernel<<<grid, k_threads, 0, stream>>>(table, dtype, d, ids, out);
+}
+
+void launch_rms_norm(const float* x, const void* w, DType w_dtype, float eps, int64_t n, int64_t d,
+                     float* out, cudaStream_t stream) {
+    if (n == 0) return;
+    if (d <= 256)
+        rms_norm_kernel<32><<<unsigned(n), 32, 0, stream>>>(x, w, w_dtype, eps, d, out);
+    else
+        rms_norm_kernel<256><<<unsigned(n), 256, 0, stream>>>(x, w, w_dtype, eps, d, out);
+}
+
+void launch_rope(float* x, int64_t n, int n_heads, int head_dim, const int32_t* positions,
+                 const float* inv_freq, cudaStream_t stream) {
+    const int64_t total = n * n_heads * (head_dim / 2);
+    if (total == 0) return;
+    rope_kernel<<<grid_cap(total), k_threads, 0, stream>>>(x, n, n_heads, head_dim, positions,
+                                                           inv_freq);
+}
+
+void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out,
+                     cudaStream_t stream) {
+    if (n == 0) return;
+    silu_mul_kernel<<<grid_cap(n), k_threads, 0, stream>>>(gate, up, n, out);
+}
+
+void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream) {
+    if (n == 0) return;
+    add_kernel<<<grid_cap(n), k_threads, 0, stream>>>(x, y, n);
+}
+
+void launch_add_bias(float* y, int64_t n, int64_t m, const void* bias, DType dtype,
+                     cudaStream_t stream) {
+    if (n * m == 0) return;
+    add_bias_kernel<<<grid_cap(n * m), k_threads, 0, stream>>>(y, n, m, bias, dtype);
+}
+
+void launch_gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n, float* dst,
+                        cudaStream_t stream) {
+    if (n == 0) return;
+    const dim3 grid(blocks_for(d), unsigned(n));
+    gather_rows_kernel<<<grid, k_threads, 0, stream>>>(src, d, rows, dst);
+}
+
+void launch_convert(const float* x, int64_t n, DType to, void* out, cudaStream_t stream) {
+    if (n == 0) return;
+    if (to == DType::bf16)
+        convert_kernel<<<grid_cap(n), k_threads, 0, stream>>>(x, n,
+                                                              static_cast<__nv_bfloat16*>(out));
+    else
+        convert_kernel<<<grid_cap(n), k_threads, 0, stream>>>(x, n, static_cast<__half*>(out));
+}
+
+void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
+                     const BatchDevice& batch, cudaStream_t stream) {
+    const int64_t total = batch.n_tokens * kv.n_kv_heads * kv.head_dim;
+    if (total == 0) return;
+    const unsigned grid = grid_cap(total);
+    switch (kv.type) {
+        case DType::f16:
+            kv_store_kernel<__half><<<grid, k_threads, 0, stream>>>(k, v, kv, batch);
+            break;
+        case DType::bf16:
+            kv_store_kernel<__nv_bfloat16><<<grid, k_threads, 0, stream>>>(k, v, kv, batch);
+            break;
+        default:
+            kv_store_kernel<float><<<grid, k_threads, 0, stream>>>(k, v, kv, batch);
+    }
+}
+
+}  // namespace encore::cuda

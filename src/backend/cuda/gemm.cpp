@@ -1,0 +1,129 @@
+// cuBLASLt GEMMs of the CUDA backend (see gemm.h).
+#ifdef ENCORE_HAVE_CUDA
+
+#include "backend/cuda/gemm.h"
+
+#include "backend/cuda/cuda_check.h"
+
+namespace encore::cuda {
+
+namespace {
+
+// Batch size for which the deterministic mode picks each weight shape's one algorithm: large
+// enough for a prefill-shaped tiling, which decode then runs too (the speed cost of the mode).
+constexpr int64_t k_fixed_algorithm_n = 256;
+
+cudaDataType_t cuda_type(DType dtype) {
+    switch (dtype) {
+        case DType::bf16:
+            return CUDA_R_16BF;
+        case DType::f16:
+            return CUDA_R_16F;
+        default:
+            return CUDA_R_32F;
+    }
+}
+
+}  // namespace
+
+Gemm::Gemm(cudaStream_t stream, bool deterministic)
+    : stream_(stream), deterministic_(deterministic) {
+    ENCORE_CUBLAS_CHECK(cublasLtCreate(&handle_));
+    ENCORE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+}
+
+Gemm::~Gemm() {
+    for (auto& [key, p] : plans_) {
+        cublasLtMatrixLayoutDestroy(p.a);
+        cublasLtMatrixLayoutDestroy(p.b);
+        cublasLtMatrixLayoutDestroy(p.c);
+        cublasLtMatmulDescDestroy(p.desc);
+    }
+    cudaFree(workspace_);
+    cublasLtDestroy(handle_);
+}
+
+cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
+                                  cublasLtMatmulDesc_t desc) {
+    const cudaDataType_t t = cuda_type(dtype);
+    cublasLtMatrixLayout_t a, b, c;
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a, t, uint64_t(k), uint64_t(m), k));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b, t, uint64_t(k), uint64_t(n), k));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+    cublasLtMatmulPreference_t pref;
+    ENCORE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    ENCORE_CUBLAS_CHECK(
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &workspace_bytes_, sizeof(workspace_bytes_)));
+    cublasLtMatmulHeuristicResult_t results[8];
+    int found = 0;
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(handle_, desc, a, b, c, c, pref, 8, results, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(a);
+    cublasLtMatrixLayoutDestroy(b);
+    cublasLtMatrixLayoutDestroy(c);
+    if (st != CUBLAS_STATUS_SUCCESS || found == 0)
+        fail(ErrorKind::unsupported, "cuBLASLt has no algorithm for a {} GEMM of {}x{}x{}",
+             dtype_name(dtype), m, n, k);
+    cublasLtMatmulAlgo_t algo = results[0].algo;
+    if (deterministic_) {
+        const int one = 1;
+        const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
+        cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one,
+                                             sizeof(one));
+        cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &none,
+                                             sizeof(none));
+    }
+    return algo;
+}
+
+Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n) {
+    const auto key = std::make_tuple(int(dtype), m, k, n);
+    auto it = plans_.find(key);
+    if (it != plans_.end()) return it->second;
+    Plan p;
+    const cudaDataType_t t = cuda_type(dtype);
+    ENCORE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t op_t = CUBLAS_OP_T, op_n = CUBLAS_OP_N;
+    ENCORE_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_t, sizeof(op_t)));
+    ENCORE_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof(op_n)));
+    // Column-major view: W [m, k] row-major is k x m (ld k), used transposed; x is k x n (ld k);
+    // y is m x n (ld m).
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, t, uint64_t(k), uint64_t(m), k));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, t, uint64_t(k), uint64_t(n), k));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+    if (deterministic_) {
+        const auto akey = std::make_tuple(int(dtype), m, k);
+        auto a = fixed_algos_.find(akey);
+        if (a == fixed_algos_.end())
+            a = fixed_algos_.emplace(akey, choose(dtype, m, k, k_fixed_algorithm_n, p.desc)).first;
+        p.algo = a->second;
+        cublasLtMatmulHeuristicResult_t check{};
+        if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
+                CUBLAS_STATUS_SUCCESS ||
+            check.workspaceSize > workspace_bytes_)
+            fail(ErrorKind::unsupported,
+                 "--deterministic: the fixed cuBLASLt algorithm of the {} GEMM {}x{} does not run "
+                 "with {} rows",
+                 dtype_name(dtype), m, k, n);
+    } else {
+        p.algo = choose(dtype, m, k, n, p.desc);
+    }
+    return plans_.emplace(key, p).first->second;
+}
+
+void Gemm::run(DType dtype, const void* w, int64_t m, int64_t k, const void* x, int64_t n,
+               float* y) {
+    if (n == 0 || m == 0) return;
+    Plan& p = plan_for(dtype, m, k, n);
+    const float alpha = 1.0f, beta = 0.0f;
+    ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y,
+                                       p.c, &p.algo, workspace_, workspace_bytes_, stream_));
+}
+
+}  // namespace encore::cuda
+
+#endif  // ENCORE_HAVE_CUDA

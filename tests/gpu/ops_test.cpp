@@ -1,0 +1,316 @@
+// Every op of the CUDA backend against the scalar CPU backend, op by op, on random inputs
+// (tests/gpu/run.sh runs this on a GPU; without one every test is skipped with a message).
+//
+// Tolerances, per op and dtype (error measures of tests/backend/test_util.h):
+//   embed, gather_rows, kv_store (f32 pool): bitwise (pure copies and exact conversions);
+//   rms_norm, silu_mul, add: 1e-6 max relative (f32 math, another summation tree / expf);
+//   rope: 2e-6 max relative (sincosf against the host's sin and cos);
+//   matmul f32 weights: 1e-6 of the sum of |terms| (plain f32, no TF32; another summation order);
+//   matmul bf16 / f16 weights: the GPU rounds x to the weights' 16-bit type, so against the
+//     scalar backend fed the same rounded x: 1e-6 of the sum of |terms|; against unrounded x:
+//     bf16 8e-3, f16 1e-3 of the sum of |terms| (one rounding of each x: 2^-8, 2^-11);
+//   matmul q8_0 / q4_0: dequantized in the kernel, f32 math: 1e-6 of the sum of |terms|;
+//   attention: 1e-5 max relative (online softmax over splits of 256 keys against the plain one).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "../backend/test_util.h"
+#include "backend/backend.h"
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace encore {
+namespace {
+
+using test::abs_rows;
+using test::error_vs_magnitude;
+using test::max_rel_error;
+using test::random_floats;
+using test::random_weights;
+
+class CudaOps : public ::testing::Test {
+  public:
+    void SetUp() override {
+        std::string why;
+        if (!cuda_available(&why)) GTEST_SKIP() << "no GPU: " << why;
+        cuda = make_cuda_backend({});
+    }
+    // Device copy of host floats.
+    float* up(const std::vector<float>& host) {
+        auto* p = static_cast<float*>(cuda->allocate(host.size() * sizeof(float)));
+        cuda->from_host(p, host.data(), host.size() * sizeof(float));
+        owned.push_back(p);
+        return p;
+    }
+    float* device_floats(size_t n) {
+        auto* p = static_cast<float*>(cuda->allocate(n * sizeof(float)));
+        std::vector<float> poison(n, std::numeric_limits<float>::quiet_NaN());
+        cuda->from_host(p, poison.data(), n * sizeof(float));  // every element must be written
+        owned.push_back(p);
+        return p;
+    }
+    std::vector<float> down(const float* p, size_t n) {
+        std::vector<float> host(n);
+        cuda->to_host(host.data(), p, n * sizeof(float));
+        return host;
+    }
+    void TearDown() override {
+        for (void* p : owned) cuda->deallocate(p);
+    }
+
+    std::unique_ptr<Backend> scalar = make_scalar_backend();
+    std::unique_ptr<Backend> cuda;
+    std::vector<void*> owned;
+    std::mt19937 rng{1234};
+};
+
+TEST_F(CudaOps, EmbedEveryDtypeBitwise) {
+    for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)));
+        const int64_t vocab = 300, d = 96, n = 37;
+        const auto table = random_weights(rng, dtype, vocab, d);
+        std::vector<int32_t> ids(n);
+        for (auto& id : ids) id = int32_t(rng() % vocab);
+        std::vector<float> ref(size_t(n * d));
+        scalar->embed(table.view, ids.data(), n, ref.data());
+        float* out = device_floats(size_t(n * d));
+        cuda->embed(table.view, ids.data(), n, out);
+        EXPECT_EQ(down(out, size_t(n * d)), ref);
+    }
+}
+
+TEST_F(CudaOps, EmbedRejectsOutOfRangeIds) {
+    const auto table = random_weights(rng, DType::f32, 10, 32);
+    const int32_t ids[] = {3, 10};
+    float* out = device_floats(64);
+    EXPECT_THROW(cuda->embed(table.view, ids, 2, out), Error);
+}
+
+TEST_F(CudaOps, RmsNormRowsOfEveryLength) {
+    for (int64_t d : {8, 16, 24, 64, 128, 300, 2048, 4096}) {
+        SCOPED_TRACE(d);
+        const int64_t n = 19;
+        const auto x = random_floats(rng, n * d, 3.0f);
+        const auto w = random_weights(rng, DType::f32, 1, d);
+        std::vector<float> ref(x.size());
+        scalar->rms_norm(x.data(), w.view, 1e-5f, n, ref.data());
+        float* xd = up(x);
+        cuda->rms_norm(xd, w.view, 1e-5f, n, xd);  // in place, as the forward pass may
+        EXPECT_LE(max_rel_error(down(xd, x.size()), ref), 1e-6);
+    }
+}
+
+TEST_F(CudaOps, MatmulEveryWeightDtype) {
+    struct Case {
+        DType dtype;
+        double same_x_tolerance;  // vs scalar on x rounded as the GPU rounds it
+        double tolerance;         // vs scalar on x as given
+    };
+    for (const Case c :
+         {Case{DType::f32, 1e-6, 1e-6}, Case{DType::bf16, 1e-6, 8e-3}, Case{DType::f16, 1e-6, 1e-3},
+          Case{DType::q8_0, 1e-6, 1e-6}, Case{DType::q4_0, 1e-6, 1e-6}}) {
+        for (int64_t n : {1, 3, 8, 17, 64, 200}) {
+            SCOPED_TRACE(std::string(dtype_name(c.dtype)) + " n=" + std::to_string(n));
+            const int64_t m = 96, k = 256;
+            const auto w = random_weights(rng, c.dtype, m, k);
+            const auto bias = random_weights(rng, DType::f32, 1, m);
+            const auto x = random_floats(rng, n * k);
+            // The inputs the GPU's GEMM sees: x rounded to the weights' 16-bit type.
+            std::vector<float> x_seen = x;
+            for (auto& v : x_seen) {
+                if (c.dtype == DType::bf16) v = bf16_to_f32(f32_to_bf16(v));
+                if (c.dtype == DType::f16) v = f16_to_f32(f32_to_f16(v));
+            }
+            std::vector<float> ref(size_t(n * m)), ref_seen(size_t(n * m)), mag(size_t(n * m));
+            scalar->matmul(x.data(), n, w.view, &bias.view, ref.data());
+            scalar->matmul(x_seen.data(), n, w.view, &bias.view, ref_seen.data());
+            // Sum of |terms| of each output, for the error measure.
+            const auto wa = abs_rows(w.view);
+            for (int64_t i = 0; i < n; ++i)
+                for (int64_t j = 0; j < m; ++j) {
+                    double s = std::fabs(double(static_cast<const float*>(bias.view.data)[j]));
+                    for (int64_t q = 0; q < k; ++q)
+                        s += std::fabs(double(x[size_t(i * k + q)])) * wa[size_t(j * k + q)];
+                    mag[size_t(i * m + j)] = float(s);
+                }
+            float* y = device_floats(size_t(n * m));
+            cuda->matmul(up(x), n, w.view, &bias.view, y);
+            const auto got = down(y, size_t(n * m));
+            EXPECT_LE(error_vs_magnitude(got, ref_seen, mag), c.same_x_tolerance);
+            EXPECT_LE(error_vs_magnitude(got, ref, mag), c.tolerance);
+        }
+    }
+}
+
+TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
+    const int64_t n = 5, k = 128;
+    const auto wq = random_weights(rng, DType::bf16, 64, k);
+    const auto wk = random_weights(rng, DType::bf16, 32, k);
+    const auto x = random_floats(rng, n * k);
+    float* xd = up(x);
+    float *yq = device_floats(size_t(n * 64)), *yk = device_floats(size_t(n * 32));
+    const Backend::MatmulOut outs[] = {{&wq.view, nullptr, yq}, {&wk.view, nullptr, yk}};
+    cuda->matmuls(xd, n, outs);
+    float* yq1 = device_floats(size_t(n * 64));
+    cuda->matmul(xd, n, wq.view, nullptr, yq1);
+    EXPECT_EQ(down(yq, size_t(n * 64)), down(yq1, size_t(n * 64)));
+}
+
+TEST_F(CudaOps, RopeAtLongPositions) {
+    for (int head_dim : {8, 16, 64, 128}) {
+        SCOPED_TRACE(head_dim);
+        const int64_t n = 11;
+        const int n_heads = 3;
+        std::vector<float> inv_freq(size_t(head_dim / 2));
+        for (int i = 0; i < head_dim / 2; ++i)
+            inv_freq[size_t(i)] = std::pow(10000.0f, -2.0f * float(i) / float(head_dim));
+        const RopeTable table{inv_freq.data(), head_dim};
+        std::vector<int32_t> pos(n);
+        for (auto& p : pos) p = int32_t(rng() % 9000);
+        const auto x = random_floats(rng, n * n_heads * head_dim);
+        auto ref = x;
+        scalar->rope(ref.data(), n, n_heads, pos.data(), table);
+        float* xd = up(x);
+        cuda->rope(xd, n, n_heads, pos.data(), table);
+        EXPECT_LE(max_rel_error(down(xd, x.size()), ref), 2e-6);
+    }
+}
+
+TEST_F(CudaOps, SiluMulAddGatherRows) {
+    const int64_t n = 10007;
+    const auto g = random_floats(rng, n, 4.0f), u = random_floats(rng, n);
+    std::vector<float> ref(static_cast<size_t>(n));
+    scalar->silu_mul(g.data(), u.data(), n, ref.data());
+    float* out = device_floats(static_cast<size_t>(n));
+    cuda->silu_mul(up(g), up(u), n, out);
+    EXPECT_LE(max_rel_error(down(out, size_t(n)), ref), 1e-6);
+
+    auto sum = g;
+    scalar->add(sum.data(), u.data(), n);
+    float* gd = up(g);
+    cuda->add(gd, up(u), n);
+    EXPECT_EQ(down(gd, size_t(n)), sum);
+
+    const int64_t d = 77;
+    const auto src = random_floats(rng, 40 * d);
+    const std::vector<int32_t> rows = {39, 0, 7, 7, 12};
+    std::vector<float> gathered(rows.size() * size_t(d));
+    scalar->gather_rows(src.data(), d, rows.data(), int64_t(rows.size()), gathered.data());
+    float* dst = device_floats(gathered.size());
+    cuda->gather_rows(up(src), d, rows.data(), int64_t(rows.size()), dst);
+    EXPECT_EQ(down(dst, gathered.size()), gathered);
+}
+
+// A paged pool mirrored on the device: the same blocks, the same tables.
+struct MirroredPool {
+    test::KvPool host;
+    float* device = nullptr;
+    MirroredPool(int n_kv_heads, int head_dim, int block_size, int64_t n_blocks, std::mt19937& rng)
+        : host(n_kv_heads, head_dim, block_size, n_blocks, rng) {}
+    KvLayerView device_view(int instance) const {
+        KvLayerView v = host.view(instance);
+        v.pool = device;
+        return v;
+    }
+};
+
+// Stores K/V of a batch of sequences (each a prefill of `lengths[s]` tokens, or one token at the
+// end of it when decode), then attends, on both backends.
+void check_attention(CudaOps& t, Backend& scalar, Backend& cuda, int n_heads, int n_kv_heads,
+                     int head_dim, const std::vector<int>& lengths, bool decode,
+                     std::mt19937& rng) {
+    MirroredPool pool(n_kv_heads, head_dim, 16, 512, rng);
+    pool.host.assign(lengths, rng);
+    // Fill every sequence's earlier positions (the cache), then the batch's own tokens.
+    test::Batch history, batch;
+    for (int s = 0; s < int(lengths.size()); ++s)
+        for (int p = 0; p < lengths[size_t(s)]; ++p)
+            (decode && p < lengths[size_t(s)] - 1 ? history : batch).add(s, p);
+    pool.device = t.up(pool.host.data);
+    auto store = [&](const test::Batch& b) {
+        if (b.size() == 0) return;
+        const auto k = random_floats(rng, b.size() * n_kv_heads * head_dim);
+        const auto v = random_floats(rng, b.size() * n_kv_heads * head_dim);
+        scalar.kv_store(k.data(), v.data(), pool.host.view(1), b.layout(pool.host));
+        cuda.begin_batch(b.layout(pool.host));
+        cuda.kv_store(t.up(k), t.up(v), pool.device_view(1), b.layout(pool.host));
+    };
+    store(history);
+    store(batch);
+    EXPECT_EQ(t.down(pool.device, pool.host.data.size()), pool.host.data) << "kv_store differs";
+    const auto q = random_floats(rng, batch.size() * n_heads * head_dim);
+    std::vector<float> ref(q.size());
+    scalar.attention(q.data(), n_heads, pool.host.view(1), batch.layout(pool.host), ref.data());
+    float* out = t.device_floats(q.size());
+    cuda.begin_batch(batch.layout(pool.host));
+    cuda.attention(t.up(q), n_heads, pool.device_view(1), batch.layout(pool.host), out);
+    EXPECT_LE(max_rel_error(t.down(out, q.size()), ref), 1e-5);
+}
+
+TEST_F(CudaOps, AttentionPrefillEveryHeadDimAndGrouping) {
+    struct Shape {
+        int n_heads, n_kv_heads, head_dim;
+    };
+    for (const Shape s : {Shape{4, 2, 16}, Shape{8, 1, 8}, Shape{3, 3, 16}, Shape{4, 2, 24},
+                          Shape{8, 2, 32}, Shape{8, 8, 64}, Shape{32, 8, 128}, Shape{4, 4, 256}}) {
+        SCOPED_TRACE(std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) + " hd " +
+                     std::to_string(s.head_dim));
+        check_attention(*this, *scalar, *cuda, s.n_heads, s.n_kv_heads, s.head_dim,
+                        {37, 1, 300, 16}, false, rng);
+    }
+}
+
+TEST_F(CudaOps, AttentionDecodeAcrossSplits) {
+    for (int head_dim : {16, 128}) {
+        SCOPED_TRACE(head_dim);
+        // Contexts on both sides of the 256-key splits.
+        check_attention(*this, *scalar, *cuda, 8, 2, head_dim, {1, 255, 256, 257, 700, 1500}, true,
+                        rng);
+    }
+}
+
+TEST_F(CudaOps, AttentionOfAQueryIsTheSameBitsInAnyBatch) {
+    const int n_heads = 8, n_kv_heads = 2, head_dim = 64;
+    MirroredPool pool(n_kv_heads, head_dim, 16, 256, rng);
+    pool.host.assign({600, 40, 333}, rng);
+    pool.device = up(pool.host.data);
+    test::Batch all;
+    for (int s = 0; s < 3; ++s)
+        for (int p = 0; p < int(pool.host.tables[size_t(s)].size()) * 16 && p < 600; ++p)
+            all.add(s, p);
+    // Fill the pool on the device with random K/V for every position.
+    const auto k = random_floats(rng, all.size() * n_kv_heads * head_dim);
+    const auto v = random_floats(rng, all.size() * n_kv_heads * head_dim);
+    cuda->begin_batch(all.layout(pool.host));
+    cuda->kv_store(up(k), up(v), pool.device_view(0), all.layout(pool.host));
+    // Query: sequence 0 at position 450, alone, then inside batches of other tokens.
+    const auto q1 = random_floats(rng, n_heads * head_dim);
+    auto attend = [&](const test::Batch& b, const std::vector<float>& q, int64_t row) {
+        float* out = device_floats(q.size());
+        cuda->begin_batch(b.layout(pool.host));
+        cuda->attention(up(q), n_heads, pool.device_view(0), b.layout(pool.host), out);
+        const auto h = down(out, q.size());
+        return std::vector<float>(h.begin() + row * n_heads * head_dim,
+                                  h.begin() + (row + 1) * n_heads * head_dim);
+    };
+    test::Batch alone;
+    alone.add(0, 450);
+    const auto want = attend(alone, q1, 0);
+    for (int trial = 0; trial < 6; ++trial) {
+        test::Batch b;
+        const int before = int(rng() % 40), after = int(rng() % 40);
+        for (int i = 0; i < before; ++i) b.add(int32_t(rng() % 3), int32_t(rng() % 39));
+        for (int p = 440; p < 450; ++p) b.add(0, p);  // same sequence, same tile
+        const int64_t row = b.size();
+        b.add(0, 450);
+        for (int i = 0; i < after; ++i) b.add(2, int32_t(rng() % 333));
+        auto q = random_floats(rng, b.size() * n_heads * head_dim);
+        std::copy(q1.begin(), q1.end(), q.begin() + row * n_heads * head_dim);
+        EXPECT_EQ(attend(b, q, row), want) << "trial " << trial;
+    }
+}
+
+}  // namespace
+}  // namespace encore
