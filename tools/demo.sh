@@ -41,11 +41,12 @@ printf 'What did the jury say?\nAnd the city?\n' |
 rm -f "$conversation"
 echo "=== score: the first 5 held-out stories against examples/rubrics/story_quality.yaml"
 scores=$(mktemp --suffix=.jsonl)
-head -n 5 examples/heldout_stories.jsonl >"$sample"
+stories=$(mktemp --suffix=.jsonl)
+head -n 5 examples/heldout_stories.jsonl >"$stories"
 rm -f "$scores"
-"$encore" score -m "$model" -r examples/rubrics/story_quality.yaml -i "$sample" -o "$scores"
+"$encore" score -m "$model" -r examples/rubrics/story_quality.yaml -i "$stories" -o "$scores"
 head -n 1 "$scores" | cut -c 1-300
-rm -f "$scores"
+rm -f "$scores" "$stories"
 echo "=== layer-repetition sweep: every RYS plan repeating 2 layers, held-out perplexity"
 sweep_dir=$(mktemp -d)
 "$encore" sweep -m "$model" -o "$sweep_dir/run" --plans rys --min-block 2 --max-block 2 \
