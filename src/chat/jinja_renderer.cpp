@@ -156,10 +156,10 @@ Renderer::Flow Renderer::exec_stmt(const Stmt& s, Scope& scope) {
         case StmtKind::call_block: {
             // The macro gets `caller`, a function rendering this block's body.
             const Stmt* stmt = &s;
-            Scope* defining = &scope;
+            auto defining = closure_scope(scope);
             const Value caller = Value::function("caller", [this, stmt, defining](Args& args) {
                 Scope caller_scope;
-                caller_scope.parent = defining;
+                caller_scope.parent = defining();
                 for (size_t i = 0; i < stmt->caller_params.size(); ++i)
                     caller_scope.set(stmt->caller_params[i],
                                      args.get(i, stmt->caller_params[i].c_str()));
@@ -249,16 +249,23 @@ Renderer::Flow Renderer::exec_for(const Stmt& s, Scope& scope) {
     return Flow::normal;
 }
 
+std::function<const Scope*()> Renderer::closure_scope(Scope& scope) {
+    if (!scope.alive) scope.alive = std::make_shared<bool>(true);
+    return [alive = scope.alive, scope_ptr = &scope, globals = &globals_]() -> const Scope* {
+        return *alive ? scope_ptr : globals;
+    };
+}
+
 void Renderer::exec_macro(const Stmt& s, Scope& scope) {
     const Stmt* stmt = &s;
-    Scope* defining = &scope;
+    auto defining = closure_scope(scope);
     scope.set(s.text, Value::function(s.text, [this, stmt, defining](Args& args) {
                   if (++depth_ > k_max_depth) {
                       depth_ = 0;
                       throw RenderError("maximum macro recursion depth exceeded");
                   }
                   Scope inner;
-                  inner.parent = defining;
+                  inner.parent = defining();
                   const auto& params = stmt->params;
                   if (args.positional.size() > params.size())
                       throw RenderError(fmt::format("macro '{}' takes not more than {} argument(s)",

@@ -6,6 +6,7 @@
 // Undefined (empty when printed, false, empty when iterated, an error when used otherwise).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,8 +30,17 @@ class Template {
 };
 
 struct Scope {
+    Scope() = default;
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    ~Scope() {
+        if (alive) *alive = false;
+    }
     std::vector<std::pair<std::string, Value>> vars;
     const Scope* parent = nullptr;
+    // Made when a macro or caller() closes over this scope: false once the scope is gone, so a
+    // macro kept (in a namespace) past its scope falls back to the globals instead of dangling.
+    std::shared_ptr<bool> alive;
     const Value* find(const std::string& name) const;
     void set(const std::string& name, Value v);
 };
@@ -61,6 +71,9 @@ class Renderer {
     void assign(const Expr& target, const Value& v, Scope& scope);
     std::string capture(const Body& body, Scope& scope);
     Value slice(const Value& obj, const Value& start, const Value& stop, const Value& step);
+
+    // The scope a closure defined in `scope` reads from when called (the globals once it is gone).
+    std::function<const Scope*()> closure_scope(Scope& scope);
 
     Scope globals_;
     std::string* out_ = nullptr;

@@ -159,6 +159,17 @@ TEST(ChatTemplateApi, ErrorsAreOneLineWithOriginAndLine) {
     EXPECT_NE(error("{{ " + deep + " }}").find("nested too deeply"), std::string::npos);
 }
 
+// A macro kept in a namespace past the loop that defined it still runs (reading the globals
+// once its scope is gone), instead of reading freed memory.
+TEST(ChatTemplateApi, MacroOutlivingItsScope) {
+    const ChatTemplate t{
+        "{% set ns = namespace() %}{% for m in messages %}{% macro show() %}<{{ messages | length "
+        "}}>"
+        "{% endmacro %}{% set ns.show = show %}{% endfor %}{{ ns.show() }}",
+        "t"};
+    EXPECT_EQ(render_chat(t, k_hi, {}), "<1>");
+}
+
 TEST(ChatTemplateApi, StrftimeNow) {
     const std::string got = render_chat({"{{ strftime_now('%Y-%m-%d') }}", "t"}, k_hi, {});
     const std::time_t now = std::time(nullptr);
