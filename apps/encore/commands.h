@@ -16,9 +16,9 @@ void add_bench(CLI::App& app);
 void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_bench
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
-void add_sweep_report(CLI::App& sweep_cmd);
+void add_sweep_report(CLI::App& sweep_cmd);  // `sweep report DIR`, called by add_sweep
 void add_score(CLI::App& app);
 void add_choose(CLI::App& app);
-void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench  // `sweep report DIR`, called by add_sweep
+void add_bench_score(CLI::App& bench_cmd);  // `bench score`, called by add_bench
 
 }  // namespace encore::cli
