@@ -87,6 +87,15 @@ expect_error "type" -- "$encore" convert -m $model -o "$work/out.gguf" --type q3
 expect_error "--layers: empty" -- "$encore" cache load -m $model -i "$work/ok_brown.kv" --layers "" -o "$out"
 expect_error "--precision 'fastest'" -- "$encore" logits -m $model --tokens 1,2 --precision fastest -o "$out"
 expect_error "--precision ''" -- "$encore" generate -m $model -p "Hello" -n 2 --precision ""
+# A prefix saved at --precision fast is refused at the default precision (and loads at fast).
+"$encore" cache save -m $model --tokens 1,2,3 --precision fast -o "$work/ok_fast.kv" >/dev/null 2>&1
+expect_error "saved at --precision fast" -- "$encore" cache load -m $model -i "$work/ok_fast.kv" --tokens 4 -o "$out"
+if "$encore" cache load -m $model -i "$work/ok_fast.kv" --precision fast --tokens 4 -o "$work/ok_fast.safetensors" >/dev/null 2>&1; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: a prefix saved at --precision fast does not load at fast"
+fi
 
 expect_ok() {  # expect_ok DESCRIPTION -- command...: exit 0
   local what=$1
