@@ -52,10 +52,13 @@ TEST(ScoreGoldens, LabelLogprobsMatchTheFloat64Reference) {
                           c["label_tokens"][k][l].get<std::vector<int32_t>>())
                     << "criterion " << k << " label " << l;
         // SentencePiece: `Rating: A` scores the one token "\u2581A", not "\u2581" + "\u2581A".
-        if (const auto a = tokenizer.token_to_id("\u2581A"))
+        if (const auto a = tokenizer.token_to_id("\u2581A")) {
             for (const auto& crit : scorer.criteria())
                 for (const auto& l : crit.labels)
-                    if (l.text == " A") EXPECT_EQ(l.tokens, std::vector<int32_t>{*a});
+                    if (l.text == " A") {
+                        EXPECT_EQ(l.tokens, std::vector<int32_t>{*a});
+                    }
+        }
         std::vector<PreparedItem> items;
         int64_t n = 0;
         for (const auto& rec : c["items"])
