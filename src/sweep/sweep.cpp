@@ -1,6 +1,10 @@
 // The sweep driver (see sweep.h).
 #include "sweep/sweep.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <set>
@@ -118,7 +122,9 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
         run_["shard"] = std::to_string(options_.shard_k) + "/" + std::to_string(options_.shard_n);
 }
 
-Sweep::~Sweep() = default;
+Sweep::~Sweep() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+}
 
 std::string Sweep::path(const char* name) const {
     return (fs::path(options_.run_dir) / name).string();
@@ -158,6 +164,12 @@ std::vector<size_t> Sweep::prepare() {
     fs::create_directories(options_.run_dir, ec);
     if (ec || !fs::is_directory(options_.run_dir))
         fail(ErrorKind::io, "{}: cannot create the run directory", options_.run_dir);
+    // One sweep at a time in a run directory: a second would measure and append the same plans.
+    lock_fd_ = ::open(path(".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+        fail(ErrorKind::invalid_argument,
+             "{}: the run directory is in use by another sweep (wait for it or stop it)",
+             options_.run_dir);
     const std::string run_path = path("run.json");
     if (fs::exists(run_path)) {
         json existing;
