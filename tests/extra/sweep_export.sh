@@ -61,8 +61,12 @@ PY
     die "$spec: the numpy reference disagrees with encore on the HF export"
 
   node --input-type=module - "$tmp/$name.gguf" "$tmp/plain.gguf" "$spec" <<'JS' ||
-import { gguf } from "@huggingface/gguf";
 import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+// The parser installed for tests/gguf_js (resolved from there: this script runs from stdin).
+const { gguf } = await import(pathToFileURL(
+  path.resolve("tests/gguf_js/node_modules/@huggingface/gguf/dist/index.mjs")).href);
 const [exported, plain, spec] = process.argv.slice(2);
 const layersOf = (s) => {  // the layer list of the specs used here
   const n = 12, blocks = s.slice(4).split(";").map((b) => b.split(",").map(Number));
@@ -72,12 +76,12 @@ const layersOf = (s) => {  // the layer list of the specs used here
   return out;
 };
 const read = async (f) => {
-  const r = await gguf("file://" + f, { allowLocalFile: true });
+  const r = await gguf(f, { allowLocalFile: true });
   const bytes = fs.readFileSync(f);
   const tensors = new Map(r.tensorInfos.map((t) => [t.name, t]));
   const data = (t) => {
     const next = r.tensorInfos.map((u) => Number(u.offset)).filter((o) => o > Number(t.offset));
-    const end = next.length ? Math.min(...next) : bytes.length - r.tensorDataOffset;
+    const end = next.length ? Math.min(...next) : bytes.length - Number(r.tensorDataOffset);
     return bytes.subarray(Number(r.tensorDataOffset) + Number(t.offset),
                           Number(r.tensorDataOffset) + end);
   };

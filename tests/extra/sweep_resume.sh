@@ -58,7 +58,9 @@ expect_error() {
   [ "$(wc -l <"$tmp/err")" -eq 1 ] || { cat "$tmp/err" >&2; die "not one line: $*"; }
   grep -q -- "$want" "$tmp/err" || { cat "$tmp/err" >&2; die "error lacks '$want': $*"; }
 }
-expect_error "probes.ppl.ctx" sweep -o "$tmp/whole" --ppl-ctx 64
+expect_error "probes.ppl.ctx" "$encore" sweep -m "$model" -o "$tmp/whole" --plans rys --max-block 4 \
+  --ppl "$tmp/text.txt" --ppl-ctx 64 --ppl-windows 2 --prompts "$tmp/prompts.txt" --gen-tokens 8 \
+  --min-tokens 4
 expect_error "plan set" "$encore" sweep -m "$model" -o "$tmp/whole" --plan rys:1,2 \
   --ppl "$tmp/text.txt" --ppl-ctx 96 --ppl-windows 2 --prompts "$tmp/prompts.txt" --gen-tokens 8 --min-tokens 4
 expect_error "out of range" "$encore" sweep -m "$model" -o "$tmp/new" --plan 0-13 --ppl "$tmp/text.txt"
