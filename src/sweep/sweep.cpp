@@ -142,6 +142,10 @@ std::unique_ptr<Engine> Sweep::make_engine(const LayerPlan& plan) const {
     const int64_t per_block =
         int64_t(plan.n_instances()) * 2 * spec.kv_dim() * o.block_size * int64_t(sizeof(float));
     o.kv_budget_bytes = 2 * blocks * per_block;  // twice: room for blocks the prefix index keeps
+    // Scoring keeps every criterion's prefix and forks a batch of items from it: the engine's
+    // automatic budget (8192 positions or the model's context; the Scorer halves a batch that
+    // does not fit).
+    if (inputs_.rubric || !inputs_.choices.empty()) o.kv_budget_bytes = 0;
     return std::make_unique<Engine>(model_, plan, o);
 }
 
