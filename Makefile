@@ -3,7 +3,8 @@
 DEB_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev \
   nlohmann-json3-dev libfmt-dev libcli11-dev libyaml-cpp-dev zlib1g-dev libpcre2-dev \
   libutf8proc-dev libhwy-dev libgtest-dev libgmock-dev \
-  libcairo2-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin python3-jinja2 python3-numpy curl
+  libcairo2-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin python3-jinja2 python3-numpy \
+  curl chromium
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 MODEL := assets/brown-llama-12l

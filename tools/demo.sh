@@ -52,7 +52,7 @@ sweep_dir=$(mktemp -d)
 "$encore" sweep -m "$model" -o "$sweep_dir/run" --plans rys --min-block 2 --max-block 2 \
   --ppl "$sample" --ppl-ctx 128 --ppl-windows 2 --no-report >/dev/null
 "$encore" sweep report "$sweep_dir/run"
-echo "--- results.csv (first rows; the report is $sweep_dir/run/report.html)"
+echo "--- results.csv, first rows (heatmaps and report.html are drawn beside it)"
 head -4 "$sweep_dir/run/results.csv" | cut -c1-140
 "$encore" layers -m "$model" -f "$sample" -o "$sweep_dir/layers" --windows 1
 "$encore" export -m "$model" --layers rys:4,8 -o "$sweep_dir/rys_4_8.yaml" --format mergekit

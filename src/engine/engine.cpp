@@ -282,6 +282,12 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         seq.logit_positions_.clear();
         publish_full_blocks(seq);
     }
+    if (items.size() == 1) {  // every row is the one item's: hand the buffer over, uncopied
+        Sequence& seq = *items[0].seq;
+        for (const auto& owner : row_owner) seq.logit_positions_.push_back(owner.second);
+        seq.logits_ = std::move(row_logits);
+        return;
+    }
     for (size_t r = 0; r < row_owner.size(); ++r) {
         Sequence& seq = *items[row_owner[r].first].seq;
         seq.logit_positions_.push_back(row_owner[r].second);

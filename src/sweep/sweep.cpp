@@ -1,6 +1,10 @@
 // The sweep driver (see sweep.h).
 #include "sweep/sweep.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 #include <set>
@@ -118,7 +122,9 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
         run_["shard"] = std::to_string(options_.shard_k) + "/" + std::to_string(options_.shard_n);
 }
 
-Sweep::~Sweep() = default;
+Sweep::~Sweep() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+}
 
 std::string Sweep::path(const char* name) const {
     return (fs::path(options_.run_dir) / name).string();
@@ -136,6 +142,10 @@ std::unique_ptr<Engine> Sweep::make_engine(const LayerPlan& plan) const {
     const int64_t per_block =
         int64_t(plan.n_instances()) * 2 * spec.kv_dim() * o.block_size * int64_t(sizeof(float));
     o.kv_budget_bytes = 2 * blocks * per_block;  // twice: room for blocks the prefix index keeps
+    // Scoring keeps every criterion's prefix and forks a batch of items from it: the engine's
+    // automatic budget (8192 positions or the model's context; the Scorer halves a batch that
+    // does not fit).
+    if (inputs_.rubric || !inputs_.choices.empty()) o.kv_budget_bytes = 0;
     return std::make_unique<Engine>(model_, plan, o);
 }
 
@@ -158,6 +168,12 @@ std::vector<size_t> Sweep::prepare() {
     fs::create_directories(options_.run_dir, ec);
     if (ec || !fs::is_directory(options_.run_dir))
         fail(ErrorKind::io, "{}: cannot create the run directory", options_.run_dir);
+    // One sweep at a time in a run directory: a second would measure and append the same plans.
+    lock_fd_ = ::open(path(".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+        fail(ErrorKind::invalid_argument,
+             "{}: the run directory is in use by another sweep (wait for it or stop it)",
+             options_.run_dir);
     const std::string run_path = path("run.json");
     if (fs::exists(run_path)) {
         json existing;

@@ -64,8 +64,10 @@ class Sweep {
     std::shared_ptr<ThreadPool> threads_;
     std::optional<BaseStems> base_stems_;
     std::optional<PlanMeasurement> base_;
-    bool coordinator_ = false;  // prepare() was called: this process writes the run directory  //
-                                // the base's values, for deltas (coordinator)
+    bool coordinator_ = false;
+    int lock_fd_ =
+        -1;  // flock on RUN_DIR/.lock while prepared  // prepare() was called: this process writes
+             // the run directory  // the base's values, for deltas (coordinator)
 };
 
 // Runs a whole sweep in this process; progress(done, total) after each recorded plan (done

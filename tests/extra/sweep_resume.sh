@@ -17,11 +17,10 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; rm -rf "$tmp"; 
 trap cleanup EXIT
 head -c 20000 "$model/heldout.txt" >"$tmp/text.txt"
 printf 'The jury said\nIt was a\n' >"$tmp/prompts.txt"
-sweep() {
-  "$encore" sweep -m "$model" --plans rys --max-block 4 --ppl "$tmp/text.txt" --ppl-ctx 96 \
-    --ppl-windows 2 --prompts "$tmp/prompts.txt" --gen-tokens 8 --min-tokens 4 --threads 2 \
-    --no-report "$@"
-}
+args=(sweep -m "$model" --plans rys --max-block 4 --ppl "$tmp/text.txt" --ppl-ctx 96
+      --ppl-windows 2 --prompts "$tmp/prompts.txt" --gen-tokens 8 --min-tokens 4 --threads 2
+      --no-report)
+sweep() { "$encore" "${args[@]}" "$@"; }
 
 sweep -o "$tmp/whole" >/dev/null
 n_plans=$(wc -l <"$tmp/whole/results.jsonl")
@@ -29,8 +28,8 @@ n_plans=$(wc -l <"$tmp/whole/results.jsonl")
 
 for attempt in 1 2 3; do
   rm -rf "$tmp/killed"
-  sweep -o "$tmp/killed" >/dev/null 2>&1 &
-  pid=$!
+  "$encore" "${args[@]}" -o "$tmp/killed" >/dev/null 2>&1 &
+  pid=$!  # encore itself, not a subshell: kill -9 must reach the sweep
   # Kill once a few plans are done, while later ones are being measured.
   for _ in $(seq 1 600); do
     n=$(cat "$tmp/killed/results.jsonl" 2>/dev/null | wc -l || true)
@@ -59,12 +58,22 @@ expect_error() {
   [ "$(wc -l <"$tmp/err")" -eq 1 ] || { cat "$tmp/err" >&2; die "not one line: $*"; }
   grep -q -- "$want" "$tmp/err" || { cat "$tmp/err" >&2; die "error lacks '$want': $*"; }
 }
-expect_error "probes.ppl.ctx" sweep -o "$tmp/whole" --ppl-ctx 64
+expect_error "probes.ppl.ctx" "$encore" sweep -m "$model" -o "$tmp/whole" --plans rys --max-block 4 \
+  --ppl "$tmp/text.txt" --ppl-ctx 64 --ppl-windows 2 --prompts "$tmp/prompts.txt" --gen-tokens 8 \
+  --min-tokens 4
 expect_error "plan set" "$encore" sweep -m "$model" -o "$tmp/whole" --plan rys:1,2 \
   --ppl "$tmp/text.txt" --ppl-ctx 96 --ppl-windows 2 --prompts "$tmp/prompts.txt" --gen-tokens 8 --min-tokens 4
 expect_error "out of range" "$encore" sweep -m "$model" -o "$tmp/new" --plan 0-13 --ppl "$tmp/text.txt"
 expect_error "empty plan set" "$encore" sweep -m "$model" -o "$tmp/new" --plan 0-11 --ppl "$tmp/text.txt"
 expect_error "missing.txt" "$encore" sweep -m "$model" -o "$tmp/new" --plan rys:1,2 --ppl "$tmp/missing.txt"
 expect_error "missing.txt" "$encore" sweep -m "$model" -o "$tmp/new" --plan rys:1,2 --prompts "$tmp/missing.txt"
+# A second sweep in a run directory in use is refused (the first holds a lock on it).
+"$encore" "${args[@]}" -o "$tmp/locked" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ -s "$tmp/locked/results.jsonl" ] && break; sleep 0.05; done
+expect_error "in use" sweep -o "$tmp/locked"
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+pid=
 cmp -s "$tmp/before.jsonl" "$tmp/whole/results.jsonl" || die "a refused resume changed results"
 echo "sweep_resume: OK"

@@ -10,11 +10,18 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "engine/engine.h"
 #include "model/model.h"
+#include "score/choose.h"
+#include "score/records.h"
+#include "score/rubric.h"
+#include "score/scorer.h"
 #include "sweep/metrics.h"
 #include "sweep/plan_set.h"
 #include "sweep/run_dir.h"
 #include "sweep/sweep.h"
+
+#include <sstream>
 
 namespace encore {
 namespace {
@@ -291,6 +298,81 @@ TEST_F(SweepRun, ShardsMergeToTheWhole) {
         merge_sweep_runs((root_ / "m2").string(), {parts[0], other.run_dir});
     });
     EXPECT_NE(e.find("other probes (probes.ppl."), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+// The rubric and multiple-choice probes report what src/score computes for the same engine:
+// per item the expected score and label mass averaged over criteria, per record acc/acc_norm.
+TEST_F(SweepRun, RubricAndChoiceProbesUseTheScorer) {
+    const std::string items = (root_ / "items.jsonl").string();
+    {
+        std::istringstream all(
+            read_file(std::string(ENCORE_SOURCE_DIR) + "/examples/heldout_stories.jsonl"));
+        std::ofstream out(items);
+        std::string line;
+        for (int k = 0; k < 3 && std::getline(all, line); ++k) out << line << "\n";
+    }
+    const std::string choices = (root_ / "choices.jsonl").string();
+    std::ofstream(choices)
+        << R"({"context": "The jury said it", "choices": [" was", " the", " of"], "gold": 0})"
+        << "\n"
+        << R"({"context": "In the morning", "choices": [" he", " of the", " sat"], "gold": 1})"
+        << "\n"
+        << R"({"context": "The city of", "choices": [" Atlanta", " the", " was"], "gold": 0})"
+        << "\n";
+    auto o = options("rubric", {"rys:4,8"});
+    o.probes = {};
+    o.probes.rubric_file = std::string(ENCORE_SOURCE_DIR) + "/examples/rubrics/story_quality.yaml";
+    o.probes.items_file = items;
+    o.probes.choices_file = choices;
+    run_sweep(brown(), o);
+    const auto rows = read_json_lines(o.run_dir + "/results.jsonl", false);
+    ASSERT_EQ(rows.size(), 2u);
+
+    for (size_t r = 0; r < rows.size(); ++r) {
+        Engine engine(brown(), LayerPlan::parse(r == 0 ? "0-11" : "rys:4,8", 12));
+        const Rubric rubric = Rubric::from_file(o.probes.rubric_file);
+        Scorer scorer(engine, rubric, brown()->tokenizer());
+        std::vector<PreparedItem> prepared;
+        for (const InputRecord& rec : read_records(items))
+            prepared.push_back(scorer.prepare(rec.value, rec.number));
+        double expected = 0, mass = 0;
+        for (const ItemResult& res : scorer.score_batch(prepared)) {
+            double e = 0, m = 0;
+            for (const auto& c : res.scores) e += c.raw.expected, m += c.raw.label_mass;
+            expected += e / double(res.scores.size());
+            mass += m / double(res.scores.size());
+        }
+        const json& metrics = rows[r]["metrics"];
+        EXPECT_DOUBLE_EQ(metrics["rubric_expected"]["value"].get<double>(), expected / 3);
+        EXPECT_DOUBLE_EQ(metrics["rubric_label_mass"]["value"].get<double>(), mass / 3);
+
+        std::vector<ChoiceItem> ci;
+        for (const InputRecord& rec : read_records(choices))
+            ci.push_back(prepare_choice(brown()->tokenizer(), rec.value, rec.number, 1024));
+        double acc = 0, acc_norm = 0;
+        for (const ChoiceResult& res : choose_batch(engine, ci))
+            acc += res.argmax == *res.gold, acc_norm += res.argmax_norm == *res.gold;
+        EXPECT_DOUBLE_EQ(metrics["choice_acc"]["value"].get<double>(), acc / 3);
+        EXPECT_DOUBLE_EQ(metrics["choice_acc_norm"]["value"].get<double>(), acc_norm / 3);
+    }
+    const auto run = json::parse(file("rubric", "run.json"));
+    EXPECT_EQ(run["probes"]["rubric"]["items"], 3);
+    EXPECT_EQ(run["probes"]["choice"]["records"], 3);
+    // A choice record without a gold answer cannot be scored: a one-line error naming it.
+    std::ofstream(choices) << R"({"context": "The jury", "choices": [" a", " b"]})"
+                           << "\n";
+    auto bad = options("rubric_bad", {"rys:4,8"});
+    bad.probes = {};
+    bad.probes.choices_file = choices;
+    const std::string e = error_of([&] { run_sweep(brown(), bad); });
+    EXPECT_NE(e.find("record 1"), std::string::npos) << e;
+    EXPECT_NE(e.find("gold"), std::string::npos) << e;
 }
 
 }  // namespace
