@@ -5,7 +5,9 @@
 // model's context), the output file's earlier results; a bad record stops the run naming its
 // line and field, or is skipped and listed with --skip-bad. A re-run with the same OUT scores
 // only the items not there yet. At the end a summary per criterion: a table on stderr and one
-// JSON line on stdout.
+// JSON line on stdout. Under `mpirun -np N` every rank prepares the rubric and the items; rank 0
+// hands the items to score out in batches to ranks 1.. and writes the same file as one process
+// (see src/score/score_mpi.h).
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -14,8 +16,10 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "score/mpi_jobs.h"
 #include "score/records.h"
 #include "score/result_log.h"
+#include "score/score_mpi.h"
 #include "score/score_output.h"
 #include "score/scorer.h"
 #include "tokenizer/tokenizer.h"
@@ -39,6 +43,7 @@ std::string format_eta(double seconds) {
 }
 
 void run_score(const ScoreArgs& a) {
+    const bool distributed = mpi_size() > 1, rank0 = mpi_rank() == 0;
     const Rubric rubric = Rubric::from_file(a.rubric);
     const std::vector<InputRecord> records = read_records(a.input);
     const Loaded loaded = load_model(a.model);
@@ -65,47 +70,55 @@ void run_score(const ScoreArgs& a) {
             items.push_back(std::move(item));
         } catch (const Error& e) {
             if (!a.skip_bad) fail(e.kind(), "{}: {}", a.input, e.what());
-            std::fprintf(stderr, "encore: skipped %s: %s\n", a.input.c_str(), e.what());
+            if (rank0) std::fprintf(stderr, "encore: skipped %s: %s\n", a.input.c_str(), e.what());
             skipped.push_back(rec.number);
         }
     }
     if (items.empty()) fail(ErrorKind::invalid_argument, "{}: no items to score", a.input);
+    if (!rank0) {  // a worker: scores what rank 0 hands over
+        score_items_mpi(scorer, items, {}, a.batch, {});
+        return;
+    }
 
     ResultLog log(a.output, "rubric_hash", scorer.hash(), result_csv_header(scorer));
     ScoreSummary summary(scorer, a.low_mass);
-    std::vector<const PreparedItem*> todo;
+    std::vector<size_t> todo;  // indices into items
     int64_t resumed = 0;
     for (const auto& r : log.existing()) summary.add_existing(r);
-    for (const PreparedItem& item : items) {
-        if (log.done(id_key(item.id)))
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (log.done(id_key(items[i].id)))
             ++resumed;
         else
-            todo.push_back(&item);
+            todo.push_back(i);
     }
 
     ProgressBar bar("score");
     const auto t0 = Clock::now();
     size_t next = 0;
     int64_t done = 0;
-    scorer.score_stream(
-        [&]() -> std::optional<PreparedItem> {
-            if (next == todo.size()) return std::nullopt;
-            return *todo[next++];
-        },
-        [&](std::vector<ItemResult>& results) {
-            std::string lines;
-            for (const ItemResult& r : results) {
-                lines += log.is_csv() ? result_csv_row(scorer, r) : result_json_line(scorer, r);
-                summary.add(r);
-            }
-            log.append(lines);
-            done += int64_t(results.size());
-            const double elapsed = seconds_since(t0);
-            const double rate = double(done) / std::max(elapsed, 1e-9);
-            bar.update(done, int64_t(todo.size()),
-                       fmt::format("{:.1f} items/s, ETA {}", rate,
-                                   format_eta(double(int64_t(todo.size()) - done) / rate)));
-        });
+    const auto on_batch = [&](std::vector<ItemResult>& results) {
+        std::string lines;
+        for (const ItemResult& r : results) {
+            lines += log.is_csv() ? result_csv_row(scorer, r) : result_json_line(scorer, r);
+            summary.add(r);
+        }
+        log.append(lines);
+        done += int64_t(results.size());
+        const double elapsed = seconds_since(t0);
+        const double rate = double(done) / std::max(elapsed, 1e-9);
+        bar.update(done, int64_t(todo.size()),
+                   fmt::format("{:.1f} items/s, ETA {}", rate,
+                               format_eta(double(int64_t(todo.size()) - done) / rate)));
+    };
+    if (distributed)
+        score_items_mpi(scorer, items, todo, a.batch, on_batch);
+    else
+        scorer.score_stream(
+            [&]() -> std::optional<PreparedItem> {
+                if (next == todo.size()) return std::nullopt;
+                return items[todo[next++]];
+            },
+            on_batch);
     bar.finish();
     const double elapsed = seconds_since(t0);
     std::fputs(summary.table().c_str(), stderr);
@@ -143,7 +156,14 @@ void add_score(CLI::App& app) {
         "label mass below which an item counts as low-mass in the summary (default 0.5)");
     cmd->add_option("--chat-template", a->chat_template,
                     "a Jinja chat template file to use instead of the model's (chat rubrics)");
-    cmd->callback([a] { run_score(*a); });
+    cmd->callback([a] {
+        if (mpi_size() == 1) return run_score(*a);
+        try {  // under mpirun a failing rank ends them all (no rank left waiting)
+            run_score(*a);
+        } catch (const Error& e) {
+            mpi_abort_all(e.what());
+        }
+    });
 }
 
 }  // namespace encore::cli

@@ -3,7 +3,8 @@
 // asks next, records each result as it arrives and finishes the directory; ranks 1.. measure.
 // Each plan's values do not depend on where it was measured, and rank 0 writes the files in
 // plan order at the end, so the directory is the same as a one-process sweep's.
-// Without MPI (or outside mpirun) the size is 1 and run_sweep is used instead.
+// Without MPI (or outside mpirun) the size is 1 and run_sweep is used instead. The MPI plumbing
+// (the hand-out of jobs from rank 0) is score/mpi_jobs.h, shared with `encore score`.
 #pragma once
 
 #include <memory>
