@@ -179,6 +179,53 @@ double batch_invariance(const std::shared_ptr<Model>& model, bool deterministic)
     return worst;
 }
 
+// A decode step: item 0 (a fork of a cached context) appends one token alone, then inside steps
+// of 1..64 other forks appending one token each; the largest difference relative to the logit
+// scale.
+double decode_invariance(const std::shared_ptr<Model>& model, bool deterministic) {
+    Engine engine(model, LayerPlan::identity(int(model->spec().n_layers)),
+                  cuda_options(deterministic));
+    std::vector<int32_t> context(96);
+    for (size_t i = 0; i < context.size(); ++i) context[i] = int32_t(i * 5 % 512);
+    Sequence prefix(engine);
+    prefix.prefill(context, Logits::none);
+    const std::vector<int32_t> mine = {17};
+    auto step = [&](int n_others) {
+        std::vector<std::unique_ptr<Sequence>> seqs;
+        std::vector<std::vector<int32_t>> own;
+        for (int i = 0; i <= n_others; ++i) {
+            seqs.push_back(prefix.fork());
+            own.push_back(i == 0 ? mine : std::vector<int32_t>{int32_t(i * 7 % 512)});
+        }
+        std::vector<EvalItem> items;
+        for (size_t i = 0; i < seqs.size(); ++i)
+            items.push_back({seqs[i].get(), own[i], Logits::last});
+        engine.eval(items);
+        const auto l = seqs[0]->last_logits();
+        return std::vector<float>(l.begin(), l.end());
+    };
+    const std::vector<float> alone = step(0);
+    double worst = 0;
+    for (int n_others : {1, 7, 8, 15, 64}) {
+        const std::vector<float> in_batch = step(n_others);
+        worst = std::max(worst, relative_to_scale(in_batch, alone));
+        if (deterministic) {
+            EXPECT_EQ(in_batch, alone) << "decode with " << n_others << " other items";
+        }
+    }
+    return worst;
+}
+
+TEST(CudaBatchInvariance, DecodeSteps) {
+    if (skip_without_gpu()) GTEST_SKIP() << "no GPU";
+    for (bool deterministic : {true, false}) {
+        const double err = decode_invariance(random_model(DType::bf16), deterministic);
+        std::printf("decode-step batch invariance, %s, bf16: %.3g of the logit scale\n",
+                    deterministic ? "deterministic" : "default", err);
+        EXPECT_LE(err, deterministic ? 0.0 : 1e-6);
+    }
+}
+
 TEST(CudaBatchInvariance, BitwiseWhenDeterministic) {
     if (skip_without_gpu()) GTEST_SKIP() << "no GPU";
     for (DType dtype : {DType::bf16, DType::f32}) {

@@ -213,7 +213,12 @@ class CudaBackend final : public Backend {
                     x16 = buf;
                     x16_type = w.dtype;
                 }
-                gemm_->run(w.dtype, wd, m, k, x16, n, o.y);
+                if (!options_.deterministic && gemv16_fits(n, k)) {
+                    launch_gemv16(wd, w.dtype, m, k, x16, n, o.y, stream_);
+                    check_launch("gemv16");
+                } else {
+                    gemm_->run(w.dtype, wd, m, k, x16, n, o.y);
+                }
             } else if (w.dtype == DType::f32) {
                 gemm_->run(DType::f32, wd, m, k, x, n, o.y);
             } else if (w.dtype == DType::q8_0 || w.dtype == DType::q4_0) {

@@ -1,0 +1,95 @@
+// Decode GEMV of the CUDA backend: y[i, j] = sum_k x[i, k] * W[j, k] for up to 8 rows of x, with
+// W and x in the same 16-bit type (bf16 or f16: x rounded as for the cuBLASLt GEMMs), f32
+// accumulation. A warp per weight row streams it once with 16-byte loads, four in flight per
+// lane, for every row of x; lanes' partial sums are added in a fixed tree. Used by default for
+// batches of 1-8 rows, where cuBLASLt reads the weights far below the memory bandwidth; never
+// under --deterministic (its reduction order differs from the GEMMs').
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "backend/cuda/kernels.h"
+
+namespace encore::cuda {
+
+namespace {
+
+constexpr int k_max_rows = 8;
+constexpr int k_warps = 8;
+constexpr int k_unroll = 4;
+
+__device__ __forceinline__ void widen(const uint4& v, bool bf16, float (&out)[8]) {
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        if (bf16) {
+            out[2 * i] = __uint_as_float(w[i] << 16);
+            out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        } else {
+            const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+            out[2 * i] = f.x;
+            out[2 * i + 1] = f.y;
+        }
+    }
+}
+
+template <bool Bf16>
+__global__ void __launch_bounds__(k_warps * 32)
+    gemv16_kernel(const uint4* __restrict__ w, int64_t m, int64_t k8, const uint4* __restrict__ x,
+                  int n, float* __restrict__ y) {
+    const int lane = int(threadIdx.x % 32);
+    const int64_t j = int64_t(blockIdx.x) * k_warps + threadIdx.x / 32;
+    if (j >= m) return;
+    const uint4* wr = w + j * k8;  // k8: 16-byte groups of 8 elements per row
+    float sum[k_max_rows];
+#pragma unroll
+    for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
+    for (int64_t g0 = lane; g0 < k8; g0 += 32 * k_unroll) {
+        uint4 wv[k_unroll];
+#pragma unroll
+        for (int u = 0; u < k_unroll; ++u) {
+            const int64_t g = g0 + 32 * u;
+            wv[u] = g < k8 ? wr[g] : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < k_unroll; ++u) {
+            const int64_t g = g0 + 32 * u;
+            if (g >= k8) break;
+            float wf[8];
+            widen(wv[u], Bf16, wf);
+#pragma unroll
+            for (int r = 0; r < k_max_rows; ++r) {
+                if (r >= n) break;
+                float xf[8];
+                widen(x[r * k8 + g], Bf16, xf);
+#pragma unroll
+                for (int e = 0; e < 8; ++e) sum[r] += wf[e] * xf[e];
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < k_max_rows; ++r) {
+        if (r >= n) break;
+        float s = sum[r];
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) y[r * m + j] = s;
+    }
+}
+
+}  // namespace
+
+bool gemv16_fits(int64_t n, int64_t k) {
+    return n >= 1 && n <= k_max_rows && k % 8 == 0;
+}
+
+void launch_gemv16(const void* w, DType dtype, int64_t m, int64_t k, const void* x16, int64_t n,
+                   float* y, cudaStream_t stream) {
+    const unsigned grid = unsigned((m + k_warps - 1) / k_warps);
+    const auto* wv = static_cast<const uint4*>(w);
+    const auto* xv = static_cast<const uint4*>(x16);
+    if (dtype == DType::bf16)
+        gemv16_kernel<true><<<grid, k_warps * 32, 0, stream>>>(wv, m, k / 8, xv, int(n), y);
+    else
+        gemv16_kernel<false><<<grid, k_warps * 32, 0, stream>>>(wv, m, k / 8, xv, int(n), y);
+}
+
+}  // namespace encore::cuda
