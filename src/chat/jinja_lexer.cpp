@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "chat/jinja_value.h"
 
 namespace encore::jinja {
@@ -362,7 +364,8 @@ class Lexer {
             if (src_[i] != '_') text += src_[i];
         Token t{is_float ? Tok::floating : Tok::integer, text, line_};
         if (is_float) {
-            t.floating = std::stod(text);
+            // strtod, like Python's float(): an overflowing literal is inf, not an error.
+            t.floating = std::strtod(text.c_str(), nullptr);
         } else {
             if (text.size() > 1 && text[0] == '0' &&
                 text.find_first_not_of('0') != std::string::npos) {

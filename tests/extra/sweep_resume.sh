@@ -68,10 +68,15 @@ expect_error "empty plan set" "$encore" sweep -m "$model" -o "$tmp/new" --plan 0
 expect_error "missing.txt" "$encore" sweep -m "$model" -o "$tmp/new" --plan rys:1,2 --ppl "$tmp/missing.txt"
 expect_error "missing.txt" "$encore" sweep -m "$model" -o "$tmp/new" --plan rys:1,2 --prompts "$tmp/missing.txt"
 # A second sweep in a run directory in use is refused (the first holds a lock on it).
-"$encore" "${args[@]}" -o "$tmp/locked" >/dev/null 2>&1 &
+# The first one measures every RYS plan with long windows, so it is still running when the
+# second one starts (checked after it: a finished first sweep would prove nothing).
+"$encore" sweep -m "$model" --plans rys --ppl "$tmp/text.txt" --ppl-ctx 512 --ppl-windows 8 \
+  --threads 1 --no-report -o "$tmp/locked" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do [ -s "$tmp/locked/results.jsonl" ] && break; sleep 0.05; done
-expect_error "in use" sweep -o "$tmp/locked"
+for _ in $(seq 1 1200); do [ -s "$tmp/locked/results.jsonl" ] && break; sleep 0.05; done
+expect_error "in use" "$encore" sweep -m "$model" --plans rys --ppl "$tmp/text.txt" --ppl-ctx 512 \
+  --ppl-windows 8 --threads 1 --no-report -o "$tmp/locked"
+kill -0 "$pid" 2>/dev/null || die "the first sweep ended before the second was refused"
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 pid=
