@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -320,6 +321,10 @@ void Server::run() {
     std::thread listener([&s] { s.http.listen_after_bind(); });
     std::fprintf(stderr, "encore serve: listening on http://%s:%d, loading %s\n", o.host.c_str(),
                  o.port, o.model_path.c_str());
+    // Tests set ENCORE_TEST_LOAD_DELAY_MS to hold the loading state long enough to observe /health
+    // answering 503; a small model otherwise loads before a client's first request.
+    if (const char* delay = std::getenv("ENCORE_TEST_LOAD_DELAY_MS"))
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
     try {
         s.load();
     } catch (...) {

@@ -22,11 +22,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "encore-serve-"));
 const auth = { authorization: `Bearer ${key}` };
 
 const chatTemplateFile = "tests/server_js/chat_template.jinja";
-// A KV budget of 2 GiB per engine: its first GiB is faulted in while loading (about 0.15 s per
-// engine), so /health can be seen answering 503 before it answers 200.
-const server = await startServer(["-m", model, "--threads", "2", "--kv-budget", "2GiB",
-  "--api-key", key, "--plan", "rys:4,8",
-  "--chat-template", chatTemplateFile, "--rubric", "story=examples/rubrics/story_quality.yaml"]);
+const server = await startServer(["-m", model, "--threads", "2", "--api-key", key, "--plan", "rys:4,8",
+  "--chat-template", chatTemplateFile, "--rubric", "story=examples/rubrics/story_quality.yaml"], { loadDelayMs: 500 });
 const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: 0, timeout: 120000 });
 const heldout = fs.readFileSync(`${model}/heldout.txt`, "utf8");
 let failed = false;

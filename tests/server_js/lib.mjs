@@ -22,10 +22,15 @@ export async function freePort() {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts `encore serve ARGS --port P`; resolves once /health answers 200 (at most `timeoutMs`).
-export async function startServer(args, { timeoutMs = 60000 } = {}) {
+// `loadDelayMs`: the server waits that long before loading (ENCORE_TEST_LOAD_DELAY_MS), so the
+// loading state can be observed; a small model otherwise loads before the first poll.
+export async function startServer(args, { timeoutMs = 60000, loadDelayMs = 0 } = {}) {
   const port = await freePort();
+  const env = { ...process.env };
+  if (loadDelayMs > 0) env.ENCORE_TEST_LOAD_DELAY_MS = String(loadDelayMs);
   const proc = spawn(encore, ["serve", "--port", String(port), ...args], {
     stdio: ["ignore", "inherit", "pipe"],
+    env,
   });
   let stderr = "";
   proc.stderr.on("data", (d) => (stderr += d));
