@@ -242,6 +242,13 @@ void add_bench(CLI::App& app) {
     cmd->add_option("--max-batch-tokens", a->gpu.max_batch_tokens,
                     "cuda: tokens per forward pass (default 2048)")
         ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--score-items", a->gpu.score_items,
+                    "cuda: items of the scoring workload (2000-token prefix, 300-token items; "
+                    "default 512)")
+        ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--score-batch", a->gpu.score_batch,
+                    "cuda: items per forward pass of the scoring workload (default 32)")
+        ->check(CLI::Range(1, 4096));
 
     auto text_file = std::make_shared<std::string>();
     auto tok_file = std::make_shared<std::string>();
@@ -280,8 +287,7 @@ void add_bench(CLI::App& app) {
             return;
         }
         if (a->device != "cpu")
-            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]",
-                 a->device);
+            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]", a->device);
         run_model_bench(*a);
     });
 }

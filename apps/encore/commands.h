@@ -17,7 +17,7 @@ void add_generate(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_bench
+void add_bench_prefix(CLI::App& bench_cmd);    // `bench prefix`, called by add_bench
 void add_bench_template(CLI::App& bench_cmd);  // `bench template`, called by add_bench
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
@@ -42,6 +42,8 @@ struct DeviceBenchArgs {
     std::vector<int64_t> batches = {1, 8, 64};
     int repeats = 3;
     int decode_steps = 16;
+    // Scoring: one prefix, items forked from it in batches, logits of each item's last token.
+    int64_t score_prefix = 2000, score_item_tokens = 300, score_items = 512, score_batch = 32;
 };
 void run_device_bench(const DeviceBenchArgs& args);
 

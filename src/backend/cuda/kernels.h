@@ -86,6 +86,23 @@ AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim);
 // Scratch floats attention needs: partial results of every split.
 int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, int max_pos);
 
+// Whether attention_mma.cu's tensor-core kernel takes the call (pools stored in f16 or bf16,
+// head_dim 64 or 128): then Q and the softmax weights are rounded to the pool's type for the
+// tensor cores, with f32 accumulation.
+bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan);
+// Whether a call with `n_tiles` tiles combines the splits inside its blocks (enough blocks
+// without splitting the keys: prefill) and so needs no scratch; the same bits either way.
+bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
+                     int n_tiles);
+// Tests: the fewest blocks for which attention_fused says yes (default four per multiprocessor).
+void set_attention_fused_min_blocks(int blocks);
+// attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
+// [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
+void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                          const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                          float* out, cudaStream_t stream);
+
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the
 // largest position in the batch.
