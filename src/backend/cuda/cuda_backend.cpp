@@ -50,6 +50,10 @@ class WeightCache {
         check_cuda(cudaMalloc(&p, size_t(std::max<int64_t>(bytes, 1))), "uploading a weight");
         check_cuda(cudaMemcpy(p, t.data, size_t(bytes), cudaMemcpyHostToDevice),
                    "uploading a weight");
+        // From pageable memory cudaMemcpy returns once the data is staged, before the DMA to the
+        // device ends, and the backends' streams do not wait on the default stream: wait here,
+        // or the first forward pass can read a weight still arriving.
+        check_cuda(cudaDeviceSynchronize(), "uploading a weight");
         entries_.emplace(t.data, Entry{p, bytes, fp});
         return p;
     }
