@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace encore::cli {
 
 void add_info(CLI::App& app);
@@ -36,6 +38,7 @@ struct DeviceBenchArgs {
     std::string model, layers;
     int device = 0;
     bool deterministic = false;
+    DType kv_type = DType::f32;  // KV storage type (--kv-type)
     int64_t max_batch_tokens = 2048;
     std::vector<int64_t> prefill = {512, 2048, 8192};
     std::vector<int64_t> contexts = {512, 4096};

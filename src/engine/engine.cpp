@@ -35,11 +35,11 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
     shape.n_kv_heads = int(spec.n_kv_heads);
     shape.head_dim = int(spec.head_dim);
     shape.block_size = options_.block_size;
+    shape.type = options_.kv_type;
     int64_t budget = options_.kv_budget_bytes;
     if (budget <= 0) {
         const int64_t positions = std::max<int64_t>(8192, spec.max_position);
-        const int64_t per_block = int64_t(shape.n_instances) * 2 * shape.n_kv_heads *
-                                  shape.block_size * shape.head_dim * int64_t(sizeof(float));
+        const int64_t per_block = shape.bytes_per_block();
         budget = (positions + shape.block_size - 1) / shape.block_size * per_block;
         // A long max_position (131072 for Llama 3) can ask for more than the machine has: the
         // automatic budget takes at most half of its memory (of the device's memory left after
@@ -51,9 +51,12 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         if (memory > 0) budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
-    // Blocks computed at another precision are not the same values: fast gets its own salt.
-    const std::string salt = model_->identity() + "|" + plan_.to_spec() +
-                             (options_.precision == Precision::fast ? "|fast" : "");
+    // Blocks computed at another precision or stored in another type are not the same values:
+    // each gets its own salt (the defaults keep the salt they always had).
+    const std::string salt =
+        model_->identity() + "|" + plan_.to_spec() +
+        (options_.precision == Precision::fast ? "|fast" : "") +
+        (options_.kv_type != DType::f32 ? "|kv " + std::string(dtype_name(options_.kv_type)) : "");
     std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
     cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);
 }
@@ -85,6 +88,10 @@ void Engine::eval_stem(EvalItem item, const StemRun& run) {
             fail(ErrorKind::invalid_argument,
                  "stem state computed at --precision {}, this engine runs --precision {}",
                  precision_name(from->precision), precision_name(options_.precision));
+        if (from->kv_type != options_.kv_type)  // earlier instances attended over other K/V
+            fail(ErrorKind::invalid_argument,
+                 "stem state computed with --kv-type {}, this engine runs --kv-type {}",
+                 dtype_name(from->kv_type), dtype_name(options_.kv_type));
         if (from->shared_instances(plan_.layers) < run.start)
             fail(ErrorKind::invalid_argument,
                  "stem state of plan '{}' does not share the first {} instances of plan '{}'",
@@ -217,6 +224,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
     if (capture) {
         captured.model_identity = model_->identity();
         captured.precision = options_.precision;
+        captured.kv_type = options_.kv_type;
         captured.layers = plan_.layers;
         captured.tokens = tokens;
         captured.start_position = items[0].seq->size();

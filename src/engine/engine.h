@@ -30,13 +30,16 @@ struct EngineOptions {
     // Results independent of batch composition bit for bit on every backend (the CPU backends
     // always are; the CUDA backend then fixes its GEMM algorithms, at a speed cost).
     bool deterministic = false;
-    int device = 0;  // which GPU, for backend "cuda"
+    int device = 0;     // which GPU, for backend "cuda"
     int n_threads = 0;  // 0 = all hardware threads
     // A pool shared with other engines of the process (n_threads is then ignored): engines used
     // in turn then do not compete with each other's idle workers, which spin briefly after a job.
     std::shared_ptr<ThreadPool> thread_pool;
     // 0 = room for 8192 positions, or max_position if larger, at most half the machine's memory
     int64_t kv_budget_bytes = 0;
+    // Storage type of the KV pool (see backend.h): f32 (the default, the CPU's bitwise contract),
+    // f16 or bf16 (half the bytes per position; K and V rounded when stored).
+    DType kv_type = DType::f32;
     int block_size = KvPool::k_default_block_size;
     int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
     bool prefix_cache = true;        // publish full blocks and reuse them across sequences
@@ -61,6 +64,7 @@ class Engine {
     const ModelSpec& spec() const { return model_->spec(); }
     const LayerPlan& plan() const { return plan_; }
     Precision precision() const { return options_.precision; }
+    DType kv_type() const { return options_.kv_type; }
     KvPool& kv() { return *kv_; }
     const KvPool& kv() const { return *kv_; }
     Backend& backend() { return *backend_; }

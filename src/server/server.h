@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace encore::server {
 
 struct ServerOptions {
@@ -28,6 +30,7 @@ struct ServerOptions {
     int threads = 0;
     std::string device = "cpu";
     int64_t kv_budget_bytes = 0;  // per served model; 0 = automatic
+    DType kv_type = DType::f32;   // KV storage type of every served engine (see EngineOptions)
     size_t max_body_bytes = size_t(8) << 20;
 };
 

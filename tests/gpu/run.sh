@@ -54,6 +54,7 @@ step "CUDA ops vs scalar backend" ops.log "$gpu_tests" --gtest_filter='CudaOps.*
 step "goldens end to end (cuda)" goldens.log "$gpu_tests" --gtest_filter='*CudaGolden*:CudaGguf*'
 step "batch invariance" invariance.log "$gpu_tests" --gtest_filter='CudaBatchInvariance.*'
 step "fork and stem reuse" engine.log "$gpu_tests" --gtest_filter='CudaEngine.*'
+step "KV storage types f16/bf16 (cuda)" kv_type.log "$gpu_tests" --gtest_filter='CudaKvType.*'
 step "cache property tests (cuda)" property.log env ENCORE_TEST_DEVICE=cuda \
   "$build/encore_engine_tests" --gtest_filter='SequenceProperty.*'
 if command -v compute-sanitizer >/dev/null 2>&1; then

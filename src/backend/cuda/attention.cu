@@ -9,7 +9,8 @@
 // start, and keys past a query's position are masked to exact no-ops (exp weight 0, rescale 1):
 // every query's result is the same bits whatever tile, batch or call it came in.
 //
-// Math in f32; K/V read in the pool's storage type (f32, f16, bf16) and widened. Pools stored in
+// Math in f32; K/V read in the pool's storage type (f32, f16, bf16) and widened (exactly), 16
+// bytes (4 floats) or 8 bytes (4 halves) a load when head_dim is a multiple of 4. Pools stored in
 // f16 or bf16 with head_dim 64 or 128 take the tensor-core kernel of attention_mma.cu instead,
 // which keeps the same split arithmetic; both combine splits with attention_combine.cuh.
 #include <cuda_bf16.h>
@@ -186,6 +187,24 @@ __global__ void __launch_bounds__(k_warps * 32)
                 float* kd = k_s + j * (hd + 1) + c;
                 kd[0] = kval.x, kd[1] = kval.y, kd[2] = kval.z, kd[3] = kval.w;
                 *reinterpret_cast<float4*>(v_s + j * hd + c) = vval;
+            }
+        } else if (!std::is_same_v<KvT, float> && hd % 4 == 0) {  // 8-byte loads: 4 halves
+            for (int idx = int(threadIdx.x) * 4; idx < k_chunk * hd; idx += k_warps * 32 * 4) {
+                const int j = idx / hd, c = idx % hd;
+                const int p = c0 + j;
+                uint2 kraw = make_uint2(0, 0), vraw = kraw;  // zero bits: 0.0 in f16 and bf16
+                if (p < split_end) {
+                    const int64_t at = kv_at(p, c);
+                    kraw = *reinterpret_cast<const uint2*>(pool + at);
+                    vraw = *reinterpret_cast<const uint2*>(pool + at + v_offset);
+                }
+                const KvT* kh = reinterpret_cast<const KvT*>(&kraw);
+                const KvT* vh = reinterpret_cast<const KvT*>(&vraw);
+                float* kd = k_s + j * (hd + 1) + c;
+                kd[0] = to_f32(kh[0]), kd[1] = to_f32(kh[1]), kd[2] = to_f32(kh[2]),
+                kd[3] = to_f32(kh[3]);
+                *reinterpret_cast<float4*>(v_s + j * hd + c) =
+                    make_float4(to_f32(vh[0]), to_f32(vh[1]), to_f32(vh[2]), to_f32(vh[3]));
             }
         } else {
             for (int idx = int(threadIdx.x); idx < k_chunk * hd; idx += k_warps * 32) {
