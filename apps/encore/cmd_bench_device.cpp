@@ -61,11 +61,12 @@ void run_device_bench(const DeviceBenchArgs& a) {
     options.backend = "cuda";
     options.device = a.device;
     options.deterministic = a.deterministic;
-    options.kv_type = a.kv_type;
+    const DType kv_type = a.kv_type.value_or(default_kv_type("cuda", *model));
+    options.kv_type = kv_type;
     options.prefix_cache = false;  // every repeat computes its tokens
     options.max_batch_tokens = a.max_batch_tokens;
     const int64_t kv_bytes_per_position =
-        int64_t(plan.n_instances()) * 2 * spec.kv_dim() * kv_type_bytes(a.kv_type);
+        int64_t(plan.n_instances()) * 2 * spec.kv_dim() * kv_type_bytes(kv_type);
     // Room for the longest prefill and for 64 decode items after a 4096-token context.
     options.kv_budget_bytes =
         kv_bytes_per_position *
@@ -83,11 +84,11 @@ void run_device_bench(const DeviceBenchArgs& a) {
 
     fmt::print("device:      {} ({:.0f} GiB), {}\n", c.device_name, c.memory_gib,
                a.deterministic ? "deterministic" : "default (fastest algorithms)");
-    fmt::print("model:       {} (KV cache {})\n", model_name, dtype_name(a.kv_type));
+    fmt::print("model:       {} (KV cache {})\n", model_name, dtype_name(kv_type));
     fmt::print("ceilings:    bf16 GEMM 8192^3 {:.1f} TFLOP/s; device copy {:.1f} GB/s\n",
                c.gemm_tflops, c.copy_gbps);
     nlohmann::json out = {{"device", c.device_name},          {"model", model_name},
-                          {"deterministic", a.deterministic}, {"kv_type", dtype_name(a.kv_type)},
+                          {"deterministic", a.deterministic}, {"kv_type", dtype_name(kv_type)},
                           {"gemm_tflops", c.gemm_tflops},     {"copy_gbps", c.copy_gbps}};
 
     fmt::print("{:<28} {:>12} {:>22}\n", "prefill (tokens)", "tokens/s", "of GEMM peak");

@@ -18,7 +18,9 @@ void add_info(CLI::App& app) {
     cmd->callback([args] {
         const Loaded l = load_model(*args);
         const ModelSpec& s = l.model->spec();
-        const DType kv_type = parse_kv_type(args->kv_type);
+        // auto: the CPU's type here, the GPU's default beside it.
+        const DType kv_type =
+            parse_kv_type_option(args->kv_type).value_or(default_kv_type("cpu", *l.model));
         const int64_t kv_per_token =
             int64_t(l.plan.n_instances()) * 2 * s.kv_dim() * kv_type_bytes(kv_type);
         fmt::print("model:            {}\n", l.model->path());
@@ -44,7 +46,11 @@ void add_info(CLI::App& app) {
                 "unaligned:        {} bytes off 64-byte boundaries, not copied (not enough free "
                 "memory): slower\n",
                 l.model->unaligned_bytes());
-        fmt::print("kv type:          {}\n", dtype_name(kv_type));
+        if (args->kv_type == "auto")
+            fmt::print("kv type:          {} (auto: on a GPU {})\n", dtype_name(kv_type),
+                       dtype_name(default_kv_type("cuda", *l.model)));
+        else
+            fmt::print("kv type:          {}\n", dtype_name(kv_type));
         fmt::print("kv bytes/token:   {} ({}, {} instances x 2 x {} x {})\n", kv_per_token,
                    dtype_name(kv_type), l.plan.n_instances(), s.kv_dim(), kv_type_bytes(kv_type));
         fmt::print("identity:         {}\n", l.model->identity());

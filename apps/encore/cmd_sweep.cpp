@@ -22,7 +22,7 @@ namespace {
 struct SweepArgs {
     std::string model, run_dir, device = "cpu";
     int threads = 0;
-    std::string kv_type = "f32";  // --kv-type
+    std::string kv_type = "auto";  // --kv-type
     std::vector<std::string> plan_sets, plan_specs;
     int min_block = 1, max_block = -1;
     std::string i_range, j_range, shard;
@@ -125,7 +125,8 @@ void add_sweep(CLI::App& app) {
     cmd->add_flag("--no-stem-reuse", a->no_stem_reuse,
                   "compute every plan from layer 0 (for comparison; results are the same)");
     cmd->add_flag("--no-report", a->no_report, "do not draw heatmaps and report.html");
-    cmd->add_option("--device", a->device, "cpu (SIMD, default) or scalar (reference)");
+    cmd->add_option("--device", a->device,
+                    "cpu (SIMD, default), scalar (reference) or cuda (GPU 0)");
     cmd->add_option("--threads", a->threads, "worker threads (default: all cores)");
     add_kv_type_option(cmd, a->kv_type);
     add_sweep_report(*cmd);
@@ -146,7 +147,7 @@ void add_sweep(CLI::App& app) {
         o.stem_reuse = !a->no_stem_reuse;
         o.engine.backend = a->device;
         o.engine.n_threads = a->threads;
-        o.engine.kv_type = parse_kv_type(a->kv_type);
+        o.engine.kv_type = parse_kv_type_option(a->kv_type);
         o.draw = !a->no_report;
         const auto t0 = Clock::now();
         if (mpi_sweep_size() > 1) {

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,7 @@ struct DeviceBenchArgs {
     std::string model, layers;
     int device = 0;
     bool deterministic = false;
-    DType kv_type = DType::f32;  // KV storage type (--kv-type)
+    std::optional<DType> kv_type;  // KV storage type (--kv-type; unset: default_kv_type)
     int64_t max_batch_tokens = 2048;
     std::vector<int64_t> prefill = {512, 2048, 8192};
     std::vector<int64_t> contexts = {512, 4096};

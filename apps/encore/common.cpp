@@ -41,8 +41,15 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
 
 void add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
     cmd->add_option("--kv-type", kv_type,
-                    "KV cache storage: f32 (default), f16 or bf16 (half the memory, K/V rounded)")
-        ->each([](const std::string& text) { parse_kv_type(text); });
+                    "KV cache storage: auto (default: f32 on the CPU, the weights' bf16/f16 on a "
+                    "GPU), f32, f16 or bf16 (half the memory, K/V rounded)")
+        ->each([](const std::string& text) { parse_kv_type_option(text); });
+}
+
+std::optional<DType> parse_kv_type_option(const std::string& text) {
+    if (text == "auto") return std::nullopt;
+    if (text == "f32" || text == "f16" || text == "bf16") return parse_kv_type(text);
+    fail(ErrorKind::invalid_argument, "--kv-type '{}': expected auto, f32, f16 or bf16", text);
 }
 
 CLI::Option* add_layers_option(CLI::App* cmd, std::string& layers) {
@@ -94,7 +101,7 @@ EngineOptions engine_options(const ModelArgs& args) {
     options.n_threads = args.threads;
     if (!args.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
-    options.kv_type = parse_kv_type(args.kv_type);
+    options.kv_type = parse_kv_type_option(args.kv_type);
     return options;
 }
 

@@ -30,12 +30,13 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar, cuda)",
              options_.backend);
     }
+    if (!options_.kv_type) options_.kv_type = default_kv_type(options_.backend, *model_);
     KvShape shape;
     shape.n_instances = plan_.n_instances();
     shape.n_kv_heads = int(spec.n_kv_heads);
     shape.head_dim = int(spec.head_dim);
     shape.block_size = options_.block_size;
-    shape.type = options_.kv_type;
+    shape.type = kv_type();
     int64_t budget = options_.kv_budget_bytes;
     if (budget <= 0) {
         const int64_t positions = std::max<int64_t>(8192, spec.max_position);
@@ -56,7 +57,7 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
     const std::string salt =
         model_->identity() + "|" + plan_.to_spec() +
         (options_.precision == Precision::fast ? "|fast" : "") +
-        (options_.kv_type != DType::f32 ? "|kv " + std::string(dtype_name(options_.kv_type)) : "");
+        (kv_type() != DType::f32 ? "|kv " + std::string(dtype_name(kv_type())) : "");
     std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
     cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);
 }
@@ -88,10 +89,10 @@ void Engine::eval_stem(EvalItem item, const StemRun& run) {
             fail(ErrorKind::invalid_argument,
                  "stem state computed at --precision {}, this engine runs --precision {}",
                  precision_name(from->precision), precision_name(options_.precision));
-        if (from->kv_type != options_.kv_type)  // earlier instances attended over other K/V
+        if (from->kv_type != kv_type())  // earlier instances attended over other K/V
             fail(ErrorKind::invalid_argument,
                  "stem state computed with --kv-type {}, this engine runs --kv-type {}",
-                 dtype_name(from->kv_type), dtype_name(options_.kv_type));
+                 dtype_name(from->kv_type), dtype_name(kv_type()));
         if (from->shared_instances(plan_.layers) < run.start)
             fail(ErrorKind::invalid_argument,
                  "stem state of plan '{}' does not share the first {} instances of plan '{}'",
@@ -224,7 +225,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
     if (capture) {
         captured.model_identity = model_->identity();
         captured.precision = options_.precision;
-        captured.kv_type = options_.kv_type;
+        captured.kv_type = kv_type();
         captured.layers = plan_.layers;
         captured.tokens = tokens;
         captured.start_position = items[0].seq->size();
@@ -338,6 +339,12 @@ void Engine::publish_full_blocks(Sequence& seq) {
         seq.block_hashes_.push_back(hash);
         if (options_.prefix_cache) kv_->publish(hash, block_tokens, seq.blocks_[i]);
     }
+}
+
+DType default_kv_type(const std::string& backend, const Model& model) {
+    if (backend != "cuda") return DType::f32;
+    const DType weights = model.weights().layers.at(0).wq.dtype;
+    return weights == DType::bf16 || weights == DType::f16 ? weights : DType::f32;
 }
 
 }  // namespace encore

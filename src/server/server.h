@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,8 +30,8 @@ struct ServerOptions {
     std::string api_key;
     int threads = 0;
     std::string device = "cpu";
-    int64_t kv_budget_bytes = 0;  // per served model; 0 = automatic
-    DType kv_type = DType::f32;   // KV storage type of every served engine (see EngineOptions)
+    int64_t kv_budget_bytes = 0;   // per served model; 0 = automatic
+    std::optional<DType> kv_type;  // KV storage type of every served engine (see EngineOptions)
     size_t max_body_bytes = size_t(8) << 20;
 };
 

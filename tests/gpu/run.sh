@@ -55,6 +55,8 @@ step "goldens end to end (cuda)" goldens.log "$gpu_tests" --gtest_filter='*CudaG
 step "batch invariance" invariance.log "$gpu_tests" --gtest_filter='CudaBatchInvariance.*'
 step "fork and stem reuse" engine.log "$gpu_tests" --gtest_filter='CudaEngine.*'
 step "KV storage types f16/bf16 (cuda)" kv_type.log "$gpu_tests" --gtest_filter='CudaKvType.*'
+step "jobs on cuda vs cpu (perplexity, score, sweep)" cpu_vs_cuda.log bash \
+  "$root/tests/gpu/cpu_vs_cuda.sh" "$build/encore"
 step "cache property tests (cuda)" property.log env ENCORE_TEST_DEVICE=cuda \
   "$build/encore_engine_tests" --gtest_filter='SequenceProperty.*'
 if command -v compute-sanitizer >/dev/null 2>&1; then

@@ -17,9 +17,12 @@ namespace encore::cuda {
 void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids /*[n]*/, int64_t n,
                   float* out /*[n, d]*/, cudaStream_t stream);
 
-// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype.
+// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype. With
+// out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input, so that it
+// needs no conversion pass (launch_silu_mul likewise).
 void launch_rms_norm(const float* x /*[n, d]*/, const void* w, DType w_dtype, float eps, int64_t n,
-                     int64_t d, float* out /*[n, d]*/, cudaStream_t stream);
+                     int64_t d, float* out /*[n, d]*/, void* out16 /*[n, d] or null*/, DType t16,
+                     cudaStream_t stream);
 
 // Rotates pairs (c, c + head_dim/2) of every head by positions[i] * inv_freq[c], in place.
 void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, int head_dim,
@@ -27,7 +30,7 @@ void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, in
                  cudaStream_t stream);
 
 void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out,
-                     cudaStream_t stream);
+                     void* out16 /*[n] or null*/, DType t16, cudaStream_t stream);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream);
 // y[i, :] += bias; bias [m] in its stored dtype.
 void launch_add_bias(float* y /*[n, m]*/, int64_t n, int64_t m, const void* bias, DType dtype,
