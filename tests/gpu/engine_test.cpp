@@ -3,7 +3,8 @@
 //   - the transformers goldens: f32 checkpoints within 1e-4 of the logit scale with identical
 //     greedy continuations (as on the CPU); f16 checkpoints within 3e-3 and bf16 within 3e-2 (the
 //     GEMMs see activations rounded to the weights' 16-bit type, which the CPU backends do not
-//     do: 2.2e-3 measured on the f16 variants, H100, 2026-12-06), greedy not compared for those; a q8_0 GGUF within 1e-4 of the CPU backend on it;
+//     do: 2.2e-3 measured on the f16 variants, H100, 2026-12-06), greedy not compared for those; a
+//     q8_0 GGUF within 1e-4 of the CPU backend on it;
 //   - batch invariance: an item's logits alone and inside batches of 1 to 64 other items,
 //     bitwise with deterministic on, within 1e-6 of the logit scale otherwise;
 //   - stem reuse and a fork of a cached prefix on the GPU equal to computing everything, for each

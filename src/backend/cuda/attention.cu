@@ -314,9 +314,11 @@ int rows_per_block(int head_dim) {
 
 }  // namespace
 
-AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim) {
+AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim, DType kv_type) {
     const int group = n_heads / n_kv_heads;
-    const int rows = rows_per_block(head_dim);
+    const bool mma =
+        (kv_type == DType::f16 || kv_type == DType::bf16) && (head_dim == 64 || head_dim == 128);
+    const int rows = mma ? k_attention_mma_rows : rows_per_block(head_dim);
     AttentionPlan plan;
     plan.heads_per_block = group < rows ? group : rows;
     plan.head_chunks = (group + plan.heads_per_block - 1) / plan.heads_per_block;
@@ -330,7 +332,7 @@ int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, in
 }
 
 namespace {
-int fused_min_blocks = -1;  // -1: four blocks per multiprocessor of the current device
+int fused_min_blocks = -1;  // -1: two blocks per multiprocessor of the current device
 }
 
 void set_attention_fused_min_blocks(int blocks) {
@@ -340,11 +342,14 @@ void set_attention_fused_min_blocks(int blocks) {
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
                      int n_tiles) {
     if (!attention_mma_fits(kv_type, head_dim, plan)) return false;
+    int device = 0, major = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    if (major < 9 && head_dim == 128) return false;  // built for Hopper only (attention_mma.cu)
     if (fused_min_blocks < 0) {
-        int device = 0, sms = 0;
-        cudaGetDevice(&device);
+        int sms = 0;
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-        fused_min_blocks = 4 * (sms > 0 ? sms : 1);
+        fused_min_blocks = 2 * (sms > 0 ? sms : 1);
     }
     return int64_t(n_tiles) * plan.head_chunks * n_kv_heads >= fused_min_blocks;
 }
@@ -353,7 +358,7 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
                       const AttentionTile* tiles, int n_tiles, int max_pos, float* scratch,
                       float* out, cudaStream_t stream) {
     if (batch.n_tokens == 0) return;
-    const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim);
+    const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
     const int max_splits = max_pos / k_attention_split + 1;
     float* ml = scratch;  // [n_tokens, n_heads, max_splits, 2]
     float* part = scratch ? scratch + batch.n_tokens * n_heads * max_splits * 2 : nullptr;

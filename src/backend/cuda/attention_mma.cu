@@ -1,12 +1,14 @@
 // Tensor-core paged attention: pools stored in f16 or bf16, head_dim 64 or 128.
 //
 // The same work split, masking and split arithmetic as attention.cu's CUDA-core kernel (a block
-// takes a tile of consecutive tokens of one sequence and the query heads of one KV head: 64 query
+// takes a tile of consecutive tokens of one sequence and the query heads of one KV head: 128 query
 // rows; keys are cut into splits of k_attention_split positions, each split streamed in chunks of
 // 64 keys from its start, with an online softmax), but the two products run on the tensor cores:
 // mma.sync m16n8k16 with the pool's 16-bit type as operands (Q and the softmax weights P rounded
-// to it, as FlashAttention does) and f32 accumulation. Each warp owns 16 query rows; a row's
-// arithmetic depends on its own query and position only.
+// to it, as FlashAttention does) and f32 accumulation, K/V fragments read from shared memory by
+// ldmatrix. Eight warps of 16 query rows share each chunk of K/V (128 rows: 32 tokens of a GQA
+// group of 4), which halves the K/V traffic of 64-row blocks. A row's arithmetic depends on its
+// own query and position only.
 //
 // Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
 // attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
@@ -27,10 +29,11 @@ namespace encore::cuda {
 
 namespace {
 
-constexpr int k_warps = 4;
-constexpr int k_rows = 16 * k_warps;  // query rows per block
-constexpr int k_chunk = 64;           // keys per step
-constexpr int k_pad = 8;              // elements of padding per shared row (16 bytes)
+constexpr int k_warps = 8;
+constexpr int k_rows = 16 * k_warps;  // query rows per block (k_attention_mma_rows)
+static_assert(k_rows == k_attention_mma_rows);
+constexpr int k_chunk = 64;  // keys per step
+constexpr int k_pad = 8;     // elements of padding per shared row (16 bytes)
 
 template <typename T>
 struct Mma;
@@ -68,8 +71,20 @@ struct Mma<__nv_bfloat16> {
     }
 };
 
-__device__ __forceinline__ uint32_t load_pair(const void* p) {
-    return *static_cast<const uint32_t*>(p);
+// Four 8x8 matrices of 16-bit elements from shared memory, lane i naming row i % 8 of matrix
+// i / 8: r[m] holds this lane's fragment of matrix m (row lane / 4, columns 2 * (lane % 4) + {0,
+// 1}; with .trans, of the transposed matrix).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+    const uint32_t a = uint32_t(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
+    const uint32_t a = uint32_t(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
 }
 
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
@@ -82,13 +97,14 @@ struct SplitState {
 };
 
 template <typename T, int D, bool Fused>
-__global__ void __launch_bounds__(k_warps * 32)
-    attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
-                         BatchDevice batch, const AttentionTile* __restrict__ tiles,
-                         AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
-                         float* __restrict__ part, float* __restrict__ out) {
-    __shared__ alignas(16) T k_s[k_chunk][D + k_pad];   // [key][dim]
-    __shared__ alignas(16) T vt_s[D][k_chunk + k_pad];  // [dim][key]: V transposed
+__device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n_heads,
+                                              KvDeviceView kv, BatchDevice batch,
+                                              const AttentionTile* __restrict__ tiles,
+                                              AttentionPlan plan, int max_splits, float scale,
+                                              float* __restrict__ ml, float* __restrict__ part,
+                                              float* __restrict__ out) {
+    __shared__ alignas(16) T k_s[k_chunk][D + k_pad];  // [key][dim]
+    __shared__ alignas(16) T v_s[k_chunk][D + k_pad];  // [key][dim]
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -161,38 +177,38 @@ __global__ void __launch_bounds__(k_warps * 32)
 
         for (int c0 = split_start; c0 < split_end; c0 += k_chunk) {
             __syncthreads();  // the previous chunk is consumed
-            // K rows as they are; V transposed. 16 bytes (8 elements) per load; keys past the
-            // split are zeros (their weights are exact zeros).
+            // K and V rows, 16 bytes (8 elements) per load; keys past the split are zeros
+            // (their weights are exact zeros).
             for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
                 const int j = idx / (D / 8), c = (idx % (D / 8)) * 8;
                 const int p = c0 + j;
-                uint4 val = make_uint4(0, 0, 0, 0);
-                if (p < split_end) val = *reinterpret_cast<const uint4*>(pool + kv_at(p, c));
-                *reinterpret_cast<uint4*>(&k_s[j][c]) = val;
-            }
-            for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
-                const int j = idx % k_chunk, c = (idx / k_chunk) * 8;
-                const int p = c0 + j;
-                uint4 val = make_uint4(0, 0, 0, 0);
-                if (p < split_end)
-                    val = *reinterpret_cast<const uint4*>(pool + kv_at(p, c) + v_offset);
-                const T* e = reinterpret_cast<const T*>(&val);
-#pragma unroll
-                for (int u = 0; u < 8; ++u) vt_s[c + u][j] = e[u];
+                uint4 kval = make_uint4(0, 0, 0, 0), vval = kval;
+                if (p < split_end) {
+                    const int64_t at = kv_at(p, c);
+                    kval = *reinterpret_cast<const uint4*>(pool + at);
+                    vval = *reinterpret_cast<const uint4*>(pool + at + v_offset);
+                }
+                *reinterpret_cast<uint4*>(&k_s[j][c]) = kval;
+                *reinterpret_cast<uint4*>(&v_s[j][c]) = vval;
             }
             __syncthreads();
             if (!warp_active) continue;
 
             // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1), g + 8 (2, 3).
+            // B fragments by ldmatrix: matrices (keys nt * 8.., dims kk * 16 + 8 * m) for m
+            // = 0..3 give b0, b1 of k-steps kk and kk + 1.
             float s[k_chunk / 8][4];
 #pragma unroll
             for (int nt = 0; nt < k_chunk / 8; ++nt) {
 #pragma unroll
                 for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
 #pragma unroll
-                for (int kk = 0; kk < D / 16; ++kk)
-                    Mma<T>::run(s[nt], qf[kk], load_pair(&k_s[nt * 8 + g][kk * 16 + 2 * t4]),
-                                load_pair(&k_s[nt * 8 + g][kk * 16 + 8 + 2 * t4]));
+                for (int kk = 0; kk < D / 16; kk += 2) {
+                    uint32_t b[4];
+                    ldmatrix_x4(b, &k_s[nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
+                    Mma<T>::run(s[nt], qf[kk], b[0], b[1]);
+                    Mma<T>::run(s[nt], qf[kk + 1], b[2], b[3]);
+                }
             }
 
             // Mask, online softmax (the four threads of a quad share a row).
@@ -241,23 +257,23 @@ __global__ void __launch_bounds__(k_warps * 32)
                                        Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]),
                                        Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
                                        Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+                // Transposed matrices (keys ks * 16 + 8 * (m % 2).., dims dt * 8 + 8 * (m / 2))
+                // give b0, b1 of column groups dt and dt + 1.
 #pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt)
-                    Mma<T>::run(st.o[dt], a, load_pair(&vt_s[dt * 8 + g][ks * 16 + 2 * t4]),
-                                load_pair(&vt_s[dt * 8 + g][ks * 16 + 8 + 2 * t4]));
+                for (int dt = 0; dt < D / 8; dt += 2) {
+                    uint32_t b[4];
+                    ldmatrix_x4_trans(
+                        b, &v_s[ks * 16 + (lane / 8 % 2) * 8 + lane % 8][dt * 8 + (lane / 16) * 8]);
+                    Mma<T>::run(st.o[dt], a, b[0], b[1]);
+                    Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
+                }
             }
         }
 
         if (!warp_active) continue;
         if constexpr (Fused) {
 #pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                float o_row[D / 8][2];
-#pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt)
-                    o_row[dt][0] = st.o[dt][2 * i], o_row[dt][1] = st.o[dt][2 * i + 1];
-                combined[i].add(st.m[i], st.l[i], o_row);
-            }
+            for (int i = 0; i < 2; ++i) combined[i].add(st.m[i], st.l[i], st.o, i);
         } else {
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
@@ -286,6 +302,25 @@ __global__ void __launch_bounds__(k_warps * 32)
                 *reinterpret_cast<float2*>(out + out_row[i] * D + dt * 8 + 2 * t4) = r;
             }
         }
+    }
+}
+
+// The fused variant of head_dim 128 needs more registers than Ampere's compiler keeps it in (it
+// spills there): it is built for Hopper only, and attention_fused() says no on older GPUs.
+template <typename T, int D, bool Fused>
+__global__ void __launch_bounds__(k_warps * 32, 1)
+    attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
+                         BatchDevice batch, const AttentionTile* __restrict__ tiles,
+                         AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
+                         float* __restrict__ part, float* __restrict__ out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+    if constexpr (Fused && D == 128) {
+        __trap();
+    } else
+#endif
+    {
+        attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
+                                   out);
     }
 }
 

@@ -281,7 +281,7 @@ class CudaBackend final : public Backend {
                    float* out) override {
         x16_of_ = nullptr;
         prepare(batch, kv.block_size);
-        const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim);
+        const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
         if (tiles_tokens_ != plan.tile_tokens) {  // tiles of this batch for this model
             std::vector<AttentionTile> tiles;
             for (int64_t i = 0; i < batch.n_tokens; ++i) {

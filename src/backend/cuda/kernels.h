@@ -84,7 +84,9 @@ struct AttentionPlan {
     int heads_per_block = 1;  // query heads of one KV head in a block
     int head_chunks = 1;      // blocks per (tile, KV head)
 };
-AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim);
+// Query rows of a block of the tensor-core kernel (attention_mma.cu).
+constexpr int k_attention_mma_rows = 128;
+AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim, DType kv_type);
 
 // Scratch floats attention needs: partial results of every split.
 int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, int max_pos);
@@ -97,7 +99,7 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan);
 // without splitting the keys: prefill) and so needs no scratch; the same bits either way.
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
                      int n_tiles);
-// Tests: the fewest blocks for which attention_fused says yes (default four per multiprocessor).
+// Tests: the fewest blocks for which attention_fused says yes (default two per multiprocessor).
 void set_attention_fused_min_blocks(int blocks);
 // attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
 // [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
