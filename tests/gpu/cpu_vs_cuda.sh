@@ -3,9 +3,10 @@
 # perplexity (identity and a RYS plan; the GPU's default KV type, bf16 for this bf16 model, and
 # f32), the expected scores of `encore score`, and a small sweep's perplexities. Prints each pair
 # and fails past the tolerances:
-#   perplexity, relative: 5e-3 with bf16 K/V on the GPU (K, V, Q and the softmax weights rounded
-#   to bf16 in attention), 1e-4 with --kv-type f32 (the same roundings as the CPU's default
-#   precision, another summation order);
+#   perplexity, relative: 5e-3 with bf16 K/V on the GPU (K and V rounded to bf16; this model's
+#   head_dim of 32 keeps attention on the CUDA cores, the tensor-core kernel of head_dim 64 and
+#   128 is checked op by op in attention_mma_test.cpp), 5e-4 with --kv-type f32 (the same roundings as the CPU's default
+#   precision, another summation order; 9.3e-5 measured on an H100, 2026-12-06);
 #   expected scores (0-4 scale): 0.05 absolute.
 #
 #   bash tests/gpu/cpu_vs_cuda.sh [ENCORE_BINARY]
@@ -35,7 +36,7 @@ ppl() {  # DEVICE PLAN [extra...]
 for plan in 0-11 rys:4,8; do
   cpu=$(ppl cpu "$plan")
   compare "perplexity $plan (cuda, bf16 K/V)" "$(ppl cuda "$plan")" "$cpu" 5e-3
-  compare "perplexity $plan (cuda, --kv-type f32)" "$(ppl cuda "$plan" --kv-type f32)" "$cpu" 1e-4
+  compare "perplexity $plan (cuda, --kv-type f32)" "$(ppl cuda "$plan" --kv-type f32)" "$cpu" 5e-4
 done
 
 for device in cpu cuda; do
