@@ -29,6 +29,10 @@ echo "--- greedy continuation"
 "$encore" generate -m "$model" -p "$prompt" -n 40 --temp 0 --precision fast
 echo "--- held-out perplexity (first 60 kB, ctx 256)"
 "$encore" perplexity -m "$model" -f "$sample" --ctx 256 --precision fast
+echo "=== --kv-type f16 (the KV cache in half the memory; K/V rounded to f16 when stored)"
+"$encore" info -m "$model" --kv-type f16 | grep -E "kv type|kv bytes"
+echo "--- held-out perplexity (first 60 kB, ctx 256)"
+"$encore" perplexity -m "$model" -f "$sample" --ctx 256 --kv-type f16
 echo "=== chat template (tests/data/chat/brown_chat.jinja; the bundled model has none of its own)"
 conversation=$(mktemp)
 printf '[{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What did the jury say?"}]' >"$conversation"

@@ -20,7 +20,7 @@ void add_generate(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_bench_prefix(CLI::App& bench_cmd);    // `bench prefix`, called by add_bench
+void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_bench
 void add_bench_template(CLI::App& bench_cmd);  // `bench template`, called by add_bench
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);

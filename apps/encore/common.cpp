@@ -173,18 +173,16 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
 
 ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(isatty(2)) {}
 
-void ProgressBar::update(int64_t done, int64_t total) {
-    update(done, total, "");
-}
+void ProgressBar::update(int64_t done, int64_t total) { update(done, total, ""); }
 
 void ProgressBar::update(int64_t done, int64_t total, const std::string& note) {
     if (!enabled_ || total <= 0) return;
     const int width = 40;
     const int filled = int(width * done / total);
-    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld%s%s\033[K", label_.c_str(),
-                 std::string(size_t(filled), '#').c_str(),
-                 std::string(size_t(width - filled), '.').c_str(), (long long)done,
-                 (long long)total, note.empty() ? "" : " ", note.c_str());
+    std::fprintf(
+        stderr, "\r%s [%s%s] %lld/%lld%s%s\033[K", label_.c_str(),
+        std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
+        (long long)done, (long long)total, note.empty() ? "" : " ", note.c_str());
     std::fflush(stderr);
     drawn_ = true;
 }

@@ -111,7 +111,8 @@ class Scorer {
     const std::vector<CompiledCriterion>& criteria() const { return criteria_; }
     bool calibrated() const { return calibrated_; }
     bool reasons() const { return reason_.has_value(); }
-    // 16 hex digits over the canonical rubric, the model's identity and the layer plan.
+    // 16 hex digits over the canonical rubric, the model's identity, the layer plan and (when not
+    // f32) the KV storage type.
     const std::string& hash() const { return hash_; }
 
   private:

@@ -67,6 +67,8 @@ expect_error "out of range" "$encore" sweep -m "$model" -o "$tmp/new" --plan 0-1
 expect_error "empty plan set" "$encore" sweep -m "$model" -o "$tmp/new" --plan 0-11 --ppl "$tmp/text.txt"
 expect_error "missing.txt" "$encore" sweep -m "$model" -o "$tmp/new" --plan rys:1,2 --ppl "$tmp/missing.txt"
 expect_error "missing.txt" "$encore" sweep -m "$model" -o "$tmp/new" --plan rys:1,2 --prompts "$tmp/missing.txt"
+# The run directory records the KV storage type: resuming with another one is refused.
+expect_error "'kv_type' (absent there, \"f16\" here)" "$encore" "${args[@]}" -o "$tmp/whole" --kv-type f16
 # A second sweep in a run directory in use is refused (the first holds a lock on it).
 # The first one measures every RYS plan with long windows, so it is still running when the
 # second one starts (checked after it: a finished first sweep would prove nothing).

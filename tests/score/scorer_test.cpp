@@ -203,5 +203,22 @@ TEST(Scorer, RubricAndLabelErrorsNameWhatIsWrong) {
               std::string::npos);
 }
 
+// The rubric hash that keys result files names the KV storage type when it is not f32 (scores
+// over an f16 cache are other numbers), and stays what it was for f32.
+TEST(Scorer, HashNamesAHalfPrecisionKvType) {
+    auto model = brown();
+    const Rubric rubric = Rubric::from_string(k_rubric, "test.yaml");
+    auto hash_with = [&](DType kv_type) {
+        EngineOptions o;
+        o.kv_type = kv_type;
+        Engine engine(model, LayerPlan::identity(model->spec().n_layers), o);
+        return Scorer(engine, rubric, model->tokenizer()).hash();
+    };
+    const std::string f32 = hash_with(DType::f32), f16 = hash_with(DType::f16);
+    EXPECT_EQ(f32, hash_with(DType::f32));
+    EXPECT_NE(f32, f16);
+    EXPECT_NE(f16, hash_with(DType::bf16));
+}
+
 }  // namespace
 }  // namespace encore
