@@ -8,6 +8,10 @@
 // its blocks published, exactly as if computed), and the residual entering instance k is taken
 // from the state. Kernels compute every row independently of the batch, so the result is
 // bitwise the same as computing all instances.
+//
+// eval_stem serves a caller that holds each state (one run of tokens at a time); for batched
+// work over forked sequences (a rubric's prefix and its items), engines share states through a
+// StemStore instead (stem_store.h).
 #pragma once
 
 #include <cstdint>
