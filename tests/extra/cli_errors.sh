@@ -166,5 +166,8 @@ else
   echo "FAIL: info weight bytes $w1 vs $w2, kv bytes $k1 vs $k2"
 fi
 
+# The sweep's stem budget (MiB) cannot be negative.
+expect_error "stem-budget must be >= 0" -- "$encore" sweep -m $model -o "$work/bad_sweep" --plan rys:4,8 --ppl $model/heldout.txt --stem-budget -1
+
 echo "cli_errors: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
