@@ -60,6 +60,7 @@ struct BenchArgs {
     std::string model, layers;
     std::string device = "cpu";
     DeviceBenchArgs gpu;
+    std::string kv_type = "auto";
     int threads = 0;
     int64_t prompt = 128;
     int64_t decode = 32;
@@ -80,6 +81,7 @@ void run_model_bench(const BenchArgs& a) {
     const LayerPlan plan = LayerPlan::parse(a.layers, int(model->spec().n_layers));
     EngineOptions options;
     options.thread_pool = std::make_shared<ThreadPool>(a.threads);
+    options.kv_type = parse_kv_type_option(a.kv_type);
     options.prefix_cache = false;  // every repeat must compute the whole prompt
     Engine engine(model, plan, options);
     // On bf16 weights, a second engine at Precision::fast (same threads, a KV pool just large
@@ -89,8 +91,9 @@ void run_model_bench(const BenchArgs& a) {
     if (bf16) {
         EngineOptions fast = options;
         fast.precision = Precision::fast;
+        fast.kv_type = engine.kv_type();
         fast.kv_budget_bytes = int64_t(plan.n_instances()) * 2 * model->spec().kv_dim() *
-                               int64_t(sizeof(float)) * (a.prompt + 4 * fast.block_size);
+                               kv_type_bytes(*fast.kv_type) * (a.prompt + 4 * fast.block_size);
         fast_engine = std::make_unique<Engine>(model, plan, fast);
     }
 
@@ -166,7 +169,8 @@ void run_model_bench(const BenchArgs& a) {
     const double tg_w_fraction = tg_w.median_ratio();
     const double pp_best = pp.best_ratio(), tg_best = tg.best_ratio();
 
-    fmt::print("model:                {}\n", model_name);
+    fmt::print("model:                {} (KV cache {})\n", model_name,
+               dtype_name(engine.kv_type()));
     fmt::print("threads:              {}\n", engine.threads().n_threads());
     fmt::print(
         "memory read (STREAM): {:.1f} GB/s over a 1 GiB buffer, {:.1f} GB/s over the weights "
@@ -242,6 +246,14 @@ void add_bench(CLI::App& app) {
     cmd->add_option("--max-batch-tokens", a->gpu.max_batch_tokens,
                     "cuda: tokens per forward pass (default 2048)")
         ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--score-items", a->gpu.score_items,
+                    "cuda: items of the scoring workload (2000-token prefix, 300-token items; "
+                    "default 512)")
+        ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--score-batch", a->gpu.score_batch,
+                    "cuda: items per forward pass of the scoring workload (default 32)")
+        ->check(CLI::Range(1, 4096));
+    add_kv_type_option(cmd, a->kv_type);
 
     auto text_file = std::make_shared<std::string>();
     auto tok_file = std::make_shared<std::string>();
@@ -275,13 +287,13 @@ void add_bench(CLI::App& app) {
         if (a->device.rfind("cuda", 0) == 0) {
             a->gpu.model = a->model;
             a->gpu.layers = a->layers;
+            a->gpu.kv_type = parse_kv_type_option(a->kv_type);
             if (a->device.size() > 5) a->gpu.device = std::stoi(a->device.substr(5));
             run_device_bench(a->gpu);
             return;
         }
         if (a->device != "cpu")
-            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]",
-                 a->device);
+            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]", a->device);
         run_model_bench(*a);
     });
 }

@@ -9,9 +9,15 @@
 // items against a rubric), one token each per step, logits of every item copied to the host each
 // step; the fraction counts the bytes a step must read (every weight once, each item's K/V) over
 // the copy bandwidth.
+// Scoring: the workload of LLM-as-judge scoring at the engine level (as encore score runs it,
+// without the tokenizer a random model lacks): a prefix prefilled once without logits, then
+// items forked from it, --score-batch at a time in one forward pass each, the logits of each
+// item's last token copied to the host and reduced to ten label probabilities. Its fraction is
+// of the compute floor: 2 x matrix parameters x item tokens per item at the GEMM ceiling.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -55,12 +61,17 @@ void run_device_bench(const DeviceBenchArgs& a) {
     options.backend = "cuda";
     options.device = a.device;
     options.deterministic = a.deterministic;
+    const DType kv_type = a.kv_type.value_or(default_kv_type("cuda", *model));
+    options.kv_type = kv_type;
     options.prefix_cache = false;  // every repeat computes its tokens
     options.max_batch_tokens = a.max_batch_tokens;
     const int64_t kv_bytes_per_position =
-        int64_t(plan.n_instances()) * 2 * spec.kv_dim() * int64_t(sizeof(float));
+        int64_t(plan.n_instances()) * 2 * spec.kv_dim() * kv_type_bytes(kv_type);
     // Room for the longest prefill and for 64 decode items after a 4096-token context.
-    options.kv_budget_bytes = kv_bytes_per_position * (8192 + 64 * 80 + 4096 + 1024);
+    options.kv_budget_bytes =
+        kv_bytes_per_position *
+        std::max<int64_t>(8192 + 64 * 80 + 4096 + 1024,
+                          a.score_prefix + a.score_batch * (a.score_item_tokens + 32) + 1024);
     Engine engine(model, plan, options);
     std::mt19937 rng(7);
     auto random_tokens = [&](int64_t n) {
@@ -73,14 +84,12 @@ void run_device_bench(const DeviceBenchArgs& a) {
 
     fmt::print("device:      {} ({:.0f} GiB), {}\n", c.device_name, c.memory_gib,
                a.deterministic ? "deterministic" : "default (fastest algorithms)");
-    fmt::print("model:       {}\n", model_name);
+    fmt::print("model:       {} (KV cache {})\n", model_name, dtype_name(kv_type));
     fmt::print("ceilings:    bf16 GEMM 8192^3 {:.1f} TFLOP/s; device copy {:.1f} GB/s\n",
                c.gemm_tflops, c.copy_gbps);
-    nlohmann::json out = {{"device", c.device_name},
-                          {"model", model_name},
-                          {"deterministic", a.deterministic},
-                          {"gemm_tflops", c.gemm_tflops},
-                          {"copy_gbps", c.copy_gbps}};
+    nlohmann::json out = {{"device", c.device_name},          {"model", model_name},
+                          {"deterministic", a.deterministic}, {"kv_type", dtype_name(kv_type)},
+                          {"gemm_tflops", c.gemm_tflops},     {"copy_gbps", c.copy_gbps}};
 
     fmt::print("{:<28} {:>12} {:>22}\n", "prefill (tokens)", "tokens/s", "of GEMM peak");
     Sequence warm(engine);
@@ -97,7 +106,8 @@ void run_device_bench(const DeviceBenchArgs& a) {
         const double s = median(secs), tps = double(n) / s;
         const double fraction = flops_per_token * tps / (c.gemm_tflops * 1e12);
         fmt::print("{:<28} {:>12.0f} {:>21.1f}%\n", n, tps, 100 * fraction);
-        out["prefill"].push_back({{"tokens", n}, {"tokens_per_s", tps}, {"of_gemm_peak", fraction}});
+        out["prefill"].push_back(
+            {{"tokens", n}, {"tokens_per_s", tps}, {"of_gemm_peak", fraction}});
     }
 
     fmt::print("{:<28} {:>12} {:>22}\n", "decode (batch x context)", "tokens/s",
@@ -125,9 +135,9 @@ void run_device_bench(const DeviceBenchArgs& a) {
                 secs.push_back(seconds_since(t0));
             }
             const double s = median(secs), tps = double(batch) / s;
-            const double bytes =
-                weight_bytes + double(batch) * double(context + a.decode_steps / 2) *
-                                   double(kv_bytes_per_position);
+            const double bytes = weight_bytes + double(batch) *
+                                                    double(context + a.decode_steps / 2) *
+                                                    double(kv_bytes_per_position);
             const double fraction = bytes / s / (c.copy_gbps * 1e9);
             fmt::print("{:<28} {:>12.1f} {:>21.1f}%\n", fmt::format("{} x {}", batch, context), tps,
                        100 * fraction);
@@ -137,6 +147,50 @@ void run_device_bench(const DeviceBenchArgs& a) {
                                      {"bytes_per_step", bytes},
                                      {"of_copy_bandwidth", fraction}});
         }
+    }
+
+    if (a.score_items > 0) {
+        Sequence prefix(engine);
+        prefix.prefill(random_tokens(a.score_prefix), Logits::none);
+        std::vector<int32_t> labels(10);
+        for (auto& l : labels) l = int32_t(rng() % uint32_t(spec.vocab_size));
+        double checksum = 0;
+        auto score_batch = [&](int64_t n) {
+            std::vector<std::unique_ptr<Sequence>> seqs;
+            std::vector<std::vector<int32_t>> tokens;
+            std::vector<EvalItem> items;
+            for (int64_t b = 0; b < n; ++b) {
+                seqs.push_back(prefix.fork());
+                tokens.push_back(random_tokens(a.score_item_tokens));
+            }
+            for (int64_t b = 0; b < n; ++b)
+                items.push_back({seqs[size_t(b)].get(), tokens[size_t(b)], Logits::last});
+            engine.eval(items);
+            for (auto& s : seqs) {  // the label distribution, as the scorer takes it
+                const auto logits = s->last_logits();
+                float big = -INFINITY;
+                for (int32_t l : labels) big = std::max(big, logits[size_t(l)]);
+                double den = 0;
+                for (int32_t l : labels) den += std::exp(double(logits[size_t(l)] - big));
+                checksum += 1.0 / den;
+            }
+        };
+        score_batch(std::min(a.score_batch, a.score_items));  // warm-up
+        const auto t0 = Clock::now();
+        for (int64_t done = 0; done < a.score_items; done += a.score_batch)
+            score_batch(std::min(a.score_batch, a.score_items - done));
+        const double s = seconds_since(t0), ips = double(a.score_items) / s;
+        const double floor_ips =
+            c.gemm_tflops * 1e12 / (flops_per_token * double(a.score_item_tokens));
+        fmt::print("{:<28} {:>12} {:>22}\n", "score (prefix, item, batch)", "items/s",
+                   "of compute floor");
+        fmt::print("{:<28} {:>12.1f} {:>21.1f}%\n",
+                   fmt::format("{} + {} x {}", a.score_prefix, a.score_item_tokens, a.score_batch),
+                   ips, 100 * ips / floor_ips);
+        out["score"] = {{"prefix", a.score_prefix}, {"item_tokens", a.score_item_tokens},
+                        {"items", a.score_items},   {"batch", a.score_batch},
+                        {"items_per_s", ips},       {"of_compute_floor", ips / floor_ips},
+                        {"checksum", checksum}};
     }
     std::cout << out.dump() << std::endl;
 }

@@ -42,6 +42,7 @@ void run_score_bench(const ScoreBenchArgs& a) {
     EngineOptions options;
     options.thread_pool = pool;
     options.backend = a.model.device;
+    options.kv_type = parse_kv_type_option(a.model.kv_type);
     if (!a.model.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(a.model.kv_budget, "--kv-budget");
     options.prefix_cache = false;

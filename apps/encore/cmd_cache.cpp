@@ -90,6 +90,7 @@ void add_cache_info(CLI::App* cache) {
                                     {"model", info.model_name},
                                     {"plan", info.plan},
                                     {"precision", precision_name(info.precision)},
+                                    {"kv_type", dtype_name(info.kv_type)},
                                     {"n_tokens", info.n_tokens},
                                     {"n_instances", info.n_instances},
                                     {"n_kv_heads", info.n_kv_heads},

@@ -35,6 +35,7 @@ void add_serve(CLI::App& app) {
     auto plans = std::make_shared<std::vector<std::string>>();
     auto rubrics = std::make_shared<std::vector<std::string>>();
     auto kv_budget = std::make_shared<std::string>();
+    auto kv_type = std::make_shared<std::string>("auto");
     auto max_body = std::make_shared<std::string>("8MiB");
     o->model_path = "assets/brown-llama-12l";
     CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
@@ -58,8 +59,10 @@ void add_serve(CLI::App& app) {
     cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
     cmd->add_option("--device", o->device, "cpu (SIMD, default) or scalar (reference)");
     cmd->add_option("--kv-budget", *kv_budget, "KV cache budget per served model, e.g. 2GiB");
+    add_kv_type_option(cmd, *kv_type);
     cmd->add_option("--max-body", *max_body, "largest request body (default 8MiB), else 413");
-    cmd->callback([o, plans, rubrics, kv_budget, max_body] {
+    cmd->callback([o, plans, rubrics, kv_budget, kv_type, max_body] {
+        o->kv_type = parse_kv_type_option(*kv_type);
         for (const auto& p : *plans) o->plans.push_back(split_named(p, "--plan", false));
         for (const auto& r : *rubrics) o->rubrics.push_back(split_named(r, "--rubric", true));
         if (!kv_budget->empty()) o->kv_budget_bytes = parse_bytes(*kv_budget, "--kv-budget");

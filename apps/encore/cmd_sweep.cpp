@@ -22,6 +22,7 @@ namespace {
 struct SweepArgs {
     std::string model, run_dir, device = "cpu";
     int threads = 0;
+    std::string kv_type = "auto";  // --kv-type
     std::vector<std::string> plan_sets, plan_specs;
     int min_block = 1, max_block = -1;
     std::string i_range, j_range, shard;
@@ -127,8 +128,10 @@ void add_sweep(CLI::App& app) {
     cmd->add_option("--stem-budget", a->stem_budget_mib,
                     "MiB the rubric and choice probes' stem states may take (1024)");
     cmd->add_flag("--no-report", a->no_report, "do not draw heatmaps and report.html");
-    cmd->add_option("--device", a->device, "cpu (SIMD, default) or scalar (reference)");
+    cmd->add_option("--device", a->device,
+                    "cpu (SIMD, default), scalar (reference) or cuda (GPU 0)");
     cmd->add_option("--threads", a->threads, "worker threads (default: all cores)");
+    add_kv_type_option(cmd, a->kv_type);
     add_sweep_report(*cmd);
     add_sweep_merge(*cmd);
     cmd->callback([a, cmd] {
@@ -151,6 +154,7 @@ void add_sweep(CLI::App& app) {
         o.stem_store_bytes = a->stem_budget_mib << 20;
         o.engine.backend = a->device;
         o.engine.n_threads = a->threads;
+        o.engine.kv_type = parse_kv_type_option(a->kv_type);
         o.draw = !a->no_report;
         const auto t0 = Clock::now();
         if (mpi_sweep_size() > 1) {

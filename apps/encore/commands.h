@@ -4,8 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "core/dtype.h"
 
 namespace encore::cli {
 
@@ -17,7 +20,7 @@ void add_generate(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_bench
+void add_bench_prefix(CLI::App& bench_cmd);    // `bench prefix`, called by add_bench
 void add_bench_template(CLI::App& bench_cmd);  // `bench template`, called by add_bench
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
@@ -36,12 +39,15 @@ struct DeviceBenchArgs {
     std::string model, layers;
     int device = 0;
     bool deterministic = false;
+    std::optional<DType> kv_type;  // KV storage type (--kv-type; unset: default_kv_type)
     int64_t max_batch_tokens = 2048;
     std::vector<int64_t> prefill = {512, 2048, 8192};
     std::vector<int64_t> contexts = {512, 4096};
     std::vector<int64_t> batches = {1, 8, 64};
     int repeats = 3;
     int decode_steps = 16;
+    // Scoring: one prefix, items forked from it in batches, logits of each item's last token.
+    int64_t score_prefix = 2000, score_item_tokens = 300, score_items = 512, score_batch = 32;
 };
 void run_device_bench(const DeviceBenchArgs& args);
 

@@ -35,7 +35,21 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
                   "algorithms, slower)");
     cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
     cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
+    add_kv_type_option(cmd, args.kv_type);
     cmd->add_flag("-v,--verbose", args.verbose, "print KV-cache statistics to stderr");
+}
+
+void add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
+    cmd->add_option("--kv-type", kv_type,
+                    "KV cache storage: auto (default: f32 on the CPU, the weights' bf16/f16 on a "
+                    "GPU), f32, f16 or bf16 (half the memory, K/V rounded)")
+        ->each([](const std::string& text) { parse_kv_type_option(text); });
+}
+
+std::optional<DType> parse_kv_type_option(const std::string& text) {
+    if (text == "auto") return std::nullopt;
+    if (text == "f32" || text == "f16" || text == "bf16") return parse_kv_type(text);
+    fail(ErrorKind::invalid_argument, "--kv-type '{}': expected auto, f32, f16 or bf16", text);
 }
 
 CLI::Option* add_layers_option(CLI::App* cmd, std::string& layers) {
@@ -56,10 +70,11 @@ void report_kv_stats(const Engine& engine, const ModelArgs& args) {
     const KvPool& kv = engine.kv();
     const PrefixStats& s = kv.stats();
     std::fprintf(stderr,
-                 "kv: %d blocks of %d positions (%lld bytes each), %d referenced, %d cached; "
+                 "kv: %d blocks of %d positions (%s, %lld bytes each), %d referenced, %d cached; "
                  "prefix hits %lld, misses %lld, evictions %lld, published %lld\n",
-                 kv.n_blocks(), kv.block_size(), (long long)kv.bytes_per_block(), kv.n_referenced(),
-                 kv.n_cached(), (long long)s.hits, (long long)s.misses, (long long)s.evictions,
+                 kv.n_blocks(), kv.block_size(), std::string(dtype_name(kv.type())).c_str(),
+                 (long long)kv.bytes_per_block(), kv.n_referenced(), kv.n_cached(),
+                 (long long)s.hits, (long long)s.misses, (long long)s.evictions,
                  (long long)s.published);
 }
 
@@ -86,6 +101,7 @@ EngineOptions engine_options(const ModelArgs& args) {
     options.n_threads = args.threads;
     if (!args.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
+    options.kv_type = parse_kv_type_option(args.kv_type);
     return options;
 }
 
@@ -157,16 +173,18 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
 
 ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(isatty(2)) {}
 
-void ProgressBar::update(int64_t done, int64_t total) { update(done, total, ""); }
+void ProgressBar::update(int64_t done, int64_t total) {
+    update(done, total, "");
+}
 
 void ProgressBar::update(int64_t done, int64_t total, const std::string& note) {
     if (!enabled_ || total <= 0) return;
     const int width = 40;
     const int filled = int(width * done / total);
-    std::fprintf(
-        stderr, "\r%s [%s%s] %lld/%lld%s%s\033[K", label_.c_str(),
-        std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
-        (long long)done, (long long)total, note.empty() ? "" : " ", note.c_str());
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld%s%s\033[K", label_.c_str(),
+                 std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(width - filled), '.').c_str(), (long long)done,
+                 (long long)total, note.empty() ? "" : " ", note.c_str());
     std::fflush(stderr);
     drawn_ = true;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +22,20 @@ struct ModelArgs {
     std::string device = "cpu";
     std::string precision = "default";  // of bf16 matmuls: "default" or "fast" (backend.h)
     int threads = 0;
-    std::string kv_budget;  // e.g. "2GiB"; "" = automatic
-    bool verbose = false;   // print KV-cache statistics to stderr at the end
-    bool deterministic = false;  // batch-invariant bits on the GPU too (see EngineOptions)
+    std::string kv_budget;         // e.g. "2GiB"; "" = automatic
+    std::string kv_type = "auto";  // KV storage type: "auto", "f32", "f16" or "bf16" (backend.h)
+    bool verbose = false;          // print KV-cache statistics to stderr at the end
+    bool deterministic = false;    // batch-invariant bits on the GPU too (see EngineOptions)
 };
 
-// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget to a subcommand.
+// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget, --kv-type to a
+// subcommand (only -m and --layers without the runtime ones).
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
+
+// Adds --kv-type (auto, f32, f16 or bf16; checked as it is parsed), stored in `kv_type`.
+void add_kv_type_option(CLI::App* cmd, std::string& kv_type);
+// --kv-type's value: unset for "auto" (the engine's default_kv_type), else the type.
+std::optional<DType> parse_kv_type_option(const std::string& text);
 
 // Adds --layers, stored in `layers` (left as it is when the option is absent). An empty spec
 // given on the command line (`--layers ""`) is an invalid_argument error naming the option.
@@ -41,7 +49,7 @@ struct Loaded {
     LayerPlan plan;
 };
 Loaded load_model(const ModelArgs& args);
-// The engine options the arguments ask for (backend, precision, threads, KV budget).
+// The engine options the arguments ask for (backend, precision, threads, KV budget and type).
 EngineOptions engine_options(const ModelArgs& args);
 // `pool`: a thread pool shared with other engines of the command (null: the engine makes its own).
 std::unique_ptr<Engine> make_engine(const Loaded& loaded, const ModelArgs& args,

@@ -1,5 +1,5 @@
 // Host-memory defaults of the Backend memory interface (see backend.h), used by the CPU backends;
-// the names of the matmul precisions.
+// the names of the matmul precisions and of the KV storage types.
 #include "backend/backend.h"
 
 #include <cstdlib>
@@ -41,6 +41,18 @@ Precision parse_precision(const std::string& text, const std::string& what) {
 
 const char* precision_name(Precision precision) {
     return precision == Precision::fast ? "fast" : "default";
+}
+
+DType parse_kv_type(const std::string& text, const std::string& what) {
+    if (text == "f32") return DType::f32;
+    if (text == "f16") return DType::f16;
+    if (text == "bf16") return DType::bf16;
+    fail(ErrorKind::invalid_argument, "{} '{}': expected f32, f16 or bf16", what, text);
+}
+
+int64_t kv_type_bytes(DType type) {
+    ENCORE_ASSERT(type == DType::f32 || type == DType::f16 || type == DType::bf16);
+    return type == DType::f32 ? 4 : 2;
 }
 #ifndef ENCORE_HAVE_CUDA
 // Built without the CUDA backend (no nvcc found, or -DENCORE_CUDA=OFF).

@@ -39,24 +39,40 @@ enum class Precision { standard, fast };
 Precision parse_precision(const std::string& text, const std::string& what = "--precision");
 const char* precision_name(Precision precision);  // "default" or "fast"
 
+// Storage types of the KV pool: f32 (the default; the CPU backend's bitwise contract), f16 or
+// bf16 (half the bytes; K and V rounded to nearest even when stored, widened to f32 when read).
+// "f32" / "f16" / "bf16" -> the DType; an invalid_argument error naming `what` otherwise.
+DType parse_kv_type(const std::string& text, const std::string& what = "--kv-type");
+int64_t kv_type_bytes(DType type);  // bytes per stored element: 4 or 2
+
 // Where the K and V of one layer instance live in the paged KV pool. The pool is one buffer of
 // blocks; each block holds `block_size` consecutive positions of one sequence for every layer
-// instance: block layout [n_instances][2 (k, v)][n_kv_heads][block_size][head_dim] f32.
+// instance: block layout [n_instances][2 (k, v)][n_kv_heads][block_size][head_dim] elements of
+// `type` (f32, f16 or bf16; offsets below count elements of that type).
 struct KvLayerView {
-    float* pool = nullptr;        // start of block 0
-    DType type = DType::f32;      // storage type of the elements (f32 only, for now)
-    int64_t block_stride = 0;     // floats per block
-    int64_t instance_offset = 0;  // floats from a block's start to this instance's K
+    void* pool = nullptr;         // start of block 0
+    DType type = DType::f32;      // storage type of the elements
+    int64_t block_stride = 0;     // elements per block
+    int64_t instance_offset = 0;  // elements from a block's start to this instance's K
     int n_kv_heads = 0;
     int head_dim = 0;
     int block_size = 0;
 
-    float* k(int32_t block, int head) const {
-        return pool + block * block_stride + instance_offset +
-               int64_t(head) * block_size * head_dim;
+    // Element offsets from the pool's start of the [block_size, head_dim] K (V) run of a head.
+    int64_t k_index(int32_t block, int head) const {
+        return block * block_stride + instance_offset + int64_t(head) * block_size * head_dim;
     }
-    float* v(int32_t block, int head) const {
-        return k(block, head) + int64_t(n_kv_heads) * block_size * head_dim;
+    int64_t v_index(int32_t block, int head) const {
+        return k_index(block, head) + int64_t(n_kv_heads) * block_size * head_dim;
+    }
+    // The runs as arrays of T: float for an f32 pool, uint16_t (the bits) for f16 and bf16.
+    template <typename T = float>
+    T* k(int32_t block, int head) const {
+        return static_cast<T*>(pool) + k_index(block, head);
+    }
+    template <typename T = float>
+    T* v(int32_t block, int head) const {
+        return static_cast<T*>(pool) + v_index(block, head);
     }
 };
 

@@ -30,16 +30,17 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar, cuda)",
              options_.backend);
     }
+    if (!options_.kv_type) options_.kv_type = default_kv_type(options_.backend, *model_);
     KvShape shape;
     shape.n_instances = plan_.n_instances();
     shape.n_kv_heads = int(spec.n_kv_heads);
     shape.head_dim = int(spec.head_dim);
     shape.block_size = options_.block_size;
+    shape.type = kv_type();
     int64_t budget = options_.kv_budget_bytes;
     if (budget <= 0) {
         const int64_t positions = std::max<int64_t>(8192, spec.max_position);
-        const int64_t per_block = int64_t(shape.n_instances) * 2 * shape.n_kv_heads *
-                                  shape.block_size * shape.head_dim * int64_t(sizeof(float));
+        const int64_t per_block = shape.bytes_per_block();
         budget = (positions + shape.block_size - 1) / shape.block_size * per_block;
         // A long max_position (131072 for Llama 3) can ask for more than the machine has: the
         // automatic budget takes at most half of its memory (of the device's memory left after
@@ -51,9 +52,12 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
         if (memory > 0) budget = std::max(per_block, std::min(budget, memory / 2));
     }
     kv_ = std::make_unique<KvPool>(shape, budget, backend_.get());
-    // Blocks computed at another precision are not the same values: fast gets its own salt.
-    const std::string salt = model_->identity() + "|" + plan_.to_spec() +
-                             (options_.precision == Precision::fast ? "|fast" : "");
+    // Blocks computed at another precision or stored in another type are not the same values:
+    // each gets its own salt (the defaults keep the salt they always had).
+    const std::string salt =
+        model_->identity() + "|" + plan_.to_spec() +
+        (options_.precision == Precision::fast ? "|fast" : "") +
+        (kv_type() != DType::f32 ? "|kv " + std::string(dtype_name(kv_type())) : "");
     std::vector<int32_t> salt_tokens(salt.begin(), salt.end());
     cache_salt_ = KvPool::chain_hash(0, 0, salt_tokens);
 }
@@ -90,6 +94,10 @@ void Engine::eval_stem(EvalItem item, const StemRun& run) {
             fail(ErrorKind::invalid_argument,
                  "stem state computed at --precision {}, this engine runs --precision {}",
                  precision_name(from->precision), precision_name(options_.precision));
+        if (from->kv_type != kv_type())  // earlier instances attended over other K/V
+            fail(ErrorKind::invalid_argument,
+                 "stem state computed with --kv-type {}, this engine runs --kv-type {}",
+                 dtype_name(from->kv_type), dtype_name(kv_type()));
         if (from->shared_instances(plan_.layers) < run.start)
             fail(ErrorKind::invalid_argument,
                  "stem state of plan '{}' does not share the first {} instances of plan '{}'",
@@ -204,7 +212,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
             if (stem_store_use_ == StemStoreUse::reuse) {
                 const StemState* s = stem_store_->find(context, todo);
                 if (!s || s->model_identity != model_->identity() ||
-                    s->precision != options_.precision)
+                    s->precision != options_.precision || s->kv_type != kv_type())
                     continue;
                 item_start[i] = s->shared_instances(plan_.layers);
                 if (item_start[i] > 0) item_from[i] = s;
@@ -264,6 +272,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         const int64_t m = item_end[i] - item_begin[i];
         c.model_identity = model_->identity();
         c.precision = options_.precision;
+        c.kv_type = kv_type();
         c.layers = plan_.layers;
         c.tokens.assign(to_compute[i].begin(), to_compute[i].end());
         c.start_position = items[i].seq->size();
@@ -444,6 +453,12 @@ void Engine::publish_full_blocks(Sequence& seq) {
         seq.block_hashes_.push_back(hash);
         if (options_.prefix_cache) kv_->publish(hash, block_tokens, seq.blocks_[i]);
     }
+}
+
+DType default_kv_type(const std::string& backend, const Model& model) {
+    if (backend != "cuda") return DType::f32;
+    const DType weights = model.weights().layers.at(0).wq.dtype;
+    return weights == DType::bf16 || weights == DType::f16 ? weights : DType::f32;
 }
 
 }  // namespace encore

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,10 +39,19 @@ struct EngineOptions {
     std::shared_ptr<ThreadPool> thread_pool;
     // 0 = room for 8192 positions, or max_position if larger, at most half the machine's memory
     int64_t kv_budget_bytes = 0;
+    // Storage type of the KV pool (see backend.h): f32 (the CPU's bitwise contract), f16 or bf16
+    // (half the bytes per position; K and V rounded when stored). Unset: default_kv_type().
+    std::optional<DType> kv_type;
     int block_size = KvPool::k_default_block_size;
     int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
     bool prefix_cache = true;        // publish full blocks and reuse them across sequences
 };
+
+// The KV storage type an engine takes when its options name none: f32 on the CPU backends (their
+// bitwise contract); on a GPU the weights' type when it is bf16 or f16, as FlashAttention and
+// vLLM keep K/V in the model's dtype (half the bytes that decode reads, and attention on the
+// tensor cores), f32 for f32 and quantized weights.
+DType default_kv_type(const std::string& backend, const Model& model);
 
 // Which logits a prefill keeps.
 enum class Logits { none, last, all };
@@ -68,6 +78,7 @@ class Engine {
     const ModelSpec& spec() const { return model_->spec(); }
     const LayerPlan& plan() const { return plan_; }
     Precision precision() const { return options_.precision; }
+    DType kv_type() const { return *options_.kv_type; }
     KvPool& kv() { return *kv_; }
     const KvPool& kv() const { return *kv_; }
     Backend& backend() { return *backend_; }

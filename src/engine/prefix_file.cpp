@@ -22,7 +22,9 @@ static_assert(std::endian::native == std::endian::little,
 namespace {
 
 constexpr char k_magic[8] = {'E', 'N', 'C', 'P', 'R', 'F', 'X', '\0'};
-constexpr uint32_t k_version = 1;
+constexpr uint32_t k_version = 1;          // f32 KV
+constexpr uint32_t k_version_kv_type = 2;  // f16 / bf16 KV: the kv_type field present
+constexpr DType k_kv_types[] = {DType::f32, DType::f16, DType::bf16};  // by their field value
 constexpr uint64_t k_header_align = 64;
 constexpr uint64_t k_max_header_bytes = 1 << 20;  // strings are short; anything larger is corrupt
 constexpr uint32_t k_max_dim = 1 << 16;           // bound on instances, heads, head_dim, block
@@ -119,10 +121,10 @@ PrefixFileInfo parse_header(const uint8_t* data, uint64_t size, const std::strin
     if (crc32_of(0, data, crc_at) != header_crc)
         fail(ErrorKind::format, "{}: header checksum mismatch (corrupted file)", path);
     info.version = load_le<uint32_t>(data + 8);
-    if (info.version != k_version)
+    if (info.version != k_version && info.version != k_version_kv_type)
         fail(ErrorKind::unsupported,
-             "{}: prefix file format version {}; this encore reads version {}", path, info.version,
-             k_version);
+             "{}: prefix file format version {}; this encore reads versions {} and {}", path,
+             info.version, k_version, k_version_kv_type);
 
     HeaderReader r(data, crc_at, 16, path);
     info.model_identity = r.str("model identity");
@@ -140,6 +142,16 @@ PrefixFileInfo parse_header(const uint8_t* data, uint64_t size, const std::strin
                  precision);
         info.precision = precision == 1 ? Precision::fast : Precision::standard;
     }
+    if (r.left() >= 4) {
+        const uint32_t kv_type = r.u32("kv_type");
+        if (kv_type > 2)
+            fail(ErrorKind::format, "{}: header field 'kv_type' = {} is out of range (0-2)", path,
+                 kv_type);
+        info.kv_type = k_kv_types[kv_type];
+    }
+    if ((info.kv_type != DType::f32) != (info.version == k_version_kv_type))
+        fail(ErrorKind::format, "{}: format version {} with KV type {}", path, info.version,
+             dtype_name(info.kv_type));
     r.expect_zeros();
     if (n_tokens > uint64_t(INT32_MAX))
         fail(ErrorKind::format, "{}: n_tokens = {} is out of range (0-{})", path, n_tokens,
@@ -149,15 +161,15 @@ PrefixFileInfo parse_header(const uint8_t* data, uint64_t size, const std::strin
     // Bounded above: fits easily in 64 bits (2^31 tokens x 2^51 bytes would not, hence 128).
     const unsigned __int128 kv_bytes = (unsigned __int128)n_tokens * uint64_t(info.n_instances) *
                                        2 * uint64_t(info.n_kv_heads) * uint64_t(info.head_dim) *
-                                       sizeof(float);
+                                       uint64_t(kv_type_bytes(info.kv_type));
     const unsigned __int128 expected =
         (unsigned __int128)info.header_bytes + n_tokens * sizeof(int32_t) + kv_bytes + 4;
     if (expected != size) {
         const bool fits = expected <= ~uint64_t(0);
         fail(ErrorKind::format,
-             "{}: {}: {} bytes, {} tokens x {} instances x {} kv heads x {} head_dim need {}", path,
-             size < expected ? "truncated" : "trailing bytes", size, n_tokens, info.n_instances,
-             info.n_kv_heads, info.head_dim,
+             "{}: {}: {} bytes, {} tokens x {} instances x {} kv heads x {} head_dim of {} need {}",
+             path, size < expected ? "truncated" : "trailing bytes", size, n_tokens,
+             info.n_instances, info.n_kv_heads, info.head_dim, dtype_name(info.kv_type),
              fits ? fmt::format("{}", uint64_t(expected)) : std::string("more than 2^64"));
     }
     info.kv_offset = info.header_bytes + n_tokens * sizeof(int32_t);
@@ -202,8 +214,9 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
     const int64_t n = seq.size();
     const int B = kv.block_size();
 
+    const DType kv_type = kv.type();
     std::string header(k_magic, sizeof k_magic);
-    append_le(header, k_version);
+    append_le(header, kv_type == DType::f32 ? k_version : k_version_kv_type);
     append_le(header, uint32_t(0));  // header_bytes, set below
     append_string(header, engine.model().identity());
     append_string(header, engine.plan().to_spec());
@@ -213,7 +226,12 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
     append_le(header, uint32_t(shape.head_dim));
     append_le(header, uint32_t(shape.block_size));
     append_le(header, uint64_t(n));
-    if (engine.precision() == Precision::fast) append_le(header, uint32_t(1));
+    if (engine.precision() == Precision::fast || kv_type != DType::f32)
+        append_le(header, uint32_t(engine.precision() == Precision::fast ? 1 : 0));
+    if (kv_type != DType::f32)
+        append_le(header,
+                  uint32_t(std::find(std::begin(k_kv_types), std::end(k_kv_types), kv_type) -
+                           std::begin(k_kv_types)));
     const uint64_t header_bytes =
         (header.size() + 4 + k_header_align - 1) / k_header_align * k_header_align;
     if (header_bytes > k_max_header_bytes)
@@ -231,7 +249,8 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
     // [n_instances][2][n_kv_heads][n_tokens][head_dim], gathered block by block (through a host
     // row buffer: the pool may be device memory).
     Backend& backend = const_cast<Engine&>(engine).backend();
-    std::vector<float> host_rows(size_t(B) * size_t(shape.head_dim));
+    const size_t element = size_t(kv_type_bytes(kv_type));
+    std::vector<uint8_t> host_rows(size_t(B) * size_t(shape.head_dim) * element);
     for (int ii = 0; ii < shape.n_instances; ++ii) {
         const KvLayerView view = kv.layer_view(ii);
         for (int which = 0; which < 2; ++which)
@@ -239,8 +258,10 @@ void PrefixFile::save(const Sequence& seq, const std::string& path) {
                 for (size_t b = 0; b < seq.blocks_.size(); ++b) {
                     const int64_t rows = std::min<int64_t>(B, n - int64_t(b) * B);
                     const int32_t block = seq.blocks_[b];
-                    const float* src = which == 0 ? view.k(block, h) : view.v(block, h);
-                    const size_t bytes = size_t(rows) * size_t(shape.head_dim) * sizeof(float);
+                    const int64_t index =
+                        which == 0 ? view.k_index(block, h) : view.v_index(block, h);
+                    const uint8_t* src = static_cast<const uint8_t*>(view.pool) + index * element;
+                    const size_t bytes = size_t(rows) * size_t(shape.head_dim) * element;
                     backend.to_host(host_rows.data(), src, bytes);
                     out.write(host_rows.data(), bytes);
                 }
@@ -287,6 +308,11 @@ void PrefixFile::load(Sequence& seq, const std::string& path) {
         fail(ErrorKind::invalid_argument,
              "{}: saved at --precision {}, but this engine runs --precision {}", path,
              precision_name(info.precision), precision_name(engine.precision()));
+    if (info.kv_type != kv.type())
+        fail(ErrorKind::invalid_argument,
+             "{}: saved with --kv-type {}, but this engine runs --kv-type {} (a prefix loads only "
+             "into an engine of its KV type; save it again with --kv-type {})",
+             path, dtype_name(info.kv_type), dtype_name(kv.type()), dtype_name(kv.type()));
     if (info.n_instances != shape.n_instances || info.n_kv_heads != shape.n_kv_heads ||
         info.head_dim != shape.head_dim)
         fail(ErrorKind::invalid_argument,
@@ -321,8 +347,9 @@ void PrefixFile::load(Sequence& seq, const std::string& path) {
     }
 
     // Scatter [n_instances][2][n_kv_heads][n_tokens][head_dim] into the blocks.
-    const float* src = reinterpret_cast<const float*>(data + info.kv_offset);
-    const size_t row_bytes = size_t(shape.head_dim) * sizeof(float);
+    const uint8_t* src = data + info.kv_offset;
+    const size_t element = size_t(kv_type_bytes(kv.type()));
+    const size_t row_bytes = size_t(shape.head_dim) * element;
     for (int ii = 0; ii < shape.n_instances; ++ii) {
         const KvLayerView view = kv.layer_view(ii);
         for (int which = 0; which < 2; ++which)
@@ -330,13 +357,13 @@ void PrefixFile::load(Sequence& seq, const std::string& path) {
                 for (int64_t b = 0; b < n_blocks; ++b) {
                     const int64_t rows = std::min<int64_t>(B, n - b * B);
                     const int32_t block = blocks[size_t(b)];
-                    float* dst = which == 0 ? view.k(block, h) : view.v(block, h);
-                    engine.backend().from_host(
-                        dst,
-                        reinterpret_cast<const uint8_t*>(src) + size_t(b) * size_t(B) * row_bytes,
-                        size_t(rows) * row_bytes);
+                    const int64_t index =
+                        which == 0 ? view.k_index(block, h) : view.v_index(block, h);
+                    uint8_t* dst = static_cast<uint8_t*>(view.pool) + index * element;
+                    engine.backend().from_host(dst, src + size_t(b) * size_t(B) * row_bytes,
+                                               size_t(rows) * row_bytes);
                 }
-                src += n * shape.head_dim;
+                src += size_t(n) * row_bytes;
             }
     }
 

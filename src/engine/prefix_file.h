@@ -5,11 +5,12 @@
 // bitwise the logits of a sequence that computed the prefix itself; its full blocks are
 // published to the prefix index, so later sequences starting with the prefix reuse them.
 //
-// File format, version 1 (all integers little-endian):
+// File format, version 1 or 2 (all integers little-endian):
 //
 //   header
 //     char[8]   magic "ENCPRFX\0"
-//     u32       format version (1)
+//     u32       format version: 1 for an f32 KV pool (as before KV storage types existed), 2 for
+//               f16 / bf16, so that a reader that knows only version 1 refuses the file plainly
 //     u32       header_bytes: size of the whole header, padding and header_crc included (the
 //               tokens start here; always a multiple of 64 so the arrays below are aligned)
 //     u32 + [n] model identity (Model::identity(), length-prefixed bytes)
@@ -21,12 +22,19 @@
 //     u32       block_size    (of the saving engine; informational: the layout below does not
 //                              depend on it, so an engine with another block size can load)
 //     u64       n_tokens
-//     [u32      precision: 1 = Precision::fast; written only then, so that files of the default
-//               precision are unchanged (the zeros of the padding read as the default)]
+//     [u32      precision: 1 = Precision::fast; written only then or with kv_type, so that files
+//               of the default precision are unchanged (the zeros of the padding read as the
+//               default)]
+//     [u32      kv_type: 0 = f32, 1 = f16, 2 = bf16, the KV storage type of the saving engine;
+//               written only when not f32 (version 2)]
 //     zeros     up to header_bytes - 4
 //     u32       header_crc: zlib crc32 of bytes [0, header_bytes - 4)
 //   i32  tokens[n_tokens]
-//   f32  kv[n_instances][2 (K, V)][n_kv_heads][n_tokens][head_dim]
+//   kv_type  kv[n_instances][2 (K, V)][n_kv_heads][n_tokens][head_dim]  (the pool's bits)
+//
+// The K/V are the pool's elements as stored. A file loads only into an engine of the same KV type:
+// converting would not give what that engine computes (each layer's K/V depend on the types the
+// layers before it attended over), so another type is refused with an error naming both.
 //   u32  crc: zlib crc32 of every byte before it
 //
 // The header has its own checksum so that its lengths are trusted before the file size is
@@ -53,6 +61,7 @@ struct PrefixFileInfo {
     int block_size = 0;
     int64_t n_tokens = 0;
     Precision precision = Precision::standard;  // of the saving engine's matmuls
+    DType kv_type = DType::f32;                 // KV storage type of the saving engine
     uint64_t header_bytes = 0;                  // offset of the tokens
     uint64_t kv_offset = 0;                     // offset of the K/V array
     uint64_t file_bytes = 0;                    // size of the whole file
@@ -65,8 +74,8 @@ struct PrefixFile {
 
     // Fills an empty, live sequence from a file. Everything is validated before the sequence or
     // the pool is touched: magic, version, checksums, lengths against the file size (format),
-    // model identity, plan, precision and KV shape against the engine (invalid_argument, naming
-    // both),
+    // model identity, plan, precision, KV storage type and KV shape against the engine
+    // (invalid_argument, naming both),
     // token ids (format). Then blocks are taken (out_of_memory if the pool cannot supply them,
     // with nothing changed), the KV copied in, and full blocks hashed and published. On any
     // error the sequence stays empty and the pool's accounting is unchanged.

@@ -7,7 +7,10 @@
 // K/V are stored into the new sequence's cache from the state (so the sequence can be extended,
 // its blocks published, exactly as if computed), and the residual entering instance k is taken
 // from the state. Kernels compute every row independently of the batch, so the result is
-// bitwise the same as computing all instances.
+// bitwise the same as computing all instances. K/V are kept as f32 (before the pool's rounding)
+// and stored through the backend's kv_store, which rounds them as computing would; the residuals
+// depend on the storage type the stem attended over, so a state is used only by engines of the
+// same KV type.
 //
 // eval_stem serves a caller that holds each state (one run of tokens at a time); for batched
 // work over forked sequences (a rubric's prefix and its items), engines share states through a
@@ -25,6 +28,7 @@ namespace encore {
 struct StemState {
     std::string model_identity;                 // the model that computed it
     Precision precision = Precision::standard;  // of the engine that computed it
+    DType kv_type = DType::f32;                 // KV storage type of the engine that computed it
     std::vector<int> layers;                    // [n_instances] the plan that computed it
     std::vector<int32_t> tokens;                // [n_tokens] the tokens it covers
     int64_t start_position = 0;                 // position of tokens[0]

@@ -9,10 +9,12 @@
 // it computes, keyed by the tokens cached before them in the sequence (the context they extend:
 // empty for a fresh sequence, the prefix for a fork of it) and by the tokens themselves. An
 // engine of another plan attached in reuse mode looks every item up by the same key; a state
-// found whose plan shares the first k > 0 instances with its own starts the item at instance k.
+// found of its model, precision and KV storage type whose plan shares the first k > 0
+// instances with its own starts the item at instance k (any other state is not used).
 //
 // Why the key is enough: a stem instance's K/V and the residual entering instance k of a token
-// depend only on the model, the precision, the first k layers of the plan, the token, its
+// depend only on the model, the precision, the KV storage type, the first k layers of the
+// plan, the token, its
 // position and the K/V of the earlier tokens at those instances, which are themselves functions
 // of the context's tokens. A context whose first k instances were computed by the same layers
 // (from layer 0 or itself from a stem) holds the same K/V, so an item started from the state

@@ -14,14 +14,16 @@ namespace encore {
 KvPool::KvPool(const KvShape& shape, int64_t budget_bytes, Backend* backend) : shape_(shape) {
     ENCORE_ASSERT(shape.n_instances > 0 && shape.n_kv_heads > 0 && shape.head_dim > 0 &&
                   shape.block_size > 0);
-    block_floats_ =
-        int64_t(shape.n_instances) * 2 * shape.n_kv_heads * shape.block_size * shape.head_dim;
+    if (shape.type != DType::f32 && shape.type != DType::f16 && shape.type != DType::bf16)
+        fail(ErrorKind::invalid_argument, "KV storage type {}: expected f32, f16 or bf16",
+             dtype_name(shape.type));
     const int64_t n = budget_bytes / bytes_per_block();
     if (n < 1)
         fail(ErrorKind::out_of_memory,
              "KV budget of {} bytes is smaller than one block ({} bytes: {} positions x {} layer "
-             "instances)",
-             budget_bytes, bytes_per_block(), shape.block_size, shape.n_instances);
+             "instances, {})",
+             budget_bytes, bytes_per_block(), shape.block_size, shape.n_instances,
+             dtype_name(shape.type));
     if (n > INT32_MAX)
         fail(ErrorKind::invalid_argument, "KV budget of {} bytes is too large", budget_bytes);
     n_blocks_ = int32_t(n);
@@ -30,7 +32,7 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes, Backend* backend) : s
     free_.reserve(size_t(n_blocks_));
     for (int32_t b = n_blocks_ - 1; b >= 0; --b) free_.push_back(b);
     if (backend && !backend->host_memory()) {  // device memory: the backend fails when short
-        storage_ = static_cast<float*>(backend->allocate(mapped_bytes_));
+        storage_ = static_cast<uint8_t*>(backend->allocate(mapped_bytes_));
         device_ = backend;
         return;
     }
@@ -49,7 +51,7 @@ KvPool::KvPool(const KvShape& shape, int64_t budget_bytes, Backend* backend) : s
     // handed out lowest first, so these are the ones a run uses first. Best effort: a kernel
     // without MADV_POPULATE_WRITE (before Linux 5.14) faults them lazily.
     ::madvise(p, std::min(mapped_bytes_, k_prefault_bytes), MADV_POPULATE_WRITE);
-    storage_ = static_cast<float*>(p);
+    storage_ = static_cast<uint8_t*>(p);
 }
 
 int64_t KvPool::machine_memory_bytes() {
@@ -166,15 +168,19 @@ void KvPool::publish(uint64_t hash, std::span<const int32_t> tokens, int32_t blo
 void KvPool::copy_block(int32_t src, int32_t dst, int n_positions) {
     check_block(src);
     check_block(dst);
-    // Each (instance, k|v, head) run is [block_size, head_dim]; copy the first n_positions rows.
-    const int64_t run = int64_t(shape_.block_size) * shape_.head_dim;
+    // Each (instance, k|v, head) run is [block_size, head_dim]; copy the first n_positions rows
+    // (bytes: the copy is the same whatever the storage type).
+    const int64_t element = kv_type_bytes(shape_.type);
+    const int64_t run = int64_t(shape_.block_size) * shape_.head_dim * element;
     const int64_t n_runs = int64_t(shape_.n_instances) * 2 * shape_.n_kv_heads;
-    const size_t bytes = size_t(n_positions) * size_t(shape_.head_dim) * sizeof(float);
+    const size_t bytes = size_t(n_positions) * size_t(shape_.head_dim) * size_t(element);
+    uint8_t* to = static_cast<uint8_t*>(block_data(dst));
+    const uint8_t* from = static_cast<const uint8_t*>(block_data(src));
     for (int64_t r = 0; r < n_runs; ++r) {
         if (device_)
-            device_->copy(block_data(dst) + r * run, block_data(src) + r * run, bytes);
+            device_->copy(to + r * run, from + r * run, bytes);
         else
-            std::memcpy(block_data(dst) + r * run, block_data(src) + r * run, bytes);
+            std::memcpy(to + r * run, from + r * run, bytes);
     }
 }
 
@@ -182,7 +188,8 @@ KvLayerView KvPool::layer_view(int instance) const {
     ENCORE_ASSERT(instance >= 0 && instance < shape_.n_instances);
     KvLayerView view;
     view.pool = storage_;
-    view.block_stride = block_floats_;
+    view.type = shape_.type;
+    view.block_stride = shape_.block_elems();
     view.instance_offset =
         int64_t(instance) * 2 * shape_.n_kv_heads * shape_.block_size * shape_.head_dim;
     view.n_kv_heads = shape_.n_kv_heads;

@@ -16,7 +16,11 @@
 //
 // Block size 16: small enough that a shared prefix wastes at most 15 positions per sequence and
 // prefix matches are found at fine granularity, large enough that one instance's block of one
-// head (16 x head_dim floats) is a contiguous run that attention streams efficiently.
+// head (16 x head_dim elements) is a contiguous run that attention streams efficiently.
+//
+// Storage type (KvShape::type): f32 by default; f16 or bf16 halve the bytes per block, so the same
+// budget holds twice the positions. The backend's kv_store rounds K and V to it, attention widens
+// them back to f32; the pool itself only moves bytes.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +38,14 @@ struct KvShape {
     int n_kv_heads = 0;
     int head_dim = 0;
     int block_size = 16;
+    DType type = DType::f32;  // storage type of K and V: f32, f16 or bf16 (see backend.h)
+
+    // Elements (of `type`) and bytes of one block: every instance's K and V of block_size
+    // positions.
+    int64_t block_elems() const {
+        return int64_t(n_instances) * 2 * n_kv_heads * block_size * head_dim;
+    }
+    int64_t bytes_per_block() const { return block_elems() * kv_type_bytes(type); }
 };
 
 struct PrefixStats {
@@ -60,7 +72,8 @@ class KvPool {
 
     const KvShape& shape() const { return shape_; }
     int block_size() const { return shape_.block_size; }
-    int64_t bytes_per_block() const { return block_floats_ * int64_t(sizeof(float)); }
+    DType type() const { return shape_.type; }
+    int64_t bytes_per_block() const { return shape_.bytes_per_block(); }
     int64_t bytes_per_token() const { return bytes_per_block() / shape_.block_size; }
     int32_t n_blocks() const { return n_blocks_; }
     // Blocks that allocate() can hand out: never-used or released ones plus evictable cached ones.
@@ -91,8 +104,9 @@ class KvPool {
     void publish(uint64_t hash, std::span<const int32_t> tokens, int32_t block);
     const PrefixStats& stats() const { return stats_; }
 
-    // Backend memory: dereference only when host_storage().
-    float* block_data(int32_t block) const { return storage_ + int64_t(block) * block_floats_; }
+    // Backend memory: dereference only when host_storage(). Elements of type(), laid out as
+    // KvLayerView says.
+    void* block_data(int32_t block) const { return storage_ + int64_t(block) * bytes_per_block(); }
     bool host_storage() const { return device_ == nullptr; }
     KvLayerView layer_view(int instance) const;
 
@@ -108,9 +122,8 @@ class KvPool {
     void unpublish(int32_t block);
 
     KvShape shape_;
-    int64_t block_floats_ = 0;
     int32_t n_blocks_ = 0;
-    float* storage_ = nullptr;
+    uint8_t* storage_ = nullptr;
     size_t mapped_bytes_ = 0;
     Backend* device_ = nullptr;  // owner of storage_ when it is not host memory
     std::vector<BlockMeta> meta_;

@@ -280,6 +280,7 @@ struct Server::Impl {
         EngineOptions eo;
         eo.backend = o.device;
         eo.kv_budget_bytes = o.kv_budget_bytes;
+        eo.kv_type = o.kv_type;
         eo.thread_pool = std::make_shared<ThreadPool>(o.threads);
         const int n_layers = int(ctx.model->spec().n_layers);
         ctx.models.push_back(

@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/dtype.h"
 
 namespace encore::server {
 
@@ -27,7 +30,8 @@ struct ServerOptions {
     std::string api_key;
     int threads = 0;
     std::string device = "cpu";
-    int64_t kv_budget_bytes = 0;  // per served model; 0 = automatic
+    int64_t kv_budget_bytes = 0;   // per served model; 0 = automatic
+    std::optional<DType> kv_type;  // KV storage type of every served engine (see EngineOptions)
     size_t max_body_bytes = size_t(8) << 20;
 };
 

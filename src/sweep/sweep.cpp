@@ -53,6 +53,8 @@ json samples_json(const std::string& plan, const std::vector<GenSample>& samples
 
 Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
     : model_(std::move(model)), options_(std::move(options)) {
+    if (!options_.engine.kv_type)
+        options_.engine.kv_type = default_kv_type(options_.engine.backend, *model_);
     if (options_.plans.size() < 2 || !options_.plans[0].is_base())
         fail(ErrorKind::invalid_argument, "empty plan set: nothing to measure beyond the base");
     if (!options_.probes.any())
@@ -120,6 +122,10 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
             {"plans", plans}};
     if (options_.shard_n > 1)
         run_["shard"] = std::to_string(options_.shard_k) + "/" + std::to_string(options_.shard_n);
+    // Results depend on the KV storage type: a run resumes only with the type it started with
+    // (recorded only when not f32, so that earlier run directories stay resumable).
+    if (*options_.engine.kv_type != DType::f32)
+        run_["kv_type"] = std::string(dtype_name(*options_.engine.kv_type));
 }
 
 Sweep::~Sweep() {
@@ -140,7 +146,7 @@ std::unique_ptr<Engine> Sweep::make_engine(const LayerPlan& plan) const {
         positions = std::max(positions, int64_t(p.size()) + options_.probes.gen_tokens + 1);
     const int64_t blocks = (positions + o.block_size - 1) / o.block_size + 4;
     const int64_t per_block =
-        int64_t(plan.n_instances()) * 2 * spec.kv_dim() * o.block_size * int64_t(sizeof(float));
+        int64_t(plan.n_instances()) * 2 * spec.kv_dim() * o.block_size * kv_type_bytes(*o.kv_type);
     o.kv_budget_bytes = 2 * blocks * per_block;  // twice: room for blocks the prefix index keeps
     // Scoring keeps every criterion's prefix and forks a batch of items from it: the engine's
     // automatic budget (8192 positions or the model's context; the Scorer halves a batch that

@@ -174,8 +174,8 @@ TEST_F(AttentionTest, KvStoreMatchesScalarAndTouchesOnlyItsSlots) {
         const int32_t block = a.tables[size_t(batch.seq_index[size_t(i)])][size_t(pos / 16)];
         for (int h = 0; h < s.n_kv_heads; ++h) {
             for (int c = 0; c < s.head_dim; ++c) {
-                expected[size_t(kv.k(block, h) - kv.pool + (pos % 16) * 64 + c)] = 1;
-                expected[size_t(kv.v(block, h) - kv.pool + (pos % 16) * 64 + c)] = 1;
+                expected[size_t(kv.k_index(block, h) + (pos % 16) * 64 + c)] = 1;
+                expected[size_t(kv.v_index(block, h) + (pos % 16) * 64 + c)] = 1;
             }
         }
     }

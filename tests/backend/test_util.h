@@ -112,20 +112,25 @@ inline bool bitwise_equal(const float* a, const float* b, size_t n) {
 }
 
 // A paged KV pool with `n_instances` layer instances; sequences get shuffled, non-contiguous
-// block ids.
+// block ids. Elements of `type` (f32, f16 or bf16) held in `data` (as floats: two 16-bit
+// elements per float for f16 / bf16).
 struct KvPool {
     int n_instances = 2, n_kv_heads = 0, head_dim = 0, block_size = 0;
     int64_t n_blocks = 0;
-    std::vector<float> data;                   // [n_blocks, block_stride]
+    DType type = DType::f32;
+    std::vector<float> data;                   // [n_blocks, block_stride] elements of `type`
     std::vector<std::vector<int32_t>> tables;  // [n_seqs][blocks of the sequence]
     std::vector<const int32_t*> table_ptrs;    // [n_seqs]
 
-    KvPool(int n_kv_heads_, int head_dim_, int block_size_, int64_t n_blocks_, std::mt19937& rng)
+    KvPool(int n_kv_heads_, int head_dim_, int block_size_, int64_t n_blocks_, std::mt19937& rng,
+           DType type_ = DType::f32)
         : n_kv_heads(n_kv_heads_),
           head_dim(head_dim_),
           block_size(block_size_),
-          n_blocks(n_blocks_) {
-        data = random_floats(rng, n_blocks * block_stride());  // garbage where nothing was stored
+          n_blocks(n_blocks_),
+          type(type_) {
+        // garbage where nothing was stored
+        data = random_floats(rng, (n_blocks * block_stride() * kv_type_bytes(type) + 3) / 4);
     }
     int64_t block_stride() const {
         return int64_t(n_instances) * 2 * n_kv_heads * block_size * head_dim;
@@ -133,12 +138,20 @@ struct KvPool {
     KvLayerView view(int instance) const {
         KvLayerView kv;
         kv.pool = const_cast<float*>(data.data());
+        kv.type = type;
         kv.block_stride = block_stride();
         kv.instance_offset = int64_t(instance) * 2 * n_kv_heads * block_size * head_dim;
         kv.n_kv_heads = n_kv_heads;
         kv.head_dim = head_dim;
         kv.block_size = block_size;
         return kv;
+    }
+    // Element `index` of the pool as f32.
+    float element(int64_t index) const {
+        if (type == DType::f32) return data[size_t(index)];
+        float out;
+        dequantize_row(type, reinterpret_cast<const uint8_t*>(data.data()) + index * 2, &out, 1);
+        return out;
     }
     // Gives each sequence enough blocks for `lengths[s]` positions, from a shuffled id list.
     void assign(const std::vector<int>& lengths, std::mt19937& rng) {

@@ -46,9 +46,11 @@ TEST(KvPool, BlocksAreWritableAndIndependent) {
     ASSERT_EQ(pool.n_blocks(), 8);
     const int64_t floats = pool.bytes_per_block() / int64_t(sizeof(float));
     for (int32_t b = 0; b < pool.n_blocks(); ++b)
-        for (int64_t i = 0; i < floats; ++i) pool.block_data(b)[i] = float(b * 1000 + i);
+        for (int64_t i = 0; i < floats; ++i)
+            static_cast<float*>(pool.block_data(b))[i] = float(b * 1000 + i);
     for (int32_t b = 0; b < pool.n_blocks(); ++b)
-        for (int64_t i = 0; i < floats; ++i) ASSERT_EQ(pool.block_data(b)[i], float(b * 1000 + i));
+        for (int64_t i = 0; i < floats; ++i)
+            ASSERT_EQ(static_cast<float*>(pool.block_data(b))[i], float(b * 1000 + i));
 }
 
 // A model whose max_position asks for more KV than the machine has still gets an engine: the

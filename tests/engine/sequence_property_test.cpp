@@ -2,7 +2,8 @@
 // and without logits, truncate, fork, set_tokens with shared and diverging prefixes, free,
 // eviction under a tiny budget, failing calls) on the bundled trained model and on random models
 // with GQA and repeated layers. After every step, every kept logits row equals a from-scratch
-// computation of the same tokens BITWISE (cpu backend), and the pool's accounting is exact.
+// computation of the same tokens BITWISE (cpu backend), and the pool's accounting is exact; the
+// same for f16 and bf16 KV pools against a reference of the same KV type.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -49,9 +50,11 @@ void apply_test_device(EngineOptions& o) {
 // From-scratch logits of `tokens` at every position, on an engine without a prefix cache.
 class Reference {
   public:
-    Reference(std::shared_ptr<Model> model, const LayerPlan& plan, Precision precision) {
+    Reference(std::shared_ptr<Model> model, const LayerPlan& plan, Precision precision,
+              DType kv_type) {
         EngineOptions o;
         o.precision = precision;
+        o.kv_type = kv_type;
         o.prefix_cache = false;
         o.kv_budget_bytes = int64_t(64) << 20;  // taken up front: enough for these models
         apply_test_device(o);
@@ -194,14 +197,16 @@ struct Harness {
 
 void run_property(std::shared_ptr<Model> model, const LayerPlan& plan, int64_t budget_blocks,
                   int n_steps, uint32_t seed, int64_t* rows, int64_t* failures,
-                  Precision precision = Precision::standard) {
+                  Precision precision = Precision::standard, DType kv_type = DType::f32) {
     EngineOptions o;
     o.precision = precision;
-    const int64_t block_bytes = int64_t(plan.n_instances()) * 2 * model->spec().kv_dim() * 16 * 4;
+    o.kv_type = kv_type;
+    const int64_t block_bytes =
+        int64_t(plan.n_instances()) * 2 * model->spec().kv_dim() * 16 * kv_type_bytes(kv_type);
     o.kv_budget_bytes = budget_blocks * block_bytes;
     apply_test_device(o);
     Engine engine(model, plan, o);
-    Reference ref(model, plan, precision);
+    Reference ref(model, plan, precision, kv_type);
     Harness h{engine, ref, std::mt19937(seed), {}, 0, 0};
     for (int i = 0; i < n_steps && !::testing::Test::HasFatalFailure(); ++i) h.step();
     h.seqs.clear();
@@ -234,6 +239,26 @@ TEST(SequenceProperty, FastPrecisionOnBf16) {
     EXPECT_GT(rows, 500);
 }
 
+// f16 and bf16 KV pools: forks, prefix reuse, set_tokens and eviction give bitwise the logits of
+// computing from scratch with the same KV type (the rounding happens once, when a position is
+// stored, whichever sequence or call stores it).
+TEST(SequenceProperty, HalfPrecisionKvTypes) {
+    int64_t rows = 0, failures = 0;
+    for (DType kv_type : {DType::f16, DType::bf16}) {
+        const auto model = small_random_model(DType::bf16);
+        for (const char* spec : {"0-2", "0,1,1,1,2"}) {
+            SCOPED_TRACE(std::string("kv ") + std::string(dtype_name(kv_type)) + " plan " + spec);
+            run_property(model, LayerPlan::parse(spec, 3), 24, 300, 23, &rows, &failures,
+                         Precision::standard, kv_type);
+        }
+    }
+    EXPECT_GT(failures, 0) << "the budget never ran out: eviction is not covered";
+    EXPECT_GT(rows, 500);
+    SCOPED_TRACE("bundled model, kv f16");
+    run_property(bundled_model(), LayerPlan::parse("rys:4,8", 12), 48, 100, 29, &rows, &failures,
+                 Precision::standard, DType::f16);
+}
+
 TEST(SequenceProperty, EvictionUnderATinyBudget) {
     int64_t rows = 0, failures = 0;
     const auto model = small_random_model(DType::bf16);
@@ -249,9 +274,14 @@ TEST(SequenceProperty, BundledTrainedModel) {
     EXPECT_GT(rows, 100);
 }
 
-TEST(Batch, LogitsDoNotDependOnBatchCompositionOrHistory) {
+class Batch : public ::testing::TestWithParam<DType> {};
+
+// For every KV storage type.
+TEST_P(Batch, LogitsDoNotDependOnBatchCompositionOrHistory) {
     const auto model = bundled_model();
-    Engine engine(model, LayerPlan::identity(12));
+    EngineOptions options;
+    options.kv_type = GetParam();
+    Engine engine(model, LayerPlan::identity(12), options);
     std::mt19937 rng(5);
     auto tokens = [&](size_t n) {
         std::vector<int32_t> t(n);
@@ -294,6 +324,9 @@ TEST(Batch, LogitsDoNotDependOnBatchCompositionOrHistory) {
               0);
     EXPECT_GT(engine.kv().stats().hits, 0) << "the second prefix was not reused";
 }
+
+INSTANTIATE_TEST_SUITE_P(KvTypes, Batch, ::testing::Values(DType::f32, DType::f16, DType::bf16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace
 }  // namespace encore

@@ -203,6 +203,71 @@ TEST(StemStore, BudgetRefusesStatesThatDoNotFit) {
     EXPECT_THROW(StemStore(-1), Error);
 }
 
+// States captured over an f32 pool are not used by an engine of an f16 pool (their residuals
+// attended over other K/V): it computes from instance 0, with its own results.
+TEST(StemStore, StatesOfAnotherKvTypeAreNotUsed) {
+    const auto model = brown();
+    const int N = model->spec().n_layers;
+    auto store = std::make_shared<StemStore>(int64_t(1) << 30);
+    {
+        Engine base(model, LayerPlan::identity(N));
+        base.set_stem_store(store, StemStoreUse::capture);
+        scorer_like_run(base, false);
+    }
+    EngineOptions half;
+    half.kv_type = DType::f16;
+    const LayerPlan plan = LayerPlan::rys(4, 8, N);
+    Engine fresh(model, plan, half), reuse(model, plan, half);
+    reuse.set_stem_store(store, StemStoreUse::reuse);
+    const ScorerLikeRun a = scorer_like_run(fresh, false), b = scorer_like_run(reuse, false);
+    ASSERT_EQ(a.logits.size(), b.logits.size());
+    for (size_t k = 0; k < a.logits.size(); ++k)
+        EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
+                                 a.logits[k].size() * sizeof(float)));
+}
+
+// With an f16 (or bf16) KV pool, a stem of that type gives bitwise the full pass of that type,
+// decoding on after it too; a state computed over another KV type is refused, naming both.
+TEST(Stem, KvTypeOfTheStateMustMatch) {
+    const auto model = brown();
+    const int N = model->spec().n_layers;
+    const auto tokens = some_tokens(50);
+    for (DType kv_type : {DType::f16, DType::bf16}) {
+        SCOPED_TRACE(dtype_name(kv_type));
+        EngineOptions half;
+        half.kv_type = kv_type;
+        half.max_batch_tokens = 20;
+        StemState half_state, f32_state;
+        Engine base_half(model, LayerPlan::identity(N), half), base(model, LayerPlan::identity(N));
+        Sequence s1(base_half), s2(base);
+        base_half.eval_stem({&s1, tokens, Logits::none}, {nullptr, 0, &half_state});
+        base.eval_stem({&s2, tokens, Logits::none}, {nullptr, 0, &f32_state});
+        EXPECT_EQ(half_state.kv_type, kv_type);
+        const LayerPlan plan = LayerPlan::rys(4, 8, N);
+        Engine full(model, plan, half), reuse(model, plan, half);
+        Sequence a(full), b(reuse);
+        a.prefill(tokens, Logits::all);
+        try {
+            reuse.eval_stem({&b, tokens, Logits::all}, {&f32_state, 8, nullptr});
+            ADD_FAILURE() << "a stem state of an f32 pool was used by a " << dtype_name(kv_type)
+                          << " engine";
+        } catch (const Error& e) {
+            const std::string msg = e.what();
+            EXPECT_NE(msg.find("--kv-type f32"), std::string::npos) << msg;
+            EXPECT_NE(msg.find("--kv-type " + std::string(dtype_name(kv_type))), std::string::npos)
+                << msg;
+        }
+        EXPECT_EQ(b.size(), 0);
+        reuse.eval_stem({&b, tokens, Logits::all}, {&half_state, 8, nullptr});
+        ASSERT_EQ(a.logits().size(), b.logits().size());
+        EXPECT_EQ(0, std::memcmp(a.logits().data(), b.logits().data(), a.logits().size_bytes()));
+        const std::vector<int32_t> next{5, 77, 9};
+        a.prefill(next, Logits::all);
+        b.prefill(next, Logits::all);
+        EXPECT_EQ(0, std::memcmp(a.logits().data(), b.logits().data(), a.logits().size_bytes()));
+    }
+}
+
 TEST(LayerPlanRys, MultiBlock) {
     const LayerPlan p = LayerPlan::parse("rys:2,5;7,9", 12);
     EXPECT_EQ(p.to_spec(), LayerPlan::parse("0-4,2-8,7-11", 12).to_spec());

@@ -96,6 +96,12 @@ else
   failed=$((failed + 1))
   echo "FAIL: a prefix saved at --precision fast does not load at fast"
 fi
+# --kv-type: only f32, f16, bf16; a prefix of one KV type is refused by an engine of another.
+expect_error "--kv-type 'q8_0': expected f32, f16 or bf16" -- "$encore" logits -m $model --tokens 1,2 --kv-type q8_0 -o "$out"
+expect_error "--kv-type 'f64'" -- "$encore" sweep -m $model -o "$work/run" --plan 0-11 --ppl $model/heldout.txt --kv-type f64
+expect_error "--kv-type 'half'" -- "$encore" serve -m $model --kv-type half
+"$encore" cache save -m $model --tokens 1,2,3 --kv-type f16 -o "$work/ok_f16.kv" >/dev/null 2>&1
+expect_error "saved with --kv-type f16, but this engine runs --kv-type bf16" -- "$encore" cache load -m $model -i "$work/ok_f16.kv" --kv-type bf16 --tokens 4 -o "$out"
 
 expect_ok() {  # expect_ok DESCRIPTION -- command...: exit 0
   local what=$1
@@ -164,6 +170,16 @@ if [ -n "$w1" ] && [ "$w1" = "$w2" ] && [ "$((k1 * 16))" = "$((k2 * 12))" ]; the
 else
   failed=$((failed + 1))
   echo "FAIL: info weight bytes $w1 vs $w2, kv bytes $k1 vs $k2"
+fi
+
+# --kv-type f16 halves the KV bytes per token and says so.
+k16=$("$encore" info -m $model --kv-type f16 | awk '/kv bytes/ {print $3}')
+t16=$("$encore" info -m $model --kv-type f16 | awk '/kv type/ {print $3}')
+if [ -n "$k16" ] && [ "$((k16 * 2))" = "$k1" ] && [ "$t16" = "f16" ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: info --kv-type f16: kv bytes $k16 (f32 $k1), kv type $t16"
 fi
 
 # The sweep's stem budget (MiB) cannot be negative.

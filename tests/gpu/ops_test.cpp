@@ -2,7 +2,8 @@
 // (tests/gpu/run.sh runs this on a GPU; without one every test is skipped with a message).
 //
 // Tolerances, per op and dtype (error measures of tests/backend/test_util.h):
-//   embed, gather_rows, kv_store (f32 pool): bitwise (pure copies and exact conversions);
+//   embed, gather_rows, kv_store: bitwise (pure copies and exact conversions; into an f16 or bf16
+//     pool both backends round to nearest even, the same bits);
 //   rms_norm, silu_mul, add: 1e-6 max relative (f32 math, another summation tree / expf);
 //   rope: 2e-6 max relative (sincosf against the host's sin and cos);
 //   matmul f32 weights: 1e-6 of the sum of |terms| (plain f32, no TF32; another summation order);
@@ -10,7 +11,8 @@
 //     scalar backend fed the same rounded x: 1e-6 of the sum of |terms|; against unrounded x:
 //     bf16 8e-3, f16 1e-3 of the sum of |terms| (one rounding of each x: 2^-8, 2^-11);
 //   matmul q8_0 / q4_0: dequantized in the kernel, f32 math: 1e-6 of the sum of |terms|;
-//   attention: 1e-5 max relative (online softmax over splits of 256 keys against the plain one).
+//   attention: 1e-5 max relative (online softmax over splits of 256 keys against the plain one),
+//     over f32, f16 and bf16 pools alike (both backends widen the same stored bits exactly).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -207,8 +209,9 @@ TEST_F(CudaOps, SiluMulAddGatherRows) {
 struct MirroredPool {
     test::KvPool host;
     float* device = nullptr;
-    MirroredPool(int n_kv_heads, int head_dim, int block_size, int64_t n_blocks, std::mt19937& rng)
-        : host(n_kv_heads, head_dim, block_size, n_blocks, rng) {}
+    MirroredPool(int n_kv_heads, int head_dim, int block_size, int64_t n_blocks, std::mt19937& rng,
+                 DType type = DType::f32)
+        : host(n_kv_heads, head_dim, block_size, n_blocks, rng, type) {}
     KvLayerView device_view(int instance) const {
         KvLayerView v = host.view(instance);
         v.pool = device;
@@ -219,9 +222,9 @@ struct MirroredPool {
 // Stores K/V of a batch of sequences (each a prefill of `lengths[s]` tokens, or one token at the
 // end of it when decode), then attends, on both backends.
 void check_attention(CudaOps& t, Backend& scalar, Backend& cuda, int n_heads, int n_kv_heads,
-                     int head_dim, const std::vector<int>& lengths, bool decode,
-                     std::mt19937& rng) {
-    MirroredPool pool(n_kv_heads, head_dim, 16, 512, rng);
+                     int head_dim, const std::vector<int>& lengths, bool decode, std::mt19937& rng,
+                     DType kv_type = DType::f32) {
+    MirroredPool pool(n_kv_heads, head_dim, 16, 512, rng, kv_type);
     pool.host.assign(lengths, rng);
     // Fill every sequence's earlier positions (the cache), then the batch's own tokens.
     test::Batch history, batch;
@@ -239,7 +242,9 @@ void check_attention(CudaOps& t, Backend& scalar, Backend& cuda, int n_heads, in
     };
     store(history);
     store(batch);
-    EXPECT_EQ(t.down(pool.device, pool.host.data.size()), pool.host.data) << "kv_store differs";
+    const std::vector<float> stored = t.down(pool.device, pool.host.data.size());
+    EXPECT_EQ(std::memcmp(stored.data(), pool.host.data.data(), stored.size() * sizeof(float)), 0)
+        << "kv_store differs";
     const auto q = random_floats(rng, batch.size() * n_heads * head_dim);
     std::vector<float> ref(q.size());
     scalar.attention(q.data(), n_heads, pool.host.view(1), batch.layout(pool.host), ref.data());
@@ -268,6 +273,20 @@ TEST_F(CudaOps, AttentionDecodeAcrossSplits) {
         // Contexts on both sides of the 256-key splits.
         check_attention(*this, *scalar, *cuda, 8, 2, head_dim, {1, 255, 256, 257, 700, 1500}, true,
                         rng);
+    }
+}
+
+TEST_F(CudaOps, AttentionOverHalfPrecisionKvPools) {
+    for (DType kv_type : {DType::f16, DType::bf16}) {
+        for (int head_dim : {16, 64, 128}) {
+            SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " + std::to_string(head_dim));
+            check_attention(*this, *scalar, *cuda, 8, 2, head_dim, {37, 1, 300, 16}, false, rng,
+                            kv_type);
+            check_attention(*this, *scalar, *cuda, 8, 2, head_dim, {1, 255, 257, 700}, true, rng,
+                            kv_type);
+        }
+        SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd 24, 3 query heads per KV head");
+        check_attention(*this, *scalar, *cuda, 6, 2, 24, {37, 1, 300, 16}, false, rng, kv_type);
     }
 }
 

@@ -10,6 +10,7 @@
 # Environment: ENCORE_GPU_LOGS (folder for the logs, default BUILD_DIR/gpu-logs);
 # ENCORE_GPU_NO_BUILD=1 uses the binaries already in BUILD_DIR (built elsewhere);
 # ENCORE_GPU_NO_BENCH=1 skips the benchmarks; ENCORE_GPU_ONLY_BENCH=1 runs only them;
+# ENCORE_GPU_NO_PEER=1 skips bench/torch_peer.py, ENCORE_GPU_NO_DET=1 the --deterministic bench;
 # ENCORE_GPU_SCORE_ITEMS (items of the torch scoring workload, default 2000);
 # ENCORE_GPU_STEP_TIMEOUT (seconds per step, default none).
 set -uo pipefail
@@ -49,17 +50,20 @@ step() {
 
 gpu_tests="$build/encore_gpu_tests"
 if [ -z "${ENCORE_GPU_ONLY_BENCH:-}" ]; then
-step "CUDA ops vs scalar backend" ops.log "$gpu_tests" --gtest_filter='CudaOps.*'
+step "CUDA ops vs scalar backend" ops.log "$gpu_tests" --gtest_filter='CudaOps.*:CudaAttentionMma.*'
 step "goldens end to end (cuda)" goldens.log "$gpu_tests" --gtest_filter='*CudaGolden*:CudaGguf*'
 step "batch invariance" invariance.log "$gpu_tests" --gtest_filter='CudaBatchInvariance.*'
 step "fork and stem reuse" engine.log "$gpu_tests" --gtest_filter='CudaEngine.*'
+step "KV storage types f16/bf16 (cuda)" kv_type.log "$gpu_tests" --gtest_filter='CudaKvType.*'
+step "jobs on cuda vs cpu (perplexity, score, sweep)" cpu_vs_cuda.log bash \
+  "$root/tests/gpu/cpu_vs_cuda.sh" "$build/encore"
 step "cache property tests (cuda)" property.log env ENCORE_TEST_DEVICE=cuda \
   "$build/encore_engine_tests" --gtest_filter='SequenceProperty.*'
 if command -v compute-sanitizer >/dev/null 2>&1; then
   step "compute-sanitizer memcheck" memcheck.log compute-sanitizer --tool memcheck \
-    --error-exitcode 1 "$gpu_tests" --gtest_filter='CudaOps.*:CudaEngine.*'
+    --error-exitcode 1 "$gpu_tests" --gtest_filter='CudaOps.*:CudaAttentionMma.*:CudaEngine.*'
   step "compute-sanitizer racecheck" racecheck.log compute-sanitizer --tool racecheck \
-    --error-exitcode 1 "$gpu_tests" --gtest_filter='CudaOps.Attention*:CudaOps.Rms*'
+    --error-exitcode 1 "$gpu_tests" --gtest_filter='CudaOps.Attention*:CudaOps.Rms*:CudaAttentionMma.*'
 else
   names+=("compute-sanitizer"); results+=("not found"); times+=(0)
 fi
@@ -67,11 +71,15 @@ fi
 
 if [ -z "${ENCORE_GPU_NO_BENCH:-}" ]; then
   step "encore bench --device cuda" bench.log "$build/encore" bench --device cuda
-  step "encore bench --device cuda --deterministic" bench_det.log "$build/encore" bench \
-    --device cuda --deterministic
-  step "bench/torch_peer.py" torch_peer.log env PYTHONUNBUFFERED=1 python3 \
-    "$root/bench/torch_peer.py" --score-items "${ENCORE_GPU_SCORE_ITEMS:-2000}" \
-    --encore-log "$logs/bench.log"
+  if [ -z "${ENCORE_GPU_NO_DET:-}" ]; then
+    step "encore bench --device cuda --deterministic" bench_det.log "$build/encore" bench \
+      --device cuda --deterministic
+  fi
+  if [ -z "${ENCORE_GPU_NO_PEER:-}" ]; then
+    step "bench/torch_peer.py" torch_peer.log env PYTHONUNBUFFERED=1 python3 \
+      "$root/bench/torch_peer.py" --score-items "${ENCORE_GPU_SCORE_ITEMS:-2000}" \
+      --encore-log "$logs/bench.log"
+  fi
 fi
 
 echo

@@ -1,8 +1,8 @@
 // Saved prefixes (engine/prefix_file.h) on the bundled model, cpu backend: a loaded prefix gives
 // bitwise the logits of a computed one for any continuation and publishes its blocks; files of
-// another model or plan, truncated, bit-flipped or otherwise wrong are refused with one-line
-// errors of the right kind, leaving the sequence empty and the pool's accounting unchanged;
-// failed saves leave no file behind.
+// another model, plan or KV storage type, truncated, bit-flipped or otherwise wrong are refused
+// with one-line errors of the right kind, leaving the sequence empty and the pool's accounting
+// unchanged; failed saves leave no file behind.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -334,6 +334,69 @@ TEST_F(PrefixFileTest, PrecisionIsRecordedAndChecked) {
     expect_load_error(*e, seq3, dir_ / "bad.bin", ErrorKind::format);
 }
 
+// A prefix of an f16 or bf16 pool is saved in its storage type (format version 2, half the K/V
+// bytes of the f32 file), loads bitwise into an engine of the same type, and is refused by an
+// engine of another type with an error naming both (and an f32 file by a half-type engine).
+TEST_F(PrefixFileTest, KvTypeIsRecordedAndChecked) {
+    const std::vector<int32_t> prefix = text_tokens(40);  // two full blocks and a partial one
+    const std::vector<int32_t> cont = text_tokens(9, 60);
+    const fs::path f32_path = saved_prefix(40);
+    const PrefixFileInfo f32_info = PrefixFile::read_info(f32_path.string());
+    EXPECT_EQ(f32_info.kv_type, DType::f32);
+    EXPECT_EQ(f32_info.version, 1u);
+    const uint64_t f32_kv_bytes = f32_info.file_bytes - f32_info.kv_offset - 4;
+    for (DType type : {DType::f16, DType::bf16}) {
+        const std::string name(dtype_name(type));
+        SCOPED_TRACE(name);
+        EngineOptions half;
+        half.kv_type = type;
+        const fs::path path = dir_ / (name + ".bin");
+        {
+            auto e = engine("", half);
+            Sequence seq(*e);
+            seq.prefill(prefix, Logits::none);
+            PrefixFile::save(seq, path.string());
+        }
+        const PrefixFileInfo info = PrefixFile::read_info(path.string());
+        EXPECT_EQ(info.kv_type, type);
+        EXPECT_EQ(info.version, 2u);
+        EXPECT_EQ(2 * (info.file_bytes - info.kv_offset - 4), f32_kv_bytes);
+
+        auto loader = engine("", half);
+        Sequence loaded(*loader);
+        PrefixFile::load(loaded, path.string());
+        EXPECT_EQ(loader->kv().n_cached(), 2) << "full blocks were not published";
+        EXPECT_EQ(continuation_logits(loaded, cont), scratch_logits("", half, prefix, cont));
+
+        auto f32_engine = engine();
+        Sequence seq(*f32_engine);
+        const std::string msg =
+            expect_load_error(*f32_engine, seq, path, ErrorKind::invalid_argument);
+        EXPECT_NE(msg.find("--kv-type " + name), std::string::npos) << msg;
+        EXPECT_NE(msg.find("--kv-type f32"), std::string::npos) << msg;
+        auto half_engine = engine("", half);
+        Sequence seq2(*half_engine);
+        expect_load_error(*half_engine, seq2, f32_path, ErrorKind::invalid_argument);
+    }
+    // A kv_type code other than 0-2 is a format error.
+    const fs::path path = dir_ / "f16.bin";
+    std::vector<uint8_t> bad = read_bytes(path);
+    const PrefixFileInfo info = PrefixFile::read_info(path.string());
+    const size_t kv_type_at = 16 + 4 * 3 + info.model_identity.size() + info.plan.size() +
+                              info.model_name.size() + 4 * 4 + 8 + 4;  // after the precision
+    uint32_t code = 0;
+    std::memcpy(&code, &bad[kv_type_at], 4);
+    ASSERT_EQ(code, 1u) << "the field is not where the format says";
+    put_u32(bad, kv_type_at, 9);
+    fix_checksums(bad, info.header_bytes);
+    write_bytes(dir_ / "bad.bin", bad);
+    EngineOptions half;
+    half.kv_type = DType::f16;
+    auto e = engine("", half);
+    Sequence seq(*e);
+    expect_load_error(*e, seq, dir_ / "bad.bin", ErrorKind::format);
+}
+
 TEST_F(PrefixFileTest, TruncatedFilesAreFormatErrors) {
     const fs::path path = saved_prefix(40);
     const std::vector<uint8_t> bytes = read_bytes(path);
@@ -405,14 +468,19 @@ TEST_F(PrefixFileTest, OtherFormatVersionsAreUnsupported) {
     const fs::path path = saved_prefix(20);
     std::vector<uint8_t> bytes = read_bytes(path);
     const PrefixFileInfo info = PrefixFile::read_info(path.string());
-    put_u32(bytes, 8, 2);
+    put_u32(bytes, 8, 3);
     fix_checksums(bytes, info.header_bytes);
-    const fs::path bad = dir_ / "v2.bin";
+    const fs::path bad = dir_ / "v3.bin";
     write_bytes(bad, bytes);
     auto e = engine();
     Sequence seq(*e);
     const std::string msg = expect_load_error(*e, seq, bad, ErrorKind::unsupported);
-    EXPECT_NE(msg.find("version 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("version 3"), std::string::npos) << msg;
+    // Version 2 is the one of f16 / bf16 pools: an f32 file marked version 2 is malformed.
+    put_u32(bytes, 8, 2);
+    fix_checksums(bytes, info.header_bytes);
+    write_bytes(bad, bytes);
+    expect_load_error(*e, seq, bad, ErrorKind::format);
 }
 
 TEST_F(PrefixFileTest, NotAPrefixFile) {

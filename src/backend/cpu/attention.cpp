@@ -11,12 +11,19 @@
 //     are stored and reloaded exactly between position blocks).
 // So a token's output is bitwise the same whichever other tokens share the call or its tile,
 // however its sequence was split into calls, and on any number of threads.
+//
+// K/V storage types (KvLayerView::type): the kernels are templates on the element type (float,
+// hwy::float16_t, hwy::bfloat16_t); a 16-bit element is widened to f32 as it is loaded (F16C /
+// a shift where the target has them, exact either way) and every sum is the f32 path's. The f32
+// instantiation is the code as it was before other types existed. kv_store rounds K and V to the
+// storage type, to nearest even (as core/dtype.h's conversions).
 #include "backend/cpu/attention.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/simd.h"
 #include "core/error.h"
@@ -46,10 +53,48 @@ HWY_INLINE VF load_hd(const float* p, int64_t c, int64_t hd) {
     return hn::MaskedLoad(hn::FirstN(df, size_t(hd - c)), df, p + c);
 }
 
+// One stored K/V element as f32 (exact).
+HWY_INLINE float to_f32(float x) {
+    return x;
+}
+HWY_INLINE float to_f32(hwy::float16_t x) {
+    return f16_to_f32(x.bits);
+}
+HWY_INLINE float to_f32(hwy::bfloat16_t x) {
+    return bf16_to_f32(x.bits);
+}
+
+// A full vector of stored K/V elements from p, widened to f32.
+template <typename T>
+HWY_INLINE VF load_kv(const T* p) {
+    const DF df;
+    if constexpr (std::is_same_v<T, float>) {
+        return hn::LoadU(df, p);
+    } else {
+        return hn::PromoteTo(df, hn::LoadU(hn::Rebind<T, DF>(), p));
+    }
+}
+
+// load_hd of stored K/V elements: lanes past head_dim are zero.
+template <typename T>
+HWY_INLINE VF load_kv_hd(const T* p, int64_t c, int64_t hd) {
+    if constexpr (std::is_same_v<T, float>) {
+        return load_hd(p, c, hd);
+    } else {
+        const DF df;
+        const int64_t nl = hn::Lanes(df);
+        if (c + nl <= hd) return load_kv(p + c);
+        alignas(64) float part[HWY_LANES(float)] = {};
+        for (int64_t i = 0; i < hd - c; ++i) part[i] = to_f32(p[c + i]);
+        return hn::LoadU(df, part);
+    }
+}
+
 // kt[d][j] = k_{p0 + j}[d] for j in [0, n), zero for j in [n, k_pos_block): the keys of one pass
 // transposed, so that scores are computed for 16 positions per vector without any horizontal sum.
 // Whole 16 x 16 tiles are transposed in registers when the positions come 16 to a block row run
 // and head_dim is a multiple of 16; other shapes take the element loop (same values either way).
+template <typename T>
 void transpose_keys(const KvLayerView& kv, const int32_t* blocks, int kv_head, int64_t p0,
                     int64_t n, float* kt /*[head_dim][k_pos_block]*/) {
     const int64_t hd = kv.head_dim, bs = kv.block_size;
@@ -57,12 +102,12 @@ void transpose_keys(const KvLayerView& kv, const int32_t* blocks, int kv_head, i
     if (hd % 16 == 0 && bs % 16 == 0 && p0 % 16 == 0) {
         for (int64_t g = 0; g < k_pos_block / 16; ++g) {
             const int64_t pg = p0 + g * 16, valid = std::clamp<int64_t>(n - g * 16, 0, 16);
-            const float* rows =
-                valid > 0 ? kv.k(blocks[pg / bs], kv_head) + (pg % bs) * hd : nullptr;
+            const T* rows =
+                valid > 0 ? kv.k<T>(blocks[pg / bs], kv_head) + (pg % bs) * hd : nullptr;
             for (int64_t c = 0; c < hd; c += 16) {
                 __m512 r[16];
                 for (int i = 0; i < 16; ++i)
-                    r[i] = i < valid ? _mm512_loadu_ps(rows + i * hd + c) : _mm512_setzero_ps();
+                    r[i] = i < valid ? load_kv(rows + i * hd + c).raw : _mm512_setzero_ps();
                 // 16 x 16 transpose: pairs of rows, then quads, then 128-bit lanes.
                 __m512 t[16], u[16];
                 for (int i = 0; i < 8; ++i) {
@@ -96,8 +141,8 @@ void transpose_keys(const KvLayerView& kv, const int32_t* blocks, int kv_head, i
 #endif
     for (int64_t j = 0; j < k_pos_block; ++j) {
         const int64_t p = p0 + j;
-        const float* kp = j < n ? kv.k(blocks[p / bs], kv_head) + (p % bs) * hd : nullptr;
-        for (int64_t d = 0; d < hd; ++d) kt[d * k_pos_block + j] = kp ? kp[d] : 0.0f;
+        const T* kp = j < n ? kv.k<T>(blocks[p / bs], kv_head) + (p % bs) * hd : nullptr;
+        for (int64_t d = 0; d < hd; ++d) kt[d * k_pos_block + j] = kp ? to_f32(kp[d]) : 0.0f;
     }
 }
 
@@ -171,7 +216,7 @@ void softmax(float* scores, int64_t n_pos, VF max_v /* lane-wise max of the n_po
 
 // out_h[c0 : c0 + NV lanes] (+)= sum over p in [p0, p1) of w_h[p] * v_p[c0 : ...], NH heads, NV
 // vectors of head_dim; the sums start at zero when p0 is 0, else continue from out.
-template <int NH, int NV>
+template <int NH, int NV, typename T>
 void values_kernel(const float* const* w, const KvLayerView& kv, const int32_t* blocks, int kv_head,
                    int64_t p0, int64_t p1, int64_t c0, float* const* out) {
     const DF df;
@@ -184,11 +229,11 @@ void values_kernel(const float* const* w, const KvLayerView& kv, const int32_t* 
             acc[h][v] = p0 == 0 ? hn::Zero(df) : load_hd(out[h], c0 + v * nl, hd);
     int64_t block = p0 / bs, slot = p0 % bs;
     for (int64_t p = p0; p < p1; ++p) {
-        const float* vp = kv.v(blocks[block], kv_head) + slot * hd;
+        const T* vp = kv.v<T>(blocks[block], kv_head) + slot * hd;
         if (++slot == bs) slot = 0, ++block;
         VF vv[NV];
 #pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) vv[v] = load_hd(vp, c0 + v * nl, hd);
+        for (int v = 0; v < NV; ++v) vv[v] = load_kv_hd(vp, c0 + v * nl, hd);
 #pragma GCC unroll 16
         for (int h = 0; h < NH; ++h) {
             const VF wp = hn::Set(df, w[h][p]);
@@ -210,21 +255,21 @@ void values_kernel(const float* const* w, const KvLayerView& kv, const int32_t* 
     }
 }
 
-template <int NH>
+template <int NH, typename T>
 void values_heads(const float* const* w, const KvLayerView& kv, const int32_t* blocks, int kv_head,
                   int64_t p0, int64_t p1, float* const* out) {
     const int64_t nl = hn::Lanes(DF()), hd = kv.head_dim;
     int64_t c = 0;
     if constexpr (NH <= 4) {  // more heads leave registers for two vectors of head_dim only
         for (; c + 4 * nl <= hd; c += 4 * nl)
-            values_kernel<NH, 4>(w, kv, blocks, kv_head, p0, p1, c, out);
+            values_kernel<NH, 4, T>(w, kv, blocks, kv_head, p0, p1, c, out);
     }
     for (; c + 2 * nl <= hd; c += 2 * nl)
-        values_kernel<NH, 2>(w, kv, blocks, kv_head, p0, p1, c, out);
-    for (; c < hd; c += nl) values_kernel<NH, 1>(w, kv, blocks, kv_head, p0, p1, c, out);
+        values_kernel<NH, 2, T>(w, kv, blocks, kv_head, p0, p1, c, out);
+    for (; c < hd; c += nl) values_kernel<NH, 1, T>(w, kv, blocks, kv_head, p0, p1, c, out);
 }
 
-template <int NH>
+template <int NH, typename T>
 void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv,
             const BatchLayout& batch, std::vector<float>& scratch, float* out) {
     const int64_t hd = kv.head_dim;
@@ -255,7 +300,8 @@ void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv
     for (auto& row : max_v)
         for (VF& m : row) m = hn::Set(DF(), -INFINITY);
     for (int64_t p0 = 0; p0 <= max_pos; p0 += k_pos_block) {
-        transpose_keys(kv, blocks, item.kv_head, p0, std::min(k_pos_block, max_pos + 1 - p0), kt);
+        transpose_keys<T>(kv, blocks, item.kv_head, p0, std::min(k_pos_block, max_pos + 1 - p0),
+                          kt);
         for (int64_t t = item.t0; t < item.t1; ++t) {
             const int64_t n_pos = int64_t(batch.positions[t]) + 1;
             if (n_pos <= p0) continue;
@@ -281,31 +327,63 @@ void attend(const Item& item, const float* q, int n_heads, const KvLayerView& kv
                 // Two tokens that both cover the whole pass: their heads share each V load.
                 heads(t, nullptr, sc2, oh2);
                 heads(t + 1, nullptr, sc2 + NH, oh2 + NH);
-                values_heads<2 * NH>(sc2, kv, blocks, item.kv_head, p0, p1, oh2);
+                values_heads<2 * NH, T>(sc2, kv, blocks, item.kv_head, p0, p1, oh2);
                 ++t;
                 continue;
             }
             heads(t, nullptr, sc, oh);
-            values_heads<NH>(sc, kv, blocks, item.kv_head, p0, p1, oh);
+            values_heads<NH, T>(sc, kv, blocks, item.kv_head, p0, p1, oh);
         }
+    }
+}
+
+template <typename T>
+void attend_item_typed(const Item& item, const float* q, int n_heads, const KvLayerView& kv,
+                       const BatchLayout& batch, std::vector<float>& scratch, float* out) {
+    switch (item.n_h) {
+        case 4:
+            attend<4, T>(item, q, n_heads, kv, batch, scratch, out);
+            break;
+        case 3:
+            attend<3, T>(item, q, n_heads, kv, batch, scratch, out);
+            break;
+        case 2:
+            attend<2, T>(item, q, n_heads, kv, batch, scratch, out);
+            break;
+        default:
+            attend<1, T>(item, q, n_heads, kv, batch, scratch, out);
+            break;
     }
 }
 
 void attend_item(const Item& item, const float* q, int n_heads, const KvLayerView& kv,
                  const BatchLayout& batch, std::vector<float>& scratch, float* out) {
-    switch (item.n_h) {
-        case 4:
-            attend<4>(item, q, n_heads, kv, batch, scratch, out);
-            break;
-        case 3:
-            attend<3>(item, q, n_heads, kv, batch, scratch, out);
-            break;
-        case 2:
-            attend<2>(item, q, n_heads, kv, batch, scratch, out);
-            break;
+    switch (kv.type) {
+        case DType::f16:
+            return attend_item_typed<hwy::float16_t>(item, q, n_heads, kv, batch, scratch, out);
+        case DType::bf16:
+            return attend_item_typed<hwy::bfloat16_t>(item, q, n_heads, kv, batch, scratch, out);
         default:
-            attend<1>(item, q, n_heads, kv, batch, scratch, out);
-            break;
+            return attend_item_typed<float>(item, q, n_heads, kv, batch, scratch, out);
+    }
+}
+
+// dst[0, n) = src rounded to the storage type, to nearest even.
+void store_row(DType type, const float* src, void* dst, int64_t n) {
+    if (type == DType::f32) {
+        std::memcpy(dst, src, size_t(n) * sizeof(float));
+    } else if (type == DType::f16) {
+        const DF df;
+        const hn::Rebind<hwy::float16_t, DF> dh;
+        const int64_t nl = hn::Lanes(df);
+        auto* out = static_cast<hwy::float16_t*>(dst);
+        int64_t i = 0;
+        for (; i + nl <= n; i += nl)
+            hn::StoreU(hn::DemoteTo(dh, hn::LoadU(df, src + i)), dh, out + i);
+        for (; i < n; ++i) out[i].bits = f32_to_f16(src[i]);
+    } else {  // bf16: Highway 1.0's DemoteTo truncates, so the scalar rounding
+        auto* out = static_cast<uint16_t*>(dst);
+        for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(src[i]);
     }
 }
 
@@ -315,6 +393,8 @@ void kv_store(ThreadPool& pool, const float* k /*[n, n_kv_heads, head_dim]*/,
               const float* v /*[n, n_kv_heads, head_dim]*/, const KvLayerView& kv,
               const BatchLayout& batch) {
     const int64_t hd = kv.head_dim;
+    const int64_t element = kv_type_bytes(kv.type);
+    auto* pool_bytes = static_cast<uint8_t*>(kv.pool);
     auto store = [&](int64_t i0, int64_t i1, int) {  // tokens [i0, i1): distinct slots
         for (int64_t i = i0; i < i1; ++i) {
             const int32_t pos = batch.positions[i];
@@ -322,8 +402,10 @@ void kv_store(ThreadPool& pool, const float* k /*[n, n_kv_heads, head_dim]*/,
             const int64_t slot = pos % kv.block_size;
             for (int h = 0; h < kv.n_kv_heads; ++h) {
                 const int64_t src = (i * kv.n_kv_heads + h) * hd;
-                std::memcpy(kv.k(block, h) + slot * hd, k + src, size_t(hd) * sizeof(float));
-                std::memcpy(kv.v(block, h) + slot * hd, v + src, size_t(hd) * sizeof(float));
+                store_row(kv.type, k + src,
+                          pool_bytes + (kv.k_index(block, h) + slot * hd) * element, hd);
+                store_row(kv.type, v + src,
+                          pool_bytes + (kv.v_index(block, h) + slot * hd) * element, hd);
             }
         }
     };

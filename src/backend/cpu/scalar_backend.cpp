@@ -1,6 +1,8 @@
 // The scalar reference backend: every op as plain loops over f32, weights converted with the
 // scalar functions of core/dtype.h, sums accumulated in f32 in index order, one thread. It is
 // the oracle the optimized backends are tested against, so it favours obviousness over speed.
+// K and V are stored in the pool's type with quantize_row (round to nearest even) and read back
+// with dequantize_row; an f32 pool is plain copies.
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -18,6 +20,19 @@ std::vector<float> row_f32(const TensorView& w, int64_t row) {
     std::vector<float> out(static_cast<size_t>(w.row_elems()));  // [row_elems]
     dequantize_row(w.dtype, w.row(row), out.data(), w.row_elems());
     return out;
+}
+
+// The address of element `index` of the pool (in elements of its storage type).
+void* element(const KvLayerView& kv, int64_t index) {
+    return static_cast<uint8_t*>(kv.pool) + index * kv_type_bytes(kv.type);
+}
+
+// The head_dim elements of the pool from `index` as f32: the pool itself when it is f32, else
+// converted into `row`.
+const float* load_row(const KvLayerView& kv, int64_t index, std::vector<float>& row) {
+    if (kv.type == DType::f32) return static_cast<const float*>(kv.pool) + index;
+    dequantize_row(kv.type, element(kv, index), row.data(), kv.head_dim);
+    return row.data();
 }
 
 class ScalarBackend final : public Backend {
@@ -99,8 +114,8 @@ class ScalarBackend final : public Backend {
             const int slot = pos % kv.block_size;
             for (int h = 0; h < kv.n_kv_heads; ++h) {
                 const int64_t src = (i * kv.n_kv_heads + h) * hd;
-                std::memcpy(kv.k(block, h) + slot * hd, k + src, size_t(hd) * 4);
-                std::memcpy(kv.v(block, h) + slot * hd, v + src, size_t(hd) * 4);
+                quantize_row(kv.type, k + src, element(kv, kv.k_index(block, h) + slot * hd), hd);
+                quantize_row(kv.type, v + src, element(kv, kv.v_index(block, h) + slot * hd), hd);
             }
         }
     }
@@ -109,7 +124,8 @@ class ScalarBackend final : public Backend {
                    const BatchLayout& batch, float* out /*[n, n_heads * head_dim]*/) override {
         const int hd = kv.head_dim, group = n_heads / kv.n_kv_heads;
         const float scale = 1.0f / std::sqrt(float(hd));
-        std::vector<float> scores;  // [pos + 1]
+        std::vector<float> scores;                        // [pos + 1]
+        std::vector<float> row(static_cast<size_t>(hd));  // [head_dim] one K or V row as f32
         for (int64_t i = 0; i < batch.n_tokens; ++i) {
             const int32_t pos = batch.positions[i];
             const int32_t* blocks = batch.block_tables[batch.seq_index[i]];
@@ -119,8 +135,9 @@ class ScalarBackend final : public Backend {
                 const int kvh = h / group;
                 float max = -INFINITY;
                 for (int32_t p = 0; p <= pos; ++p) {
-                    const float* kp =
-                        kv.k(blocks[p / kv.block_size], kvh) + (p % kv.block_size) * hd;
+                    const float* kp = load_row(
+                        kv, kv.k_index(blocks[p / kv.block_size], kvh) + (p % kv.block_size) * hd,
+                        row);
                     float dot = 0.0f;
                     for (int c = 0; c < hd; ++c) dot += qh[c] * kp[c];
                     scores[size_t(p)] = dot * scale;
@@ -134,8 +151,9 @@ class ScalarBackend final : public Backend {
                 float* oh = out + (i * n_heads + h) * hd;
                 for (int c = 0; c < hd; ++c) oh[c] = 0.0f;
                 for (int32_t p = 0; p <= pos; ++p) {
-                    const float* vp =
-                        kv.v(blocks[p / kv.block_size], kvh) + (p % kv.block_size) * hd;
+                    const float* vp = load_row(
+                        kv, kv.v_index(blocks[p / kv.block_size], kvh) + (p % kv.block_size) * hd,
+                        row);
                     const float wp = scores[size_t(p)] / sum;
                     for (int c = 0; c < hd; ++c) oh[c] += wp * vp[c];
                 }

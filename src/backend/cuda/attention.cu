@@ -9,7 +9,10 @@
 // start, and keys past a query's position are masked to exact no-ops (exp weight 0, rescale 1):
 // every query's result is the same bits whatever tile, batch or call it came in.
 //
-// Math in f32; K/V read in the pool's storage type (f32, f16, bf16) and widened.
+// Math in f32; K/V read in the pool's storage type (f32, f16, bf16) and widened (exactly), 16
+// bytes (4 floats) or 8 bytes (4 halves) a load when head_dim is a multiple of 4. Pools stored in
+// f16 or bf16 with head_dim 64 or 128 take the tensor-core kernel of attention_mma.cu instead,
+// which keeps the same split arithmetic; both combine splits with attention_combine.cuh.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -17,6 +20,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "backend/cuda/attention_combine.cuh"
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 
@@ -184,6 +188,24 @@ __global__ void __launch_bounds__(k_warps * 32)
                 kd[0] = kval.x, kd[1] = kval.y, kd[2] = kval.z, kd[3] = kval.w;
                 *reinterpret_cast<float4*>(v_s + j * hd + c) = vval;
             }
+        } else if (!std::is_same_v<KvT, float> && hd % 4 == 0) {  // 8-byte loads: 4 halves
+            for (int idx = int(threadIdx.x) * 4; idx < k_chunk * hd; idx += k_warps * 32 * 4) {
+                const int j = idx / hd, c = idx % hd;
+                const int p = c0 + j;
+                uint2 kraw = make_uint2(0, 0), vraw = kraw;  // zero bits: 0.0 in f16 and bf16
+                if (p < split_end) {
+                    const int64_t at = kv_at(p, c);
+                    kraw = *reinterpret_cast<const uint2*>(pool + at);
+                    vraw = *reinterpret_cast<const uint2*>(pool + at + v_offset);
+                }
+                const KvT* kh = reinterpret_cast<const KvT*>(&kraw);
+                const KvT* vh = reinterpret_cast<const KvT*>(&vraw);
+                float* kd = k_s + j * (hd + 1) + c;
+                kd[0] = to_f32(kh[0]), kd[1] = to_f32(kh[1]), kd[2] = to_f32(kh[2]),
+                kd[3] = to_f32(kh[3]);
+                *reinterpret_cast<float4*>(v_s + j * hd + c) =
+                    make_float4(to_f32(vh[0]), to_f32(vh[1]), to_f32(vh[2]), to_f32(vh[3]));
+            }
         } else {
             for (int idx = int(threadIdx.x); idx < k_chunk * hd; idx += k_warps * 32) {
                 const int j = idx / hd, c = idx % hd;
@@ -226,7 +248,8 @@ __global__ void __launch_bounds__(k_warps * 32)
     }
 }
 
-// out[token, head, :] = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s over the query's splits.
+// out[token, head, :]: the query's splits combined in order (attention_combine.cuh); a thread
+// takes columns threadIdx.x and threadIdx.x + blockDim.x (head_dim <= 2 * blockDim.x).
 __global__ void combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
                                const int32_t* __restrict__ positions, int n_heads, int hd,
                                int max_splits, float* __restrict__ out) {
@@ -234,16 +257,17 @@ __global__ void combine_kernel(const float* __restrict__ ml, const float* __rest
     const int64_t token = row / n_heads;
     const int n_splits = positions[token] / k_attention_split + 1;
     const float* mlr = ml + row * max_splits * 2;
-    float big = -INFINITY;
-    for (int s = 0; s < n_splits; ++s) big = fmaxf(big, mlr[s * 2]);
-    float den = 0.0f;
-    for (int s = 0; s < n_splits; ++s) den += expf(mlr[s * 2] - big) * mlr[s * 2 + 1];
-    for (int c = int(threadIdx.x); c < hd; c += int(blockDim.x)) {
-        float num = 0.0f;
-        for (int s = 0; s < n_splits; ++s)
-            num += expf(mlr[s * 2] - big) * part[(row * max_splits + s) * hd + c];
-        out[row * hd + c] = num / den;
+    const int c0 = int(threadIdx.x), c1 = c0 + int(blockDim.x);
+    float big = -INFINITY, den = 0.0f, num0 = 0.0f, num1 = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+        float a, b;
+        if (!combine_step(big, den, mlr[s * 2], mlr[s * 2 + 1], a, b)) continue;
+        const float* ps = part + (row * max_splits + s) * hd;
+        if (c0 < hd) num0 = combine_value(num0, a, ps[c0], b);
+        if (c1 < hd) num1 = combine_value(num1, a, ps[c1], b);
     }
+    if (c0 < hd) out[row * hd + c0] = __fdiv_rn(num0, den);
+    if (c1 < hd) out[row * hd + c1] = __fdiv_rn(num1, den);
 }
 
 template <typename KvT, int Hdl>
@@ -305,6 +329,26 @@ int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, in
     return n_tokens * n_heads * splits * (head_dim + 2);
 }
 
+namespace {
+int fused_min_blocks = -1;  // -1: four blocks per multiprocessor of the current device
+}
+
+void set_attention_fused_min_blocks(int blocks) {
+    fused_min_blocks = blocks;
+}
+
+bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
+                     int n_tiles) {
+    if (!attention_mma_fits(kv_type, head_dim, plan)) return false;
+    if (fused_min_blocks < 0) {
+        int device = 0, sms = 0;
+        cudaGetDevice(&device);
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+        fused_min_blocks = 4 * (sms > 0 ? sms : 1);
+    }
+    return int64_t(n_tiles) * plan.head_chunks * n_kv_heads >= fused_min_blocks;
+}
+
 void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
                       const AttentionTile* tiles, int n_tiles, int max_pos, float* scratch,
                       float* out, cudaStream_t stream) {
@@ -312,19 +356,26 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
     const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim);
     const int max_splits = max_pos / k_attention_split + 1;
     float* ml = scratch;  // [n_tokens, n_heads, max_splits, 2]
-    float* part = scratch + batch.n_tokens * n_heads * max_splits * 2;
-    switch (kv.type) {
-        case DType::f16:
-            launch_for_type<__half>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                                    part, stream);
-            break;
-        case DType::bf16:
-            launch_for_type<__nv_bfloat16>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits,
-                                           ml, part, stream);
-            break;
-        default:
-            launch_for_type<float>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                                   part, stream);
+    float* part = scratch ? scratch + batch.n_tokens * n_heads * max_splits * 2 : nullptr;
+    if (attention_mma_fits(kv.type, kv.head_dim, plan)) {
+        const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles);
+        launch_attention_mma(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                             part, out, stream);
+        if (fused) return;
+    } else {
+        switch (kv.type) {
+            case DType::f16:
+                launch_for_type<__half>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                                        part, stream);
+                break;
+            case DType::bf16:
+                launch_for_type<__nv_bfloat16>(q, n_heads, kv, batch, tiles, n_tiles, plan,
+                                               max_splits, ml, part, stream);
+                break;
+            default:
+                launch_for_type<float>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                                       part, stream);
+        }
     }
     combine_kernel<<<unsigned(batch.n_tokens * n_heads), 128, 0, stream>>>(
         ml, part, batch.positions, n_heads, kv.head_dim, max_splits, out);

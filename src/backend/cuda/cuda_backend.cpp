@@ -50,6 +50,10 @@ class WeightCache {
         check_cuda(cudaMalloc(&p, size_t(std::max<int64_t>(bytes, 1))), "uploading a weight");
         check_cuda(cudaMemcpy(p, t.data, size_t(bytes), cudaMemcpyHostToDevice),
                    "uploading a weight");
+        // From pageable memory cudaMemcpy returns once the data is staged, before the DMA to the
+        // device ends, and the backends' streams do not wait on the default stream: wait here,
+        // or the first forward pass can read a weight still arriving.
+        check_cuda(cudaDeviceSynchronize(), "uploading a weight");
         entries_.emplace(t.data, Entry{p, bytes, fp});
         return p;
     }
@@ -138,6 +142,7 @@ class CudaBackend final : public Backend {
         cudaFree(p);
     }
     void copy(void* dst, const void* src, size_t bytes) override {
+        x16_of_ = nullptr;
         check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
     }
     void to_host(void* host_dst, const void* src, size_t bytes) override {
@@ -146,6 +151,7 @@ class CudaBackend final : public Backend {
         check_cuda(cudaStreamSynchronize(stream_), "forward pass on the GPU");
     }
     void from_host(void* dst, const void* host_src, size_t bytes) override {
+        x16_of_ = nullptr;
         check_cuda(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_),
                    "copy from the host");
         check_cuda(cudaStreamSynchronize(stream_), "copy from the host");
@@ -177,6 +183,7 @@ class CudaBackend final : public Backend {
     }
 
     void embed(const TensorView& table, const int32_t* ids, int64_t n, float* out) override {
+        x16_of_ = nullptr;
         for (int64_t i = 0; i < n; ++i)  // all ids are checked before anything is written
             if (ids[i] < 0 || ids[i] >= table.n_rows())
                 fail(ErrorKind::out_of_range, "token id {} is outside the vocabulary of {}", ids[i],
@@ -187,7 +194,8 @@ class CudaBackend final : public Backend {
     }
 
     void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
-        launch_rms_norm(x, weight(w), w.dtype, eps, n, w.n_elements(), out, stream_);
+        launch_rms_norm(x, weight(w), w.dtype, eps, n, w.n_elements(), out,
+                        side16(out, n * w.n_elements()), activation16_, stream_);
         check_launch("rms_norm");
     }
 
@@ -199,13 +207,20 @@ class CudaBackend final : public Backend {
 
     void matmuls(const float* x, int64_t n, std::span<const MatmulOut> outs) override {
         if (n == 0) return;
-        const void* x16 = nullptr;  // x converted once to the 16-bit type of the weights
+        // x converted once to the 16-bit type of the weights, or already there (side16).
+        const void* x16 = nullptr;
         DType x16_type = DType::f32;
+        if (x16_of_ == x && x16_count_ == n * outs[0].w->row_elems()) {
+            x16 = x16_.ptr;
+            x16_type = activation16_;
+        }
+        x16_of_ = nullptr;
         for (const MatmulOut& o : outs) {
             const TensorView& w = *o.w;
             const int64_t m = w.n_rows(), k = w.row_elems();
             const void* wd = weight(w);
             if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
+                activation16_ = w.dtype;
                 if (!x16 || x16_type != w.dtype) {
                     void* buf = x16_.get(size_t(n * k));
                     launch_convert(x, n * k, w.dtype, buf, stream_);
@@ -236,6 +251,7 @@ class CudaBackend final : public Backend {
 
     void rope(float* x, int64_t n, int n_heads, const int32_t* positions,
               const RopeTable& table) override {
+        x16_of_ = nullptr;
         const int32_t* pos = has_layout_ && positions == layout_.positions && n <= dev_.n_tokens
                                  ? dev_.positions
                                  : upload(positions, size_t(n));
@@ -244,11 +260,12 @@ class CudaBackend final : public Backend {
     }
 
     void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {
-        launch_silu_mul(gate, up, n, out, stream_);
+        launch_silu_mul(gate, up, n, out, side16(out, n), activation16_, stream_);
         check_launch("silu_mul");
     }
 
     void add(float* x, const float* y, int64_t n) override {
+        x16_of_ = nullptr;
         launch_add(x, y, n, stream_);
         check_launch("add");
     }
@@ -262,6 +279,7 @@ class CudaBackend final : public Backend {
 
     void attention(const float* q, int n_heads, const KvLayerView& kv, const BatchLayout& batch,
                    float* out) override {
+        x16_of_ = nullptr;
         prepare(batch, kv.block_size);
         const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim);
         if (tiles_tokens_ != plan.tile_tokens) {  // tiles of this batch for this model
@@ -277,8 +295,10 @@ class CudaBackend final : public Backend {
             n_tiles_ = int(tiles.size());
             tiles_tokens_ = plan.tile_tokens;
         }
-        float* scratch = attention_scratch_.get(
-            size_t(attention_scratch_floats(batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
+        const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_);
+        float* scratch = fused ? nullptr
+                               : attention_scratch_.get(size_t(attention_scratch_floats(
+                                     batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
         launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch,
                          out, stream_);
         check_launch("attention");
@@ -286,6 +306,7 @@ class CudaBackend final : public Backend {
 
     void gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n,
                      float* dst) override {
+        x16_of_ = nullptr;
         launch_gather_rows(src, d, upload(rows, size_t(n)), n, dst, stream_);
         check_launch("gather_rows");
     }
@@ -365,6 +386,18 @@ class CudaBackend final : public Backend {
 
     const void* weight(const TensorView& t) { return WeightCache::instance().get(t); }
 
+    // The 16-bit copy an op producing `out` (n values) writes beside it for the next matmuls, in
+    // the 16-bit type of the weights seen last (null before any, or for f32/quantized models).
+    // Every other op that writes device memory forgets it; matmuls uses it when its x is `out`.
+    void* side16(const float* out, int64_t n) {
+        x16_of_ = nullptr;
+        if (activation16_ != DType::bf16 && activation16_ != DType::f16) return nullptr;
+        void* buf = x16_.get(size_t(n));
+        x16_of_ = out;
+        x16_count_ = n;
+        return buf;
+    }
+
     const float* inv_freq(const RopeTable& table) {
         const size_t half = size_t(table.head_dim / 2);
         if (rope_host_.size() != half ||
@@ -396,6 +429,9 @@ class CudaBackend final : public Backend {
     int n_tiles_ = 0, tiles_tokens_ = 0;
 
     DeviceArray<uint16_t> x16_;
+    const float* x16_of_ = nullptr;  // whose 16-bit copy x16_ holds (see side16)
+    int64_t x16_count_ = 0;
+    DType activation16_ = DType::f32;  // 16-bit type of the last 16-bit weights multiplied
     DeviceArray<float> attention_scratch_, rope_device_;
     std::vector<float> rope_host_;
 };

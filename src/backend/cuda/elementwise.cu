@@ -28,9 +28,18 @@ __global__ void embed_kernel(const void* table, DType dtype, int64_t d, const in
 }
 
 // One block per row; each thread sums a strided slice, then a fixed tree over the block.
+// Stores v, rounded to nearest even, as element i of a 16-bit copy (`out16` of type t16: f16 or
+// bf16; none when null).
+__device__ __forceinline__ void store16(void* out16, DType t16, int64_t i, float v) {
+    if (t16 == DType::bf16)
+        static_cast<__nv_bfloat16*>(out16)[i] = __float2bfloat16_rn(v);
+    else
+        static_cast<__half*>(out16)[i] = __float2half_rn(v);
+}
+
 template <int Threads>
 __global__ void rms_norm_kernel(const float* x, const void* w, DType w_dtype, float eps, int64_t d,
-                                float* out) {
+                                float* out, void* out16, DType t16) {
     __shared__ float partial[Threads / 32];
     const int64_t i = blockIdx.x;
     const float* xi = x + i * d;
@@ -44,8 +53,11 @@ __global__ void rms_norm_kernel(const float* x, const void* w, DType w_dtype, fl
         for (int wi = 0; wi < Threads / 32; ++wi) sum += partial[wi];
     }
     const float scale = 1.0f / sqrtf(sum / float(d) + eps);
-    for (int64_t c = threadIdx.x; c < d; c += Threads)
-        out[i * d + c] = xi[c] * scale * load_element(w, w_dtype, c);
+    for (int64_t c = threadIdx.x; c < d; c += Threads) {
+        const float v = xi[c] * scale * load_element(w, w_dtype, c);
+        out[i * d + c] = v;
+        if (out16) store16(out16, t16, i * d + c, v);
+    }
 }
 
 __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim,
@@ -67,11 +79,14 @@ __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim,
     }
 }
 
-__global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+__global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out,
+                                void* out16, DType t16) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        const float v = g / (1.0f + expf(-g)) * up[i];
+        out[i] = v;
+        if (out16) store16(out16, t16, i, v);
     }
 }
 
@@ -155,12 +170,13 @@ void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids,
 }
 
 void launch_rms_norm(const float* x, const void* w, DType w_dtype, float eps, int64_t n, int64_t d,
-                     float* out, cudaStream_t stream) {
+                     float* out, void* out16, DType t16, cudaStream_t stream) {
     if (n == 0) return;
     if (d <= 256)
-        rms_norm_kernel<32><<<unsigned(n), 32, 0, stream>>>(x, w, w_dtype, eps, d, out);
+        rms_norm_kernel<32><<<unsigned(n), 32, 0, stream>>>(x, w, w_dtype, eps, d, out, out16, t16);
     else
-        rms_norm_kernel<256><<<unsigned(n), 256, 0, stream>>>(x, w, w_dtype, eps, d, out);
+        rms_norm_kernel<256>
+            <<<unsigned(n), 256, 0, stream>>>(x, w, w_dtype, eps, d, out, out16, t16);
 }
 
 void launch_rope(float* x, int64_t n, int n_heads, int head_dim, const int32_t* positions,
@@ -171,10 +187,10 @@ void launch_rope(float* x, int64_t n, int n_heads, int head_dim, const int32_t* 
                                                            inv_freq);
 }
 
-void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out,
-                     cudaStream_t stream) {
+void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out, void* out16,
+                     DType t16, cudaStream_t stream) {
     if (n == 0) return;
-    silu_mul_kernel<<<grid_cap(n), k_threads, 0, stream>>>(gate, up, n, out);
+    silu_mul_kernel<<<grid_cap(n), k_threads, 0, stream>>>(gate, up, n, out, out16, t16);
 }
 
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream) {

@@ -17,9 +17,12 @@ namespace encore::cuda {
 void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids /*[n]*/, int64_t n,
                   float* out /*[n, d]*/, cudaStream_t stream);
 
-// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype.
+// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype. With
+// out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input, so that it
+// needs no conversion pass (launch_silu_mul likewise).
 void launch_rms_norm(const float* x /*[n, d]*/, const void* w, DType w_dtype, float eps, int64_t n,
-                     int64_t d, float* out /*[n, d]*/, cudaStream_t stream);
+                     int64_t d, float* out /*[n, d]*/, void* out16 /*[n, d] or null*/, DType t16,
+                     cudaStream_t stream);
 
 // Rotates pairs (c, c + head_dim/2) of every head by positions[i] * inv_freq[c], in place.
 void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, int head_dim,
@@ -27,7 +30,7 @@ void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, in
                  cudaStream_t stream);
 
 void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out,
-                     cudaStream_t stream);
+                     void* out16 /*[n] or null*/, DType t16, cudaStream_t stream);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream);
 // y[i, :] += bias; bias [m] in its stored dtype.
 void launch_add_bias(float* y /*[n, m]*/, int64_t n, int64_t m, const void* bias, DType dtype,
@@ -85,6 +88,23 @@ AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim);
 
 // Scratch floats attention needs: partial results of every split.
 int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, int max_pos);
+
+// Whether attention_mma.cu's tensor-core kernel takes the call (pools stored in f16 or bf16,
+// head_dim 64 or 128): then Q and the softmax weights are rounded to the pool's type for the
+// tensor cores, with f32 accumulation.
+bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan);
+// Whether a call with `n_tiles` tiles combines the splits inside its blocks (enough blocks
+// without splitting the keys: prefill) and so needs no scratch; the same bits either way.
+bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
+                     int n_tiles);
+// Tests: the fewest blocks for which attention_fused says yes (default four per multiprocessor).
+void set_attention_fused_min_blocks(int blocks);
+// attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
+// [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
+void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                          const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                          float* out, cudaStream_t stream);
 
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the

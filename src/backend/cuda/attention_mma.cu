@@ -1,0 +1,342 @@
+// Tensor-core paged attention: pools stored in f16 or bf16, head_dim 64 or 128.
+//
+// The same work split, masking and split arithmetic as attention.cu's CUDA-core kernel (a block
+// takes a tile of consecutive tokens of one sequence and the query heads of one KV head: 64 query
+// rows; keys are cut into splits of k_attention_split positions, each split streamed in chunks of
+// 64 keys from its start, with an online softmax), but the two products run on the tensor cores:
+// mma.sync m16n8k16 with the pool's 16-bit type as operands (Q and the softmax weights P rounded
+// to it, as FlashAttention does) and f32 accumulation. Each warp owns 16 query rows; a row's
+// arithmetic depends on its own query and position only.
+//
+// Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
+// attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
+// parallelism), or a block walking every split of its tile in order and combining as it goes
+// (prefill: enough tiles to fill the GPU, and no partial results through memory). Both combine
+// with combine_split() below, in split order.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+
+#include "backend/cuda/attention_combine.cuh"
+#include "backend/cuda/kernels.h"
+
+namespace encore::cuda {
+
+namespace {
+
+constexpr int k_warps = 4;
+constexpr int k_rows = 16 * k_warps;  // query rows per block
+constexpr int k_chunk = 64;           // keys per step
+constexpr int k_pad = 8;              // elements of padding per shared row (16 bytes)
+
+template <typename T>
+struct Mma;
+
+template <>
+struct Mma<__half> {
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+        const __half2 h = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<const uint32_t*>(&h);
+    }
+    // d += a · b: a [16 x 16] row-major fragment, b [16 x 8] column-major fragment.
+    static __device__ __forceinline__ void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                               uint32_t b1) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+template <>
+struct Mma<__nv_bfloat16> {
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+        const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<const uint32_t*>(&h);
+    }
+    static __device__ __forceinline__ void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                               uint32_t b1) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+};
+
+__device__ __forceinline__ uint32_t load_pair(const void* p) {
+    return *static_cast<const uint32_t*>(p);
+}
+
+// The row state of one split: running max m, sum l, unnormalized output o (this thread's
+// columns of the warp's rows g and g + 8: o[dt][0..1] row g, o[dt][2..3] row g + 8, columns
+// dt * 8 + 2 * (lane % 4) + {0, 1}).
+template <int D>
+struct SplitState {
+    float m[2], l[2];
+    float o[D / 8][4];
+};
+
+template <typename T, int D, bool Fused>
+__global__ void __launch_bounds__(k_warps * 32)
+    attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
+                         BatchDevice batch, const AttentionTile* __restrict__ tiles,
+                         AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
+                         float* __restrict__ part, float* __restrict__ out) {
+    __shared__ alignas(16) T k_s[k_chunk][D + k_pad];   // [key][dim]
+    __shared__ alignas(16) T vt_s[D][k_chunk + k_pad];  // [dim][key]: V transposed
+
+    const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
+    const int head_chunk = int(blockIdx.x % plan.head_chunks);
+    const int kvh = int(blockIdx.y);
+    const int group = n_heads / kv.n_kv_heads;
+    const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
+    const int g = lane / 4, t4 = lane % 4;
+
+    // Query rows r = token_in_tile * heads_per_block + head_in_block; this thread's rows are
+    // warp * 16 + g and warp * 16 + g + 8.
+    int qpos[2];
+    const float* q_row[2];
+    int64_t out_row[2];  // token * n_heads + head
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int r = warp * 16 + g + 8 * i;
+        const int head_in_group = head_chunk * plan.heads_per_block + r % plan.heads_per_block;
+        const bool valid = r / plan.heads_per_block < tile.n_tokens &&
+                           r < plan.tile_tokens * plan.heads_per_block && head_in_group < group;
+        const int64_t token = tile.first_token + r / plan.heads_per_block;
+        out_row[i] = token * n_heads + kvh * group + head_in_group;
+        qpos[i] = valid ? batch.positions[token] : -1;
+        q_row[i] = valid ? q + out_row[i] * D : nullptr;
+    }
+    const bool warp_active = __any_sync(0xffffffffu, qpos[0] >= 0 || qpos[1] >= 0);
+
+    // Q as A fragments, k-step kk covering dims [kk * 16, kk * 16 + 16).
+    uint32_t qf[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+        const int c = kk * 16 + 2 * t4;
+        float2 x[2][2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            x[i][0] = q_row[i] ? *reinterpret_cast<const float2*>(q_row[i] + c) : float2{0, 0};
+            x[i][1] = q_row[i] ? *reinterpret_cast<const float2*>(q_row[i] + c + 8) : float2{0, 0};
+        }
+        qf[kk][0] = Mma<T>::pack(x[0][0].x, x[0][0].y);
+        qf[kk][1] = Mma<T>::pack(x[1][0].x, x[1][0].y);
+        qf[kk][2] = Mma<T>::pack(x[0][1].x, x[0][1].y);
+        qf[kk][3] = Mma<T>::pack(x[1][1].x, x[1][1].y);
+    }
+
+    const T* pool = static_cast<const T*>(kv.pool);
+    const int32_t* table = batch.tables + batch.table_offsets[tile.seq];
+    const int64_t v_offset = int64_t(kv.n_kv_heads) * kv.block_size * D;
+    auto kv_at = [&](int p, int c) {
+        return int64_t(table[p / kv.block_size]) * kv.block_stride + kv.instance_offset +
+               (int64_t(kvh) * kv.block_size + p % kv.block_size) * D + c;
+    };
+
+    // Fused: the combination of the splits so far, per row.
+    CombineState<D / 8> combined[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) combined[i].reset();
+
+    const int first_split = Fused ? 0 : int(blockIdx.z);
+    const int last_split = Fused ? tile.max_pos / k_attention_split : int(blockIdx.z);
+    for (int split = first_split; split <= last_split; ++split) {
+        const int split_start = split * k_attention_split;
+        if (split_start > tile.max_pos) return;
+        const int split_end = min(split_start + k_attention_split, tile.max_pos + 1);
+        SplitState<D> st;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
+
+        for (int c0 = split_start; c0 < split_end; c0 += k_chunk) {
+            __syncthreads();  // the previous chunk is consumed
+            // K rows as they are; V transposed. 16 bytes (8 elements) per load; keys past the
+            // split are zeros (their weights are exact zeros).
+            for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
+                const int j = idx / (D / 8), c = (idx % (D / 8)) * 8;
+                const int p = c0 + j;
+                uint4 val = make_uint4(0, 0, 0, 0);
+                if (p < split_end) val = *reinterpret_cast<const uint4*>(pool + kv_at(p, c));
+                *reinterpret_cast<uint4*>(&k_s[j][c]) = val;
+            }
+            for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
+                const int j = idx % k_chunk, c = (idx / k_chunk) * 8;
+                const int p = c0 + j;
+                uint4 val = make_uint4(0, 0, 0, 0);
+                if (p < split_end)
+                    val = *reinterpret_cast<const uint4*>(pool + kv_at(p, c) + v_offset);
+                const T* e = reinterpret_cast<const T*>(&val);
+#pragma unroll
+                for (int u = 0; u < 8; ++u) vt_s[c + u][j] = e[u];
+            }
+            __syncthreads();
+            if (!warp_active) continue;
+
+            // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1), g + 8 (2, 3).
+            float s[k_chunk / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < k_chunk / 8; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; ++kk)
+                    Mma<T>::run(s[nt], qf[kk], load_pair(&k_s[nt * 8 + g][kk * 16 + 2 * t4]),
+                                load_pair(&k_s[nt * 8 + g][kk * 16 + 8 + 2 * t4]));
+            }
+
+            // Mask, online softmax (the four threads of a quad share a row).
+            float alpha[2];
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                float cmax = -INFINITY;
+#pragma unroll
+                for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        const int p = c0 + nt * 8 + 2 * t4 + e;
+                        float& v = s[nt][2 * i + e];
+                        v = (p < split_end && p <= qpos[i]) ? v * scale : -INFINITY;
+                        cmax = fmaxf(cmax, v);
+                    }
+                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
+                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
+                const float m_new = fmaxf(st.m[i], cmax);
+                float psum = 0.0f;
+#pragma unroll
+                for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        float& v = s[nt][2 * i + e];
+                        v = v == -INFINITY ? 0.0f : expf(v - m_new);
+                        psum += v;
+                    }
+                psum += __shfl_xor_sync(0xffffffffu, psum, 1);
+                psum += __shfl_xor_sync(0xffffffffu, psum, 2);
+                // Nothing visible yet: the row stays as it is (alpha 1, weights 0).
+                alpha[i] = m_new == -INFINITY ? 1.0f : expf(st.m[i] - m_new);
+                st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
+                st.m[i] = m_new;
+            }
+#pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) {
+                st.o[dt][0] *= alpha[0], st.o[dt][1] *= alpha[0];
+                st.o[dt][2] *= alpha[1], st.o[dt][3] *= alpha[1];
+            }
+
+            // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
+#pragma unroll
+            for (int ks = 0; ks < k_chunk / 16; ++ks) {
+                const uint32_t a[4] = {Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]),
+                                       Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]),
+                                       Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                                       Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+#pragma unroll
+                for (int dt = 0; dt < D / 8; ++dt)
+                    Mma<T>::run(st.o[dt], a, load_pair(&vt_s[dt * 8 + g][ks * 16 + 2 * t4]),
+                                load_pair(&vt_s[dt * 8 + g][ks * 16 + 8 + 2 * t4]));
+            }
+        }
+
+        if (!warp_active) continue;
+        if constexpr (Fused) {
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                float o_row[D / 8][2];
+#pragma unroll
+                for (int dt = 0; dt < D / 8; ++dt)
+                    o_row[dt][0] = st.o[dt][2 * i], o_row[dt][1] = st.o[dt][2 * i + 1];
+                combined[i].add(st.m[i], st.l[i], o_row);
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                if (qpos[i] < 0) continue;
+                const int64_t slot = out_row[i] * max_splits + split;
+                if (t4 == 0) {
+                    ml[slot * 2] = st.m[i];
+                    ml[slot * 2 + 1] = st.l[i];
+                }
+#pragma unroll
+                for (int dt = 0; dt < D / 8; ++dt)
+                    *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
+                        float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
+            }
+        }
+    }
+    if constexpr (Fused) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            if (qpos[i] < 0) continue;
+#pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) {
+                float2 r;
+                r.x = combined[i].result(dt, 0);
+                r.y = combined[i].result(dt, 1);
+                *reinterpret_cast<float2*>(out + out_row[i] * D + dt * 8 + 2 * t4) = r;
+            }
+        }
+    }
+}
+
+template <typename T, int D>
+void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                  const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                  const AttentionPlan& plan, int max_splits, float* ml, float* part, float* out,
+                  cudaStream_t stream) {
+    const float scale = 1.0f / sqrtf(float(D));
+    if (fused) {
+        const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
+        attention_mma_kernel<T, D, true><<<grid, k_warps * 32, 0, stream>>>(
+            q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+    } else {
+        const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
+                        unsigned(max_splits));
+        attention_mma_kernel<T, D, false><<<grid, k_warps * 32, 0, stream>>>(
+            q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+    }
+}
+
+template <typename T>
+void launch_for_dim(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                    const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                    const AttentionPlan& plan, int max_splits, float* ml, float* part, float* out,
+                    cudaStream_t stream) {
+    if (kv.head_dim == 64)
+        launch_typed<T, 64>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                            part, out, stream);
+    else
+        launch_typed<T, 128>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                             part, out, stream);
+}
+
+}  // namespace
+
+bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) {
+    return (kv_type == DType::f16 || kv_type == DType::bf16) &&
+           (head_dim == 64 || head_dim == 128) && plan.tile_tokens * plan.heads_per_block <= k_rows;
+}
+
+void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                          const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                          float* out, cudaStream_t stream) {
+    if (kv.type == DType::f16)
+        launch_for_dim<__half>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                               part, out, stream);
+    else
+        launch_for_dim<__nv_bfloat16>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan,
+                                      max_splits, ml, part, out, stream);
+}
+
+}  // namespace encore::cuda
