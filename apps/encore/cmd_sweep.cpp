@@ -28,6 +28,7 @@ struct SweepArgs {
     std::string i_range, j_range, shard;
     ProbeConfig probes;
     bool no_stem_reuse = false, no_report = false;
+    int64_t stem_budget_mib = 1024;
     SamplerOptions sampling;
     CLI::Option* temp = nullptr;
 };
@@ -124,6 +125,8 @@ void add_sweep(CLI::App& app) {
     cmd->add_option("--shard", a->shard, "measure only share K of N of the plans (K/N)");
     cmd->add_flag("--no-stem-reuse", a->no_stem_reuse,
                   "compute every plan from layer 0 (for comparison; results are the same)");
+    cmd->add_option("--stem-budget", a->stem_budget_mib,
+                    "MiB the rubric and choice probes' stem states may take (1024)");
     cmd->add_flag("--no-report", a->no_report, "do not draw heatmaps and report.html");
     cmd->add_option("--device", a->device,
                     "cpu (SIMD, default), scalar (reference) or cuda (GPU 0)");
@@ -145,6 +148,10 @@ void add_sweep(CLI::App& app) {
         o.probes.sampling = a->sampling;
         o.probes.greedy = !(a->temp->count() > 0 && a->sampling.temperature > 0);
         o.stem_reuse = !a->no_stem_reuse;
+        if (a->stem_budget_mib < 0)
+            fail(ErrorKind::invalid_argument, "--stem-budget must be >= 0 MiB, got {}",
+                 a->stem_budget_mib);
+        o.stem_store_bytes = a->stem_budget_mib << 20;
         o.engine.backend = a->device;
         o.engine.n_threads = a->threads;
         o.engine.kv_type = parse_kv_type_option(a->kv_type);

@@ -70,6 +70,11 @@ int StemState::shared_instances(const std::vector<int>& plan_layers) const {
     return int(k);
 }
 
+void Engine::set_stem_store(std::shared_ptr<StemStore> store, StemStoreUse use) {
+    stem_store_ = std::move(store);
+    stem_store_use_ = use;
+}
+
 void Engine::eval(std::span<EvalItem> items) {
     eval_impl(items, nullptr);
 }
@@ -186,16 +191,61 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         throw;
     }
 
-    // Lay the batch out: tokens of each item in order, each tagged with sequence and position.
+    // Stem reuse: where each item starts and whose state it captures (see stem.h and
+    // stem_store.h). Items are laid out grouped by start instance, each group its own forward
+    // passes; without stem reuse there is one group, the items in their order.
+    const int n_inst = plan_.n_instances();
+    const int64_t d = spec.n_embd, kvd = spec.kv_dim();
+    std::vector<int> item_start(items.size(), 0);
+    std::vector<const StemState*> item_from(items.size(), nullptr);
+    std::vector<char> capturing(items.size(), 0);
+    if (stem) {
+        item_start[0] = stem->start;
+        item_from[0] = stem->start > 0 ? stem->from : nullptr;
+        capturing[0] = stem->capture != nullptr;
+    } else if (stem_store_) {
+        int64_t pending = 0;  // bytes of the states this call will add to the store
+        for (size_t i = 0; i < items.size(); ++i) {
+            const std::span<const int32_t> todo = to_compute[i];
+            if (todo.empty()) continue;
+            const std::vector<int32_t>& context = items[i].seq->tokens_;
+            if (stem_store_use_ == StemStoreUse::reuse) {
+                const StemState* s = stem_store_->find(context, todo);
+                if (!s || s->model_identity != model_->identity() ||
+                    s->precision != options_.precision || s->kv_type != kv_type())
+                    continue;
+                item_start[i] = s->shared_instances(plan_.layers);
+                if (item_start[i] > 0) item_from[i] = s;
+            } else {
+                const int64_t bytes =
+                    StemStore::state_bytes(int64_t(todo.size()), n_inst, d, kvd) +
+                    int64_t(context.size() + todo.size()) * int64_t(sizeof(int32_t));
+                if (!stem_store_->fits(pending + bytes)) {
+                    stem_store_->refuse();
+                    continue;
+                }
+                pending += bytes;
+                capturing[i] = 1;
+            }
+        }
+    }
+    std::vector<size_t> order(items.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return item_start[a] < item_start[b]; });
+
+    // Lay the batch out: tokens of each item in `order`, each tagged with sequence and position.
     std::vector<int32_t> tokens, positions, seq_index, logit_rows;
     std::vector<const int32_t*> tables;
     std::vector<std::pair<size_t, int64_t>> row_owner;  // (item, position) of each logit row
+    std::vector<int64_t> item_begin(items.size()), item_end(items.size());  // token ranges
     tokens.reserve(size_t(n_total));
-    for (size_t i = 0; i < items.size(); ++i) {
+    for (const EvalItem& item : items) tables.push_back(item.seq->blocks_.data());
+    for (size_t i : order) {
         const EvalItem& item = items[i];
-        tables.push_back(item.seq->blocks_.data());
         const std::span<const int32_t> todo = to_compute[i];
         const int64_t start = item.seq->size(), m = int64_t(todo.size());
+        item_begin[i] = int64_t(tokens.size());
         for (int64_t j = 0; j < m; ++j) {
             const bool keep =
                 item.logits == Logits::all || (item.logits == Logits::last && j == m - 1);
@@ -207,81 +257,145 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
             positions.push_back(int32_t(start + j));
             seq_index.push_back(int32_t(i));
         }
+        item_end[i] = int64_t(tokens.size());
     }
 
     n_total = int64_t(tokens.size());           // what is left to compute after prefix reuse
     for (size_t t = 0; t < tokens.size(); ++t)  // every position has a block
         ENCORE_ASSERT(size_t(positions[t] / B) < items[size_t(seq_index[t])].seq->blocks_.size());
 
-    // Run in chunks of at most max_batch_tokens; kernels are row-invariant, so chunking does not
-    // change any result.
+    // States being captured: filled, then handed over once the call has succeeded.
+    std::vector<StemState> captured(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (!capturing[i]) continue;
+        StemState& c = captured[i];
+        const int64_t m = item_end[i] - item_begin[i];
+        c.model_identity = model_->identity();
+        c.precision = options_.precision;
+        c.kv_type = kv_type();
+        c.layers = plan_.layers;
+        c.tokens.assign(to_compute[i].begin(), to_compute[i].end());
+        c.start_position = items[i].seq->size();
+        c.residual.assign(size_t(n_inst + 1), std::vector<float>(size_t(m * d)));
+        c.k.assign(size_t(n_inst), std::vector<float>(size_t(m * kvd)));
+        c.v.assign(size_t(n_inst), std::vector<float>(size_t(m * kvd)));
+        for (int b = 0; b < item_start[i]; ++b) {  // the reused stem
+            c.residual[size_t(b)] = item_from[i]->residual[size_t(b)];
+            c.k[size_t(b)] = item_from[i]->k[size_t(b)];
+            c.v[size_t(b)] = item_from[i]->v[size_t(b)];
+        }
+    }
+
+    // Run each group in chunks of at most max_batch_tokens; kernels are row-invariant, so
+    // neither chunking nor grouping changes any result.
     const int64_t vocab = spec.vocab_size;
     std::vector<float> row_logits(logit_rows.size() * size_t(vocab));  // [n_rows, vocab]
     const int64_t chunk = std::max<int64_t>(1, options_.max_batch_tokens);
-    const int n_inst = plan_.n_instances();
-    const int64_t d = spec.n_embd, kvd = spec.kv_dim();
-    StemState* capture = stem ? stem->capture : nullptr;
-    StemState captured;  // filled, then moved into *capture once the call has succeeded
-    if (capture) {
-        captured.model_identity = model_->identity();
-        captured.precision = options_.precision;
-        captured.kv_type = kv_type();
-        captured.layers = plan_.layers;
-        captured.tokens = tokens;
-        captured.start_position = items[0].seq->size();
-        captured.residual.assign(size_t(n_inst + 1), std::vector<float>(size_t(n_total * d)));
-        captured.k.assign(size_t(n_inst), std::vector<float>(size_t(n_total * kvd)));
-        captured.v.assign(size_t(n_inst), std::vector<float>(size_t(n_total * kvd)));
-        for (int b = 0; b < (stem->from ? stem->start : 0); ++b) {  // the reused stem
-            captured.residual[size_t(b)] = stem->from->residual[size_t(b)];
-            captured.k[size_t(b)] = stem->from->k[size_t(b)];
-            captured.v[size_t(b)] = stem->from->v[size_t(b)];
-        }
-    }
-    std::vector<const float*> stem_k, stem_v;  // [start] of the current chunk
     size_t row_begin = 0;
-    for (int64_t c0 = 0; c0 < n_total; c0 += chunk) {
-        const int64_t c1 = std::min(n_total, c0 + chunk);
-        size_t row_end = row_begin;
-        std::vector<int32_t> local_rows;
-        while (row_end < logit_rows.size() && logit_rows[row_end] < c1)
-            local_rows.push_back(int32_t(logit_rows[row_end++] - c0));
-        ForwardInput in;
-        in.tokens = std::span(tokens).subspan(size_t(c0), size_t(c1 - c0));
-        in.positions = std::span(positions).subspan(size_t(c0), size_t(c1 - c0));
-        in.seq_index = std::span(seq_index).subspan(size_t(c0), size_t(c1 - c0));
-        in.block_tables = tables;
-        in.logit_rows = local_rows;
-        if (stem && stem->start > 0) {
-            const StemState& from = *stem->from;
-            in.start_instance = stem->start;
-            in.residual_in = from.residual[size_t(stem->start)].data() + c0 * d;
-            stem_k.clear();
-            stem_v.clear();
-            for (int ii = 0; ii < stem->start; ++ii) {
-                stem_k.push_back(from.k[size_t(ii)].data() + c0 * kvd);
-                stem_v.push_back(from.v[size_t(ii)].data() + c0 * kvd);
+    for (size_t g0 = 0; g0 < order.size();) {
+        size_t g1 = g0;
+        const int group_start = item_start[order[g0]];
+        while (g1 < order.size() && item_start[order[g1]] == group_start) ++g1;
+        const std::span<const size_t> group = std::span(order).subspan(g0, g1 - g0);
+        const int64_t begin = item_begin[group.front()], end = item_end[group.back()];
+        g0 = g1;
+        // The group's stem: the residual entering group_start and the skipped instances' K/V,
+        // [end - begin, n_embd] and [group_start] x [end - begin, kv_dim]: one item's state in
+        // place, several items' states gathered.
+        const float* stem_x = nullptr;
+        const size_t n_skipped = size_t(group_start);
+        std::vector<const float*> stem_k(n_skipped), stem_v(n_skipped);
+        std::vector<float> gathered_x;
+        std::vector<std::vector<float>> gathered_k, gathered_v;
+        if (group_start > 0 && group.size() == 1) {
+            const StemState& from = *item_from[group[0]];
+            stem_x = from.residual[size_t(group_start)].data();
+            for (int ii = 0; ii < group_start; ++ii) {
+                stem_k[size_t(ii)] = from.k[size_t(ii)].data();
+                stem_v[size_t(ii)] = from.v[size_t(ii)].data();
             }
-            in.stem_k = stem_k;
-            in.stem_v = stem_v;
+        } else if (group_start > 0) {
+            gathered_k.resize(size_t(group_start));
+            gathered_v.resize(size_t(group_start));
+            for (size_t i : group) {
+                const StemState& from = *item_from[i];
+                const auto& x = from.residual[size_t(group_start)];
+                gathered_x.insert(gathered_x.end(), x.begin(), x.end());
+                for (int ii = 0; ii < group_start; ++ii) {
+                    const auto& k = from.k[size_t(ii)];
+                    const auto& v = from.v[size_t(ii)];
+                    gathered_k[size_t(ii)].insert(gathered_k[size_t(ii)].end(), k.begin(), k.end());
+                    gathered_v[size_t(ii)].insert(gathered_v[size_t(ii)].end(), v.begin(), v.end());
+                }
+            }
+            stem_x = gathered_x.data();
+            for (int ii = 0; ii < group_start; ++ii) {
+                stem_k[size_t(ii)] = gathered_k[size_t(ii)].data();
+                stem_v[size_t(ii)] = gathered_v[size_t(ii)].data();
+            }
         }
-        if (capture) {
-            const int64_t m = c1 - c0;
-            in.tap = [&captured, c0, m, d, kvd](int ii, const float* x, const float* k,
-                                                const float* v) {
-                std::copy(x, x + m * d, captured.residual[size_t(ii)].data() + c0 * d);
-                if (!k) return;
-                std::copy(k, k + m * kvd, captured.k[size_t(ii)].data() + c0 * kvd);
-                std::copy(v, v + m * kvd, captured.v[size_t(ii)].data() + c0 * kvd);
-            };
+        bool group_captures = false;
+        for (size_t i : group) group_captures = group_captures || capturing[i];
+
+        std::vector<const float*> chunk_k, chunk_v;  // [group_start] of the current chunk
+        for (int64_t c0 = begin; c0 < end; c0 += chunk) {
+            const int64_t c1 = std::min(end, c0 + chunk);
+            size_t row_end = row_begin;
+            std::vector<int32_t> local_rows;
+            while (row_end < logit_rows.size() && logit_rows[row_end] < c1)
+                local_rows.push_back(int32_t(logit_rows[row_end++] - c0));
+            ForwardInput in;
+            in.tokens = std::span(tokens).subspan(size_t(c0), size_t(c1 - c0));
+            in.positions = std::span(positions).subspan(size_t(c0), size_t(c1 - c0));
+            in.seq_index = std::span(seq_index).subspan(size_t(c0), size_t(c1 - c0));
+            in.block_tables = tables;
+            in.logit_rows = local_rows;
+            if (group_start > 0) {
+                const int64_t off = c0 - begin;
+                in.start_instance = group_start;
+                in.residual_in = stem_x + off * d;
+                chunk_k.clear();
+                chunk_v.clear();
+                for (int ii = 0; ii < group_start; ++ii) {
+                    chunk_k.push_back(stem_k[size_t(ii)] + off * kvd);
+                    chunk_v.push_back(stem_v[size_t(ii)] + off * kvd);
+                }
+                in.stem_k = chunk_k;
+                in.stem_v = chunk_v;
+            }
+            if (group_captures) {
+                // Rows [c0, c1) of the batch: each capturing item's share of them, in place.
+                in.tap = [&, c0, c1](int ii, const float* x, const float* k, const float* v) {
+                    for (size_t i : group) {
+                        const int64_t lo = std::max(c0, item_begin[i]);
+                        const int64_t hi = std::min(c1, item_end[i]);
+                        if (!capturing[i] || lo >= hi) continue;
+                        StemState& c = captured[i];
+                        const int64_t at = lo - item_begin[i], from = lo - c0, m = hi - lo;
+                        std::copy(x + from * d, x + (from + m) * d,
+                                  c.residual[size_t(ii)].data() + at * d);
+                        if (!k) continue;
+                        std::copy(k + from * kvd, k + (from + m) * kvd,
+                                  c.k[size_t(ii)].data() + at * kvd);
+                        std::copy(v + from * kvd, v + (from + m) * kvd,
+                                  c.v[size_t(ii)].data() + at * kvd);
+                    }
+                };
+            }
+            forward(*model_, plan_, *backend_, *kv_, scratch_, in,
+                    row_logits.data() + row_begin * size_t(vocab));
+            row_begin = row_end;
         }
-        forward(*model_, plan_, *backend_, *kv_, scratch_, in,
-                row_logits.data() + row_begin * size_t(vocab));
-        row_begin = row_end;
     }
 
     // Commit.
-    if (capture) *capture = std::move(captured);
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (!capturing[i]) continue;
+        if (stem)
+            *stem->capture = std::move(captured[i]);
+        else  // keyed by the context before the item's computed tokens
+            stem_store_->add(items[i].seq->tokens_, std::move(captured[i]));
+    }
     for (const Reserved& r : reserved)
         if (r.cow_index >= 0) kv_->release(r.cow_old);
     for (size_t i = 0; i < items.size(); ++i) {

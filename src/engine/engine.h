@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "core/thread_pool.h"
 #include "engine/stem.h"
+#include "engine/stem_store.h"
 #include "kv/kv_pool.h"
 #include "model/forward.h"
 #include "model/layer_plan.h"
@@ -55,6 +56,12 @@ DType default_kv_type(const std::string& backend, const Model& model);
 // Which logits a prefill keeps.
 enum class Logits { none, last, all };
 
+// How an engine uses a StemStore (see stem_store.h).
+enum class StemStoreUse {
+    capture,  // record the state of every item computed
+    reuse,    // start every item found in the store after the instances its plan shares
+};
+
 // One sequence's part of a batch: append `tokens` to `seq` and keep the chosen logits.
 struct EvalItem {
     Sequence* seq = nullptr;
@@ -89,6 +96,14 @@ class Engine {
     // invalid_argument) and/or captures the state of every instance into run.capture. The
     // prefix cache is not consulted for this call (its blocks are published as usual).
     void eval_stem(EvalItem item, const StemRun& run);
+    // Attaches a stem store (null detaches it) for every later eval (see stem_store.h). Which
+    // tokens are computed does not change (the prefix cache is consulted as usual); with `reuse`
+    // an item found in the store starts at the instances its state's plan shares with this
+    // engine's, the items of a batch grouped by start instance into separate forward passes.
+    // Results are bitwise those without a store on a backend whose kernels do not depend on the
+    // batch (the CPU backends; CUDA with `deterministic`). eval_stem ignores the store.
+    void set_stem_store(std::shared_ptr<StemStore> store, StemStoreUse use);
+    const StemStore* stem_store() const { return stem_store_.get(); }
 
   private:
     void eval_impl(std::span<EvalItem> items, const StemRun* stem);
@@ -108,6 +123,8 @@ class Engine {
     std::unique_ptr<KvPool> kv_;
     ForwardScratch scratch_;
     uint64_t cache_salt_ = 0;
+    std::shared_ptr<StemStore> stem_store_;
+    StemStoreUse stem_store_use_ = StemStoreUse::reuse;
 };
 
 }  // namespace encore

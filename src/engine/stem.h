@@ -11,6 +11,10 @@
 // and stored through the backend's kv_store, which rounds them as computing would; the residuals
 // depend on the storage type the stem attended over, so a state is used only by engines of the
 // same KV type.
+//
+// eval_stem serves a caller that holds each state (one run of tokens at a time); for batched
+// work over forked sequences (a rubric's prefix and its items), engines share states through a
+// StemStore instead (stem_store.h).
 #pragma once
 
 #include <cstdint>

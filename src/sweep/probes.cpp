@@ -191,6 +191,10 @@ PlanMeasurement measure_plan(Engine& engine, const ProbeInputs& inputs, const Pr
         m.distinct2.push_back(distinct_2(body));
         m.samples.push_back({inputs.prompts[p], r.text, r.stop_reason, r.tokens});
     }
+    // The scoring probes: the base's engine records the state of every evaluation, another
+    // plan's engine starts each one it finds after the instances it shares with the base.
+    if (capture && capture->scoring) engine.set_stem_store(capture->scoring, StemStoreUse::capture);
+    if (from && from->scoring) engine.set_stem_store(from->scoring, StemStoreUse::reuse);
     if (inputs.rubric) {
         // Items are prepared per plan: the Scorer checks them against this engine's context.
         Scorer scorer(engine, *inputs.rubric, tok, inputs.chat.get());
@@ -214,6 +218,7 @@ PlanMeasurement measure_plan(Engine& engine, const ProbeInputs& inputs, const Pr
             m.choice_acc_norm.push_back(r.argmax_norm == *r.gold ? 1.0 : 0.0);
         }
     }
+    engine.set_stem_store(nullptr, StemStoreUse::reuse);
     return m;
 }
 

@@ -10,6 +10,11 @@
 // With stem reuse, the unmodified model's run of each probe input captures a StemState, and every
 // other plan starts its forward pass over that input at the first instance where its layer list
 // departs from the base's (Engine::eval_stem); the results are bitwise those of a full pass.
+// The rubric and choice probes evaluate through the Scorer and choose_batch (a prefix prefilled
+// once, items forked from it, several per eval): there the base's engine records every
+// evaluation's state in a StemStore and the other plans' engines consult it (see
+// engine/stem_store.h), so the prefix, each item's suffix after it, and each choice after its
+// context start after the shared instances too.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +27,7 @@
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "engine/stem.h"
+#include "engine/stem_store.h"
 #include "score/choose.h"
 #include "score/rubric.h"
 
@@ -82,6 +88,9 @@ struct PlanMeasurement {
 // The unmodified model's stem states of every probe input.
 struct BaseStems {
     std::vector<StemState> windows, prompts;
+    // The rubric and choice probes' evaluations (null: none kept). Filled when given to
+    // measure_plan as `capture`, up to the store's byte budget.
+    std::shared_ptr<StemStore> scoring;
 };
 
 // Measures `engine`'s plan. `capture`: fill it (the engine must run the unmodified model).

@@ -159,6 +159,8 @@ void Sweep::ensure_base_stems() {
     if (base_stems_) return;
     auto engine = make_engine(options_.plans[0].plan);
     BaseStems stems;
+    if (options_.stem_reuse && (inputs_.rubric || !inputs_.choices.empty()))
+        stems.scoring = std::make_shared<StemStore>(options_.stem_store_bytes);
     PlanMeasurement m = measure_plan(*engine, inputs_, options_.probes, &stems, nullptr);
     if (!base_) base_ = std::move(m);
     if (coordinator_ && !stems.windows.empty() && !fs::exists(path("distance.json")))
@@ -258,6 +260,7 @@ void Sweep::record(const json& measured) {
 }
 
 void Sweep::finish() {
+    base_stems_.reset();  // every plan is measured: the stem states are no longer needed
     std::vector<json> rows = in_plan_order(run_, read_json_lines(path("results.jsonl"), true));
     write_json_lines(path("results.jsonl"), rows);
     if (fs::exists(path("samples.jsonl")))

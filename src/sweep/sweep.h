@@ -26,6 +26,9 @@ struct SweepOptions {
     int shard_k = 1, shard_n = 1;  // this run measures shard k of n
     ProbeConfig probes;
     bool stem_reuse = true;
+    // Bytes the stem states of the rubric and choice probes may take (engine/stem_store.h says
+    // what a state costs); evaluations past it are computed from layer 0 by every plan.
+    int64_t stem_store_bytes = int64_t(1) << 30;
     EngineOptions engine;  // backend, threads (kv_budget is sized per plan)
     bool draw = true;      // heatmaps and report.html at the end
 };

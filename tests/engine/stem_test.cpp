@@ -1,5 +1,6 @@
 // Stem reuse (engine/stem.h): an RYS plan started at instance J from the base model's captured
-// state gives bitwise the same logits as computing every instance, with the cache usable after.
+// state gives bitwise the same logits as computing every instance, with the cache usable after;
+// the same for forked items evaluated in batches through a StemStore.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,6 +9,7 @@
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/sequence.h"
+#include "engine/stem_store.h"
 #include "model/model.h"
 
 namespace encore {
@@ -92,6 +94,136 @@ TEST(Stem, PrecisionOfTheStateMustMatch) {
     reuse.eval_stem({&b, tokens, Logits::all}, {&fast_state, 8, nullptr});
     ASSERT_EQ(a.logits().size(), b.logits().size());
     EXPECT_EQ(0, std::memcmp(a.logits().data(), b.logits().data(), a.logits().size_bytes()));
+}
+
+// The work a Scorer does, through a StemStore (engine/stem_store.h): a prefix prefilled without
+// logits, forks of it cut back to different lengths evaluated together in one batch, a fork of
+// a fork. Captured on the base, reused on RYS plans: bitwise the logits of a fresh engine, also
+// for tokens decoded after them, with a batch mixing items found in the store and one that is
+// not (two groups of forward passes), split in chunks.
+struct ScorerLikeRun {
+    std::vector<std::vector<float>> logits;  // of every eval'd sequence, in order
+};
+
+ScorerLikeRun scorer_like_run(Engine& engine, bool with_stranger) {
+    ScorerLikeRun out;
+    const auto prefix = some_tokens(45);
+    Sequence base(engine);
+    base.prefill(prefix, Logits::none);
+    std::vector<std::unique_ptr<Sequence>> forks;
+    std::vector<std::vector<int32_t>> suffixes;
+    for (int k = 0; k < 3; ++k) {
+        forks.push_back(base.fork());
+        forks.back()->truncate(45 - 14 * k);  // 45, 31, 17: blocks shared, one partial
+        std::vector<int32_t> t;
+        for (int n = 0; n < 9 + 5 * k; ++n) t.push_back(int32_t((n * 131 + 7 * k) % 3000 + 40));
+        suffixes.push_back(t);
+    }
+    if (with_stranger) {  // not captured: computed from instance 0 in the same batch
+        forks.push_back(base.fork());
+        suffixes.push_back({11, 12, 13, 14});
+    }
+    std::vector<EvalItem> batch;
+    for (size_t k = 0; k < forks.size(); ++k)
+        batch.push_back({forks[k].get(), suffixes[k], k == 1 ? Logits::last : Logits::all});
+    engine.eval(batch);
+    for (const auto& f : forks) out.logits.emplace_back(f->logits().begin(), f->logits().end());
+    auto label = forks[0]->fork();
+    const std::vector<int32_t> label_tokens{301, 302, 303};
+    label->prefill(label_tokens, Logits::all);
+    out.logits.emplace_back(label->logits().begin(), label->logits().end());
+    // Decoding on after the stem (its K/V were stored into the cache).
+    const std::vector<int32_t> next{5, 77};
+    for (const auto& f : forks) {
+        f->prefill(next, Logits::all);
+        out.logits.emplace_back(f->logits().begin(), f->logits().end());
+    }
+    return out;
+}
+
+TEST(StemStore, ForkedItemsFromTheBaseAreBitwiseTheFullPass) {
+    const auto model = brown();
+    const int N = model->spec().n_layers;
+    EngineOptions opt;
+    opt.max_batch_tokens = 24;
+    auto store = std::make_shared<StemStore>(int64_t(1) << 30);
+    {
+        Engine base(model, LayerPlan::identity(N), opt);
+        base.set_stem_store(store, StemStoreUse::capture);
+        scorer_like_run(base, false);
+    }
+    // The prefix, 3 forks, the label fork and 3 decoding steps.
+    EXPECT_EQ(store->size(), 8u);
+    const int64_t n_tokens = 45 + 9 + 14 + 19 + 3 + 3 * 2;
+    const int64_t n_context = 0 + 45 + 31 + 17 + 54 + 54 + 45 + 36;
+    EXPECT_EQ(store->bytes(),
+              StemStore::state_bytes(n_tokens, N, model->spec().n_embd, model->spec().kv_dim()) +
+                  4 * (n_tokens + n_context));
+    for (const char* spec : {"rys:4,8", "rys:0,12", "rys:11,12", "rys:2,5;7,9", "3-11"}) {
+        const LayerPlan plan = LayerPlan::parse(spec, N);
+        Engine fresh(model, plan, opt), reuse(model, plan, opt);
+        reuse.set_stem_store(store, StemStoreUse::reuse);
+        const int64_t hits = store->stats().hits;
+        const ScorerLikeRun a = scorer_like_run(fresh, true), b = scorer_like_run(reuse, true);
+        EXPECT_EQ(store->stats().hits - hits, 8) << spec;
+        ASSERT_EQ(a.logits.size(), b.logits.size());
+        for (size_t k = 0; k < a.logits.size(); ++k) {
+            ASSERT_EQ(a.logits[k].size(), b.logits[k].size());
+            EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
+                                     a.logits[k].size() * sizeof(float)))
+                << spec << " sequence " << k;
+        }
+    }
+}
+
+// A store's budget bounds it: a state that does not fit is not kept (counted as refused) and
+// the other plans compute that evaluation from instance 0, with the same results.
+TEST(StemStore, BudgetRefusesStatesThatDoNotFit) {
+    const auto model = brown();
+    const int N = model->spec().n_layers;
+    const int64_t one_token =
+        StemStore::state_bytes(1, N, model->spec().n_embd, model->spec().kv_dim());
+    auto store = std::make_shared<StemStore>(46 * one_token);
+    {
+        Engine base(model, LayerPlan::identity(N));
+        base.set_stem_store(store, StemStoreUse::capture);
+        scorer_like_run(base, false);
+    }
+    EXPECT_LE(store->bytes(), store->budget_bytes());
+    EXPECT_EQ(store->size(), 1u);  // the prefix of 45 tokens; no fork fits beside it
+    EXPECT_GT(store->stats().refused, 0);
+    const LayerPlan plan = LayerPlan::rys(4, 8, N);
+    Engine fresh(model, plan), reuse(model, plan);
+    reuse.set_stem_store(store, StemStoreUse::reuse);
+    const ScorerLikeRun a = scorer_like_run(fresh, false), b = scorer_like_run(reuse, false);
+    ASSERT_EQ(a.logits.size(), b.logits.size());
+    for (size_t k = 0; k < a.logits.size(); ++k)
+        EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
+                                 a.logits[k].size() * sizeof(float)));
+    EXPECT_THROW(StemStore(-1), Error);
+}
+
+// States captured over an f32 pool are not used by an engine of an f16 pool (their residuals
+// attended over other K/V): it computes from instance 0, with its own results.
+TEST(StemStore, StatesOfAnotherKvTypeAreNotUsed) {
+    const auto model = brown();
+    const int N = model->spec().n_layers;
+    auto store = std::make_shared<StemStore>(int64_t(1) << 30);
+    {
+        Engine base(model, LayerPlan::identity(N));
+        base.set_stem_store(store, StemStoreUse::capture);
+        scorer_like_run(base, false);
+    }
+    EngineOptions half;
+    half.kv_type = DType::f16;
+    const LayerPlan plan = LayerPlan::rys(4, 8, N);
+    Engine fresh(model, plan, half), reuse(model, plan, half);
+    reuse.set_stem_store(store, StemStoreUse::reuse);
+    const ScorerLikeRun a = scorer_like_run(fresh, false), b = scorer_like_run(reuse, false);
+    ASSERT_EQ(a.logits.size(), b.logits.size());
+    for (size_t k = 0; k < a.logits.size(); ++k)
+        EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
+                                 a.logits[k].size() * sizeof(float)));
 }
 
 // With an f16 (or bf16) KV pool, a stem of that type gives bitwise the full pass of that type,

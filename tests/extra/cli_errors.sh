@@ -182,5 +182,8 @@ else
   echo "FAIL: info --kv-type f16: kv bytes $k16 (f32 $k1), kv type $t16"
 fi
 
+# The sweep's stem budget (MiB) cannot be negative.
+expect_error "stem-budget must be >= 0" -- "$encore" sweep -m $model -o "$work/bad_sweep" --plan rys:4,8 --ppl $model/heldout.txt --stem-budget -1
+
 echo "cli_errors: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

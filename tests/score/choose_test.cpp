@@ -1,6 +1,7 @@
 // Multiple choice: each choice's summed log-likelihood equals the naive computation (context +
 // choice in a fresh sequence) within 1e-5 and is bitwise the same alone and in a batch; argmax by
-// sum and per byte; bad records name the record and field.
+// sum and per byte; bad records name the record and field; stem reuse through a StemStore gives
+// bitwise the same log-likelihoods.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -57,6 +58,45 @@ TEST(Choose, EqualsNaiveAndIsBatchInvariant) {
     }
     EXPECT_GT(items[0].choices[1].size(), 1u);
     EXPECT_EQ(batch[0].n_bytes[1], 18);
+}
+
+// Stem reuse through a StemStore: contexts and choice forks captured on the unmodified model,
+// reused on RYS plans, give bitwise the log-likelihoods of a fresh engine of the plan.
+TEST(Choose, StemStoreGivesBitwiseTheLogliksOfAFreshEngine) {
+    auto model = Model::load(std::string(ENCORE_SOURCE_DIR) + "/assets/brown-llama-12l");
+    const int N = int(model->spec().n_layers);
+    const std::vector<Json> records = {
+        {{"context", "The jury said the election was"},
+         {"choices", {" conducted fairly", " a purple elephant", " the"}},
+         {"gold", 0}},
+        {{"context", "It was a fine day for the "}, {"choices", {"county", "xylophone quartz"}}},
+        {{"context", "In the morning he"}, {"choices", {" sat", " went to the"}}},
+    };
+    std::vector<ChoiceItem> items;
+    for (size_t i = 0; i < records.size(); ++i)
+        items.push_back(prepare_choice(model->tokenizer(), records[i], int64_t(i + 1),
+                                       model->spec().max_position));
+    auto store = std::make_shared<StemStore>(int64_t(1) << 30);
+    {
+        Engine base(model, LayerPlan::identity(N));
+        base.set_stem_store(store, StemStoreUse::capture);
+        choose_batch(base, items);
+    }
+    EXPECT_GE(store->size(), items.size() + 3);  // contexts and the multi-token choices
+    for (const char* spec : {"rys:4,8", "rys:0,12", "rys:2,5;7,9"}) {
+        const LayerPlan plan = LayerPlan::parse(spec, N);
+        Engine fresh(model, plan), reuse(model, plan);
+        reuse.set_stem_store(store, StemStoreUse::reuse);
+        const int64_t misses = store->stats().misses;
+        const auto a = choose_batch(fresh, items), b = choose_batch(reuse, items);
+        EXPECT_EQ(store->stats().misses, misses) << spec;
+        for (size_t i = 0; i < items.size(); ++i) {
+            ASSERT_EQ(a[i].logliks.size(), b[i].logliks.size());
+            EXPECT_EQ(0, std::memcmp(a[i].logliks.data(), b[i].logliks.data(),
+                                     a[i].logliks.size() * sizeof(double)))
+                << spec << " record " << i + 1;
+        }
+    }
 }
 
 TEST(Choose, BadRecords) {

@@ -1,7 +1,8 @@
 // The Scorer on the bundled model: scores equal the naive computation (the full prompt in a
 // fresh sequence, no cache, no batch) within 1e-5, and an item's results are bitwise the same
 // whatever else is in its batch and whatever was scored before; calibration and rationales;
-// load-time errors of rubrics and labels, and per-record errors of prepare().
+// load-time errors of rubrics and labels, and per-record errors of prepare(); stem reuse through
+// a StemStore gives bitwise the scores of a fresh engine.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -148,6 +149,58 @@ TEST(Scorer, CalibrationAndReason) {
     // The content-free item itself calibrates to the uniform distribution.
     const auto cf = scorer.score(scorer.prepare(Json{{"story", "N/A"}}, 1));
     for (double p : cf.scores[0].calibrated->probs) EXPECT_NEAR(p, 1.0 / 5, 1e-9);
+}
+
+// Stem reuse through a StemStore (engine/stem_store.h): the unmodified model's Scorer run
+// records every evaluation; a Scorer on an RYS plan whose engine reuses the store starts the
+// prefixes, the items on their forks, the multi-token labels' forks and the calibration item
+// after the shared instances, and gives bitwise the scores (raw, calibrated, rationales) of a
+// Scorer on a fresh engine of the plan. Small forward chunks split the gathered stems.
+TEST(Scorer, StemStoreGivesBitwiseTheScoresOfAFreshEngine) {
+    auto model = brown();
+    const int N = int(model->spec().n_layers);
+    const std::string text =
+        std::string(k_rubric) +
+        "calibrate: {story: \"N/A\"}\nreason: {max_tokens: 4, then: \"\\nSo:\"}\n";
+    const Rubric rubric = Rubric::from_string(text, "r.yaml");
+    std::vector<Json> records = stories();
+    records.resize(5);
+    EngineOptions options;
+    options.max_batch_tokens = 40;
+    auto store = std::make_shared<StemStore>(int64_t(1) << 30);
+    {
+        Engine base(model, LayerPlan::identity(N), options);
+        base.set_stem_store(store, StemStoreUse::capture);
+        Scorer scorer(base, rubric, model->tokenizer());
+        std::vector<PreparedItem> items;
+        for (const Json& s : records) items.push_back(scorer.prepare(s, int64_t(items.size() + 1)));
+        scorer.score_batch(items);
+    }
+    ASSERT_GT(store->size(), 0u);
+    EXPECT_EQ(store->stats().refused, 0);
+    for (const char* spec : {"rys:4,8", "rys:0,12", "rys:11,12", "rys:2,5;7,9", "3-11"}) {
+        const LayerPlan plan = LayerPlan::parse(spec, N);
+        const int64_t hits_before = store->stats().hits;
+        Engine reuse(model, plan, options), fresh(model, plan, options);
+        reuse.set_stem_store(store, StemStoreUse::reuse);
+        Scorer with(reuse, rubric, model->tokenizer()), without(fresh, rubric, model->tokenizer());
+        std::vector<PreparedItem> items;
+        for (const Json& s : records) items.push_back(with.prepare(s, int64_t(items.size() + 1)));
+        const auto a = with.score_batch(items), b = without.score_batch(items);
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) {
+            expect_bitwise(a[i], b[i]);
+            for (size_t c = 0; c < a[i].scores.size(); ++c) {
+                const auto& x = a[i].scores[c].calibrated->probs;
+                const auto& y = b[i].scores[c].calibrated->probs;
+                ASSERT_EQ(x.size(), y.size());
+                EXPECT_EQ(0, std::memcmp(x.data(), y.data(), x.size() * sizeof(double)));
+            }
+        }
+        // Every prefix, item and label fork was found (rationale steps after a plan's first
+        // differing token are not); 3-11 finds them too but shares no instance with the base.
+        EXPECT_GE(store->stats().hits - hits_before, int64_t(2 + 2 * 5 + 2)) << spec;
+    }
 }
 
 std::string error_of(const std::function<void()>& f) {

@@ -1,5 +1,6 @@
 // The sweep on the bundled model: plan sets (RYS counts, canonical names, deduplication, bad
-// plans), results with and without stem reuse bitwise equal, resuming after a torn line (each
+// plans), results with and without stem reuse bitwise equal (perplexity, generation, rubric and
+// choice probes), resuming after a torn line (each
 // plan once, the same values), resuming with another probe or model refused naming the
 // difference, shards merged equal to the whole, the bootstrap interval's basic properties.
 #include <gtest/gtest.h>
@@ -307,7 +308,8 @@ namespace encore {
 namespace {
 
 // The rubric and multiple-choice probes report what src/score computes for the same engine:
-// per item the expected score and label mass averaged over criteria, per record acc/acc_norm.
+// per item the expected score and label mass averaged over criteria, per record acc/acc_norm;
+// with and without stem reuse alike.
 TEST_F(SweepRun, RubricAndChoiceProbesUseTheScorer) {
     const std::string items = (root_ / "items.jsonl").string();
     {
@@ -363,6 +365,25 @@ TEST_F(SweepRun, RubricAndChoiceProbesUseTheScorer) {
     }
     const auto run = json::parse(file("rubric", "run.json"));
     EXPECT_EQ(run["probes"]["rubric"]["items"], 3);
+    // With stem reuse (the prefixes, items and choices started after the base's instances each
+    // plan shares, engine/stem_store.h) and without: bitwise the same results, over RYS plans
+    // of every kind; and with a stem budget too small for any state.
+    for (const int64_t budget : {int64_t(1) << 30, int64_t(0)}) {
+        const std::vector<std::string> specs =
+            budget > 0 ? kSpecs : std::vector<std::string>{"rys:4,8"};
+        auto with = options("rubric_with" + std::to_string(budget), specs);
+        auto without = options("rubric_without" + std::to_string(budget), specs);
+        for (SweepOptions* x : {&with, &without}) {
+            x->probes = o.probes;
+            x->stem_store_bytes = budget;
+        }
+        without.stem_reuse = false;
+        run_sweep(brown(), with);
+        run_sweep(brown(), without);
+        const std::string a = file(with.run_dir.substr(root_.string().size() + 1), "results.jsonl");
+        EXPECT_EQ(a, file(without.run_dir.substr(root_.string().size() + 1), "results.jsonl"));
+        EXPECT_EQ(read_json_lines(with.run_dir + "/results.jsonl", false).size(), specs.size() + 1);
+    }
     EXPECT_EQ(run["probes"]["choice"]["records"], 3);
     // A choice record without a gold answer cannot be scored: a one-line error naming it.
     std::ofstream(choices) << R"({"context": "The jury", "choices": [" a", " b"]})"
