@@ -688,6 +688,10 @@ class Parser {
         if (args.size() == 1) {
             e->items.push_back(std::move(args[0]));
         } else {
+            // Jinja compiles `l[1, 2:3]` to Python that does not compile: a syntax error too.
+            for (const auto& a : args)
+                if (a->kind == ExprKind::slice)
+                    throw SyntaxError("invalid syntax: a slice inside a tuple subscript", line);
             auto tuple = make(ExprKind::tuple, line);
             tuple->items = std::move(args);
             e->items.push_back(std::move(tuple));

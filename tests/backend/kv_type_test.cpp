@@ -125,8 +125,11 @@ TEST_F(KvTypeTest, KvStoreRoundsToNearestEvenOnEveryBackendAndTouchesOnlyItsSlot
             }
             const auto* now = reinterpret_cast<const uint16_t*>(a.data.data());
             const auto* old = reinterpret_cast<const uint16_t*>(before.data());
-            for (int64_t i = 0; i < n_elems; ++i)
-                if (!written[size_t(i)]) ASSERT_EQ(now[i], old[i]) << "element " << i;
+            for (int64_t i = 0; i < n_elems; ++i) {
+                if (!written[size_t(i)]) {
+                    ASSERT_EQ(now[i], old[i]) << "element " << i;
+                }
+            }
         }
     }
 }

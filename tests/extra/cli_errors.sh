@@ -97,7 +97,7 @@ else
   echo "FAIL: a prefix saved at --precision fast does not load at fast"
 fi
 # --kv-type: only f32, f16, bf16; a prefix of one KV type is refused by an engine of another.
-expect_error "--kv-type 'q8_0': expected f32, f16 or bf16" -- "$encore" logits -m $model --tokens 1,2 --kv-type q8_0 -o "$out"
+expect_error "--kv-type 'q8_0': expected auto, f32, f16 or bf16" -- "$encore" logits -m $model --tokens 1,2 --kv-type q8_0 -o "$out"
 expect_error "--kv-type 'f64'" -- "$encore" sweep -m $model -o "$work/run" --plan 0-11 --ppl $model/heldout.txt --kv-type f64
 expect_error "--kv-type 'half'" -- "$encore" serve -m $model --kv-type half
 "$encore" cache save -m $model --tokens 1,2,3 --kv-type f16 -o "$work/ok_f16.kv" >/dev/null 2>&1

@@ -264,6 +264,8 @@ SNIPPETS = [
      {"d": {"b": 1, "a": [2]}}),
     ("slices", "{{ l[1:] }}{{ l[:-1] }}{{ l[::-1] }}{{ l[::2] }}{{ l[-2:] }}{{ s[1:3] }}{{ s[::-1] }}{{ s[-1] }}{{ l[5:] }}",
      {"l": [1, 2, 3, 4], "s": "héllo"}),
+    ("slice_in_tuple_subscript", "[{{ l[1, 2:-1] }}][{{ d[1, :] }}]{{ l[1, 2:-1] is defined }}",
+     {"l": [1, 2, 3, 4], "d": {"a": 1}}),
     ("string_methods", "[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}][{{ s.strip(' x') }}][{{ s.upper() }}]"
                        "[{{ s.lower() }}][{{ s.title() }}][{{ s.capitalize() }}][{{ s.replace('a', 'A') }}]"
                        "[{{ s.split() }}][{{ s.split('a') }}][{{ s.split('a', 1) }}][{{ s.rsplit('a', 1) }}]"
