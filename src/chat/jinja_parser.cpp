@@ -773,7 +773,7 @@ class Parser {
             start_inline = false;
             const int line = cur().line;
             std::string name = expect_name();
-            while (skip_op(".")) name += "." + expect_name();
+            while (skip_op(".")) name.append(".").append(expect_name());
             auto e = make(ExprKind::filter, line);
             e->name = name;
             e->items.push_back(std::move(node));
@@ -792,7 +792,7 @@ class Parser {
         bool negated = false;
         if (skip_name("not")) negated = true;
         std::string name = expect_name();
-        while (skip_op(".")) name += "." + expect_name();
+        while (skip_op(".")) name.append(".").append(expect_name());
         auto e = make(ExprKind::test, line);
         e->name = name;
         e->negated = negated;
