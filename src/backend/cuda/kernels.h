@@ -120,7 +120,7 @@ void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
                          int64_t m, int64_t k, float* y /*[n, m]*/, cudaStream_t stream);
 
-// Decode GEMV (gemv.cu): y = x · Wᵀ for n <= 8 rows with W and x both bf16 or both f16, f32
+// Decode GEMV (gemv.cu): y = x · Wᵀ for n <= 4 rows with W and x both bf16 or both f16, f32
 // accumulation; gemv16_fits says whether it takes the shape.
 bool gemv16_fits(int64_t n, int64_t k);
 void launch_gemv16(const void* w, DType dtype, int64_t m, int64_t k, const void* x16 /*[n, k]*/,
