@@ -46,6 +46,21 @@ void add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
         ->each([](const std::string& text) { parse_kv_type_option(text); });
 }
 
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);  // distances from a's prefix to each prefix of b
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
 std::optional<DType> parse_kv_type_option(const std::string& text) {
     if (text == "auto") return std::nullopt;
     if (text == "f32" || text == "f16" || text == "bf16") return parse_kv_type(text);
@@ -173,16 +188,18 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
 
 ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(isatty(2)) {}
 
-void ProgressBar::update(int64_t done, int64_t total) { update(done, total, ""); }
+void ProgressBar::update(int64_t done, int64_t total) {
+    update(done, total, "");
+}
 
 void ProgressBar::update(int64_t done, int64_t total, const std::string& note) {
     if (!enabled_ || total <= 0) return;
     const int width = 40;
     const int filled = int(width * done / total);
-    std::fprintf(
-        stderr, "\r%s [%s%s] %lld/%lld%s%s\033[K", label_.c_str(),
-        std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
-        (long long)done, (long long)total, note.empty() ? "" : " ", note.c_str());
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld%s%s\033[K", label_.c_str(),
+                 std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(width - filled), '.').c_str(), (long long)done,
+                 (long long)total, note.empty() ? "" : " ", note.c_str());
     std::fflush(stderr);
     drawn_ = true;
 }

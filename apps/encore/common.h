@@ -34,6 +34,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true)
 
 // Adds --kv-type (auto, f32, f16 or bf16; checked as it is parsed), stored in `kv_type`.
 void add_kv_type_option(CLI::App* cmd, std::string& kv_type);
+// Levenshtein distance between two words (insertions, deletions, substitutions): how far a
+// mistyped command is from a real one.
+size_t edit_distance(const std::string& a, const std::string& b);
+
 // --kv-type's value: unset for "auto" (the engine's default_kv_type), else the type.
 std::optional<DType> parse_kv_type_option(const std::string& text);
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "common.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
@@ -31,6 +32,28 @@ int main(int argc, char** argv) {
     encore::cli::add_score(app);
     encore::cli::add_choose(app);
     encore::cli::add_serve(app);
+    // A first word that names no command: say which, rather than CLI11's "A subcommand is
+    // required", with the closest command's name when one is a typo away.
+    if (argc > 1 && argv[1][0] != '-') {
+        const std::string word = argv[1];
+        std::string names, closest;
+        size_t best = 3;  // edits allowed for a suggestion
+        bool known = false;
+        for (const CLI::App* sub : app.get_subcommands({})) {
+            const std::string& name = sub->get_name();
+            known = known || name == word;
+            names += (names.empty() ? "" : ", ") + name;
+            const size_t d = encore::cli::edit_distance(word, name);
+            if (d < best) best = d, closest = name;
+        }
+        if (!known) {
+            std::fprintf(stderr, "encore: error: unknown command '%s'%s (commands: %s)\n",
+                         word.c_str(),
+                         closest.empty() ? "" : (" (did you mean '" + closest + "'?)").c_str(),
+                         names.c_str());
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -96,7 +96,10 @@ else
   failed=$((failed + 1))
   echo "FAIL: a prefix saved at --precision fast does not load at fast"
 fi
-# --kv-type: only f32, f16, bf16; a prefix of one KV type is refused by an engine of another.
+# A mistyped command is named, with the nearest command.
+expect_error "unknown command 'scroe' (did you mean 'score'?)" -- "$encore" scroe -m $model
+expect_error "unknown command 'frobnicate' (commands: info," -- "$encore" frobnicate
+# --kv-type: auto, f32, f16, bf16; a prefix of one KV type is refused by an engine of another.
 expect_error "--kv-type 'q8_0': expected auto, f32, f16 or bf16" -- "$encore" logits -m $model --tokens 1,2 --kv-type q8_0 -o "$out"
 expect_error "--kv-type 'f64'" -- "$encore" sweep -m $model -o "$work/run" --plan 0-11 --ppl $model/heldout.txt --kv-type f64
 expect_error "--kv-type 'half'" -- "$encore" serve -m $model --kv-type half
