@@ -688,7 +688,8 @@ class Parser {
         if (args.size() == 1) {
             e->items.push_back(std::move(args[0]));
         } else {
-            // Jinja compiles `l[1, 2:3]` to Python that does not compile: a syntax error too.
+            // jinja2 parses `l[1, 2:3]` but compiles it to Python that does not compile: the
+            // template fails when it is made (Python's SyntaxError), so a syntax error here.
             for (const auto& a : args)
                 if (a->kind == ExprKind::slice)
                     throw SyntaxError("invalid syntax: a slice inside a tuple subscript", line);
