@@ -10,14 +10,18 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "dense_kv.h"
 #include "test_util.h"
 
 namespace encore {
 namespace {
 
 using test::Batch;
+using test::dense_attention;
+using test::DenseKv;
 using test::KvPool;
 using test::random_floats;
+using test::store_dense;
 
 struct Shape {
     int n_heads, n_kv_heads, head_dim, block_size;
@@ -35,10 +39,6 @@ const Shape k_shapes[] = {
 class AttentionTest : public test::BackendFixture {};
 
 // The K and V of every position of every sequence, dense: [seq][pos][n_kv_heads][head_dim].
-struct DenseKv {
-    std::vector<std::vector<float>> k, v;
-};
-
 DenseKv random_dense_kv(std::mt19937& rng, const std::vector<int>& lengths, const Shape& s) {
     DenseKv d;
     for (int len : lengths) {
@@ -46,55 +46,6 @@ DenseKv random_dense_kv(std::mt19937& rng, const std::vector<int>& lengths, cons
         d.v.push_back(random_floats(rng, int64_t(len) * s.n_kv_heads * s.head_dim));
     }
     return d;
-}
-
-// Stores the K/V of the batch's tokens from the dense arrays with backend.kv_store.
-void store(Backend& backend, const Batch& batch, const DenseKv& dense, const KvPool& pool,
-           int instance, const Shape& s) {
-    const int64_t row = int64_t(s.n_kv_heads) * s.head_dim;
-    std::vector<float> k(size_t(batch.size() * row)), v(size_t(batch.size() * row));
-    for (int64_t i = 0; i < batch.size(); ++i) {
-        const auto& dk = dense.k[size_t(batch.seq_index[size_t(i)])];
-        const auto& dv = dense.v[size_t(batch.seq_index[size_t(i)])];
-        const int64_t pos = batch.positions[size_t(i)];
-        std::copy(dk.begin() + pos * row, dk.begin() + (pos + 1) * row, k.begin() + i * row);
-        std::copy(dv.begin() + pos * row, dv.begin() + (pos + 1) * row, v.begin() + i * row);
-    }
-    backend.kv_store(k.data(), v.data(), pool.view(instance), batch.layout(pool));
-}
-
-// Dense causal attention in double precision: [n, n_heads * head_dim].
-std::vector<float> dense_attention(const std::vector<float>& q, const Batch& batch,
-                                   const DenseKv& dense, const Shape& s) {
-    const int hd = s.head_dim, group = s.n_heads / s.n_kv_heads;
-    std::vector<float> out(size_t(batch.size() * s.n_heads * hd));
-    for (int64_t i = 0; i < batch.size(); ++i) {
-        const auto& dk = dense.k[size_t(batch.seq_index[size_t(i)])];
-        const auto& dv = dense.v[size_t(batch.seq_index[size_t(i)])];
-        const int pos = batch.positions[size_t(i)];
-        for (int h = 0; h < s.n_heads; ++h) {
-            const int g = h / group;
-            const float* qh = q.data() + (i * s.n_heads + h) * hd;
-            std::vector<double> w(size_t(pos) + 1);
-            double max = -1e300, sum = 0;
-            for (int p = 0; p <= pos; ++p) {
-                const float* kp = dk.data() + (int64_t(p) * s.n_kv_heads + g) * hd;
-                double dot = 0;
-                for (int c = 0; c < hd; ++c) dot += double(qh[c]) * kp[c];
-                w[size_t(p)] = dot / std::sqrt(double(hd));
-                max = std::max(max, w[size_t(p)]);
-            }
-            for (auto& x : w) sum += (x = std::exp(x - max));
-            for (int c = 0; c < hd; ++c) {
-                double acc = 0;
-                for (int p = 0; p <= pos; ++p)
-                    acc +=
-                        w[size_t(p)] / sum * dv[size_t((int64_t(p) * s.n_kv_heads + g) * hd + c)];
-                out[size_t((i * s.n_heads + h) * hd + c)] = float(acc);
-            }
-        }
-    }
-    return out;
 }
 
 TEST_F(AttentionTest, KvStoreThenAttentionMatchesDenseReference) {
@@ -111,7 +62,7 @@ TEST_F(AttentionTest, KvStoreThenAttentionMatchesDenseReference) {
         for (int p = 0; p < 70; ++p)
             for (int seq = 0; seq < 3; ++seq)
                 if (p < lengths[size_t(seq)]) batch.add(seq, p);
-        store(*cpu2, batch, dense, pool, 1, s);
+        store_dense(*cpu2, batch, dense, pool, 1, s);
         const std::vector<float> q = random_floats(rng, batch.size() * s.n_heads * s.head_dim);
         std::vector<float> out(q.size());
         cpu2->attention(q.data(), s.n_heads, pool.view(1), batch.layout(pool), out.data());
@@ -132,7 +83,7 @@ TEST_F(AttentionTest, MatchesScalarBackend) {
         Batch all;
         for (int seq = 0; seq < 3; ++seq)
             for (int p = 0; p < lengths[size_t(seq)]; ++p) all.add(seq, p);
-        store(*scalar, all, dense, pool, 0, s);
+        store_dense(*scalar, all, dense, pool, 0, s);
         // Queries: the last token of each sequence and a few in the middle.
         Batch batch;
         batch.add(2, 149);
@@ -163,8 +114,8 @@ TEST_F(AttentionTest, KvStoreMatchesScalarAndTouchesOnlyItsSlots) {
     Batch batch;
     for (int p = 3; p < 40; p += 2) batch.add(0, p);
     batch.add(1, 16);
-    store(*scalar, batch, dense, a, 1, s);
-    store(*cpu2, batch, dense, b, 1, s);
+    store_dense(*scalar, batch, dense, a, 1, s);
+    store_dense(*cpu2, batch, dense, b, 1, s);
     EXPECT_TRUE(test::bitwise_equal(a.data.data(), b.data.data(), a.data.size()));
     // Exactly the slots of the batch's tokens in instance 1 changed.
     const KvLayerView kv = a.view(1);
@@ -200,7 +151,7 @@ TEST_F(AttentionTest, BitwiseInvariantToBatchSplitsAndThreads) {
         for (int seq = 0; seq < 3; ++seq)
             for (int p = 0; p < lengths[size_t(seq)]; ++p) all.add(seq, p);
         const std::vector<float> q = random_floats(rng, all.size() * row);
-        store(*cpu2, all, dense, pool, 0, s);
+        store_dense(*cpu2, all, dense, pool, 0, s);
         std::vector<float> whole(q.size());
         cpu2->attention(q.data(), s.n_heads, pool.view(0), all.layout(pool), whole.data());
 
@@ -248,7 +199,7 @@ TEST_F(AttentionTest, BitwiseInvariantToBatchSplitsAndThreads) {
             Batch part;
             for (int64_t t = i; t < i + chunk; ++t)
                 part.add(all.seq_index[size_t(t)], all.positions[size_t(t)]);
-            store(*cpu1, part, dense, pool2, 0, s);
+            store_dense(*cpu1, part, dense, pool2, 0, s);
             cpu2->attention(q.data() + i * row, s.n_heads, pool2.view(0), part.layout(pool2),
                             chunked.data() + i * row);
             i += chunk;

@@ -13,14 +13,18 @@
 
 #include "backend/backend.h"
 #include "core/dtype.h"
+#include "dense_kv.h"
 #include "test_util.h"
 
 namespace encore {
 namespace {
 
 using test::Batch;
+using test::dense_attention;
+using test::DenseKv;
 using test::KvPool;
 using test::random_floats;
+using test::store_dense;
 
 struct Shape {
     int n_heads, n_kv_heads, head_dim, block_size;
@@ -48,11 +52,6 @@ float rounded(DType type, float x) {
 
 class KvTypeTest : public test::BackendFixture {};
 
-// Per position of every sequence: [seq][pos][n_kv_heads][head_dim].
-struct DenseKv {
-    std::vector<std::vector<float>> k, v;
-};
-
 DenseKv random_dense_kv(std::mt19937& rng, const std::vector<int>& lengths, const Shape& s) {
     DenseKv d;
     for (int len : lengths) {
@@ -64,20 +63,6 @@ DenseKv random_dense_kv(std::mt19937& rng, const std::vector<int>& lengths, cons
         d.v.push_back(std::move(v));
     }
     return d;
-}
-
-void store(Backend& backend, const Batch& batch, const DenseKv& dense, const KvPool& pool,
-           int instance, const Shape& s) {
-    const int64_t row = int64_t(s.n_kv_heads) * s.head_dim;
-    std::vector<float> k(size_t(batch.size() * row)), v(size_t(batch.size() * row));
-    for (int64_t i = 0; i < batch.size(); ++i) {
-        const auto& dk = dense.k[size_t(batch.seq_index[size_t(i)])];
-        const auto& dv = dense.v[size_t(batch.seq_index[size_t(i)])];
-        const int64_t pos = batch.positions[size_t(i)];
-        std::copy(dk.begin() + pos * row, dk.begin() + (pos + 1) * row, k.begin() + i * row);
-        std::copy(dv.begin() + pos * row, dv.begin() + (pos + 1) * row, v.begin() + i * row);
-    }
-    backend.kv_store(k.data(), v.data(), pool.view(instance), batch.layout(pool));
 }
 
 TEST_F(KvTypeTest, KvStoreRoundsToNearestEvenOnEveryBackendAndTouchesOnlyItsSlots) {
@@ -99,9 +84,9 @@ TEST_F(KvTypeTest, KvStoreRoundsToNearestEvenOnEveryBackendAndTouchesOnlyItsSlot
             for (int p = 3; p < 40; p += 2) batch.add(0, p);
             batch.add(1, 16);
             batch.add(1, 0);
-            store(*scalar, batch, dense, a, 1, s);
-            store(*cpu1, batch, dense, b, 1, s);
-            store(*cpu2, batch, dense, c, 1, s);
+            store_dense(*scalar, batch, dense, a, 1, s);
+            store_dense(*cpu1, batch, dense, b, 1, s);
+            store_dense(*cpu2, batch, dense, c, 1, s);
             EXPECT_EQ(std::memcmp(a.data.data(), b.data.data(), a.data.size() * 4), 0);
             EXPECT_EQ(std::memcmp(a.data.data(), c.data.data(), a.data.size() * 4), 0);
             // Each slot of the batch holds its value rounded; nothing else changed.
@@ -134,40 +119,6 @@ TEST_F(KvTypeTest, KvStoreRoundsToNearestEvenOnEveryBackendAndTouchesOnlyItsSlot
     }
 }
 
-// Dense causal attention in double precision over the K/V as the pool holds them.
-std::vector<float> dense_attention(const std::vector<float>& q, const Batch& batch,
-                                   const DenseKv& dense, const Shape& s, DType type) {
-    const int hd = s.head_dim, group = s.n_heads / s.n_kv_heads;
-    std::vector<float> out(size_t(batch.size() * s.n_heads * hd));
-    for (int64_t i = 0; i < batch.size(); ++i) {
-        const auto& dk = dense.k[size_t(batch.seq_index[size_t(i)])];
-        const auto& dv = dense.v[size_t(batch.seq_index[size_t(i)])];
-        const int pos = batch.positions[size_t(i)];
-        for (int h = 0; h < s.n_heads; ++h) {
-            const int g = h / group;
-            const float* qh = q.data() + (i * s.n_heads + h) * hd;
-            std::vector<double> w(size_t(pos) + 1);
-            double max = -1e300, sum = 0;
-            for (int p = 0; p <= pos; ++p) {
-                const float* kp = dk.data() + (int64_t(p) * s.n_kv_heads + g) * hd;
-                double dot = 0;
-                for (int c = 0; c < hd; ++c) dot += double(qh[c]) * rounded(type, kp[c]);
-                w[size_t(p)] = dot / std::sqrt(double(hd));
-                max = std::max(max, w[size_t(p)]);
-            }
-            for (auto& x : w) sum += (x = std::exp(x - max));
-            for (int c = 0; c < hd; ++c) {
-                double acc = 0;
-                for (int p = 0; p <= pos; ++p)
-                    acc += w[size_t(p)] / sum *
-                           rounded(type, dv[size_t((int64_t(p) * s.n_kv_heads + g) * hd + c)]);
-                out[size_t((i * s.n_heads + h) * hd + c)] = float(acc);
-            }
-        }
-    }
-    return out;
-}
-
 TEST_F(KvTypeTest, AttentionMatchesScalarAndDenseReferenceOnTheRoundedValues) {
     std::mt19937 rng(32);
     for (DType type : k_types) {
@@ -180,7 +131,7 @@ TEST_F(KvTypeTest, AttentionMatchesScalarAndDenseReferenceOnTheRoundedValues) {
             Batch all;
             for (int seq = 0; seq < 3; ++seq)
                 for (int p = 0; p < lengths[size_t(seq)]; ++p) all.add(seq, p);
-            store(*cpu2, all, dense, pool, 0, s);
+            store_dense(*cpu2, all, dense, pool, 0, s);
             Batch batch;
             batch.add(2, 149);
             batch.add(0, lengths[0] - 1);
@@ -194,7 +145,10 @@ TEST_F(KvTypeTest, AttentionMatchesScalarAndDenseReferenceOnTheRoundedValues) {
             // The bounds of the f32 pool (attention_test.cpp): the same rounded inputs.
             EXPECT_LT(test::rel_error(out, ref), 1e-6);
             EXPECT_LT(test::max_rel_error(out, ref), 2e-6);
-            EXPECT_LT(test::max_rel_error(out, dense_attention(q, batch, dense, s, type)), 2e-6);
+            EXPECT_LT(test::max_rel_error(
+                          out, dense_attention(q, batch, dense, s,
+                                               [type](float x) { return rounded(type, x); })),
+                      2e-6);
         }
     }
 }
@@ -211,7 +165,7 @@ TEST_F(KvTypeTest, BitwiseInvariantToBatchSplitsAndThreads) {
             Batch all;
             for (int seq = 0; seq < 2; ++seq)
                 for (int p = 0; p < lengths[size_t(seq)]; ++p) all.add(seq, p);
-            store(*cpu2, all, dense, pool, 0, s);
+            store_dense(*cpu2, all, dense, pool, 0, s);
             const int64_t row = int64_t(s.n_heads) * s.head_dim;
             const auto q = random_floats(rng, all.size() * row);
             std::vector<float> whole(q.size());
