@@ -248,8 +248,26 @@ void add_bench(CLI::App& app) {
         ->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--score-items", a->gpu.score_items,
                     "cuda: items of the scoring workload (2000-token prefix, 300-token items; "
-                    "default 512)")
+                    "default 512; 0 skips it)")
+        ->check(CLI::Range(0, 1 << 20));
+    cmd->add_option("--prefill-tokens", a->gpu.prefill,
+                    "cuda: prompt lengths timed in prefill (default 512,2048,8192)")
+        ->delimiter(',')
         ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--decode-contexts", a->gpu.contexts,
+                    "cuda: context lengths before decode (default 512,4096)")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--decode-batches", a->gpu.batches,
+                    "cuda: sequences per decode step (default 1,8,64)")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 4096));
+    cmd->add_option("--decode-steps", a->gpu.decode_steps,
+                    "cuda: timed decode steps per row (default 16)")
+        ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--gpu-repeats", a->gpu.repeats,
+                    "cuda: timed prefills per length, after a warm-up (default 3)")
+        ->check(CLI::Range(1, 1000));
     cmd->add_option("--score-batch", a->gpu.score_batch,
                     "cuda: items per forward pass of the scoring workload (default 32)")
         ->check(CLI::Range(1, 4096));

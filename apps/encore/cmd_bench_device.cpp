@@ -67,10 +67,15 @@ void run_device_bench(const DeviceBenchArgs& a) {
     options.max_batch_tokens = a.max_batch_tokens;
     const int64_t kv_bytes_per_position =
         int64_t(plan.n_instances()) * 2 * spec.kv_dim() * kv_type_bytes(kv_type);
-    // Room for the longest prefill and for 64 decode items after a 4096-token context.
+    // Room for the longest prefill and for the largest decode batch after the longest context
+    // (each item's own blocks: its steps plus a partly filled block), or for the scoring batch.
+    auto largest = [](const std::vector<int64_t>& v) {
+        return v.empty() ? int64_t(0) : *std::max_element(v.begin(), v.end());
+    };
     options.kv_budget_bytes =
         kv_bytes_per_position *
-        std::max<int64_t>(8192 + 64 * 80 + 4096 + 1024,
+        std::max<int64_t>(largest(a.prefill) + largest(a.batches) * (a.decode_steps + 64) +
+                              largest(a.contexts) + 1024,
                           a.score_prefix + a.score_batch * (a.score_item_tokens + 32) + 1024);
     Engine engine(model, plan, options);
     std::mt19937 rng(7);

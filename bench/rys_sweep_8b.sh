@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The full RYS sweep of a 32-layer Llama-3-8B-shaped model on the GPU: every plan "layers 0..j-1
+# then i..31" (528 with the base) with a 16-item rubric probe (examples/rubrics/story_quality.yaml,
+# the first 16 stories of examples/heldout_stories.jsonl), timed with stem reuse and again with
+# --no-stem-reuse, and the two result sets compared. The model (random bf16 weights, the Llama-3
+# tokenizer) is written by bench/write_random_llama.py unless it exists.
+#
+#   bash bench/rys_sweep_8b.sh ENCORE_BINARY WORK_DIR [SECONDS_PER_SWEEP]
+#
+# A sweep stopped by the time limit keeps its finished plans (the run directory resumes); the
+# summary then gives the plans done and the rate.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+encore=$1
+work=$2
+limit=${3:-0}
+mkdir -p "$work"
+model=$work/llama3-8b-random
+if [ ! -f "$model/config.json" ]; then
+  t0=$SECONDS
+  python3 "$root/bench/write_random_llama.py" "$model"
+  echo "model written in $((SECONDS - t0)) s"
+fi
+head -16 "$root/examples/heldout_stories.jsonl" >"$work/items16.jsonl"
+for mode in stem-reuse no-stem-reuse; do
+  extra=()
+  [ "$mode" = no-stem-reuse ] && extra=(--no-stem-reuse)
+  t0=$(date +%s.%N)
+  timeout "$limit" "$encore" sweep -m "$model" -o "$work/sweep-$mode" --plans rys --device cuda \
+    --rubric "$root/examples/rubrics/story_quality.yaml" --items "$work/items16.jsonl" \
+    --stem-budget 16384 --no-report "${extra[@]}" >"$work/sweep-$mode.log" 2>&1 || true
+  t1=$(date +%s.%N)
+  done_plans=$(wc -l <"$work/sweep-$mode/results.jsonl" 2>/dev/null || echo 0)
+  python3 - "$mode" "$t0" "$t1" "$done_plans" <<'PY'
+import sys
+mode, t0, t1, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+s = t1 - t0
+print(f"sweep ({mode}): {n}/528 plans in {s:.1f} s, {n / s:.2f} plans/s, "
+      f"528 plans at that rate: {528 * s / max(n, 1):.0f} s")
+PY
+  tail -2 "$work/sweep-$mode.log"
+done
+python3 - "$work/sweep-stem-reuse/results.jsonl" "$work/sweep-no-stem-reuse/results.jsonl" <<'PY'
+import json, sys
+a = {r["plan"]: r for r in map(json.loads, open(sys.argv[1]))}
+b = {r["plan"]: r for r in map(json.loads, open(sys.argv[2]))}
+common = sorted(set(a) & set(b))
+worst = 0.0
+for p in common:
+    for name, m in a[p]["metrics"].items():
+        v, w = m["value"], b[p]["metrics"][name]["value"]
+        if isinstance(v, (int, float)) and isinstance(w, (int, float)):
+            worst = max(worst, abs(v - w))
+print(f"plans in both sweeps: {len(common)}; largest difference of a metric: {worst:.3g}")
+PY
