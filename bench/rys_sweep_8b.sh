@@ -3,7 +3,8 @@
 # then i..31" (528 with the base) with a 16-item rubric probe (examples/rubrics/story_quality.yaml,
 # the first 16 stories of examples/heldout_stories.jsonl), timed with stem reuse and again with
 # --no-stem-reuse, and the two result sets compared. The model (random bf16 weights, the Llama-3
-# tokenizer) is written by bench/write_random_llama.py unless it exists.
+# tokenizer) is written by bench/write_random_llama.py unless it exists. Last, four plans with and
+# without stem reuse under --deterministic, whose results must be the same bits.
 #
 #   bash bench/rys_sweep_8b.sh ENCORE_BINARY WORK_DIR [SECONDS_PER_SWEEP]
 #
@@ -23,7 +24,7 @@ if [ ! -f "$model/config.json" ]; then
 fi
 head -16 "$root/examples/heldout_stories.jsonl" >"$work/items16.jsonl"
 for mode in stem-reuse no-stem-reuse; do
-  extra=()
+  extra=(--stem-reuse)
   [ "$mode" = no-stem-reuse ] && extra=(--no-stem-reuse)
   t0=$(date +%s.%N)
   timeout "$limit" "$encore" sweep -m "$model" -o "$work/sweep-$mode" --plans rys --device cuda \
@@ -53,3 +54,15 @@ for p in common:
             worst = max(worst, abs(v - w))
 print(f"plans in both sweeps: {len(common)}; largest difference of a metric: {worst:.3g}")
 PY
+# Exactness: under --deterministic, stem reuse must not change a bit.
+for mode in stem-reuse no-stem-reuse; do
+  "$encore" sweep -m "$model" -o "$work/det-$mode" --plans rys --i-range 10-11 --j-range 20-21 \
+    --device cuda --deterministic --rubric "$root/examples/rubrics/story_quality.yaml" \
+    --items "$work/items16.jsonl" --stem-budget 16384 --no-report --$mode >/dev/null 2>&1
+done
+if cmp -s "$work/det-stem-reuse/results.jsonl" "$work/det-no-stem-reuse/results.jsonl"; then
+  echo "deterministic: $(wc -l <"$work/det-stem-reuse/results.jsonl") plans, results identical with and without stem reuse"
+else
+  echo "deterministic: results DIFFER with and without stem reuse"
+  exit 1
+fi

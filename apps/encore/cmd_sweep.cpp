@@ -27,7 +27,7 @@ struct SweepArgs {
     int min_block = 1, max_block = -1;
     std::string i_range, j_range, shard;
     ProbeConfig probes;
-    bool no_stem_reuse = false, no_report = false;
+    bool stem_reuse = false, no_stem_reuse = false, no_report = false, deterministic = false;
     int64_t stem_budget_mib = 1024;
     SamplerOptions sampling;
     CLI::Option* temp = nullptr;
@@ -123,6 +123,10 @@ void add_sweep(CLI::App& app) {
     cmd->add_option("--min-p", a->sampling.min_p, "min-p filter when sampling (0.05)");
     cmd->add_option("--seed", a->sampling.seed, "sampling seed; prompt k uses seed + k (0)");
     cmd->add_option("--shard", a->shard, "measure only share K of N of the plans (K/N)");
+    cmd->add_flag("--stem-reuse", a->stem_reuse,
+                  "start each plan after the layers it shares with the unmodified model, from "
+                  "states kept in host memory (the default on the CPU; on cuda moving them costs "
+                  "more than recomputing them, so there it is off unless given)");
     cmd->add_flag("--no-stem-reuse", a->no_stem_reuse,
                   "compute every plan from layer 0 (for comparison; results are the same)");
     cmd->add_option("--stem-budget", a->stem_budget_mib,
@@ -130,6 +134,9 @@ void add_sweep(CLI::App& app) {
     cmd->add_flag("--no-report", a->no_report, "do not draw heatmaps and report.html");
     cmd->add_option("--device", a->device,
                     "cpu (SIMD, default), scalar (reference) or cuda (GPU 0)");
+    cmd->add_flag("--deterministic", a->deterministic,
+                  "cuda: results independent of batch composition bit for bit (fixed GEMM "
+                  "algorithms, slower)");
     cmd->add_option("--threads", a->threads, "worker threads (default: all cores)");
     add_kv_type_option(cmd, a->kv_type);
     add_sweep_report(*cmd);
@@ -147,13 +154,16 @@ void add_sweep(CLI::App& app) {
         o.probes = a->probes;
         o.probes.sampling = a->sampling;
         o.probes.greedy = !(a->temp->count() > 0 && a->sampling.temperature > 0);
-        o.stem_reuse = !a->no_stem_reuse;
+        if (a->stem_reuse && a->no_stem_reuse)
+            fail(ErrorKind::invalid_argument, "--stem-reuse and --no-stem-reuse exclude each other");
+        o.stem_reuse = a->stem_reuse || (!a->no_stem_reuse && a->device.rfind("cuda", 0) != 0);
         if (a->stem_budget_mib < 0)
             fail(ErrorKind::invalid_argument, "--stem-budget must be >= 0 MiB, got {}",
                  a->stem_budget_mib);
         o.stem_store_bytes = a->stem_budget_mib << 20;
         o.engine.backend = a->device;
         o.engine.n_threads = a->threads;
+        o.engine.deterministic = a->deterministic;
         o.engine.kv_type = parse_kv_type_option(a->kv_type);
         o.draw = !a->no_report;
         const auto t0 = Clock::now();

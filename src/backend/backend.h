@@ -136,6 +136,16 @@ class Backend {
         for (const MatmulOut& o : outs) matmul(x, n, *o.w, o.bias, o.y);
     }
 
+    // The residual add followed by the next block's norm: x += y, then out = rms_norm(x) with the
+    // same values as add() and rms_norm() in turn (out may equal y). A backend may do both in one
+    // pass over x.
+    virtual void add_rms_norm(float* x /*[n, d]*/, const float* y /*[n, d]*/,
+                              const TensorView& weight /*[d]*/, float eps, int64_t n,
+                              float* out /*[n, d]*/) {
+        add(x, y, n * weight.n_elements());
+        rms_norm(x, weight, eps, n, out);
+    }
+
     // Rotates pairs (i, i + head_dim/2) of every head by angle pos * inv_freq[i] (the HF
     // "rotate_half" convention), in place.
     virtual void rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads,

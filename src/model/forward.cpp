@@ -80,8 +80,9 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         const LayerWeights& L = w.layers[size_t(plan.layers[size_t(ii)])];
         const KvLayerView kv_view = kv.layer_view(ii);
 
-        // Attention block.
-        backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
+        // Attention block. The norm of its input was taken with the previous instance's residual
+        // add (add_rms_norm), except in the first instance computed.
+        if (ii == start) backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
         const Backend::MatmulOut qkv[] = {{&L.wq, L.bq.n_dims ? &L.bq : nullptr, s.q.data()},
                                           {&L.wk, L.bk.n_dims ? &L.bk : nullptr, s.k.data()},
                                           {&L.wv, L.bv.n_dims ? &L.bv : nullptr, s.v.data()}};
@@ -96,16 +97,20 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), s.k.data(), s.v.data());
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
         backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
-        backend.add(s.x.data(), s.h.data(), n * d);
 
         // MLP block (SwiGLU).
-        backend.rms_norm(s.x.data(), L.ffn_norm, eps, n, s.h.data());
+        backend.add_rms_norm(s.x.data(), s.h.data(), L.ffn_norm, eps, n, s.h.data());
         const Backend::MatmulOut gate_up[] = {{&L.w_gate, nullptr, s.gate.data()},
                                               {&L.w_up, nullptr, s.up.data()}};
         backend.matmuls(s.h.data(), n, gate_up);
         backend.silu_mul(s.gate.data(), s.up.data(), n * f, s.gate.data());
         backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
-        backend.add(s.x.data(), s.h.data(), n * d);
+        if (ii + 1 < plan.n_instances()) {  // the residual add and the next instance's norm
+            const LayerWeights& next = w.layers[size_t(plan.layers[size_t(ii + 1)])];
+            backend.add_rms_norm(s.x.data(), s.h.data(), next.attn_norm, eps, n, s.h.data());
+        } else {
+            backend.add(s.x.data(), s.h.data(), n * d);
+        }
     }
 
     if (in.tap) tap(backend, s, in, plan.n_instances(), n * d, 0, s.x.data(), nullptr, nullptr);

@@ -126,6 +126,7 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
     // (recorded only when not f32, so that earlier run directories stay resumable).
     if (*options_.engine.kv_type != DType::f32)
         run_["kv_type"] = std::string(dtype_name(*options_.engine.kv_type));
+    if (options_.engine.deterministic) run_["deterministic"] = true;  // other GPU algorithms
 }
 
 Sweep::~Sweep() {

@@ -93,7 +93,8 @@ TEST_F(CudaOps, EmbedRejectsOutOfRangeIds) {
 }
 
 TEST_F(CudaOps, RmsNormRowsOfEveryLength) {
-    for (int64_t d : {8, 16, 24, 64, 128, 300, 2048, 4096}) {
+    // Register-resident rows up to 8192 (d % 4 == 0), the strided loop otherwise.
+    for (int64_t d : {8, 16, 24, 64, 128, 300, 2048, 4096, 4100, 4098, 8192, 12288}) {
         SCOPED_TRACE(d);
         const int64_t n = 19;
         const auto x = random_floats(rng, n * d, 3.0f);
@@ -103,6 +104,25 @@ TEST_F(CudaOps, RmsNormRowsOfEveryLength) {
         float* xd = up(x);
         cuda->rms_norm(xd, w.view, 1e-5f, n, xd);  // in place, as the forward pass may
         EXPECT_LE(max_rel_error(down(xd, x.size()), ref), 1e-6);
+    }
+}
+
+TEST_F(CudaOps, AddRmsNormEqualsAddThenRmsNorm) {
+    for (int64_t d : {64, 300, 4096, 4098, 12288}) {
+        for (int64_t n : {1, 7}) {
+            SCOPED_TRACE("d=" + std::to_string(d) + " n=" + std::to_string(n));
+            auto x = random_floats(rng, n * d, 3.0f);
+            const auto y = random_floats(rng, n * d, 3.0f);
+            const auto w = random_weights(rng, DType::bf16, 1, d);
+            std::vector<float> ref(x.size());
+            float* xd = up(x);
+            float* yd = up(y);
+            cuda->add_rms_norm(xd, yd, w.view, 1e-5f, n, yd);  // out over y, as the forward pass
+            scalar->add(x.data(), y.data(), n * d);
+            scalar->rms_norm(x.data(), w.view, 1e-5f, n, ref.data());
+            EXPECT_EQ(down(xd, x.size()), x);  // the sum, bitwise
+            EXPECT_LE(max_rel_error(down(yd, x.size()), ref), 1e-6);
+        }
     }
 }
 
@@ -149,17 +169,31 @@ TEST_F(CudaOps, MatmulEveryWeightDtype) {
 }
 
 TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
-    const int64_t n = 5, k = 128;
-    const auto wq = random_weights(rng, DType::bf16, 64, k);
-    const auto wk = random_weights(rng, DType::bf16, 32, k);
-    const auto x = random_floats(rng, n * k);
-    float* xd = up(x);
-    float *yq = device_floats(size_t(n * 64)), *yk = device_floats(size_t(n * 32));
-    const Backend::MatmulOut outs[] = {{&wq.view, nullptr, yq}, {&wk.view, nullptr, yk}};
-    cuda->matmuls(xd, n, outs);
-    float* yq1 = device_floats(size_t(n * 64));
-    cuda->matmul(xd, n, wq.view, nullptr, yq1);
-    EXPECT_EQ(down(yq, size_t(n * 64)), down(yq1, size_t(n * 64)));
+    // n = 1 and 3 take the GEMV with the weights in one launch, n = 5 the GEMMs.
+    for (int64_t n : {1, 3, 5}) {
+        SCOPED_TRACE(n);
+        const int64_t k = 128;
+        const auto wq = random_weights(rng, DType::bf16, 64, k);
+        const auto wk = random_weights(rng, DType::bf16, 32, k);
+        const auto wv = random_weights(rng, DType::bf16, 40, k);
+        const auto bv = random_weights(rng, DType::f32, 1, 40);
+        const auto x = random_floats(rng, n * k);
+        float* xd = up(x);
+        const TensorView* ws[] = {&wq.view, &wk.view, &wv.view};
+        std::vector<float*> ys, ys1;
+        std::vector<Backend::MatmulOut> outs;
+        for (int i = 0; i < 3; ++i) {
+            ys.push_back(device_floats(size_t(n * ws[i]->n_rows())));
+            ys1.push_back(device_floats(size_t(n * ws[i]->n_rows())));
+            outs.push_back({ws[i], i == 2 ? &bv.view : nullptr, ys.back()});
+        }
+        cuda->matmuls(xd, n, outs);
+        for (int i = 0; i < 3; ++i) {
+            cuda->matmul(xd, n, *ws[i], i == 2 ? &bv.view : nullptr, ys1[size_t(i)]);
+            const size_t count = size_t(n * ws[i]->n_rows());
+            EXPECT_EQ(down(ys[size_t(i)], count), down(ys1[size_t(i)], count)) << "weight " << i;
+        }
+    }
 }
 
 TEST_F(CudaOps, RopeAtLongPositions) {

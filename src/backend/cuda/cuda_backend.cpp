@@ -194,9 +194,17 @@ class CudaBackend final : public Backend {
     }
 
     void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
-        launch_rms_norm(x, weight(w), w.dtype, eps, n, w.n_elements(), out,
-                        side16(out, n * w.n_elements()), activation16_, stream_);
+        // x is only read when no y is given.
+        launch_rms_norm(const_cast<float*>(x), nullptr, weight(w), w.dtype, eps, n, w.n_elements(),
+                        out, side16(out, n * w.n_elements()), activation16_, stream_);
         check_launch("rms_norm");
+    }
+
+    void add_rms_norm(float* x, const float* y, const TensorView& w, float eps, int64_t n,
+                      float* out) override {
+        launch_rms_norm(x, y, weight(w), w.dtype, eps, n, w.n_elements(), out,
+                        side16(out, n * w.n_elements()), activation16_, stream_);
+        check_launch("add_rms_norm");
     }
 
     void matmul(const float* x, int64_t n, const TensorView& w, const TensorView* bias,
@@ -215,29 +223,41 @@ class CudaBackend final : public Backend {
             x16_type = activation16_;
         }
         x16_of_ = nullptr;
+        auto ensure_x16 = [&](DType type, int64_t k) {
+            activation16_ = type;
+            if (x16 && x16_type == type) return;
+            void* buf = x16_.get(size_t(n * k));
+            launch_convert(x, n * k, type, buf, stream_);
+            check_launch("convert");
+            x16 = buf;
+            x16_type = type;
+        };
+        // Decode: every weight 16-bit of one type, a few rows: one GEMV launch for all of them.
+        const DType first_type = outs[0].w->dtype;
+        const int64_t k = outs[0].w->row_elems();
+        bool gemv = !options_.deterministic && gemv16_fits(n, k) &&
+                    (first_type == DType::bf16 || first_type == DType::f16);
+        for (const MatmulOut& o : outs)
+            gemv = gemv && o.w->dtype == first_type && o.w->row_elems() == k;
+        if (gemv) {
+            ensure_x16(first_type, k);
+            std::vector<Gemv16Out> gemv_outs;
+            for (const MatmulOut& o : outs) gemv_outs.push_back({weight(*o.w), o.w->n_rows(), o.y});
+            launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
+            check_launch("gemv16");
+        }
         for (const MatmulOut& o : outs) {
             const TensorView& w = *o.w;
-            const int64_t m = w.n_rows(), k = w.row_elems();
-            const void* wd = weight(w);
-            if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
-                activation16_ = w.dtype;
-                if (!x16 || x16_type != w.dtype) {
-                    void* buf = x16_.get(size_t(n * k));
-                    launch_convert(x, n * k, w.dtype, buf, stream_);
-                    check_launch("convert");
-                    x16 = buf;
-                    x16_type = w.dtype;
-                }
-                if (!options_.deterministic && gemv16_fits(n, k)) {
-                    launch_gemv16(wd, w.dtype, m, k, x16, n, o.y, stream_);
-                    check_launch("gemv16");
-                } else {
-                    gemm_->run(w.dtype, wd, m, k, x16, n, o.y);
-                }
+            const int64_t m = w.n_rows(), kw = w.row_elems();
+            if (gemv) {
+                // done above
+            } else if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
+                ensure_x16(w.dtype, kw);
+                gemm_->run(w.dtype, weight(w), m, kw, x16, n, o.y);
             } else if (w.dtype == DType::f32) {
-                gemm_->run(DType::f32, wd, m, k, x, n, o.y);
+                gemm_->run(DType::f32, weight(w), m, kw, x, n, o.y);
             } else if (w.dtype == DType::q8_0 || w.dtype == DType::q4_0) {
-                launch_matmul_quant(x, n, wd, w.dtype, m, k, o.y, stream_);
+                launch_matmul_quant(x, n, weight(w), w.dtype, m, kw, o.y, stream_);
                 check_launch("matmul_quant");
             } else {
                 fail(ErrorKind::unsupported, "CUDA matmul of {} weights", dtype_name(w.dtype));

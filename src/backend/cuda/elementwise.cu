@@ -37,14 +37,16 @@ __device__ __forceinline__ void store16(void* out16, DType t16, int64_t i, float
         static_cast<__half*>(out16)[i] = __float2half_rn(v);
 }
 
+// One block of Threads per row. With Vec > 0 the row sits in registers: thread t holds the
+// float4 groups t, t + Threads, ... (Vec of them, rows of d <= 4 * Threads * Vec, d % 4 == 0),
+// loaded once, all loads in flight before the first use; otherwise (Vec == 0) a strided loop
+// reads x twice. With `y`, the residual add comes first: x += y (stored back), then the norm of
+// the sum (out may equal y: each thread reads its elements of y before writing them to out).
+// Each thread sums its own elements in index order, then a fixed tree over the block: the order
+// depends only on d.
 template <int Threads>
-__global__ void rms_norm_kernel(const float* x, const void* w, DType w_dtype, float eps, int64_t d,
-                                float* out, void* out16, DType t16) {
+__device__ __forceinline__ float block_sum(float sum) {
     __shared__ float partial[Threads / 32];
-    const int64_t i = blockIdx.x;
-    const float* xi = x + i * d;
-    float sum = 0.0f;
-    for (int64_t c = threadIdx.x; c < d; c += Threads) sum += xi[c] * xi[c];
     for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     if (Threads > 32) {
         if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
@@ -52,11 +54,67 @@ __global__ void rms_norm_kernel(const float* x, const void* w, DType w_dtype, fl
         sum = 0.0f;
         for (int wi = 0; wi < Threads / 32; ++wi) sum += partial[wi];
     }
-    const float scale = 1.0f / sqrtf(sum / float(d) + eps);
-    for (int64_t c = threadIdx.x; c < d; c += Threads) {
-        const float v = xi[c] * scale * load_element(w, w_dtype, c);
-        out[i * d + c] = v;
-        if (out16) store16(out16, t16, i * d + c, v);
+    return sum;
+}
+
+template <int Threads, int Vec>
+__global__ void __launch_bounds__(Threads)
+    rms_norm_kernel(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t d,
+                    float* out, void* out16, DType t16) {
+    const int64_t i = blockIdx.x;
+    float* xi = x + i * d;
+    float sum = 0.0f;
+    if constexpr (Vec > 0) {
+        float4 v[Vec];
+        const int64_t groups = d / 4;
+#pragma unroll
+        for (int u = 0; u < Vec; ++u) {
+            const int64_t g = threadIdx.x + int64_t(u) * Threads;
+            v[u] = g < groups ? reinterpret_cast<const float4*>(xi)[g] : make_float4(0, 0, 0, 0);
+        }
+        if (y) {
+            const float* yi = y + i * d;
+#pragma unroll
+            for (int u = 0; u < Vec; ++u) {
+                const int64_t g = threadIdx.x + int64_t(u) * Threads;
+                if (g < groups) {
+                    const float4 b = reinterpret_cast<const float4*>(yi)[g];
+                    v[u].x += b.x, v[u].y += b.y, v[u].z += b.z, v[u].w += b.w;
+                    reinterpret_cast<float4*>(xi)[g] = v[u];
+                }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < Vec; ++u)
+            sum += v[u].x * v[u].x + v[u].y * v[u].y + v[u].z * v[u].z + v[u].w * v[u].w;
+        const float scale = 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
+#pragma unroll
+        for (int u = 0; u < Vec; ++u) {
+            const int64_t g = threadIdx.x + int64_t(u) * Threads;
+            if (g >= groups) continue;
+            const int64_t c = 4 * g;
+            const float4 r = make_float4(v[u].x * scale * load_element(w, w_dtype, c),
+                                         v[u].y * scale * load_element(w, w_dtype, c + 1),
+                                         v[u].z * scale * load_element(w, w_dtype, c + 2),
+                                         v[u].w * scale * load_element(w, w_dtype, c + 3));
+            reinterpret_cast<float4*>(out + i * d)[g] = r;
+            if (out16) {
+                store16(out16, t16, i * d + c, r.x), store16(out16, t16, i * d + c + 1, r.y);
+                store16(out16, t16, i * d + c + 2, r.z), store16(out16, t16, i * d + c + 3, r.w);
+            }
+        }
+    } else {
+        for (int64_t c = threadIdx.x; c < d; c += Threads) {
+            float a = xi[c];
+            if (y) xi[c] = a = a + y[i * d + c];
+            sum += a * a;
+        }
+        const float scale = 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
+        for (int64_t c = threadIdx.x; c < d; c += Threads) {
+            const float v = xi[c] * scale * load_element(w, w_dtype, c);
+            out[i * d + c] = v;
+            if (out16) store16(out16, t16, i * d + c, v);
+        }
     }
 }
 
@@ -169,14 +227,19 @@ void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids,
     embed_kernel<<<grid, k_threads, 0, stream>>>(table, dtype, d, ids, out);
 }
 
-void launch_rms_norm(const float* x, const void* w, DType w_dtype, float eps, int64_t n, int64_t d,
-                     float* out, void* out16, DType t16, cudaStream_t stream) {
+void launch_rms_norm(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t n,
+                     int64_t d, float* out, void* out16, DType t16, cudaStream_t stream) {
     if (n == 0) return;
+    const unsigned grid = unsigned(n);
+    const bool vec = d % 4 == 0 && (uintptr_t(x) | uintptr_t(y) | uintptr_t(out)) % 16 == 0;
     if (d <= 256)
-        rms_norm_kernel<32><<<unsigned(n), 32, 0, stream>>>(x, w, w_dtype, eps, d, out, out16, t16);
+        rms_norm_kernel<32, 0><<<grid, 32, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
+    else if (vec && d <= 4 * 256 * 4)
+        rms_norm_kernel<256, 4><<<grid, 256, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
+    else if (vec && d <= 4 * 256 * 8)
+        rms_norm_kernel<256, 8><<<grid, 256, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
     else
-        rms_norm_kernel<256>
-            <<<unsigned(n), 256, 0, stream>>>(x, w, w_dtype, eps, d, out, out16, t16);
+        rms_norm_kernel<256, 0><<<grid, 256, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
 }
 
 void launch_rope(float* x, int64_t n, int n_heads, int head_dim, const int32_t* positions,

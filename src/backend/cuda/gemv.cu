@@ -1,12 +1,15 @@
 // Decode GEMV of the CUDA backend: y[i, j] = sum_k x[i, k] * W[j, k] for up to 8 rows of x, with
 // W and x in the same 16-bit type (bf16 or f16: x rounded as for the cuBLASLt GEMMs), f32
 // accumulation. A warp per weight row streams it once with 16-byte loads, four in flight per
-// lane, for every row of x; lanes' partial sums are added in a fixed tree. Used by default for
-// batches of 1-4 rows (gemv16_fits), where cuBLASLt reads the weights far below the memory
-// bandwidth; never
-// under --deterministic (its reduction order differs from the GEMMs').
+// lane, for every row of x; lanes' partial sums are added in a fixed tree. One launch takes up to
+// four weights of the same x (q/k/v, gate/up), so that the small ones do not run alone with the
+// GPU half idle. Used by default for batches of 1-4 rows (gemv16_fits), where cuBLASLt reads the
+// weights far below the memory bandwidth; never under --deterministic (its reduction order
+// differs from the GEMMs').
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <algorithm>
 
 #include "backend/cuda/kernels.h"
 
@@ -33,14 +36,26 @@ __device__ __forceinline__ void widen(const uint4& v, bool bf16, float (&out)[8]
     }
 }
 
+// The weights of one launch: blocks [first_block[s], first_block[s + 1]) take weight s.
+struct Segments {
+    const uint4* w[k_max_gemv16_outs];
+    float* y[k_max_gemv16_outs];
+    int64_t m[k_max_gemv16_outs];
+    unsigned first_block[k_max_gemv16_outs + 1];
+    int count;
+};
+
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32)
-    gemv16_kernel(const uint4* __restrict__ w, int64_t m, int64_t k8, const uint4* __restrict__ x,
-                  int n, float* __restrict__ y) {
+    gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n) {
+    int s = 0;
+    while (s + 1 < segs.count && blockIdx.x >= segs.first_block[s + 1]) ++s;
+    const int64_t m = segs.m[s];
+    float* __restrict__ y = segs.y[s];
     const int lane = int(threadIdx.x % 32);
-    const int64_t j = int64_t(blockIdx.x) * k_warps + threadIdx.x / 32;
+    const int64_t j = int64_t(blockIdx.x - segs.first_block[s]) * k_warps + threadIdx.x / 32;
     if (j >= m) return;
-    const uint4* wr = w + j * k8;  // k8: 16-byte groups of 8 elements per row
+    const uint4* wr = segs.w[s] + j * k8;  // k8: 16-byte groups of 8 elements per row
     float sum[k_max_rows];
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
@@ -87,15 +102,28 @@ bool gemv16_fits(int64_t n, int64_t k) {
     return n >= 1 && n <= k_gemv_rows && k % 8 == 0;
 }
 
-void launch_gemv16(const void* w, DType dtype, int64_t m, int64_t k, const void* x16, int64_t n,
-                   float* y, cudaStream_t stream) {
-    const unsigned grid = unsigned((m + k_warps - 1) / k_warps);
-    const auto* wv = static_cast<const uint4*>(w);
-    const auto* xv = static_cast<const uint4*>(x16);
-    if (dtype == DType::bf16)
-        gemv16_kernel<true><<<grid, k_warps * 32, 0, stream>>>(wv, m, k / 8, xv, int(n), y);
-    else
-        gemv16_kernel<false><<<grid, k_warps * 32, 0, stream>>>(wv, m, k / 8, xv, int(n), y);
+void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, const void* x16,
+                   int64_t n, cudaStream_t stream) {
+    for (int first = 0; first < n_outs; first += k_max_gemv16_outs) {
+        Segments segs{};
+        segs.count = std::min(n_outs - first, k_max_gemv16_outs);
+        unsigned blocks = 0;
+        for (int s = 0; s < segs.count; ++s) {
+            const Gemv16Out& o = outs[first + s];
+            segs.w[s] = static_cast<const uint4*>(o.w);
+            segs.y[s] = o.y;
+            segs.m[s] = o.m;
+            segs.first_block[s] = blocks;
+            blocks += unsigned((o.m + k_warps - 1) / k_warps);
+        }
+        segs.first_block[segs.count] = blocks;
+        if (blocks == 0) continue;
+        const auto* xv = static_cast<const uint4*>(x16);
+        if (dtype == DType::bf16)
+            gemv16_kernel<true><<<blocks, k_warps * 32, 0, stream>>>(segs, k / 8, xv, int(n));
+        else
+            gemv16_kernel<false><<<blocks, k_warps * 32, 0, stream>>>(segs, k / 8, xv, int(n));
+    }
 }
 
 }  // namespace encore::cuda

@@ -17,12 +17,13 @@ namespace encore::cuda {
 void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids /*[n]*/, int64_t n,
                   float* out /*[n, d]*/, cudaStream_t stream);
 
-// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype. With
-// out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input, so that it
-// needs no conversion pass (launch_silu_mul likewise).
-void launch_rms_norm(const float* x /*[n, d]*/, const void* w, DType w_dtype, float eps, int64_t n,
-                     int64_t d, float* out /*[n, d]*/, void* out16 /*[n, d] or null*/, DType t16,
-                     cudaStream_t stream);
+// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype. With y,
+// first x += y (the residual add, x written back), then the norm of the sum; out may equal x or
+// y. With out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input, so that
+// it needs no conversion pass (launch_silu_mul likewise).
+void launch_rms_norm(float* x /*[n, d]*/, const float* y /*[n, d] or null*/, const void* w,
+                     DType w_dtype, float eps, int64_t n, int64_t d, float* out /*[n, d]*/,
+                     void* out16 /*[n, d] or null*/, DType t16, cudaStream_t stream);
 
 // Rotates pairs (c, c + head_dim/2) of every head by positions[i] * inv_freq[c], in place.
 void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, int head_dim,
@@ -121,10 +122,17 @@ void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DT
                          int64_t m, int64_t k, float* y /*[n, m]*/, cudaStream_t stream);
 
 // Decode GEMV (gemv.cu): y = x · Wᵀ for n <= 4 rows with W and x both bf16 or both f16, f32
-// accumulation; gemv16_fits says whether it takes the shape.
+// accumulation; gemv16_fits says whether it takes the shape. Several weights of the same x
+// (every one with k columns) share a launch, up to k_max_gemv16_outs at a time.
 bool gemv16_fits(int64_t n, int64_t k);
-void launch_gemv16(const void* w, DType dtype, int64_t m, int64_t k, const void* x16 /*[n, k]*/,
-                   int64_t n, float* y /*[n, m]*/, cudaStream_t stream);
+constexpr int k_max_gemv16_outs = 4;
+struct Gemv16Out {
+    const void* w = nullptr;  // [m, k] of dtype
+    int64_t m = 0;
+    float* y = nullptr;  // [n, m]
+};
+void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
+                   const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
 
 // Fills n values of `out` (dtype f32, f16 or bf16) with uniform(-a, a) from a counter-based
 // generator (for the benchmark's ceilings).
