@@ -311,8 +311,7 @@ void add_bench(CLI::App& app) {
             return;
         }
         if (a->device != "cpu")
-            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]",
-                 a->device);
+            fail(ErrorKind::invalid_argument, "--device '{}': expected cpu or cuda[:N]", a->device);
         run_model_bench(*a);
     });
 }

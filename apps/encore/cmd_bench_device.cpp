@@ -111,7 +111,8 @@ void run_device_bench(const DeviceBenchArgs& a) {
         const double s = median(secs), tps = double(n) / s;
         const double fraction = flops_per_token * tps / (c.gemm_tflops * 1e12);
         fmt::print("{:<28} {:>12.0f} {:>21.1f}%\n", n, tps, 100 * fraction);
-        out["prefill"].push_back({{"tokens", n}, {"tokens_per_s", tps}, {"of_gemm_peak", fraction}});
+        out["prefill"].push_back(
+            {{"tokens", n}, {"tokens_per_s", tps}, {"of_gemm_peak", fraction}});
     }
 
     fmt::print("{:<28} {:>12} {:>22}\n", "decode (batch x context)", "tokens/s",
@@ -139,9 +140,9 @@ void run_device_bench(const DeviceBenchArgs& a) {
                 secs.push_back(seconds_since(t0));
             }
             const double s = median(secs), tps = double(batch) / s;
-            const double bytes =
-                weight_bytes + double(batch) * double(context + a.decode_steps / 2) *
-                                   double(kv_bytes_per_position);
+            const double bytes = weight_bytes + double(batch) *
+                                                    double(context + a.decode_steps / 2) *
+                                                    double(kv_bytes_per_position);
             const double fraction = bytes / s / (c.copy_gbps * 1e9);
             fmt::print("{:<28} {:>12.1f} {:>21.1f}%\n", fmt::format("{} x {}", batch, context), tps,
                        100 * fraction);

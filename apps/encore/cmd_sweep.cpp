@@ -155,7 +155,8 @@ void add_sweep(CLI::App& app) {
         o.probes.sampling = a->sampling;
         o.probes.greedy = !(a->temp->count() > 0 && a->sampling.temperature > 0);
         if (a->stem_reuse && a->no_stem_reuse)
-            fail(ErrorKind::invalid_argument, "--stem-reuse and --no-stem-reuse exclude each other");
+            fail(ErrorKind::invalid_argument,
+                 "--stem-reuse and --no-stem-reuse exclude each other");
         o.stem_reuse = a->stem_reuse || (!a->no_stem_reuse && a->device.rfind("cuda", 0) != 0);
         if (a->stem_budget_mib < 0)
             fail(ErrorKind::invalid_argument, "--stem-budget must be >= 0 MiB, got {}",

@@ -4,7 +4,8 @@
 // Tolerances, per op and dtype (error measures of tests/backend/test_util.h):
 //   embed, gather_rows, kv_store: bitwise (pure copies and exact conversions; into an f16 or bf16
 //     pool both backends round to nearest even, the same bits);
-//   rms_norm, silu_mul, add: 1e-6 max relative (f32 math, another summation tree / expf);
+//   rms_norm: 2e-6 max relative up to d = 4096, growing with d (f32 sums in another order);
+//   silu_mul, add: 1e-6 max relative (f32 math, expf);
 //   rope: 2e-6 max relative (sincosf against the host's sin and cos);
 //   matmul f32 weights: 1e-6 of the sum of |terms| (plain f32, no TF32; another summation order);
 //   matmul bf16 / f16 weights: the GPU rounds x to the weights' 16-bit type, so against the
@@ -17,6 +18,7 @@
 //     kernel, which rounds Q and the softmax weights to the pool's type: 2e-3 (f16), 1e-2 (bf16).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -92,6 +94,12 @@ TEST_F(CudaOps, EmbedRejectsOutOfRangeIds) {
     EXPECT_THROW(cuda->embed(table.view, ids, 2, out), Error);
 }
 
+// The scalar backend adds a row's squares in index order in f32, the GPU in a tree: both sums
+// round, the scalar one more as rows grow (measured up to 1.6e-6 at d = 4096-12288).
+double rms_norm_tolerance(int64_t d) {
+    return 2e-6 * std::max(1.0, double(d) / 4096);
+}
+
 TEST_F(CudaOps, RmsNormRowsOfEveryLength) {
     // Register-resident rows up to 8192 (d % 4 == 0), the strided loop otherwise.
     for (int64_t d : {8, 16, 24, 64, 128, 300, 2048, 4096, 4100, 4098, 8192, 12288}) {
@@ -103,7 +111,7 @@ TEST_F(CudaOps, RmsNormRowsOfEveryLength) {
         scalar->rms_norm(x.data(), w.view, 1e-5f, n, ref.data());
         float* xd = up(x);
         cuda->rms_norm(xd, w.view, 1e-5f, n, xd);  // in place, as the forward pass may
-        EXPECT_LE(max_rel_error(down(xd, x.size()), ref), 1e-6);
+        EXPECT_LE(max_rel_error(down(xd, x.size()), ref), rms_norm_tolerance(d));
     }
 }
 
@@ -121,7 +129,7 @@ TEST_F(CudaOps, AddRmsNormEqualsAddThenRmsNorm) {
             scalar->add(x.data(), y.data(), n * d);
             scalar->rms_norm(x.data(), w.view, 1e-5f, n, ref.data());
             EXPECT_EQ(down(xd, x.size()), x);  // the sum, bitwise
-            EXPECT_LE(max_rel_error(down(yd, x.size()), ref), 1e-6);
+            EXPECT_LE(max_rel_error(down(yd, x.size()), ref), rms_norm_tolerance(d));
         }
     }
 }
@@ -217,14 +225,17 @@ TEST_F(CudaOps, RopeAtLongPositions) {
 }
 
 TEST_F(CudaOps, SiluMulAddGatherRows) {
+    for (int64_t m : {10008, 10007}) {  // four values at a time; one at a time
+        const auto g = random_floats(rng, m, 4.0f), u = random_floats(rng, m);
+        std::vector<float> ref(static_cast<size_t>(m));
+        scalar->silu_mul(g.data(), u.data(), m, ref.data());
+        float* out = device_floats(static_cast<size_t>(m));
+        cuda->silu_mul(up(g), up(u), m, out);
+        EXPECT_LE(max_rel_error(down(out, size_t(m)), ref), 1e-6) << m;
+    }
+
     const int64_t n = 10007;
     const auto g = random_floats(rng, n, 4.0f), u = random_floats(rng, n);
-    std::vector<float> ref(static_cast<size_t>(n));
-    scalar->silu_mul(g.data(), u.data(), n, ref.data());
-    float* out = device_floats(static_cast<size_t>(n));
-    cuda->silu_mul(up(g), up(u), n, out);
-    EXPECT_LE(max_rel_error(down(out, size_t(n)), ref), 1e-6);
-
     auto sum = g;
     scalar->add(sum.data(), u.data(), n);
     float* gd = up(g);

@@ -7,8 +7,9 @@
 // mma.sync m16n8k16 with the pool's 16-bit type as operands (Q and the softmax weights P rounded
 // to it, as FlashAttention does) and f32 accumulation, K/V fragments read from shared memory by
 // ldmatrix. Eight warps of 16 query rows share each chunk of K/V (128 rows: 32 tokens of a GQA
-// group of 4), which halves the K/V traffic of 64-row blocks. A row's arithmetic depends on its
-// own query and position only.
+// group of 4), which halves the K/V traffic of 64-row blocks. Chunks are double-buffered: the
+// next one is copied with cp.async while the current one is multiplied. A row's arithmetic
+// depends on its own query and position only.
 //
 // Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
 // attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
@@ -87,6 +88,27 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
                  : "r"(a));
 }
 
+// Asynchronous 16-byte copies global -> shared (cp.async, sm_80+): the next chunk of K/V loads
+// while the current one is multiplied.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    const uint32_t a = uint32_t(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Shared memory of a block: two buffers of a chunk of K and of V, [2][k_chunk][D + k_pad] each.
+template <typename T, int D>
+constexpr int smem_bytes() {
+    return 2 * 2 * k_chunk * (D + k_pad) * int(sizeof(T));
+}
+
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
 // columns of the warp's rows g and g + 8: o[dt][0..1] row g, o[dt][2..3] row g + 8, columns
 // dt * 8 + 2 * (lane % 4) + {0, 1}).
@@ -103,8 +125,11 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
                                               float* __restrict__ out) {
-    __shared__ alignas(16) T k_s[k_chunk][D + k_pad];  // [key][dim]
-    __shared__ alignas(16) T v_s[k_chunk][D + k_pad];  // [key][dim]
+    // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V.
+    extern __shared__ __align__(16) unsigned char smem[];
+    using Row = T[D + k_pad];
+    Row* k_s = reinterpret_cast<Row*>(smem);
+    Row* v_s = k_s + 2 * k_chunk;
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -161,39 +186,58 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
     for (int i = 0; i < 2; ++i) combined[i].reset();
 
+    // The chunks of keys this block walks: every split of the tile (fused) or split blockIdx.z,
+    // in order; splits are whole chunks (k_attention_split a multiple of k_chunk), all but the
+    // tile's last one full. Chunk c + 1 is copied into the other buffer while c is multiplied.
+    static_assert(k_attention_split % k_chunk == 0);
     const int first_split = Fused ? 0 : int(blockIdx.z);
     const int last_split = Fused ? tile.max_pos / k_attention_split : int(blockIdx.z);
-    for (int split = first_split; split <= last_split; ++split) {
-        const int split_start = split * k_attention_split;
-        if (split_start > tile.max_pos) return;
-        const int split_end = min(split_start + k_attention_split, tile.max_pos + 1);
-        SplitState<D> st;
-#pragma unroll
-        for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; ++dt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
-
-        for (int c0 = split_start; c0 < split_end; c0 += k_chunk) {
-            __syncthreads();  // the previous chunk is consumed
-            // K and V rows, 16 bytes (8 elements) per load; keys past the split are zeros
-            // (their weights are exact zeros).
-            for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
-                const int j = idx / (D / 8), c = (idx % (D / 8)) * 8;
-                const int p = c0 + j;
-                uint4 kval = make_uint4(0, 0, 0, 0), vval = kval;
-                if (p < split_end) {
-                    const int64_t at = kv_at(p, c);
-                    kval = *reinterpret_cast<const uint4*>(pool + at);
-                    vval = *reinterpret_cast<const uint4*>(pool + at + v_offset);
-                }
-                *reinterpret_cast<uint4*>(&k_s[j][c]) = kval;
-                *reinterpret_cast<uint4*>(&v_s[j][c]) = vval;
+    const int begin = first_split * k_attention_split;
+    if (begin > tile.max_pos) return;
+    const int end = min((last_split + 1) * k_attention_split, tile.max_pos + 1);
+    // K and V rows of the chunk at c0 into buffer buf, 16 bytes (8 elements) per copy; keys past
+    // the tile's last position are zeros (their weights are exact zeros).
+    auto load_chunk = [&](int buf, int c0) {
+        for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
+            const int j = idx / (D / 8), c = (idx % (D / 8)) * 8;
+            const int p = c0 + j;
+            T* kd = &k_s[buf * k_chunk + j][c];
+            T* vd = &v_s[buf * k_chunk + j][c];
+            if (p <= tile.max_pos) {
+                const int64_t at = kv_at(p, c);
+                cp_async16(kd, pool + at);
+                cp_async16(vd, pool + at + v_offset);
+            } else {
+                *reinterpret_cast<uint4*>(kd) = make_uint4(0, 0, 0, 0);
+                *reinterpret_cast<uint4*>(vd) = make_uint4(0, 0, 0, 0);
             }
-            __syncthreads();
-            if (!warp_active) continue;
-
+        }
+        cp_async_commit();
+    };
+    load_chunk(0, begin);
+    SplitState<D> st;
+    int buf = 0;
+    for (int c0 = begin; c0 < end; c0 += k_chunk, buf ^= 1) {
+        const int split = c0 / k_attention_split;
+        const int split_end = min((split + 1) * k_attention_split, tile.max_pos + 1);
+        if (c0 % k_attention_split == 0) {  // a split begins
+#pragma unroll
+            for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
+#pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
+        }
+        // The other buffer was consumed by every warp before the barrier that ended the last
+        // step: refill it, then wait for this chunk's copies only.
+        if (c0 + k_chunk < end) {
+            load_chunk(buf ^ 1, c0 + k_chunk);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();  // this chunk is in shared memory for every warp
+        if (warp_active) {
             // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1), g + 8 (2, 3).
             // B fragments by ldmatrix: matrices (keys nt * 8.., dims kk * 16 + 8 * m) for m
             // = 0..3 give b0, b1 of k-steps kk and kk + 1.
@@ -205,7 +249,8 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
                 for (int kk = 0; kk < D / 16; kk += 2) {
                     uint32_t b[4];
-                    ldmatrix_x4(b, &k_s[nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
+                    ldmatrix_x4(b,
+                                &k_s[buf * k_chunk + nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
                     Mma<T>::run(s[nt], qf[kk], b[0], b[1]);
                     Mma<T>::run(s[nt], qf[kk + 1], b[2], b[3]);
                 }
@@ -262,15 +307,16 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
                 for (int dt = 0; dt < D / 8; dt += 2) {
                     uint32_t b[4];
-                    ldmatrix_x4_trans(
-                        b, &v_s[ks * 16 + (lane / 8 % 2) * 8 + lane % 8][dt * 8 + (lane / 16) * 8]);
+                    ldmatrix_x4_trans(b, &v_s[buf * k_chunk + ks * 16 + (lane / 8 % 2) * 8 +
+                                              lane % 8][dt * 8 + (lane / 16) * 8]);
                     Mma<T>::run(st.o[dt], a, b[0], b[1]);
                     Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
                 }
             }
         }
+        __syncthreads();  // every warp is done with this buffer before it is refilled
 
-        if (!warp_active) continue;
+        if (!warp_active || c0 + k_chunk < split_end) continue;  // the split goes on
         if constexpr (Fused) {
 #pragma unroll
             for (int i = 0; i < 2; ++i) combined[i].add(st.m[i], st.l[i], st.o, i);
@@ -330,14 +376,23 @@ void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& k
                   const AttentionPlan& plan, int max_splits, float* ml, float* part, float* out,
                   cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
+    constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
+    static const bool opted_in = [] {
+        cudaFuncSetAttribute(attention_mma_kernel<T, D, true>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        cudaFuncSetAttribute(attention_mma_kernel<T, D, false>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        return true;
+    }();
+    (void)opted_in;
     if (fused) {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
-        attention_mma_kernel<T, D, true><<<grid, k_warps * 32, 0, stream>>>(
+        attention_mma_kernel<T, D, true><<<grid, k_warps * 32, smem, stream>>>(
             q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
     } else {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
                         unsigned(max_splits));
-        attention_mma_kernel<T, D, false><<<grid, k_warps * 32, 0, stream>>>(
+        attention_mma_kernel<T, D, false><<<grid, k_warps * 32, smem, stream>>>(
             q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
     }
 }

@@ -168,6 +168,7 @@ class CudaBackend final : public Backend {
         }
         layout_ = batch;
         has_layout_ = true;
+        rope_table_for_ = 0;
         tables_block_size_ = 0;
         tiles_tokens_ = 0;
         const int64_t n = batch.n_tokens;
@@ -272,10 +273,20 @@ class CudaBackend final : public Backend {
     void rope(float* x, int64_t n, int n_heads, const int32_t* positions,
               const RopeTable& table) override {
         x16_of_ = nullptr;
-        const int32_t* pos = has_layout_ && positions == layout_.positions && n <= dev_.n_tokens
-                                 ? dev_.positions
-                                 : upload(positions, size_t(n));
-        launch_rope(x, n, n_heads, table.head_dim, pos, inv_freq(table), stream_);
+        const float* freq = inv_freq(table);
+        const int64_t half = table.head_dim / 2;
+        const bool batch_positions =
+            has_layout_ && positions == layout_.positions && n <= dev_.n_tokens;
+        // The batch's rotations are computed by its first rope call and kept for the others.
+        if (!batch_positions || rope_table_for_ != table.head_dim) {
+            const int32_t* pos = batch_positions ? dev_.positions : upload(positions, size_t(n));
+            const int64_t rows = batch_positions ? dev_.n_tokens : n;
+            launch_rope_table(rows, table.head_dim, pos, freq,
+                              rope_cos_sin_.get(size_t(rows * half * 2)), stream_);
+            check_launch("rope table");
+            rope_table_for_ = batch_positions ? table.head_dim : 0;
+        }
+        launch_rope(x, n, n_heads, table.head_dim, rope_cos_sin_.ptr, stream_);
         check_launch("rope");
     }
 
@@ -423,6 +434,7 @@ class CudaBackend final : public Backend {
         if (rope_host_.size() != half ||
             std::memcmp(rope_host_.data(), table.inv_freq, half * sizeof(float)) != 0) {
             rope_host_.assign(table.inv_freq, table.inv_freq + half);
+            rope_table_for_ = 0;  // the batch's rotations were of the old frequencies
             float* d = rope_device_.get(half);
             check_cuda(cudaMemcpyAsync(d, rope_host_.data(), half * sizeof(float),
                                        cudaMemcpyHostToDevice, stream_),
@@ -453,6 +465,8 @@ class CudaBackend final : public Backend {
     int64_t x16_count_ = 0;
     DType activation16_ = DType::f32;  // 16-bit type of the last 16-bit weights multiplied
     DeviceArray<float> attention_scratch_, rope_device_;
+    DeviceArray<float> rope_cos_sin_;  // [tokens, head_dim / 2, 2] of the batch (launch_rope_table)
+    int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for
     std::vector<float> rope_host_;
 };
 

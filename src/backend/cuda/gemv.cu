@@ -48,14 +48,25 @@ struct Segments {
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32)
     gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n) {
-    int s = 0;
-    while (s + 1 < segs.count && blockIdx.x >= segs.first_block[s + 1]) ++s;
-    const int64_t m = segs.m[s];
-    float* __restrict__ y = segs.y[s];
+    // This block's weight, chosen with constant indices only (a computed index into the
+    // parameters would copy them to local memory).
+    const uint4* w = segs.w[0];
+    float* y = segs.y[0];
+    int64_t m = segs.m[0];
+    unsigned first = 0;
+#pragma unroll
+    for (int s = 1; s < k_max_gemv16_outs; ++s) {
+        if (s < segs.count && blockIdx.x >= segs.first_block[s]) {
+            w = segs.w[s];
+            y = segs.y[s];
+            m = segs.m[s];
+            first = segs.first_block[s];
+        }
+    }
     const int lane = int(threadIdx.x % 32);
-    const int64_t j = int64_t(blockIdx.x - segs.first_block[s]) * k_warps + threadIdx.x / 32;
+    const int64_t j = int64_t(blockIdx.x - first) * k_warps + threadIdx.x / 32;
     if (j >= m) return;
-    const uint4* wr = segs.w[s] + j * k8;  // k8: 16-byte groups of 8 elements per row
+    const uint4* wr = w + j * k8;  // k8: 16-byte groups of 8 elements per row
     float sum[k_max_rows];
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;

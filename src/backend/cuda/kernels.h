@@ -25,10 +25,14 @@ void launch_rms_norm(float* x /*[n, d]*/, const float* y /*[n, d] or null*/, con
                      DType w_dtype, float eps, int64_t n, int64_t d, float* out /*[n, d]*/,
                      void* out16 /*[n, d] or null*/, DType t16, cudaStream_t stream);
 
-// Rotates pairs (c, c + head_dim/2) of every head by positions[i] * inv_freq[c], in place.
+// cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c]: the rotations of a batch, computed
+// once and read by every launch_rope of its layers.
+void launch_rope_table(int64_t n, int head_dim, const int32_t* positions /*[n]*/,
+                       const float* inv_freq /*[head_dim / 2]*/,
+                       float* cos_sin /*[n, head_dim / 2, 2]*/, cudaStream_t stream);
+// Rotates pairs (c, c + head_dim/2) of every head of token i by cos_sin[i, c], in place.
 void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, int head_dim,
-                 const int32_t* positions /*[n]*/, const float* inv_freq /*[head_dim / 2]*/,
-                 cudaStream_t stream);
+                 const float* cos_sin /*[n, head_dim / 2, 2]*/, cudaStream_t stream);
 
 void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out,
                      void* out16 /*[n] or null*/, DType t16, cudaStream_t stream);
