@@ -30,10 +30,14 @@ size_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
 // A rationale's stand-in end, before `then`, for tokenizing `then` and the labels after it.
 constexpr const char* k_sample_rationale = "It is fine";
 
-// Scores computed over an f16 / bf16 KV cache are other numbers: the type joins the hash (an f32
-// cache adds nothing, so hashes of the default are unchanged).
-std::string kv_type_key(const Engine& engine) {
-    return engine.kv_type() == DType::f32 ? "" : "|kv " + std::string(dtype_name(engine.kv_type()));
+// Scores computed over an f16 / bf16 KV cache, or at --precision fast, are other numbers: the KV
+// type and the precision join the hash (the defaults add nothing, so their hashes are unchanged).
+std::string engine_key(const Engine& engine) {
+    std::string key;
+    if (engine.kv_type() != DType::f32) key += "|kv " + std::string(dtype_name(engine.kv_type()));
+    if (engine.precision() != Precision::standard)
+        key += "|precision " + std::string(precision_name(engine.precision()));
+    return key;
 }
 
 }  // namespace
@@ -128,7 +132,7 @@ Scorer::Scorer(Engine& engine, const Rubric& rubric, const Tokenizer& tokenizer,
       options_(options),
       from_text_(true) {
     hash_ = hash_hex(rubric.canonical + "|" + engine.model().identity() + "|" +
-                     engine.plan().to_spec() + kv_type_key(engine));
+                     engine.plan().to_spec() + engine_key(engine));
     if (rubric.calibrate) {  // checked now, scored before the first item
         try {
             calibration_item_ = prepare(*rubric.calibrate, 0);
@@ -142,7 +146,7 @@ Scorer::Scorer(Engine& engine, const Rubric& rubric, const Tokenizer& tokenizer,
 Scorer::Scorer(Engine& engine, std::vector<CompiledCriterion> criteria, ScorerOptions options)
     : engine_(engine), criteria_(std::move(criteria)), options_(options) {
     std::string key =
-        engine.model().identity() + "|" + engine.plan().to_spec() + kv_type_key(engine);
+        engine.model().identity() + "|" + engine.plan().to_spec() + engine_key(engine);
     for (const CompiledCriterion& c : criteria_) {
         key += "|" + c.name + ":" + format_ids(c.prefix_tokens);
         for (const CompiledLabel& l : c.labels) key += format_ids(l.tokens);

@@ -256,14 +256,16 @@ TEST(Scorer, RubricAndLabelErrorsNameWhatIsWrong) {
               std::string::npos);
 }
 
-// The rubric hash that keys result files names the KV storage type when it is not f32 (scores
-// over an f16 cache are other numbers), and stays what it was for f32.
-TEST(Scorer, HashNamesAHalfPrecisionKvType) {
+// The rubric hash that keys result files names the KV storage type when it is not f32 and the
+// precision when it is fast (scores are other numbers then), and stays what it was for the
+// defaults.
+TEST(Scorer, HashNamesAHalfPrecisionKvTypeAndFastPrecision) {
     auto model = brown();
     const Rubric rubric = Rubric::from_string(k_rubric, "test.yaml");
-    auto hash_with = [&](DType kv_type) {
+    auto hash_with = [&](DType kv_type, Precision precision = Precision::standard) {
         EngineOptions o;
         o.kv_type = kv_type;
+        o.precision = precision;
         Engine engine(model, LayerPlan::identity(model->spec().n_layers), o);
         return Scorer(engine, rubric, model->tokenizer()).hash();
     };
@@ -271,6 +273,9 @@ TEST(Scorer, HashNamesAHalfPrecisionKvType) {
     EXPECT_EQ(f32, hash_with(DType::f32));
     EXPECT_NE(f32, f16);
     EXPECT_NE(f16, hash_with(DType::bf16));
+    const std::string fast = hash_with(DType::f32, Precision::fast);
+    EXPECT_NE(f32, fast);
+    EXPECT_NE(fast, hash_with(DType::f16, Precision::fast));
 }
 
 }  // namespace
