@@ -137,20 +137,19 @@ uint64_t KvPool::chain_hash(uint64_t parent, uint64_t salt, std::span<const int3
     return h;
 }
 
-int32_t KvPool::lookup(uint64_t hash, std::span<const int32_t> tokens) {
+int32_t KvPool::pin(uint64_t hash, std::span<const int32_t> tokens) {
     const auto it = by_hash_.find(hash);
-    if (it == by_hash_.end()) {
-        ++stats_.misses;
-        return -1;
-    }
+    if (it == by_hash_.end()) return -1;
     const BlockMeta& m = meta_[size_t(it->second)];
-    if (!std::equal(m.tokens.begin(), m.tokens.end(), tokens.begin(), tokens.end())) {
-        ++stats_.misses;
-        return -1;
-    }
+    if (!std::equal(m.tokens.begin(), m.tokens.end(), tokens.begin(), tokens.end())) return -1;
     retain(it->second);
-    ++stats_.hits;
     return it->second;
+}
+
+int32_t KvPool::lookup(uint64_t hash, std::span<const int32_t> tokens) {
+    const int32_t block = pin(hash, tokens);
+    ++(block >= 0 ? stats_.hits : stats_.misses);
+    return block;
 }
 
 void KvPool::publish(uint64_t hash, std::span<const int32_t> tokens, int32_t block) {

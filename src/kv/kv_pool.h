@@ -100,6 +100,9 @@ class KvPool {
     // The published block for `hash` holding exactly `tokens`, retained for the caller; -1 (and
     // a miss counted) when there is none.
     int32_t lookup(uint64_t hash, std::span<const int32_t> tokens);
+    // The same without counting a hit or a miss: for a caller that holds blocks a prefill is
+    // about to look up (and count) again.
+    int32_t pin(uint64_t hash, std::span<const int32_t> tokens);
     // Publishes a full, referenced block; ignored if the hash is already published.
     void publish(uint64_t hash, std::span<const int32_t> tokens, int32_t block);
     const PrefixStats& stats() const { return stats_; }

@@ -214,7 +214,7 @@ bool Scheduler::admit(Active& a) {
             const auto tokens = std::span(job.prompt).subspan(m * B, B);
             const uint64_t hash = KvPool::chain_hash(parent, engine.cache_salt(), tokens);
             if (rows && !logprob_cache_.find(hash, block_rows)) break;
-            const int32_t block = kv.lookup(hash, tokens);
+            const int32_t block = kv.pin(hash, tokens);  // the prefill below counts the hit
             if (block < 0) break;
             pins.push_back(block);
             if (rows)

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "core/error.h"
 #include "engine/engine.h"
 #include "model/layer_plan.h"
@@ -73,6 +75,29 @@ TEST(KvPool, AutomaticBudgetFitsTheMachine) {
     const KvPool& pool = engine.kv();
     EXPECT_LE(int64_t(pool.n_blocks()) * pool.bytes_per_block(), memory / 2);
     EXPECT_GT(pool.n_blocks(), 0);
+}
+
+// lookup() counts a hit or a miss; pin() holds the same block without counting, for a caller
+// whose prefill looks the block up (and counts it) right after.
+TEST(KvPool, PinHoldsAPublishedBlockWithoutCountingALookup) {
+    const int64_t block_bytes = 2 * 2 * 2 * 16 * 8 * int64_t(sizeof(float));
+    KvPool pool(k_shape, 4 * block_bytes);
+    std::vector<int32_t> tokens(16);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int32_t(i * 7);
+    const uint64_t hash = KvPool::chain_hash(0, 42, tokens);
+    const int32_t b = pool.allocate();
+    pool.publish(hash, tokens, b);
+    std::vector<int32_t> other = tokens;
+    other[3] = 1000;
+    EXPECT_EQ(pool.pin(hash, tokens), b);
+    EXPECT_EQ(pool.pin(hash, other), -1);
+    EXPECT_EQ(pool.ref_count(b), 2);
+    EXPECT_EQ(pool.stats().hits, 0);
+    EXPECT_EQ(pool.stats().misses, 0);
+    EXPECT_EQ(pool.lookup(hash, tokens), b);
+    EXPECT_EQ(pool.lookup(hash, other), -1);
+    EXPECT_EQ(pool.stats().hits, 1);
+    EXPECT_EQ(pool.stats().misses, 1);
 }
 
 }  // namespace
