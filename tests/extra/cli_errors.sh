@@ -187,6 +187,8 @@ fi
 
 # The sweep's stem budget (MiB) cannot be negative.
 expect_error "stem-budget must be >= 0" -- "$encore" sweep -m $model -o "$work/bad_sweep" --plan rys:4,8 --ppl $model/heldout.txt --stem-budget -1
+# Stem reuse asked for and refused at once.
+expect_error "--stem-reuse and --no-stem-reuse exclude each other" -- "$encore" sweep -m $model -o "$work/bad_sweep" --plan rys:4,8 --ppl $model/heldout.txt --stem-reuse --no-stem-reuse
 
 echo "cli_errors: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
