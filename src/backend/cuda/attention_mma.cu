@@ -19,6 +19,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <atomic>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -377,14 +378,18 @@ void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& k
                   cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
     constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
-    static const bool opted_in = [] {
+    // The opt-in is a per-device attribute of the kernels: asked once on each device.
+    static std::atomic<uint64_t> opted_in{0};
+    int device = 0;
+    cudaGetDevice(&device);
+    const uint64_t bit = uint64_t(1) << (device % 64);
+    if (!(opted_in.load() & bit)) {
         cudaFuncSetAttribute(attention_mma_kernel<T, D, true>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
         cudaFuncSetAttribute(attention_mma_kernel<T, D, false>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        return true;
-    }();
-    (void)opted_in;
+        opted_in.fetch_or(bit);
+    }
     if (fused) {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
         attention_mma_kernel<T, D, true><<<grid, k_warps * 32, smem, stream>>>(
