@@ -12,6 +12,8 @@
 # ENCORE_GPU_NO_BENCH=1 skips the benchmarks; ENCORE_GPU_ONLY_BENCH=1 runs only them;
 # ENCORE_GPU_NO_PEER=1 skips bench/torch_peer.py, ENCORE_GPU_NO_DET=1 the --deterministic bench;
 # ENCORE_GPU_SCORE_ITEMS (items of the torch scoring workload, default 2000);
+# ENCORE_GPU_COMPILED=1 adds torch_peer.py's StaticCache + torch.compile decode rows (about 40 s
+# of compiling per batch size);
 # ENCORE_GPU_STEP_TIMEOUT (seconds per step, default none).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -78,7 +80,7 @@ if [ -z "${ENCORE_GPU_NO_BENCH:-}" ]; then
   if [ -z "${ENCORE_GPU_NO_PEER:-}" ]; then
     step "bench/torch_peer.py" torch_peer.log env PYTHONUNBUFFERED=1 python3 \
       "$root/bench/torch_peer.py" --score-items "${ENCORE_GPU_SCORE_ITEMS:-2000}" \
-      --encore-log "$logs/bench.log"
+      ${ENCORE_GPU_COMPILED:+--compiled} --encore-log "$logs/bench.log"
   fi
 fi
 
