@@ -166,6 +166,18 @@ TEST_F(CudaAttentionMma, AQueryIsTheSameBitsAloneAndInAFusedBatch) {
             std::copy(q1.begin(), q1.end(), q.begin() + row * n_heads * head_dim);
             EXPECT_EQ(attend(b, q, row), want) << "trial " << trial;
         }
+        // The query's warp-mates at lower positions: chunks it sees whole take the masked path
+        // in this batch (they reach past the warp's lowest position) and the unmasked one alone.
+        for (bool fused : {false, true}) {
+            cuda::set_attention_fused_min_blocks(fused ? 0 : INT_MAX);
+            test::Batch b;
+            for (int p : {600, 650, 700}) b.add(0, p);
+            const int64_t row = b.size();
+            b.add(0, 777);
+            auto q = random_floats(rng, b.size() * n_heads * head_dim);
+            std::copy(q1.begin(), q1.end(), q.begin() + row * n_heads * head_dim);
+            EXPECT_EQ(attend(b, q, row), want) << (fused ? "fused" : "split kernel");
+        }
     }
 }
 

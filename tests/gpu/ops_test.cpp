@@ -19,11 +19,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <random>
 
 #include "../backend/test_util.h"
 #include "backend/backend.h"
+#include "backend/cuda/kernels.h"
 #include "core/dtype.h"
 #include "core/error.h"
 
@@ -339,6 +341,40 @@ TEST_F(CudaOps, AttentionOverHalfPrecisionKvPools) {
         SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd 24, 3 query heads per KV head");
         check_attention(*this, *scalar, *cuda, 6, 2, 24, {37, 1, 300, 16}, false, rng, kv_type);
     }
+}
+
+// Attention writes the 16-bit copy of its output that the next matmul takes (the backend's side
+// copy): a matmul of the output gives the same bits as one of the same values uploaded afresh
+// (converted by the matmul itself). Split kernel with combine (f32 pool) and fused tensor cores.
+TEST_F(CudaOps, AttentionOutputFeedsTheNextMatmulAsConvertedValues) {
+    for (const auto& [kv_type, fused_min] :
+         {std::pair{DType::f32, INT_MAX}, std::pair{DType::bf16, INT_MAX},
+          std::pair{DType::bf16, 0}}) {
+        SCOPED_TRACE(std::string(dtype_name(kv_type)) + (fused_min ? "" : " fused"));
+        cuda::set_attention_fused_min_blocks(fused_min);
+        const int n_heads = 8, n_kv_heads = 2, head_dim = 64;
+        MirroredPool pool(n_kv_heads, head_dim, 16, 512, rng, kv_type);
+        const std::vector<int> lengths = {300, 37};
+        pool.host.assign(lengths, rng);
+        pool.device = up(pool.host.data);
+        test::Batch batch;
+        for (int s = 0; s < int(lengths.size()); ++s)
+            for (int p = 0; p < lengths[size_t(s)]; ++p) batch.add(s, p);
+        const int64_t n = batch.size(), qd = n_heads * head_dim;
+        const auto w = random_weights(rng, DType::bf16, 48, qd);
+        float* y0 = device_floats(size_t(n * 48));
+        cuda->matmul(up(random_floats(rng, size_t(n * qd))), n, w.view, nullptr, y0);  // bf16 seen
+        float* out = device_floats(size_t(n * qd));
+        cuda->begin_batch(batch.layout(pool.host));
+        cuda->attention(up(random_floats(rng, size_t(n * qd))), n_heads, pool.device_view(1),
+                        batch.layout(pool.host), out);
+        float* y1 = device_floats(size_t(n * 48));
+        cuda->matmul(out, n, w.view, nullptr, y1);
+        float* y2 = device_floats(size_t(n * 48));
+        cuda->matmul(up(down(out, size_t(n * qd))), n, w.view, nullptr, y2);
+        EXPECT_EQ(down(y1, size_t(n * 48)), down(y2, size_t(n * 48)));
+    }
+    cuda::set_attention_fused_min_blocks(-1);
 }
 
 TEST_F(CudaOps, AttentionOfAQueryIsTheSameBitsInAnyBatch) {

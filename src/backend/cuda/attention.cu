@@ -248,26 +248,49 @@ __global__ void __launch_bounds__(k_warps * 32)
     }
 }
 
-// out[token, head, :]: the query's splits combined in order (attention_combine.cuh); a thread
-// takes columns threadIdx.x and threadIdx.x + blockDim.x (head_dim <= 2 * blockDim.x).
-__global__ void combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
-                               const int32_t* __restrict__ positions, int n_heads, int hd,
-                               int max_splits, float* __restrict__ out) {
-    const int64_t row = blockIdx.x;  // token * n_heads + head
+// out[token, head, :]: the query's splits combined in order (attention_combine.cuh). A warp
+// takes a row (token * n_heads + head), lane l its columns l + 32 t (head_dim <= 32 *
+// k_combine_cols); the split weights are computed once per lane, not once per column.
+constexpr int k_combine_cols = 8;
+constexpr int k_combine_rows = 4;  // rows (warps) per block
+__global__ void __launch_bounds__(32 * k_combine_rows)
+    combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
+                   const int32_t* __restrict__ positions, int64_t n_rows, int n_heads, int hd,
+                   int max_splits, AttentionOut out) {
+    const int64_t row = int64_t(blockIdx.x) * k_combine_rows + threadIdx.x / 32;
+    if (row >= n_rows) return;
+    const int lane = int(threadIdx.x % 32);
     const int64_t token = row / n_heads;
     const int n_splits = positions[token] / k_attention_split + 1;
     const float* mlr = ml + row * max_splits * 2;
-    const int c0 = int(threadIdx.x), c1 = c0 + int(blockDim.x);
-    float big = -INFINITY, den = 0.0f, num0 = 0.0f, num1 = 0.0f;
-    for (int s = 0; s < n_splits; ++s) {
-        float a, b;
-        if (!combine_step(big, den, mlr[s * 2], mlr[s * 2 + 1], a, b)) continue;
+    // Split s + 1's values are read while split s is added (the loads' latency, not the
+    // arithmetic, is what a few rows take).
+    auto read = [&](int s, float& m, float& l, float(&v)[k_combine_cols]) {
+        m = mlr[s * 2];
+        l = mlr[s * 2 + 1];
         const float* ps = part + (row * max_splits + s) * hd;
-        if (c0 < hd) num0 = combine_value(num0, a, ps[c0], b);
-        if (c1 < hd) num1 = combine_value(num1, a, ps[c1], b);
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t)
+            v[t] = lane + 32 * t < hd ? ps[lane + 32 * t] : 0.0f;
+    };
+    float big = -INFINITY, den = 0.0f, num[k_combine_cols] = {};
+    float m_next, l_next, v_next[k_combine_cols];
+    read(0, m_next, l_next, v_next);
+    for (int s = 0; s < n_splits; ++s) {
+        const float m = m_next, l = l_next;
+        float v[k_combine_cols];
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t) v[t] = v_next[t];
+        if (s + 1 < n_splits) read(s + 1, m_next, l_next, v_next);
+        float a, b;
+        if (!combine_step(big, den, m, l, a, b)) continue;
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t) num[t] = combine_value(num[t], a, v[t], b);
     }
-    if (c0 < hd) out[row * hd + c0] = __fdiv_rn(num0, den);
-    if (c1 < hd) out[row * hd + c1] = __fdiv_rn(num1, den);
+#pragma unroll
+    for (int t = 0; t < k_combine_cols; ++t)
+        if (lane + 32 * t < hd)
+            store_attention_out(out, row * hd + lane + 32 * t, __fdiv_rn(num[t], den));
 }
 
 template <typename KvT, int Hdl>
@@ -356,7 +379,7 @@ bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const Attentio
 
 void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
                       const AttentionTile* tiles, int n_tiles, int max_pos, float* scratch,
-                      float* out, cudaStream_t stream) {
+                      const AttentionOut& out, cudaStream_t stream) {
     if (batch.n_tokens == 0) return;
     const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
     const int max_splits = max_pos / k_attention_split + 1;
@@ -382,8 +405,10 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
                                        part, stream);
         }
     }
-    combine_kernel<<<unsigned(batch.n_tokens * n_heads), 128, 0, stream>>>(
-        ml, part, batch.positions, n_heads, kv.head_dim, max_splits, out);
+    const int64_t n_rows = batch.n_tokens * n_heads;
+    combine_kernel<<<unsigned((n_rows + k_combine_rows - 1) / k_combine_rows), 32 * k_combine_rows,
+                     0, stream>>>(ml, part, batch.positions, n_rows, n_heads, kv.head_dim,
+                                  max_splits, out);
 }
 
 }  // namespace encore::cuda

@@ -8,19 +8,23 @@
 // to it, as FlashAttention does) and f32 accumulation, K/V fragments read from shared memory by
 // ldmatrix. Eight warps of 16 query rows share each chunk of K/V (128 rows: 32 tokens of a GQA
 // group of 4), which halves the K/V traffic of 64-row blocks. Chunks are double-buffered: the
-// next one is copied with cp.async while the current one is multiplied. A row's arithmetic
-// depends on its own query and position only.
+// next one is copied with cp.async while the current one is multiplied, one barrier per chunk.
+// The softmax runs in base 2 (scores scaled by log2(e) with the head scale in one multiply-add,
+// weights by the special-function unit's 2^x), and the causal mask is applied only to chunks
+// that reach past a warp's lowest position: elsewhere every key is visible and the same
+// arithmetic runs without it. A row's arithmetic depends on its own query and position only.
 //
 // Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
 // attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
 // parallelism), or a block walking every split of its tile in order and combining as it goes
 // (prefill: enough tiles to fill the GPU, and no partial results through memory). Both combine
-// with combine_split() below, in split order.
+// with attention_combine.cuh, in split order.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <atomic>
 #include <cfloat>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 
@@ -104,10 +108,22 @@ __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Shared memory of a block: two buffers of a chunk of K and of V, [2][k_chunk][D + k_pad] each.
+// 2^x by the special-function unit (about 2 ulp; 0 for -inf, subnormal results flushed to 0).
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+// A running max kept in log2 units, in the natural units the split combination takes.
+__device__ __forceinline__ float natural(float m_log2) {
+    return __fmul_rn(m_log2, 0.6931471805599453f);
+}
+
+// Shared memory of a block: two buffers of a chunk of K and of V, [2][k_chunk][D + k_pad] each,
+// then the block's queries in the pool's type, [k_rows][D + k_pad].
 template <typename T, int D>
 constexpr int smem_bytes() {
-    return 2 * 2 * k_chunk * (D + k_pad) * int(sizeof(T));
+    return (2 * 2 * k_chunk + k_rows) * (D + k_pad) * int(sizeof(T));
 }
 
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
@@ -125,12 +141,13 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               const AttentionTile* __restrict__ tiles,
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
-                                              float* __restrict__ out) {
+                                              AttentionOut out) {
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V.
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
     Row* k_s = reinterpret_cast<Row*>(smem);
     Row* v_s = k_s + 2 * k_chunk;
+    Row* q_s = v_s + 2 * k_chunk;
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -140,47 +157,61 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const int g = lane / 4, t4 = lane % 4;
 
     // Query rows r = token_in_tile * heads_per_block + head_in_block; this thread's rows are
-    // warp * 16 + g and warp * 16 + g + 8.
-    int qpos[2];
-    const float* q_row[2];
-    int64_t out_row[2];  // token * n_heads + head
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const int r = warp * 16 + g + 8 * i;
+    // warp * 16 + g and warp * 16 + g + 8. The row of q and out (token * n_heads + head) of
+    // block row r, or -1 where r holds no query.
+    auto query_row = [&](int r) -> int64_t {
         const int head_in_group = head_chunk * plan.heads_per_block + r % plan.heads_per_block;
         const bool valid = r / plan.heads_per_block < tile.n_tokens &&
                            r < plan.tile_tokens * plan.heads_per_block && head_in_group < group;
         const int64_t token = tile.first_token + r / plan.heads_per_block;
-        out_row[i] = token * n_heads + kvh * group + head_in_group;
-        qpos[i] = valid ? batch.positions[token] : -1;
-        q_row[i] = valid ? q + out_row[i] * D : nullptr;
+        return valid ? token * n_heads + kvh * group + head_in_group : -1;
+    };
+    int qpos[2];
+    int64_t out_row[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int r = warp * 16 + g + 8 * i;
+        out_row[i] = query_row(r);
+        qpos[i] = out_row[i] >= 0 ? batch.positions[out_row[i] / n_heads] : -1;
     }
     const bool warp_active = __any_sync(0xffffffffu, qpos[0] >= 0 || qpos[1] >= 0);
 
-    // Q as A fragments, k-step kk covering dims [kk * 16, kk * 16 + 16).
-    uint32_t qf[D / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-        const int c = kk * 16 + 2 * t4;
-        float2 x[2][2];
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-            x[i][0] = q_row[i] ? *reinterpret_cast<const float2*>(q_row[i] + c) : float2{0, 0};
-            x[i][1] = q_row[i] ? *reinterpret_cast<const float2*>(q_row[i] + c + 8) : float2{0, 0};
+    // Q rounded to the pool's type into shared memory (zeros for rows without a query), read
+    // back as A fragments by ldmatrix; 8 dims (two float4 loads) per copy, a row's 16 copies
+    // contiguous.
+    for (int idx = int(threadIdx.x); idx < k_rows * D / 8; idx += k_warps * 32) {
+        const int r = idx / (D / 8), c = (idx % (D / 8)) * 8;
+        const int64_t row = query_row(r);
+        float4 x0 = make_float4(0, 0, 0, 0), x1 = x0;
+        if (row >= 0) {
+            x0 = *reinterpret_cast<const float4*>(q + row * D + c);
+            x1 = *reinterpret_cast<const float4*>(q + row * D + c + 4);
         }
-        qf[kk][0] = Mma<T>::pack(x[0][0].x, x[0][0].y);
-        qf[kk][1] = Mma<T>::pack(x[1][0].x, x[1][0].y);
-        qf[kk][2] = Mma<T>::pack(x[0][1].x, x[0][1].y);
-        qf[kk][3] = Mma<T>::pack(x[1][1].x, x[1][1].y);
+        *reinterpret_cast<uint4*>(&q_s[r][c]) =
+            make_uint4(Mma<T>::pack(x0.x, x0.y), Mma<T>::pack(x0.z, x0.w), Mma<T>::pack(x1.x, x1.y),
+                       Mma<T>::pack(x1.z, x1.w));
     }
 
     const T* pool = static_cast<const T*>(kv.pool);
     const int32_t* table = batch.tables + batch.table_offsets[tile.seq];
     const int64_t v_offset = int64_t(kv.n_kv_heads) * kv.block_size * D;
-    auto kv_at = [&](int p, int c) {
-        return int64_t(table[p / kv.block_size]) * kv.block_stride + kv.instance_offset +
-               (int64_t(kvh) * kv.block_size + p % kv.block_size) * D + c;
-    };
+    // Block of a position: shifts when the block size is a power of two (the default 16).
+    const int bs = kv.block_size;
+    const int bs_shift = (bs & (bs - 1)) == 0 ? __ffs(bs) - 1 : -1;
+    auto block_of = [&](int p) { return bs_shift >= 0 ? p >> bs_shift : p / bs; };
+    auto in_block = [&](int p) { return bs_shift >= 0 ? p & (bs - 1) : p % bs; };
+    // The lowest position of this warp's valid rows: chunks whose keys all lie at or below it
+    // need no causal mask (the same arithmetic as the masked path on every visible key).
+    int warp_min_pos = INT_MAX;
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+        if (qpos[i] >= 0) warp_min_pos = min(warp_min_pos, qpos[i]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        warp_min_pos = min(warp_min_pos, __shfl_xor_sync(0xffffffffu, warp_min_pos, o));
+    // Scores in base 2: p = 2^(s * scale * log2(e) - m), m in log2 units; a split's m is given
+    // to the combination in natural units (m * ln 2), as attention.cu's kernel gives it.
+    const float scale2 = scale * 1.4426950408889634f;
 
     // Fused: the combination of the splits so far, per row.
     CombineState<D / 8> combined[2];
@@ -197,15 +228,31 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     if (begin > tile.max_pos) return;
     const int end = min((last_split + 1) * k_attention_split, tile.max_pos + 1);
     // K and V rows of the chunk at c0 into buffer buf, 16 bytes (8 elements) per copy; keys past
-    // the tile's last position are zeros (their weights are exact zeros).
-    auto load_chunk = [&](int buf, int c0) {
-        for (int idx = int(threadIdx.x); idx < k_chunk * D / 8; idx += k_warps * 32) {
-            const int j = idx / (D / 8), c = (idx % (D / 8)) * 8;
-            const int p = c0 + j;
-            T* kd = &k_s[buf * k_chunk + j][c];
-            T* vd = &v_s[buf * k_chunk + j][c];
-            if (p <= tile.max_pos) {
-                const int64_t at = kv_at(p, c);
+    // the tile's last position are zeros (their weights are exact zeros). A thread copies the
+    // same 16 bytes of rows threadIdx.x / (D / 8) + k * (256 / (D / 8)).
+    constexpr int k_row_pieces = D / 8;
+    constexpr int k_rows_per_pass = k_warps * 32 / k_row_pieces;
+    const int piece_col = (int(threadIdx.x) % k_row_pieces) * 8;
+    const int piece_row = int(threadIdx.x) / k_row_pieces;
+    constexpr int k_passes = k_chunk / k_rows_per_pass;
+    // The pool blocks of this thread's rows of the chunk at c0 (-1: past the tile's last
+    // position), read from the block table ahead of the copies that use them.
+    auto chunk_blocks = [&](int c0, int32_t(&blk)[k_passes]) {
+#pragma unroll
+        for (int pass = 0; pass < k_passes; ++pass) {
+            const int p = c0 + piece_row + pass * k_rows_per_pass;
+            blk[pass] = p <= tile.max_pos ? table[block_of(p)] : -1;
+        }
+    };
+    auto load_chunk = [&](int buf, int c0, const int32_t(&blk)[k_passes]) {
+#pragma unroll
+        for (int pass = 0; pass < k_passes; ++pass) {
+            const int j = piece_row + pass * k_rows_per_pass;
+            T* kd = &k_s[buf * k_chunk + j][piece_col];
+            T* vd = &v_s[buf * k_chunk + j][piece_col];
+            if (blk[pass] >= 0) {
+                const int64_t at = int64_t(blk[pass]) * kv.block_stride + kv.instance_offset +
+                                   (int64_t(kvh) * bs + in_block(c0 + j)) * D + piece_col;
                 cp_async16(kd, pool + at);
                 cp_async16(vd, pool + at + v_offset);
             } else {
@@ -215,138 +262,162 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
         }
         cp_async_commit();
     };
-    load_chunk(0, begin);
+    int32_t next_blk[k_passes];
+    chunk_blocks(begin, next_blk);
+    load_chunk(0, begin, next_blk);
     SplitState<D> st;
     int buf = 0;
-    for (int c0 = begin; c0 < end; c0 += k_chunk, buf ^= 1) {
-        const int split = c0 / k_attention_split;
+    // Splits in order, each from a fresh row state; chunks of a split in order.
+    for (int split = first_split; split <= last_split; ++split) {
         const int split_end = min((split + 1) * k_attention_split, tile.max_pos + 1);
-        if (c0 % k_attention_split == 0) {  // a split begins
 #pragma unroll
-            for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
+        for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
 #pragma unroll
-            for (int dt = 0; dt < D / 8; ++dt)
+        for (int dt = 0; dt < D / 8; ++dt)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
-        }
-        // The other buffer was consumed by every warp before the barrier that ended the last
-        // step: refill it, then wait for this chunk's copies only.
-        if (c0 + k_chunk < end) {
-            load_chunk(buf ^ 1, c0 + k_chunk);
-            cp_async_wait<1>();
-        } else {
+            for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
+        for (int c0 = split * k_attention_split; c0 < split_end; c0 += k_chunk, buf ^= 1) {
+            // One barrier per chunk: after it this chunk is in shared memory for every warp, and
+            // every warp is done with the other buffer (read in the previous step), which is then
+            // refilled with the next chunk while this one is multiplied. The next chunk's block
+            // table entries are read before the wait.
+            const bool more = c0 + k_chunk < end;
+            if (more) chunk_blocks(c0 + k_chunk, next_blk);
             cp_async_wait<0>();
-        }
-        __syncthreads();  // this chunk is in shared memory for every warp
-        if (warp_active) {
-            // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1), g + 8 (2, 3).
-            // B fragments by ldmatrix: matrices (keys nt * 8.., dims kk * 16 + 8 * m) for m
-            // = 0..3 give b0, b1 of k-steps kk and kk + 1.
-            float s[k_chunk / 8][4];
+            __syncthreads();
+            if (more) load_chunk(buf ^ 1, c0 + k_chunk, next_blk);
+            if (warp_active) {
+                // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
+                // g + 8 (2, 3). A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
+                // (lane / 16)) two k-steps at a time; B fragments of K: matrices (keys nt * 8..,
+                // dims kk * 16 + 8 * m) for m = 0..3 give b0, b1 of k-steps kk and kk + 1. Each
+                // s[nt] sums its k-steps in order.
+                float s[k_chunk / 8][4];
 #pragma unroll
-            for (int nt = 0; nt < k_chunk / 8; ++nt) {
+                for (int nt = 0; nt < k_chunk / 8; ++nt)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
+                    for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
 #pragma unroll
                 for (int kk = 0; kk < D / 16; kk += 2) {
-                    uint32_t b[4];
-                    ldmatrix_x4(b,
-                                &k_s[buf * k_chunk + nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
-                    Mma<T>::run(s[nt], qf[kk], b[0], b[1]);
-                    Mma<T>::run(s[nt], qf[kk + 1], b[2], b[3]);
+                    uint32_t qa[4], qb[4];
+                    ldmatrix_x4(qa, &q_s[warp * 16 + lane % 16][kk * 16 + (lane / 16) * 8]);
+                    ldmatrix_x4(qb, &q_s[warp * 16 + lane % 16][(kk + 1) * 16 + (lane / 16) * 8]);
+#pragma unroll
+                    for (int nt = 0; nt < k_chunk / 8; ++nt) {
+                        uint32_t b[4];
+                        ldmatrix_x4(
+                            b, &k_s[buf * k_chunk + nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
+                        Mma<T>::run(s[nt], qa, b[0], b[1]);
+                        Mma<T>::run(s[nt], qb, b[2], b[3]);
+                    }
+                }
+
+                // Online softmax (the four threads of a quad share a row): the row's max of the raw
+                // scores it sees, then weights 2^(s * scale2 - m). Keys past a row's position are
+                // masked only in chunks that reach past the warp's lowest position.
+                float alpha[2];
+                const bool masked = c0 + k_chunk - 1 > warp_min_pos;
+#pragma unroll
+                for (int i = 0; i < 2; ++i) {
+                    float cmax = -INFINITY;
+                    if (masked) {
+#pragma unroll
+                        for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                            for (int e = 0; e < 2; ++e) {
+                                float& v = s[nt][2 * i + e];
+                                v = c0 + nt * 8 + 2 * t4 + e <= qpos[i] ? v : -INFINITY;
+                                cmax = fmaxf(cmax, v);
+                            }
+                    } else {
+#pragma unroll
+                        for (int nt = 0; nt < k_chunk / 8; ++nt)
+                            cmax = fmaxf(cmax, fmaxf(s[nt][2 * i], s[nt][2 * i + 1]));
+                    }
+                    cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
+                    cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
+                    const float m_new = fmaxf(st.m[i], __fmul_rn(cmax, scale2));
+                    // Nothing visible yet (masked chunks only): the row stays as it is (alpha 1,
+                    // weights 0); otherwise masked keys (-inf) get 2^-inf = 0.
+                    const bool none = m_new == -INFINITY;
+                    const float neg_m = none ? 0.0f : -m_new;
+                    float psum = 0.0f;
+#pragma unroll
+                    for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            float& v = s[nt][2 * i + e];
+                            v = fast_exp2(__fmaf_rn(v, scale2, neg_m));
+                            psum = __fadd_rn(psum, v);
+                        }
+                    psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 1));
+                    psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 2));
+                    alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(st.m[i], m_new));  // m = -inf: 0
+                    st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
+                    st.m[i] = m_new;
+                }
+                // Rescale the outputs where a row's max moved (a multiplication by 1 changes
+                // nothing, so skipping it when no row of the warp moved gives the same bits).
+                if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+                    for (int dt = 0; dt < D / 8; ++dt) {
+                        st.o[dt][0] = __fmul_rn(st.o[dt][0], alpha[0]);
+                        st.o[dt][1] = __fmul_rn(st.o[dt][1], alpha[0]);
+                        st.o[dt][2] = __fmul_rn(st.o[dt][2], alpha[1]);
+                        st.o[dt][3] = __fmul_rn(st.o[dt][3], alpha[1]);
+                    }
+                }
+
+                // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
+#pragma unroll
+                for (int ks = 0; ks < k_chunk / 16; ++ks) {
+                    const uint32_t a[4] = {Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]),
+                                           Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]),
+                                           Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                                           Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+                    // Transposed matrices (keys ks * 16 + 8 * (m % 2).., dims dt * 8 + 8 * (m / 2))
+                    // give b0, b1 of column groups dt and dt + 1.
+#pragma unroll
+                    for (int dt = 0; dt < D / 8; dt += 2) {
+                        uint32_t b[4];
+                        ldmatrix_x4_trans(b, &v_s[buf * k_chunk + ks * 16 + (lane / 8 % 2) * 8 +
+                                                  lane % 8][dt * 8 + (lane / 16) * 8]);
+                        Mma<T>::run(st.o[dt], a, b[0], b[1]);
+                        Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
+                    }
                 }
             }
 
-            // Mask, online softmax (the four threads of a quad share a row).
-            float alpha[2];
+        }                   // the split's chunks
+        if (warp_active) {  // the split ends
+            if constexpr (Fused) {
 #pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                float cmax = -INFINITY;
+                for (int i = 0; i < 2; ++i) combined[i].add(natural(st.m[i]), st.l[i], st.o, i);
+            } else {
 #pragma unroll
-                for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        const int p = c0 + nt * 8 + 2 * t4 + e;
-                        float& v = s[nt][2 * i + e];
-                        v = (p < split_end && p <= qpos[i]) ? v * scale : -INFINITY;
-                        cmax = fmaxf(cmax, v);
+                for (int i = 0; i < 2; ++i) {
+                    if (qpos[i] < 0) continue;
+                    const int64_t slot = out_row[i] * max_splits + split;
+                    if (t4 == 0) {
+                        ml[slot * 2] = natural(st.m[i]);
+                        ml[slot * 2 + 1] = st.l[i];
                     }
-                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
-                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
-                const float m_new = fmaxf(st.m[i], cmax);
-                float psum = 0.0f;
 #pragma unroll
-                for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        float& v = s[nt][2 * i + e];
-                        v = v == -INFINITY ? 0.0f : expf(v - m_new);
-                        psum += v;
-                    }
-                psum += __shfl_xor_sync(0xffffffffu, psum, 1);
-                psum += __shfl_xor_sync(0xffffffffu, psum, 2);
-                // Nothing visible yet: the row stays as it is (alpha 1, weights 0).
-                alpha[i] = m_new == -INFINITY ? 1.0f : expf(st.m[i] - m_new);
-                st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
-                st.m[i] = m_new;
-            }
-#pragma unroll
-            for (int dt = 0; dt < D / 8; ++dt) {
-                st.o[dt][0] *= alpha[0], st.o[dt][1] *= alpha[0];
-                st.o[dt][2] *= alpha[1], st.o[dt][3] *= alpha[1];
-            }
-
-            // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
-#pragma unroll
-            for (int ks = 0; ks < k_chunk / 16; ++ks) {
-                const uint32_t a[4] = {Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]),
-                                       Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]),
-                                       Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                                       Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
-                // Transposed matrices (keys ks * 16 + 8 * (m % 2).., dims dt * 8 + 8 * (m / 2))
-                // give b0, b1 of column groups dt and dt + 1.
-#pragma unroll
-                for (int dt = 0; dt < D / 8; dt += 2) {
-                    uint32_t b[4];
-                    ldmatrix_x4_trans(b, &v_s[buf * k_chunk + ks * 16 + (lane / 8 % 2) * 8 +
-                                              lane % 8][dt * 8 + (lane / 16) * 8]);
-                    Mma<T>::run(st.o[dt], a, b[0], b[1]);
-                    Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
+                    for (int dt = 0; dt < D / 8; ++dt)
+                        *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
+                            float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
                 }
             }
         }
-        __syncthreads();  // every warp is done with this buffer before it is refilled
-
-        if (!warp_active || c0 + k_chunk < split_end) continue;  // the split goes on
-        if constexpr (Fused) {
-#pragma unroll
-            for (int i = 0; i < 2; ++i) combined[i].add(st.m[i], st.l[i], st.o, i);
-        } else {
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                if (qpos[i] < 0) continue;
-                const int64_t slot = out_row[i] * max_splits + split;
-                if (t4 == 0) {
-                    ml[slot * 2] = st.m[i];
-                    ml[slot * 2 + 1] = st.l[i];
-                }
-#pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt)
-                    *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
-                        float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
-            }
-        }
-    }
+    }  // splits
     if constexpr (Fused) {
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
             if (qpos[i] < 0) continue;
 #pragma unroll
             for (int dt = 0; dt < D / 8; ++dt) {
-                float2 r;
-                r.x = combined[i].result(dt, 0);
-                r.y = combined[i].result(dt, 1);
-                *reinterpret_cast<float2*>(out + out_row[i] * D + dt * 8 + 2 * t4) = r;
+                store_attention_out2(out, out_row[i] * D + dt * 8 + 2 * t4,
+                                     combined[i].result(dt, 0), combined[i].result(dt, 1));
             }
         }
     }
@@ -359,7 +430,7 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
                          AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
-                         float* __restrict__ part, float* __restrict__ out) {
+                         float* __restrict__ part, AttentionOut out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
     if constexpr (Fused && D == 128) {
         __trap();
@@ -374,8 +445,8 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
 template <typename T, int D>
 void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                   const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
-                  const AttentionPlan& plan, int max_splits, float* ml, float* part, float* out,
-                  cudaStream_t stream) {
+                  const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                  const AttentionOut& out, cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
     constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
     // The opt-in is a per-device attribute of the kernels: asked once on each device.
@@ -405,8 +476,8 @@ void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& k
 template <typename T>
 void launch_for_dim(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                     const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
-                    const AttentionPlan& plan, int max_splits, float* ml, float* part, float* out,
-                    cudaStream_t stream) {
+                    const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                    const AttentionOut& out, cudaStream_t stream) {
     if (kv.head_dim == 64)
         launch_typed<T, 64>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
                             part, out, stream);
@@ -425,7 +496,7 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) 
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                          float* out, cudaStream_t stream) {
+                          const AttentionOut& out, cudaStream_t stream) {
     if (kv.type == DType::f16)
         launch_for_dim<__half>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
                                part, out, stream);

@@ -330,8 +330,11 @@ class CudaBackend final : public Backend {
         float* scratch = fused ? nullptr
                                : attention_scratch_.get(size_t(attention_scratch_floats(
                                      batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
-        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch,
-                         out, stream_);
+        // The output's 16-bit copy for the matmul that follows (side16), written by attention.
+        const AttentionOut o{out, side16(out, batch.n_tokens * n_heads * kv.head_dim),
+                             activation16_};
+        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch, o,
+                         stream_);
         check_launch("attention");
     }
 
