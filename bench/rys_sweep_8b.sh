@@ -6,15 +6,20 @@
 # tokenizer) is written by bench/write_random_llama.py unless it exists. Last, four plans with and
 # without stem reuse under --deterministic, whose results must be the same bits.
 #
-#   bash bench/rys_sweep_8b.sh ENCORE_BINARY WORK_DIR [SECONDS_PER_SWEEP]
+#   bash bench/rys_sweep_8b.sh ENCORE_BINARY WORK_DIR [SECONDS_PER_SWEEP] [STEPS]
 #
-# A sweep stopped by the time limit keeps its finished plans (the run directory resumes); the
-# summary then gives the plans done and the rate.
+# STEPS (default all): any of stem-reuse, no-stem-reuse, compare, deterministic. A sweep stopped
+# by the time limit keeps its finished plans and the next run of its step resumes it (the run
+# directory resumes); each step's summary gives the plans done and the seconds of this run and of
+# all its runs so far (WORK_DIR/sweep-MODE.seconds), so a sweep finished over several runs
+# reports its whole time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 encore=$1
 work=$2
 limit=${3:-0}
+steps=${4:-stem-reuse no-stem-reuse compare deterministic}
+wants() { [[ " $steps " == *" $1 "* ]]; }
 mkdir -p "$work"
 model=$work/llama3-8b-random
 if [ ! -f "$model/config.json" ]; then
@@ -24,24 +29,35 @@ if [ ! -f "$model/config.json" ]; then
 fi
 head -16 "$root/examples/heldout_stories.jsonl" >"$work/items16.jsonl"
 for mode in stem-reuse no-stem-reuse; do
+  wants "$mode" || continue
   extra=(--stem-reuse)
   [ "$mode" = no-stem-reuse ] && extra=(--no-stem-reuse)
+  before=$(wc -l <"$work/sweep-$mode/results.jsonl" 2>/dev/null || echo 0)
+  if [ "$before" -ge 528 ]; then
+    echo "sweep ($mode): complete, $(paste -sd+ "$work/sweep-$mode.seconds" | bc) s in all"
+    continue
+  fi
   t0=$(date +%s.%N)
   timeout "$limit" "$encore" sweep -m "$model" -o "$work/sweep-$mode" --plans rys --device cuda \
     --rubric "$root/examples/rubrics/story_quality.yaml" --items "$work/items16.jsonl" \
-    --stem-budget 16384 --no-report "${extra[@]}" >"$work/sweep-$mode.log" 2>&1 || true
+    --stem-budget 16384 --no-report "${extra[@]}" >>"$work/sweep-$mode.log" 2>&1 || true
   t1=$(date +%s.%N)
   done_plans=$(wc -l <"$work/sweep-$mode/results.jsonl" 2>/dev/null || echo 0)
-  python3 - "$mode" "$t0" "$t1" "$done_plans" <<'PY'
+  python3 - "$mode" "$t0" "$t1" "$before" "$done_plans" "$work/sweep-$mode.seconds" <<'PY'
 import sys
-mode, t0, t1, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-s = t1 - t0
-print(f"sweep ({mode}): {n}/528 plans in {s:.1f} s, {n / s:.2f} plans/s, "
-      f"528 plans at that rate: {528 * s / max(n, 1):.0f} s")
+mode, t0, t1, before, n, log = sys.argv[1:7]
+s, before, n = float(t1) - float(t0), int(before), int(n)
+with open(log, "a") as f:
+    f.write(f"{s:.1f}\n")
+total = sum(float(x) for x in open(log))
+runs = len(open(log).read().split())
+print(f"sweep ({mode}): this run {n - before} plans in {s:.1f} s ({(n - before) / s:.2f} plans/s); "
+      f"all {runs} run(s): {n}/528 plans in {total:.1f} s"
+      + (f", 528 plans at that rate: {528 * total / max(n, 1):.0f} s" if n < 528 else ", complete"))
 PY
   tail -2 "$work/sweep-$mode.log"
 done
-python3 - "$work/sweep-stem-reuse/results.jsonl" "$work/sweep-no-stem-reuse/results.jsonl" <<'PY'
+wants compare && python3 - "$work/sweep-stem-reuse/results.jsonl" "$work/sweep-no-stem-reuse/results.jsonl" <<'PY'
 import json, sys
 a = {r["plan"]: r for r in map(json.loads, open(sys.argv[1]))}
 b = {r["plan"]: r for r in map(json.loads, open(sys.argv[2]))}
@@ -55,6 +71,7 @@ for p in common:
 print(f"plans in both sweeps: {len(common)}; largest difference of a metric: {worst:.3g}")
 PY
 # Exactness: under --deterministic, stem reuse must not change a bit.
+wants deterministic || exit 0
 for mode in stem-reuse no-stem-reuse; do
   "$encore" sweep -m "$model" -o "$work/det-$mode" --plans rys --i-range 10-11 --j-range 20-21 \
     --device cuda --deterministic --rubric "$root/examples/rubrics/story_quality.yaml" \

@@ -317,6 +317,12 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         } else if (group_start > 0) {
             gathered_k.resize(size_t(group_start));
             gathered_v.resize(size_t(group_start));
+            const size_t n_group = size_t(end - begin);  // sized once: no regrowth copies
+            gathered_x.reserve(n_group * size_t(d));
+            for (int ii = 0; ii < group_start; ++ii) {
+                gathered_k[size_t(ii)].reserve(n_group * size_t(kvd));
+                gathered_v[size_t(ii)].reserve(n_group * size_t(kvd));
+            }
             for (size_t i : group) {
                 const StemState& from = *item_from[i];
                 const auto& x = from.residual[size_t(group_start)];
