@@ -34,7 +34,7 @@ for mode in stem-reuse no-stem-reuse; do
   [ "$mode" = no-stem-reuse ] && extra=(--no-stem-reuse)
   before=$(wc -l <"$work/sweep-$mode/results.jsonl" 2>/dev/null || echo 0)
   if [ "$before" -ge 528 ]; then
-    echo "sweep ($mode): complete, $(paste -sd+ "$work/sweep-$mode.seconds" | bc) s in all"
+    echo "sweep ($mode): complete, $(python3 -c "print(sum(float(x) for x in open('$work/sweep-$mode.seconds')))") s in all"
     continue
   fi
   t0=$(date +%s.%N)
