@@ -11,6 +11,7 @@
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_renderer.h"
+#include "core/html.h"
 
 namespace encore::jinja {
 
@@ -127,29 +128,7 @@ Value f_safe(Renderer&, const Value& v, Args&) {
     return Value(v.to_str());
 }
 Value f_escape(Renderer&, const Value& v, Args&) {
-    std::string out;
-    for (char c : v.to_str()) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            case '"':
-                out += "&#34;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return Value(out);
+    return Value(html_escape(v.to_str()));
 }
 Value f_default(Renderer&, const Value& v, Args& a) {
     const Value def = arg(a, 0, "default_value", Value(""));

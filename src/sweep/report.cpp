@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/html.h"
 #include "core/mapped_file.h"
 #include "sweep/heatmap.h"
 
@@ -276,32 +277,6 @@ std::string base64(const std::string& in) {
     return out;
 }
 
-std::string esc(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 std::string num(double v, int digits = 4) {
     if (std::isnan(v)) return "";
     if (!std::isfinite(v)) return v > 0 ? "inf" : "-inf";
@@ -311,7 +286,7 @@ std::string num(double v, int digits = 4) {
 // data-v: the value the table sorts by (empty cells sort last).
 std::string td(const std::string& text, double sort_value) {
     std::string v = std::isfinite(sort_value) ? fmt::format("{:.17g}", sort_value) : "";
-    return fmt::format("<td data-v=\"{}\">{}</td>", v, esc(text));
+    return fmt::format("<td data-v=\"{}\">{}</td>", v, html_escape(text));
 }
 
 void write_atomic(const fs::path& path, const std::string& data) {
@@ -370,7 +345,7 @@ std::string pareto_svg(const RunData& run, const MetricInfo& m,
         s += fmt::format(
             "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#bbb\"><title>{} {}"
             "</title></circle>",
-            X(row.n_instances - run.n_layers), Y(v), esc(row.plan), num(v));
+            X(row.n_instances - run.n_layers), Y(v), html_escape(row.plan), num(v));
     }
     std::string poly;
     for (const PlanRow* p : front)
@@ -382,7 +357,7 @@ std::string pareto_svg(const RunData& run, const MetricInfo& m,
         s += fmt::format(
             "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"#2166ac\"><title>{} {}"
             "</title></circle>",
-            X(p->n_instances - run.n_layers), Y(p->metrics.at(m.name).value), esc(p->plan),
+            X(p->n_instances - run.n_layers), Y(p->metrics.at(m.name).value), html_escape(p->plan),
             num(p->metrics.at(m.name).value));
     s += fmt::format(
         "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">added layers "
@@ -395,7 +370,7 @@ std::string pareto_svg(const RunData& run, const MetricInfo& m,
     s += fmt::format(
         "<text x=\"12\" y=\"{}\" font-size=\"11\" transform=\"rotate(-90 12 {})\" "
         "text-anchor=\"middle\">{}</text></svg>",
-        t + (H - t - b) / 2, t + (H - t - b) / 2, esc(m.label));
+        t + (H - t - b) / 2, t + (H - t - b) / 2, html_escape(m.label));
     return s;
 }
 
@@ -427,7 +402,7 @@ const char* kJs = R"(document.querySelectorAll('table.sortable').forEach(functio
 });)";
 
 std::string samples_html(const RunData& run, const std::string& plan, const std::string& title) {
-    std::string s = fmt::format("<h3>{}</h3>", esc(title));
+    std::string s = fmt::format("<h3>{}</h3>", html_escape(title));
     int shown = 0;
     for (const auto& x : run.samples) {
         if (x.plan != plan) continue;
@@ -435,7 +410,7 @@ std::string samples_html(const RunData& run, const std::string& plan, const std:
         s += fmt::format(
             "<div class=\"sample\"><b>prompt:</b> {} <span class=\"note\">({} tokens, "
             "{})</span><pre>{}</pre></div>",
-            esc(x.prompt), x.tokens, esc(x.stop_reason), esc(x.text));
+            html_escape(x.prompt), x.tokens, html_escape(x.stop_reason), html_escape(x.text));
     }
     if (shown == 0) s += "<p class=\"note\">no samples of this plan</p>";
     return s;
@@ -447,7 +422,7 @@ std::string build_html(const RunData& run, const std::map<std::string, std::stri
         "sweep report</title><style>";
     h += kCss;
     h += "</style></head><body>";
-    h += fmt::format("<h1>Layer-repetition sweep of {}</h1>", esc(run.model));
+    h += fmt::format("<h1>Layer-repetition sweep of {}</h1>", html_escape(run.model));
     int n_rys = 0;
     for (const auto& r : run.rows) n_rys += r.i && r.j ? 1 : 0;
     const PlanRow* base = base_row(run);
@@ -465,7 +440,7 @@ std::string build_html(const RunData& run, const std::map<std::string, std::stri
             h += fmt::format(
                 "<figure><img class=\"map\" width=\"{}\" alt=\"heatmap of {}\" "
                 "src=\"data:image/png;base64,{}\"></figure>",
-                640, esc(m.label), base64(png.at(m.name)));
+                640, html_escape(m.label), base64(png.at(m.name)));
     h += "</div>";
 
     if (run.distance) {
@@ -490,7 +465,7 @@ std::string build_html(const RunData& run, const std::map<std::string, std::stri
                 if (dv.count({c.i, c.j}) && std::isfinite(c.delta))
                     x.push_back(dv[{c.i, c.j}]), y.push_back(c.delta);
             h += fmt::format("<tr><td>{}</td><td class=\"rho\">{}</td><td>{}</td></tr>",
-                             esc(m.label), num(spearman(x, y), 3), x.size());
+                             html_escape(m.label), num(spearman(x, y), 3), x.size());
         }
         h += "</tbody></table></div></div>";
     }
@@ -500,11 +475,11 @@ std::string build_html(const RunData& run, const std::map<std::string, std::stri
          "against the unmodified model (plan base).</p><table class=\"sortable\" id=\"plans\">"
          "<thead><tr><th>plan</th><th>i</th><th>j</th><th>block length</th><th>added layers</th>";
     for (const auto& m : run.metrics)
-        h += fmt::format("<th>{}</th><th>{} delta</th><th>95% interval</th>", esc(m.label),
-                         esc(m.name));
+        h += fmt::format("<th>{}</th><th>{} delta</th><th>95% interval</th>", html_escape(m.label),
+                         html_escape(m.name));
     h += "</tr></thead><tbody>";
     for (const auto& r : run.rows) {
-        h += fmt::format("<tr><td data-v=\"{}\">{}</td>", esc(r.plan), esc(r.plan));
+        h += fmt::format("<tr><td data-v=\"{}\">{}</td>", html_escape(r.plan), html_escape(r.plan));
         h += r.i ? td(std::to_string(*r.i), *r.i) : td("", NAN);
         h += r.j ? td(std::to_string(*r.j), *r.j) : td("", NAN);
         h += r.i && r.j ? td(std::to_string(*r.j - *r.i), *r.j - *r.i) : td("", NAN);
@@ -534,7 +509,8 @@ std::string build_html(const RunData& run, const std::map<std::string, std::stri
          "j - i layers.</p><table class=\"sortable\" id=\"lengths\"><thead><tr><th>block "
          "length</th><th>plans</th>";
     for (const auto& m : run.metrics)
-        h += fmt::format("<th>mean {}</th><th>mean {} delta</th>", esc(m.label), esc(m.name));
+        h += fmt::format("<th>mean {}</th><th>mean {} delta</th>", html_escape(m.label),
+                         html_escape(m.name));
     h += "</tr></thead><tbody>";
     for (int len = 1; len <= run.n_layers; ++len) {
         int count = 0;
@@ -570,9 +546,9 @@ std::string build_html(const RunData& run, const std::map<std::string, std::stri
         h += fmt::format(
             "<div><h3>{}</h3>{}<table><thead><tr><th>plan</th><th>added "
             "layers</th><th>{}</th></tr></thead><tbody>",
-            esc(m.label), pareto_svg(run, m, front), esc(m.label));
+            html_escape(m.label), pareto_svg(run, m, front), html_escape(m.label));
         for (const PlanRow* p : front)
-            h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(p->plan),
+            h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", html_escape(p->plan),
                              p->n_instances - run.n_layers, num(p->metrics.at(m.name).value));
         h += "</tbody></table></div>";
     }

@@ -356,6 +356,12 @@ TEST_F(CudaOps, AttentionOutputFeedsTheNextMatmulAsConvertedValues) {
         MirroredPool pool(n_kv_heads, head_dim, 16, 512, rng, kv_type);
         const std::vector<int> lengths = {300, 37};
         pool.host.assign(lengths, rng);
+        if (kv_type == DType::bf16) {  // finite K/V everywhere (the pool's garbage is f32 bits)
+            const auto values = random_floats(rng, int64_t(pool.host.data.size() * 2));
+            std::vector<uint16_t> bits(values.size());
+            for (size_t i = 0; i < bits.size(); ++i) bits[i] = f32_to_bf16(values[i]);
+            std::memcpy(pool.host.data.data(), bits.data(), bits.size() * sizeof(uint16_t));
+        }
         pool.device = up(pool.host.data);
         test::Batch batch;
         for (int s = 0; s < int(lengths.size()); ++s)
