@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The full RYS sweep of a 32-layer Llama-3-8B-shaped model on the GPU: every plan "layers 0..j-1
-# then i..31" (528 with the base) with a 16-item rubric probe (examples/rubrics/story_quality.yaml,
-# the first 16 stories of examples/heldout_stories.jsonl), timed with stem reuse and again with
-# --no-stem-reuse, and the two result sets compared. The model (random bf16 weights, the Llama-3
-# tokenizer) is written by bench/write_random_llama.py unless it exists. Last, four plans with and
-# without stem reuse under --deterministic, whose results must be the same bits.
+# then i..31" with i < j (528, and the base: 529 plans) with a 16-item rubric probe
+# (examples/rubrics/story_quality.yaml, the first 16 stories of examples/heldout_stories.jsonl),
+# timed with stem reuse and again with --no-stem-reuse, and the two result sets compared. The
+# model (random bf16 weights, the Llama-3 tokenizer) is written by bench/write_random_llama.py
+# unless it exists. Last, four plans and the base with and without stem reuse under
+# --deterministic, whose results must be the same bits.
 #
 #   bash bench/rys_sweep_8b.sh ENCORE_BINARY WORK_DIR [SECONDS_PER_SWEEP] [STEPS]
 #
@@ -32,8 +33,8 @@ for mode in stem-reuse no-stem-reuse; do
   wants "$mode" || continue
   extra=(--stem-reuse)
   [ "$mode" = no-stem-reuse ] && extra=(--no-stem-reuse)
-  before=$(wc -l <"$work/sweep-$mode/results.jsonl" 2>/dev/null || echo 0)
-  if [ "$before" -ge 528 ]; then
+  before=$({ wc -l <"$work/sweep-$mode/results.jsonl"; } 2>/dev/null || echo 0)
+  if [ "$before" -ge 529 ]; then
     echo "sweep ($mode): complete, $(python3 -c "print(sum(float(x) for x in open('$work/sweep-$mode.seconds')))") s in all"
     continue
   fi
@@ -42,7 +43,7 @@ for mode in stem-reuse no-stem-reuse; do
     --rubric "$root/examples/rubrics/story_quality.yaml" --items "$work/items16.jsonl" \
     --stem-budget 16384 --no-report "${extra[@]}" >>"$work/sweep-$mode.log" 2>&1 || true
   t1=$(date +%s.%N)
-  done_plans=$(wc -l <"$work/sweep-$mode/results.jsonl" 2>/dev/null || echo 0)
+  done_plans=$({ wc -l <"$work/sweep-$mode/results.jsonl"; } 2>/dev/null || echo 0)
   python3 - "$mode" "$t0" "$t1" "$before" "$done_plans" "$work/sweep-$mode.seconds" <<'PY'
 import sys
 mode, t0, t1, before, n, log = sys.argv[1:7]
@@ -52,8 +53,8 @@ with open(log, "a") as f:
 total = sum(float(x) for x in open(log))
 runs = len(open(log).read().split())
 print(f"sweep ({mode}): this run {n - before} plans in {s:.1f} s ({(n - before) / s:.2f} plans/s); "
-      f"all {runs} run(s): {n}/528 plans in {total:.1f} s"
-      + (f", 528 plans at that rate: {528 * total / max(n, 1):.0f} s" if n < 528 else ", complete"))
+      f"all {runs} run(s): {n}/529 plans in {total:.1f} s"
+      + (f", 529 plans at that rate: {529 * total / max(n, 1):.0f} s" if n < 529 else ", complete"))
 PY
   tail -2 "$work/sweep-$mode.log"
 done
