@@ -142,7 +142,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
                                               AttentionOut out) {
-    // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V.
+    // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
     Row* k_s = reinterpret_cast<Row*>(smem);
@@ -177,7 +177,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const bool warp_active = __any_sync(0xffffffffu, qpos[0] >= 0 || qpos[1] >= 0);
 
     // Q rounded to the pool's type into shared memory (zeros for rows without a query), read
-    // back as A fragments by ldmatrix; 8 dims (two float4 loads) per copy, a row's 16 copies
+    // back as A fragments by ldmatrix; 8 dims (two float4 loads) per copy, a row's D / 8 copies
     // contiguous.
     for (int idx = int(threadIdx.x); idx < k_rows * D / 8; idx += k_warps * 32) {
         const int r = idx / (D / 8), c = (idx % (D / 8)) * 8;
