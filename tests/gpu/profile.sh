@@ -4,10 +4,14 @@
 # lists, kernel by kernel, a 512-token prefill, the 2048-token passes of an 8192-token prefill
 # and a decode step at batch 1 after 512 tokens.
 #
-#   bash tests/gpu/profile.sh ENCORE_BINARY [LOG_DIR] [short|long|all]
+#   bash tests/gpu/profile.sh ENCORE_BINARY [LOG_DIR] [short|long|all|attention]
 #
 # short: the 512-token prefill and the decode step (about a minute); long: the 8192-token
-# prefill (several minutes under ncu); all (default): both.
+# prefill (several minutes under ncu); all (default): both. attention: Nsight Compute's detailed
+# sections (throughput, occupancy, warp stalls, instruction counts, source counters) of the
+# tensor-core attention kernel at the last 2048-token pass of an 8192-token prefill and at a
+# decode step after 512 tokens (with its split combine), and the time of every attention launch
+# of an 8192-token prefill, summed per pass (about 90 s).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 encore=$1
@@ -20,6 +24,43 @@ trace() {  # trace NAME BENCH_ARGS...: the kernels of one bench run as CSV
   ncu --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
     "$encore" bench --device cuda --score-items 0 --gpu-repeats 1 "$@" >"$logs/$name.csv"
 }
+if [ "$which" = attention ]; then
+  sections=(--section SpeedOfLight --section ComputeWorkloadAnalysis --section Occupancy
+    --section LaunchStats --section WarpStateStats --section SchedulerStats
+    --section SourceCounters --section InstructionStats)
+  bench=(bench --device cuda --score-items 0 --gpu-repeats 1)
+  # Attention launches (one per layer): warm-up 512 (32), then the first 8192-token prefill in
+  # passes of 2048 (128); launch 140 is a layer of its last pass.
+  ncu "${sections[@]}" -k regex:attention_mma --launch-skip 140 --launch-count 1 "$encore" \
+    "${bench[@]}" --prefill-tokens 8192 --decode-contexts 64 --decode-batches 1 \
+    --decode-steps 1 >"$logs/attention_8192.txt"
+  # Attention and combine launches, two per layer: warm-up 512, two 512-token prefills, the
+  # 512-token context, the decode warm-up step (320); 330 is in the first timed decode step.
+  ncu "${sections[@]}" -k "regex:attention_mma|combine_kernel" --launch-skip 330 \
+    --launch-count 2 "$encore" "${bench[@]}" --prefill-tokens 512 --decode-contexts 512 \
+    --decode-batches 1 --decode-steps 2 >"$logs/attention_decode.txt"
+  ncu --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
+    -k regex:attention_mma --launch-skip 32 --launch-count 128 "$encore" "${bench[@]}" \
+    --prefill-tokens 8192 --decode-contexts 64 --decode-batches 1 --decode-steps 1 \
+    >"$logs/attention_8192_times.csv"
+  python3 - "$logs/attention_8192_times.csv" <<'PY'
+import csv, sys
+lines = open(sys.argv[1]).read().splitlines()
+start = next(i for i, l in enumerate(lines) if l.startswith('"ID"'))
+rows = list(csv.reader(lines[start:]))
+col = rows[0].index("Metric Value")
+ns = [float(r[col].replace(",", "")) for r in rows[1:] if len(r) == len(rows[0])]
+passes = [sum(ns[i:i + 32]) / 1e6 for i in range(0, len(ns), 32)]
+print(f"attention of an 8192-token prefill: {sum(ns) / 1e6:.1f} ms over {len(ns)} launches; "
+      f"per 2048-token pass: {', '.join(f'{p:.1f}' for p in passes)} ms")
+PY
+  for f in attention_8192 attention_decode; do
+    echo "== $f"
+    grep -E "^  [a-z_ ]*void|Duration|Issue Slots Busy|Registers Per Thread|Executed Instructions  |Warp Cycles Per Issued|Achieved Occupancy" \
+      "$logs/$f.txt" || true
+  done
+  exit 0
+fi
 # Passes: warm-up 512, 512 x 2 (warm-up, timed), context 512, decode warm-up + 2 steps.
 if [ "$which" != long ]; then
 trace prefill512 --prefill-tokens 512 --decode-contexts 512 --decode-batches 1 --decode-steps 2
