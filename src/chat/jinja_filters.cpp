@@ -334,8 +334,10 @@ Value f_indent(Renderer&, const Value& v, Args& a) {
         rv = lines.empty() ? "" : lines[0];
         if (lines.size() > 1) {
             rv += "\n";
-            for (size_t i = 1; i < lines.size(); ++i)
-                rv += (i > 1 ? "\n" : "") + (lines[i].empty() ? "" : indention + lines[i]);
+            for (size_t i = 1; i < lines.size(); ++i) {
+                if (i > 1) rv += '\n';
+                if (!lines[i].empty()) rv += indention + lines[i];
+            }
         }
     }
     if (first) rv = indention + rv;

@@ -79,7 +79,10 @@ std::string csv_field(const std::string& value) {
 
 std::string csv_row(const std::vector<std::string>& fields) {
     std::string out;
-    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + csv_field(fields[i]);
+    for (size_t i = 0; i < fields.size(); ++i) {
+        if (i) out += ',';
+        out += csv_field(fields[i]);
+    }
     return out + "\n";
 }
 

@@ -62,7 +62,8 @@ std::string format_value(double v) {
 }
 
 std::string format_signed(double v) {
-    return (v > 0 ? "+" : "") + format_value(v);
+    std::string out = v > 0 ? "+" : "";
+    return out += format_value(v);
 }
 
 // How the colours of a map are chosen; shared by the cells and the colour bar.

@@ -177,7 +177,10 @@ void write_results_csv(const std::string& path, const json& run, const std::vect
     out += "\n";
     for (const json& r : rows) {
         std::string layers;
-        for (const auto& l : r.at("layers")) layers += (layers.empty() ? "" : " ") + l.dump();
+        for (const auto& l : r.at("layers")) {
+            if (!layers.empty()) layers += ' ';
+            layers += l.dump();
+        }
         out += csv_text(r.at("plan").get<std::string>()) + "," +
                (r["i"].is_number() ? r["i"].dump() : "") + "," +
                (r["j"].is_number() ? r["j"].dump() : "") + "," + csv_text(layers) + "," +
@@ -185,7 +188,8 @@ void write_results_csv(const std::string& path, const json& run, const std::vect
         for (const std::string& n : metrics) {
             const json m = r["metrics"].contains(n) ? r["metrics"][n] : json::object();
             const json ci = m.contains("ci") ? m["ci"] : json::array({json(), json()});
-            out += "," + csv_number(m.value("value", json())) + "," +
+            out += ',';
+            out += csv_number(m.value("value", json())) + "," +
                    csv_number(m.value("delta", json())) + "," + csv_number(ci[0]) + "," +
                    csv_number(ci[1]);
         }
