@@ -21,6 +21,15 @@ work=$2
 limit=${3:-0}
 steps=${4:-stem-reuse no-stem-reuse compare deterministic}
 wants() { [[ " $steps " == *" $1 "* ]]; }
+for step in $steps; do
+  case $step in
+    stem-reuse | no-stem-reuse | compare | deterministic) ;;
+    *)
+      echo "rys_sweep_8b.sh: unknown step '$step' (stem-reuse, no-stem-reuse, compare, deterministic)" >&2
+      exit 2
+      ;;
+  esac
+done
 mkdir -p "$work"
 model=$work/llama3-8b-random
 if [ ! -f "$model/config.json" ]; then
