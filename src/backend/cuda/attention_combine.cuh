@@ -8,33 +8,22 @@
 // same bits.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <cmath>
 
+#include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 
 namespace encore::cuda {
 
-// Output values at [at, at + 2) (at even): f32 and, when asked, their 16-bit copy.
+// Output values at [at, at + 2) (at even), and at `at`: f32 and, when asked, their 16-bit copy.
 __device__ __forceinline__ void store_attention_out2(const AttentionOut& out, int64_t at, float x,
                                                      float y) {
     *reinterpret_cast<float2*>(out.f32 + at) = float2{x, y};
-    if (!out.out16) return;
-    if (out.out16_type == DType::bf16)
-        *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(out.out16) + at) =
-            __floats2bfloat162_rn(x, y);
-    else
-        *reinterpret_cast<__half2*>(static_cast<__half*>(out.out16) + at) = __floats2half2_rn(x, y);
+    if (out.out16) store16x2(out.out16, out.out16_type, at, x, y);
 }
 __device__ __forceinline__ void store_attention_out(const AttentionOut& out, int64_t at, float x) {
     out.f32[at] = x;
-    if (!out.out16) return;
-    if (out.out16_type == DType::bf16)
-        static_cast<__nv_bfloat16*>(out.out16)[at] = __float2bfloat16_rn(x);
-    else
-        static_cast<__half*>(out.out16)[at] = __float2half_rn(x);
+    if (out.out16) store16(out.out16, out.out16_type, at, x);
 }
 
 // Adds a split's (m, l) to the running (big, den) and returns the weights of the old running

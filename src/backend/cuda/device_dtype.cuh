@@ -1,5 +1,6 @@
 // Device-side reads of the stored element types (core/dtype.h): one element of a weight tensor
-// as f32, whatever its dtype, with the same values as the scalar conversions of core/dtype.h.
+// as f32, whatever its dtype, with the same values as the scalar conversions of core/dtype.h;
+// and writes of f32 values into 16-bit copies (the matmuls' inputs), rounded to nearest even.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -44,6 +45,23 @@ __device__ __forceinline__ float load_element(const void* base, DType dtype, int
         default:
             return 0.0f;
     }
+}
+
+// Stores v as element i of a 16-bit array of type t16 (f16 or bf16).
+__device__ __forceinline__ void store16(void* out16, DType t16, int64_t i, float v) {
+    if (t16 == DType::bf16)
+        static_cast<__nv_bfloat16*>(out16)[i] = __float2bfloat16_rn(v);
+    else
+        static_cast<__half*>(out16)[i] = __float2half_rn(v);
+}
+
+// Stores a and b as elements i and i + 1 (i even) in one 4-byte store.
+__device__ __forceinline__ void store16x2(void* out16, DType t16, int64_t i, float a, float b) {
+    if (t16 == DType::bf16)
+        *reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(out16) + i) =
+            __floats2bfloat162_rn(a, b);
+    else
+        *reinterpret_cast<__half2*>(static_cast<__half*>(out16) + i) = __floats2half2_rn(a, b);
 }
 
 }  // namespace encore::cuda

@@ -27,23 +27,7 @@ __global__ void embed_kernel(const void* table, DType dtype, int64_t d, const in
         out[i * d + c] = load_element(table, dtype, row * d + c);
 }
 
-// One block per row; each thread sums a strided slice, then a fixed tree over the block.
-// Stores v, rounded to nearest even, as element i of a 16-bit copy (`out16` of type t16: f16 or
-// bf16; none when null).
-__device__ __forceinline__ void store16(void* out16, DType t16, int64_t i, float v) {
-    if (t16 == DType::bf16)
-        static_cast<__nv_bfloat16*>(out16)[i] = __float2bfloat16_rn(v);
-    else
-        static_cast<__half*>(out16)[i] = __float2half_rn(v);
-}
-
-// One block of Threads per row. With Vec > 0 the row sits in registers: thread t holds the
-// float4 groups t, t + Threads, ... (Vec of them, rows of d <= 4 * Threads * Vec, d % 4 == 0),
-// loaded once, all loads in flight before the first use; otherwise (Vec == 0) a strided loop
-// reads x twice. With `y`, the residual add comes first: x += y (stored back), then the norm of
-// the sum (out may equal y: each thread reads its elements of y before writing them to out).
-// Each thread sums its own elements in index order, then a fixed tree over the block: the order
-// depends only on d.
+// The sum of every thread's `sum` over a block of Threads, by a fixed tree.
 template <int Threads>
 __device__ __forceinline__ float block_sum(float sum) {
     __shared__ float partial[Threads / 32];
@@ -57,6 +41,13 @@ __device__ __forceinline__ float block_sum(float sum) {
     return sum;
 }
 
+// One block of Threads per row. With Vec > 0 the row sits in registers: thread t holds the
+// float4 groups t, t + Threads, ... (Vec of them, rows of d <= 4 * Threads * Vec, d % 4 == 0),
+// loaded once, all loads in flight before the first use; otherwise (Vec == 0) a strided loop
+// reads x twice. With `y`, the residual add comes first: x += y (stored back), then the norm of
+// the sum (out may equal y: each thread reads its elements of y before writing them to out).
+// Each thread sums its own elements in index order, then a fixed tree over the block: the order
+// depends only on d.
 template <int Threads, int Vec>
 __global__ void __launch_bounds__(Threads)
     rms_norm_kernel(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t d,
