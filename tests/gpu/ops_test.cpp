@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -204,6 +205,50 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
             EXPECT_EQ(down(ys[size_t(i)], count), down(ys1[size_t(i)], count)) << "weight " << i;
         }
     }
+}
+
+// Kernels may start before the one before them has ended (launch.cuh): a chain of dependent
+// decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV, SiLU·mul, down GEMV, many times
+// over, each reading what the one before wrote) gives the same bits enqueued back to back as with
+// the stream drained after every op, where nothing can overlap. A kernel reading its input before
+// its wait would see the previous round's values.
+TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
+    const int64_t d = 1024, f = 2816;
+    const auto norm_w = random_weights(rng, DType::bf16, 1, d);
+    const auto gate_w = random_weights(rng, DType::bf16, f, d, 0.05f);
+    const auto up_w = random_weights(rng, DType::bf16, f, d, 0.05f);
+    const auto down_w = random_weights(rng, DType::bf16, d, f, 0.05f);
+    const auto x0 = random_floats(rng, d), y0 = random_floats(rng, d);
+    float* probe = device_floats(1);
+    auto run = [&](bool drain) {
+        float* x = up(x0);
+        float* y = up(y0);
+        float* gate = device_floats(size_t(f));
+        float* upv = device_floats(size_t(f));
+        auto step = [&] {
+            if (!drain) return;
+            float host = 0;
+            cuda->to_host(&host, probe, sizeof(float));  // waits for the stream to drain
+        };
+        for (int round = 0; round < 40; ++round) {
+            cuda->add_rms_norm(x, y, norm_w.view, 1e-5f, 1, y);
+            step();
+            const Backend::MatmulOut gate_up[] = {{&gate_w.view, nullptr, gate},
+                                                  {&up_w.view, nullptr, upv}};
+            cuda->matmuls(y, 1, gate_up);
+            step();
+            cuda->silu_mul(gate, upv, f, gate);
+            step();
+            cuda->matmul(gate, 1, down_w.view, nullptr, y);
+            step();
+        }
+        return down(x, size_t(d));
+    };
+    const auto overlapped = run(false);
+    const auto serial = run(true);
+    EXPECT_EQ(overlapped, serial);
+    EXPECT_TRUE(
+        std::all_of(serial.begin(), serial.end(), [](float v) { return std::isfinite(v); }));
 }
 
 TEST_F(CudaOps, RopeAtLongPositions) {

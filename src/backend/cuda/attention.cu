@@ -23,6 +23,7 @@
 #include "backend/cuda/attention_combine.cuh"
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 namespace encore::cuda {
 
@@ -106,6 +107,8 @@ __global__ void __launch_bounds__(k_warps * 32)
     attention_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv, BatchDevice batch,
                      const AttentionTile* __restrict__ tiles, AttentionPlan plan, int max_splits,
                      float scale, float* __restrict__ ml, float* __restrict__ part) {
+    wait_for_inputs();
+    let_next_kernel_start();
     constexpr int Rpw = rows_per_warp(Hdl);
     constexpr int R = Rpw * k_warps;
     extern __shared__ float smem[];
@@ -257,6 +260,8 @@ __global__ void __launch_bounds__(32 * k_combine_rows)
     combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
                    const int32_t* __restrict__ positions, int64_t n_rows, int n_heads, int hd,
                    int max_splits, AttentionOut out) {
+    wait_for_inputs();
+    let_next_kernel_start();
     const int64_t row = int64_t(blockIdx.x) * k_combine_rows + threadIdx.x / 32;
     if (row >= n_rows) return;
     const int lane = int(threadIdx.x % 32);
@@ -308,8 +313,8 @@ void launch_typed(const float* q, int n_heads, const KvDeviceView& kv, const Bat
     }
     const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
                     unsigned(max_splits));
-    attention_kernel<KvT, Hdl><<<grid, k_warps * 32, smem, stream>>>(
-        q, n_heads, kv, batch, tiles, plan, max_splits, 1.0f / sqrtf(float(hd)), ml, part);
+    launch(attention_kernel<KvT, Hdl>, grid, k_warps * 32, smem, stream, q, n_heads, kv, batch,
+           tiles, plan, max_splits, 1.0f / sqrtf(float(hd)), ml, part);
 }
 
 template <typename KvT>
@@ -406,9 +411,9 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
         }
     }
     const int64_t n_rows = batch.n_tokens * n_heads;
-    combine_kernel<<<unsigned((n_rows + k_combine_rows - 1) / k_combine_rows), 32 * k_combine_rows,
-                     0, stream>>>(ml, part, batch.positions, n_rows, n_heads, kv.head_dim,
-                                  max_splits, out);
+    launch(combine_kernel, unsigned((n_rows + k_combine_rows - 1) / k_combine_rows),
+           32 * k_combine_rows, 0, stream, ml, part, batch.positions, n_rows, n_heads, kv.head_dim,
+           max_splits, out);
 }
 
 }  // namespace encore::cuda

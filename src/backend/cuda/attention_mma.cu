@@ -30,6 +30,7 @@
 
 #include "backend/cuda/attention_combine.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 namespace encore::cuda {
 
@@ -437,6 +438,8 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     } else
 #endif
     {
+        wait_for_inputs();
+        let_next_kernel_start();
         attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
                                    out);
     }
@@ -463,13 +466,13 @@ void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& k
     }
     if (fused) {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
-        attention_mma_kernel<T, D, true><<<grid, k_warps * 32, smem, stream>>>(
-            q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+        launch(attention_mma_kernel<T, D, true>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     } else {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
                         unsigned(max_splits));
-        attention_mma_kernel<T, D, false><<<grid, k_warps * 32, smem, stream>>>(
-            q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+        launch(attention_mma_kernel<T, D, false>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     }
 }
 

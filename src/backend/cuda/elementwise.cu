@@ -7,6 +7,7 @@
 
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 namespace encore::cuda {
 
@@ -20,6 +21,8 @@ unsigned blocks_for(int64_t n, int threads = k_threads) {
 
 __global__ void embed_kernel(const void* table, DType dtype, int64_t d, const int32_t* ids,
                              float* out) {
+    wait_for_inputs();
+    let_next_kernel_start();
     const int64_t i = blockIdx.y;
     const int64_t row = ids[i];
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
@@ -47,7 +50,7 @@ __device__ __forceinline__ float block_sum(float sum) {
 // reads x twice. With `y`, the residual add comes first: x += y (stored back), then the norm of
 // the sum (out may equal y: each thread reads its elements of y before writing them to out).
 // Each thread sums its own elements in index order, then a fixed tree over the block: the order
-// depends only on d.
+// depends only on d. The register path reads its weights before waiting for the previous kernel.
 template <int Threads, int Vec>
 __global__ void __launch_bounds__(Threads)
     rms_norm_kernel(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t d,
@@ -56,8 +59,18 @@ __global__ void __launch_bounds__(Threads)
     float* xi = x + i * d;
     float sum = 0.0f;
     if constexpr (Vec > 0) {
-        float4 v[Vec];
+        float4 v[Vec], wv[Vec];
         const int64_t groups = d / 4;
+#pragma unroll
+        for (int u = 0; u < Vec; ++u) {
+            const int64_t c = 4 * (threadIdx.x + int64_t(u) * Threads);
+            if (c < d)
+                wv[u] =
+                    make_float4(load_element(w, w_dtype, c), load_element(w, w_dtype, c + 1),
+                                load_element(w, w_dtype, c + 2), load_element(w, w_dtype, c + 3));
+        }
+        wait_for_inputs();
+        let_next_kernel_start();
 #pragma unroll
         for (int u = 0; u < Vec; ++u) {
             const int64_t g = threadIdx.x + int64_t(u) * Threads;
@@ -84,10 +97,8 @@ __global__ void __launch_bounds__(Threads)
             const int64_t g = threadIdx.x + int64_t(u) * Threads;
             if (g >= groups) continue;
             const int64_t c = 4 * g;
-            const float4 r = make_float4(v[u].x * scale * load_element(w, w_dtype, c),
-                                         v[u].y * scale * load_element(w, w_dtype, c + 1),
-                                         v[u].z * scale * load_element(w, w_dtype, c + 2),
-                                         v[u].w * scale * load_element(w, w_dtype, c + 3));
+            const float4 r = make_float4(v[u].x * scale * wv[u].x, v[u].y * scale * wv[u].y,
+                                         v[u].z * scale * wv[u].z, v[u].w * scale * wv[u].w);
             reinterpret_cast<float4*>(out + i * d)[g] = r;
             if (out16) {
                 store16(out16, t16, i * d + c, r.x), store16(out16, t16, i * d + c + 1, r.y);
@@ -95,6 +106,8 @@ __global__ void __launch_bounds__(Threads)
             }
         }
     } else {
+        wait_for_inputs();
+        let_next_kernel_start();
         for (int64_t c = threadIdx.x; c < d; c += Threads) {
             float a = xi[c];
             if (y) xi[c] = a = a + y[i * d + c];
@@ -112,6 +125,8 @@ __global__ void __launch_bounds__(Threads)
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c], once per batch for every rope call.
 __global__ void rope_table_kernel(int64_t n, int half, const int32_t* positions,
                                   const float* inv_freq, float2* cos_sin) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n * half;
          t += int64_t(gridDim.x) * blockDim.x) {
         const float angle = float(positions[t / half]) * inv_freq[t % half];
@@ -122,6 +137,8 @@ __global__ void rope_table_kernel(int64_t n, int half, const int32_t* positions,
 }
 
 __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim, const float2* cos_sin) {
+    wait_for_inputs();
+    let_next_kernel_start();
     const int half = head_dim / 2;
     const int64_t total = n * n_heads * half;
     for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
@@ -140,6 +157,8 @@ __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim, cons
 
 __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out,
                                 void* out16, DType t16) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
@@ -152,6 +171,8 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, f
 // The same per element, four at a time (n % 4 == 0, 16-byte aligned arrays).
 __global__ void silu_mul4_kernel(const float4* gate, const float4* up, int64_t n4, float4* out,
                                  void* out16, DType t16) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n4;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float4 g = gate[i], u = up[i];
@@ -169,18 +190,24 @@ __global__ void silu_mul4_kernel(const float4* gate, const float4* up, int64_t n
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
         x[i] += y[i];
 }
 
 __global__ void add_bias_kernel(float* y, int64_t n, int64_t m, const void* bias, DType dtype) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * m;
          i += int64_t(gridDim.x) * blockDim.x)
         y[i] += load_element(bias, dtype, i % m);
 }
 
 __global__ void gather_rows_kernel(const float* src, int64_t d, const int32_t* rows, float* dst) {
+    wait_for_inputs();
+    let_next_kernel_start();
     const int64_t i = blockIdx.y;
     const float* s = src + int64_t(rows[i]) * d;
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
@@ -205,6 +232,8 @@ __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
 
 template <typename T>
 __global__ void convert_kernel(const float* x, int64_t n, T* out) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
         out[i] = from_f32<T>(x[i]);
@@ -214,6 +243,8 @@ __global__ void convert_kernel(const float* x, int64_t n, T* out) {
 template <typename T>
 __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
                                 BatchDevice batch) {
+    wait_for_inputs();
+    let_next_kernel_start();
     const int hd = kv.head_dim;
     const int64_t per_token = int64_t(kv.n_kv_heads) * hd;
     const int64_t total = batch.n_tokens * per_token;
@@ -244,7 +275,7 @@ void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids,
                   float* out, cudaStream_t stream) {
     if (n == 0) return;
     const dim3 grid(blocks_for(d), unsigned(n));
-    embed_kernel<<<grid, k_threads, 0, stream>>>(table, dtype, d, ids, out);
+    launch(embed_kernel, grid, k_threads, 0, stream, table, dtype, d, ids, out);
 }
 
 void launch_rms_norm(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t n,
@@ -253,70 +284,72 @@ void launch_rms_norm(float* x, const float* y, const void* w, DType w_dtype, flo
     const unsigned grid = unsigned(n);
     const bool vec = d % 4 == 0 && (uintptr_t(x) | uintptr_t(y) | uintptr_t(out)) % 16 == 0;
     if (d <= 256)
-        rms_norm_kernel<32, 0><<<grid, 32, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
+        launch(rms_norm_kernel<32, 0>, grid, 32, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+               t16);
     else if (vec && d <= 4 * 256 * 4)
-        rms_norm_kernel<256, 4>
-            <<<grid, 256, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
+        launch(rms_norm_kernel<256, 4>, grid, 256, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+               t16);
     else if (vec && d <= 4 * 256 * 8)
-        rms_norm_kernel<256, 8>
-            <<<grid, 256, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
+        launch(rms_norm_kernel<256, 8>, grid, 256, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+               t16);
     else
-        rms_norm_kernel<256, 0>
-            <<<grid, 256, 0, stream>>>(x, y, w, w_dtype, eps, d, out, out16, t16);
+        launch(rms_norm_kernel<256, 0>, grid, 256, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+               t16);
 }
 
 void launch_rope_table(int64_t n, int head_dim, const int32_t* positions, const float* inv_freq,
                        float* cos_sin, cudaStream_t stream) {
     const int half = head_dim / 2;
     if (n * half == 0) return;
-    rope_table_kernel<<<grid_cap(n * half), k_threads, 0, stream>>>(
-        n, half, positions, inv_freq, reinterpret_cast<float2*>(cos_sin));
+    launch(rope_table_kernel, grid_cap(n * half), k_threads, 0, stream, n, half, positions,
+           inv_freq, reinterpret_cast<float2*>(cos_sin));
 }
 
 void launch_rope(float* x, int64_t n, int n_heads, int head_dim, const float* cos_sin,
                  cudaStream_t stream) {
     const int64_t total = n * n_heads * (head_dim / 2);
     if (total == 0) return;
-    rope_kernel<<<grid_cap(total), k_threads, 0, stream>>>(
-        x, n, n_heads, head_dim, reinterpret_cast<const float2*>(cos_sin));
+    launch(rope_kernel, grid_cap(total), k_threads, 0, stream, x, n, n_heads, head_dim,
+           reinterpret_cast<const float2*>(cos_sin));
 }
 
 void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out, void* out16,
                      DType t16, cudaStream_t stream) {
     if (n == 0) return;
     if (n % 4 == 0 && (uintptr_t(gate) | uintptr_t(up) | uintptr_t(out)) % 16 == 0)
-        silu_mul4_kernel<<<grid_cap(n / 4), k_threads, 0, stream>>>(
-            reinterpret_cast<const float4*>(gate), reinterpret_cast<const float4*>(up), n / 4,
-            reinterpret_cast<float4*>(out), out16, t16);
+        launch(silu_mul4_kernel, grid_cap(n / 4), k_threads, 0, stream,
+               reinterpret_cast<const float4*>(gate), reinterpret_cast<const float4*>(up), n / 4,
+               reinterpret_cast<float4*>(out), out16, t16);
     else
-        silu_mul_kernel<<<grid_cap(n), k_threads, 0, stream>>>(gate, up, n, out, out16, t16);
+        launch(silu_mul_kernel, grid_cap(n), k_threads, 0, stream, gate, up, n, out, out16, t16);
 }
 
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream) {
     if (n == 0) return;
-    add_kernel<<<grid_cap(n), k_threads, 0, stream>>>(x, y, n);
+    launch(add_kernel, grid_cap(n), k_threads, 0, stream, x, y, n);
 }
 
 void launch_add_bias(float* y, int64_t n, int64_t m, const void* bias, DType dtype,
                      cudaStream_t stream) {
     if (n * m == 0) return;
-    add_bias_kernel<<<grid_cap(n * m), k_threads, 0, stream>>>(y, n, m, bias, dtype);
+    launch(add_bias_kernel, grid_cap(n * m), k_threads, 0, stream, y, n, m, bias, dtype);
 }
 
 void launch_gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n, float* dst,
                         cudaStream_t stream) {
     if (n == 0) return;
     const dim3 grid(blocks_for(d), unsigned(n));
-    gather_rows_kernel<<<grid, k_threads, 0, stream>>>(src, d, rows, dst);
+    launch(gather_rows_kernel, grid, k_threads, 0, stream, src, d, rows, dst);
 }
 
 void launch_convert(const float* x, int64_t n, DType to, void* out, cudaStream_t stream) {
     if (n == 0) return;
     if (to == DType::bf16)
-        convert_kernel<<<grid_cap(n), k_threads, 0, stream>>>(x, n,
-                                                              static_cast<__nv_bfloat16*>(out));
+        launch(convert_kernel<__nv_bfloat16>, grid_cap(n), k_threads, 0, stream, x, n,
+               static_cast<__nv_bfloat16*>(out));
     else
-        convert_kernel<<<grid_cap(n), k_threads, 0, stream>>>(x, n, static_cast<__half*>(out));
+        launch(convert_kernel<__half>, grid_cap(n), k_threads, 0, stream, x, n,
+               static_cast<__half*>(out));
 }
 
 void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
@@ -326,13 +359,13 @@ void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
     const unsigned grid = grid_cap(total);
     switch (kv.type) {
         case DType::f16:
-            kv_store_kernel<__half><<<grid, k_threads, 0, stream>>>(k, v, kv, batch);
+            launch(kv_store_kernel<__half>, grid, k_threads, 0, stream, k, v, kv, batch);
             break;
         case DType::bf16:
-            kv_store_kernel<__nv_bfloat16><<<grid, k_threads, 0, stream>>>(k, v, kv, batch);
+            launch(kv_store_kernel<__nv_bfloat16>, grid, k_threads, 0, stream, k, v, kv, batch);
             break;
         default:
-            kv_store_kernel<float><<<grid, k_threads, 0, stream>>>(k, v, kv, batch);
+            launch(kv_store_kernel<float>, grid, k_threads, 0, stream, k, v, kv, batch);
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 namespace encore::cuda {
 
@@ -41,6 +42,8 @@ template <DType Q>
 __global__ void __launch_bounds__(k_warps * 32)
     matmul_quant_kernel(const float* __restrict__ x, int64_t n, const uint8_t* __restrict__ w,
                         int64_t m, int64_t k, float* __restrict__ y) {
+    wait_for_inputs();
+    let_next_kernel_start();
     const int lane = int(threadIdx.x % 32);
     const int64_t j = int64_t(blockIdx.x) * k_warps + threadIdx.x / 32;
     if (j >= m) return;
@@ -84,6 +87,8 @@ __device__ __forceinline__ uint64_t mix64(uint64_t z) {
 }
 
 __global__ void fill_random_kernel(void* out, DType dtype, int64_t n, float a, uint64_t seed) {
+    wait_for_inputs();
+    let_next_kernel_start();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const uint64_t r = mix64(seed + uint64_t(i) * 0x9E3779B97F4A7C15ull);
@@ -106,14 +111,14 @@ void launch_matmul_quant(const float* x, int64_t n, const void* w, DType dtype, 
                     unsigned((n + k_rows_per_pass - 1) / k_rows_per_pass));
     const auto* wb = static_cast<const uint8_t*>(w);
     if (dtype == DType::q8_0)
-        matmul_quant_kernel<DType::q8_0><<<grid, k_warps * 32, 0, stream>>>(x, n, wb, m, k, y);
+        launch(matmul_quant_kernel<DType::q8_0>, grid, k_warps * 32, 0, stream, x, n, wb, m, k, y);
     else
-        matmul_quant_kernel<DType::q4_0><<<grid, k_warps * 32, 0, stream>>>(x, n, wb, m, k, y);
+        launch(matmul_quant_kernel<DType::q4_0>, grid, k_warps * 32, 0, stream, x, n, wb, m, k, y);
 }
 
 void launch_fill_random(void* out, DType dtype, int64_t n, float a, uint64_t seed,
                         cudaStream_t stream) {
-    fill_random_kernel<<<4096, 256, 0, stream>>>(out, dtype, n, a, seed);
+    launch(fill_random_kernel, 4096, 256, 0, stream, out, dtype, n, a, seed);
 }
 
 }  // namespace encore::cuda
