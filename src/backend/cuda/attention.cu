@@ -360,17 +360,15 @@ int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, in
 }
 
 namespace {
-int fused_min_blocks = -1;   // -1: two blocks per multiprocessor of the current device
-bool fused_min_set = false;  // set by a test: the only rule
-}  // namespace
+int fused_min_blocks = -1;  // -1: two blocks per multiprocessor of the current device
+}
 
 void set_attention_fused_min_blocks(int blocks) {
     fused_min_blocks = blocks;
-    fused_min_set = blocks >= 0;
 }
 
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
-                     int n_tiles, int max_pos) {
+                     int n_tiles) {
     if (!attention_mma_fits(kv_type, head_dim, plan)) return false;
     int device = 0, major = 0;
     cudaGetDevice(&device);
@@ -381,9 +379,6 @@ bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const Attentio
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
         fused_min_blocks = 2 * (sms > 0 ? sms : 1);
     }
-    // One split per query (positions below k_attention_split): the fused kernel runs the same
-    // blocks as the split one and needs no combine pass.
-    if (!fused_min_set && max_pos < k_attention_split) return true;
     return int64_t(n_tiles) * plan.head_chunks * n_kv_heads >= fused_min_blocks;
 }
 
@@ -396,8 +391,7 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
     float* ml = scratch;  // [n_tokens, n_heads, max_splits, 2]
     float* part = scratch ? scratch + batch.n_tokens * n_heads * max_splits * 2 : nullptr;
     if (attention_mma_fits(kv.type, kv.head_dim, plan)) {
-        const bool fused =
-            attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles, max_pos);
+        const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles);
         launch_attention_mma(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
                              part, out, stream);
         if (fused) return;

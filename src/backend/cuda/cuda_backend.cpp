@@ -326,8 +326,7 @@ class CudaBackend final : public Backend {
             n_tiles_ = int(tiles.size());
             tiles_tokens_ = plan.tile_tokens;
         }
-        const bool fused =
-            attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_, max_pos_);
+        const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_);
         float* scratch = fused ? nullptr
                                : attention_scratch_.get(size_t(attention_scratch_floats(
                                      batch.n_tokens, n_heads, kv.head_dim, max_pos_)));

@@ -2,9 +2,9 @@
 // C++. Every pointer is device memory unless its comment says otherwise; every launcher enqueues
 // on `stream` and returns without waiting. A kernel may start before the previous one on the
 // stream has ended (launch.cuh) and read weights before it waits for it: the `w` of
-// launch_rms_norm must be memory no kernel writes. Each output element is computed by one thread,
-// warp or block in an order fixed by the shapes of the model, never by the number of rows in the
-// call: an item's results do not depend on the rest of its batch.
+// launch_rms_norm must be memory no kernel writes. Each output element is computed by one thread, warp or
+// block in an order fixed by the shapes of the model, never by the number of rows in the call:
+// an item's results do not depend on the rest of its batch.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -102,13 +102,11 @@ int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, in
 // head_dim 64 or 128): then Q and the softmax weights are rounded to the pool's type for the
 // tensor cores, with f32 accumulation.
 bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan);
-// Whether a call with `n_tiles` tiles and largest position `max_pos` combines the splits inside
-// its blocks (enough blocks without splitting the keys: prefill; or a single split per query)
-// and so needs no scratch; the same bits either way.
+// Whether a call with `n_tiles` tiles combines the splits inside its blocks (enough blocks
+// without splitting the keys: prefill) and so needs no scratch; the same bits either way.
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
-                     int n_tiles, int max_pos);
-// Tests: the fewest blocks for which attention_fused says yes, then the only rule (default, or
-// -1: two per multiprocessor, and any call whose queries all lie in the first split).
+                     int n_tiles);
+// Tests: the fewest blocks for which attention_fused says yes (default two per multiprocessor).
 void set_attention_fused_min_blocks(int blocks);
 // Where attention writes its output [n, n_heads * head_dim]: in f32 and, when out16 is set, the
 // same values rounded to out16_type (f16 or bf16) beside them, the 16-bit copy the next matmul
