@@ -4,14 +4,15 @@
 # lists, kernel by kernel, a 512-token prefill, the 2048-token passes of an 8192-token prefill
 # and a decode step at batch 1 after 512 tokens.
 #
-#   bash tests/gpu/profile.sh ENCORE_BINARY [LOG_DIR] [short|long|all|attention]
+#   bash tests/gpu/profile.sh ENCORE_BINARY [LOG_DIR] [short|long|all|attention|gemv]
 #
 # short: the 512-token prefill and the decode step (about a minute); long: the 8192-token
 # prefill (several minutes under ncu); all (default): both. attention: Nsight Compute's detailed
 # sections (throughput, occupancy, warp stalls, instruction counts, source counters) of the
 # tensor-core attention kernel at the last 2048-token pass of an 8192-token prefill and at a
 # decode step after 512 tokens (with its split combine), and the time of every attention launch
-# of an 8192-token prefill, summed per pass (about 90 s).
+# of an 8192-token prefill, summed per pass (about 90 s). gemv: the time and DRAM bytes of every
+# GEMV launch of a decode step at batch 1 after 512 tokens, by weight shape (about 30 s).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 encore=$1
@@ -59,6 +60,18 @@ PY
     grep -E "^  [a-z_ ]*void|Duration|Issue Slots Busy|Registers Per Thread|Executed Instructions  |Warp Cycles Per Issued|Achieved Occupancy" \
       "$logs/$f.txt" || true
   done
+  exit 0
+fi
+if [ "$which" = gemv ]; then
+  # GEMV launches: one per prefill (the output head's row: warm-up 512, two 512-token prefills,
+  # the 512-token context), then 129 per decode step (4 per layer and the output head); the
+  # first timed step starts at launch 133. Caches are left as the step leaves them.
+  ncu --clock-control none --cache-control none -k regex:gemv16 --launch-skip 133 \
+    --launch-count 129 --csv --print-units base \
+    --metrics gpu__time_duration.sum,dram__bytes_read.sum,launch__grid_size "$encore" bench \
+    --device cuda --score-items 0 --gpu-repeats 1 --prefill-tokens 512 --decode-contexts 512 \
+    --decode-batches 1 --decode-steps 2 >"$logs/gemv.csv"
+  python3 "$here/gemv_summary.py" "$logs/gemv.csv"
   exit 0
 fi
 # Passes: warm-up 512, 512 x 2 (warm-up, timed), context 512, decode warm-up + 2 steps.
