@@ -29,6 +29,13 @@ namespace {
 constexpr int k_max_rows = 8;
 constexpr int k_warps = 8;
 constexpr int k_unroll = 4;
+// Resident blocks per multiprocessor the registers must allow: four on Hopper (measured above);
+// on older GPUs whatever the compiler picks (holding sm_80 to four spills registers).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+constexpr int k_min_blocks = 1;
+#else
+constexpr int k_min_blocks = 4;
+#endif
 
 __device__ __forceinline__ void widen(const uint4& v, bool bf16, float (&out)[8]) {
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
@@ -55,7 +62,7 @@ struct Segments {
 };
 
 template <bool Bf16>
-__global__ void __launch_bounds__(k_warps * 32, 4)
+__global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n) {
     // This block's weight, chosen with constant indices only (a computed index into the
     // parameters would copy them to local memory).
