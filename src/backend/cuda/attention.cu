@@ -107,8 +107,7 @@ __global__ void __launch_bounds__(k_warps * 32)
     attention_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv, BatchDevice batch,
                      const AttentionTile* __restrict__ tiles, AttentionPlan plan, int max_splits,
                      float scale, float* __restrict__ ml, float* __restrict__ part) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     constexpr int Rpw = rows_per_warp(Hdl);
     constexpr int R = Rpw * k_warps;
     extern __shared__ float smem[];
@@ -260,8 +259,7 @@ __global__ void __launch_bounds__(32 * k_combine_rows)
     combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
                    const int32_t* __restrict__ positions, int64_t n_rows, int n_heads, int hd,
                    int max_splits, AttentionOut out) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     const int64_t row = int64_t(blockIdx.x) * k_combine_rows + threadIdx.x / 32;
     if (row >= n_rows) return;
     const int lane = int(threadIdx.x % 32);

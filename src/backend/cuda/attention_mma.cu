@@ -438,8 +438,7 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     } else
 #endif
     {
-        wait_for_inputs();
-        let_next_kernel_start();
+        wait_for_previous_kernel();
         attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
                                    out);
     }

@@ -21,8 +21,7 @@ unsigned blocks_for(int64_t n, int threads = k_threads) {
 
 __global__ void embed_kernel(const void* table, DType dtype, int64_t d, const int32_t* ids,
                              float* out) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     const int64_t i = blockIdx.y;
     const int64_t row = ids[i];
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
@@ -69,8 +68,7 @@ __global__ void __launch_bounds__(Threads)
                     make_float4(load_element(w, w_dtype, c), load_element(w, w_dtype, c + 1),
                                 load_element(w, w_dtype, c + 2), load_element(w, w_dtype, c + 3));
         }
-        wait_for_inputs();
-        let_next_kernel_start();
+        wait_for_previous_kernel();
 #pragma unroll
         for (int u = 0; u < Vec; ++u) {
             const int64_t g = threadIdx.x + int64_t(u) * Threads;
@@ -106,8 +104,7 @@ __global__ void __launch_bounds__(Threads)
             }
         }
     } else {
-        wait_for_inputs();
-        let_next_kernel_start();
+        wait_for_previous_kernel();
         for (int64_t c = threadIdx.x; c < d; c += Threads) {
             float a = xi[c];
             if (y) xi[c] = a = a + y[i * d + c];
@@ -125,8 +122,7 @@ __global__ void __launch_bounds__(Threads)
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c], once per batch for every rope call.
 __global__ void rope_table_kernel(int64_t n, int half, const int32_t* positions,
                                   const float* inv_freq, float2* cos_sin) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n * half;
          t += int64_t(gridDim.x) * blockDim.x) {
         const float angle = float(positions[t / half]) * inv_freq[t % half];
@@ -137,8 +133,7 @@ __global__ void rope_table_kernel(int64_t n, int half, const int32_t* positions,
 }
 
 __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim, const float2* cos_sin) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     const int half = head_dim / 2;
     const int64_t total = n * n_heads * half;
     for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
@@ -157,8 +152,7 @@ __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim, cons
 
 __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out,
                                 void* out16, DType t16) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
@@ -171,8 +165,7 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, f
 // The same per element, four at a time (n % 4 == 0, 16-byte aligned arrays).
 __global__ void silu_mul4_kernel(const float4* gate, const float4* up, int64_t n4, float4* out,
                                  void* out16, DType t16) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n4;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float4 g = gate[i], u = up[i];
@@ -190,24 +183,21 @@ __global__ void silu_mul4_kernel(const float4* gate, const float4* up, int64_t n
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
         x[i] += y[i];
 }
 
 __global__ void add_bias_kernel(float* y, int64_t n, int64_t m, const void* bias, DType dtype) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * m;
          i += int64_t(gridDim.x) * blockDim.x)
         y[i] += load_element(bias, dtype, i % m);
 }
 
 __global__ void gather_rows_kernel(const float* src, int64_t d, const int32_t* rows, float* dst) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     const int64_t i = blockIdx.y;
     const float* s = src + int64_t(rows[i]) * d;
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
@@ -232,8 +222,7 @@ __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
 
 template <typename T>
 __global__ void convert_kernel(const float* x, int64_t n, T* out) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
         out[i] = from_f32<T>(x[i]);
@@ -243,8 +232,7 @@ __global__ void convert_kernel(const float* x, int64_t n, T* out) {
 template <typename T>
 __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
                                 BatchDevice batch) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     const int hd = kv.head_dim;
     const int64_t per_token = int64_t(kv.n_kv_heads) * hd;
     const int64_t total = batch.n_tokens * per_token;

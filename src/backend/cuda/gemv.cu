@@ -112,8 +112,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     };
     // The first step's weights (never written by a kernel) load before the wait for x.
     if (has_row) load_step(lane);
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     if (!has_row) return;
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;

@@ -1,18 +1,15 @@
 // How the CUDA backend's kernels are launched: every one through launch(), with programmatic
 // dependent launch on Hopper and later GPUs. A kernel launched so may start while the kernel
 // before it on the stream is still running: its blocks become resident as soon as every block of
-// the previous kernel has called let_next_kernel_start(), and wait in wait_for_inputs() until that
-// kernel has finished and its writes are visible. Between the two they may only read what no
-// kernel writes (weights). This hides the launch latency and the ramp of a kernel behind the tail
-// of the one before, which matters where kernels are a few microseconds long (decode: about 400
-// launches per token). It changes when a kernel starts, never what it computes.
+// the previous kernel has passed wait_for_previous_kernel(), and wait there until that kernel has
+// finished and its writes are visible. Before it they may only read what no kernel writes
+// (weights). This hides the launch latency and the ramp of a kernel behind the tail of the one
+// before, which matters where kernels are a few microseconds long (decode: about 400 launches
+// per token). It changes when a kernel starts, never what it computes.
 //
-// Rules every kernel of the backend follows:
-// - wait_for_inputs() before any read of activations, the KV pool or scratch, and before any
-//   write, in every block (a block that returned without it could let the next kernel pass a
-//   kernel still running two places back);
-// - let_next_kernel_start() anywhere (early is best; it only allows the next kernel's blocks to be
-//   scheduled).
+// The rule every kernel of the backend follows: wait_for_previous_kernel() before any read of
+// activations, the KV pool or scratch, and before any write, in every block (a block that
+// returned without it could let the next kernel pass a kernel still running two places back).
 // Kernels from elsewhere (cuBLASLt) are launched as usual and keep the usual stream order.
 // ENCORE_CUDA_PDL=0 in the environment turns programmatic launches off (for comparisons).
 #pragma once
@@ -27,14 +24,11 @@
 
 namespace encore::cuda {
 
-__device__ __forceinline__ void wait_for_inputs() {
+// Waits until the previous kernel on the stream has finished and its writes are visible, then
+// lets the next kernel's blocks be scheduled (they wait in turn in their own call).
+__device__ __forceinline__ void wait_for_previous_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void let_next_kernel_start() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
 }

@@ -42,8 +42,7 @@ template <DType Q>
 __global__ void __launch_bounds__(k_warps * 32)
     matmul_quant_kernel(const float* __restrict__ x, int64_t n, const uint8_t* __restrict__ w,
                         int64_t m, int64_t k, float* __restrict__ y) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     const int lane = int(threadIdx.x % 32);
     const int64_t j = int64_t(blockIdx.x) * k_warps + threadIdx.x / 32;
     if (j >= m) return;
@@ -87,8 +86,7 @@ __device__ __forceinline__ uint64_t mix64(uint64_t z) {
 }
 
 __global__ void fill_random_kernel(void* out, DType dtype, int64_t n, float a, uint64_t seed) {
-    wait_for_inputs();
-    let_next_kernel_start();
+    wait_for_previous_kernel();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const uint64_t r = mix64(seed + uint64_t(i) * 0x9E3779B97F4A7C15ull);
