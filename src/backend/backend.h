@@ -146,6 +146,17 @@ class Backend {
         rms_norm(x, weight, eps, n, out);
     }
 
+    // The SwiGLU MLP's first half: gate = x · W_gateᵀ and up = x · W_upᵀ (as matmuls()), then
+    // out = silu(gate) * up (as silu_mul()), the same values. gate and up are the call's scratch:
+    // a backend may compute out without writing them. out may equal gate.
+    virtual void swiglu(const float* x /*[n, d]*/, int64_t n, const TensorView& w_gate /*[f, d]*/,
+                        const TensorView& w_up /*[f, d]*/, float* gate /*[n, f]*/,
+                        float* up /*[n, f]*/, float* out /*[n, f]*/) {
+        const MatmulOut gate_up[] = {{&w_gate, nullptr, gate}, {&w_up, nullptr, up}};
+        matmuls(x, n, gate_up);
+        silu_mul(gate, up, n * w_gate.n_rows(), out);
+    }
+
     // Rotates pairs (i, i + head_dim/2) of every head by angle pos * inv_freq[i] (the HF
     // "rotate_half" convention), in place.
     virtual void rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads,
@@ -161,6 +172,17 @@ class Backend {
     virtual void kv_store(const float* k /*[n, n_kv_heads, head_dim]*/,
                           const float* v /*[n, n_kv_heads, head_dim]*/, const KvLayerView& kv,
                           const BatchLayout& batch) = 0;
+
+    // RoPE on q and k (as rope() on each, in place), then k and v stored into the pool (as
+    // kv_store()): the same values as the three calls in turn. A backend may do it in one pass.
+    virtual void rope_kv_store(float* q /*[n, n_heads, head_dim]*/, int n_heads,
+                               float* k /*[n, n_kv_heads, head_dim]*/,
+                               const float* v /*[n, n_kv_heads, head_dim]*/, const RopeTable& table,
+                               const KvLayerView& kv, const BatchLayout& batch) {
+        rope(q, batch.n_tokens, n_heads, batch.positions, table);
+        rope(k, batch.n_tokens, kv.n_kv_heads, batch.positions, table);
+        kv_store(k, v, kv, batch);
+    }
 
     // Causal attention of each token over positions 0..pos of its sequence, GQA: query head h
     // uses KV head h / (n_heads / n_kv_heads). Scale 1/sqrt(head_dim).

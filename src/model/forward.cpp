@@ -91,19 +91,15 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
             backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
             backend.rms_norm(s.k.data(), L.k_norm, eps, n * spec.n_kv_heads, s.k.data());
         }
-        backend.rope(s.q.data(), n, int(spec.n_heads), in.positions.data(), rope);
-        backend.rope(s.k.data(), n, int(spec.n_kv_heads), in.positions.data(), rope);
-        backend.kv_store(s.k.data(), s.v.data(), kv_view, layout);
+        backend.rope_kv_store(s.q.data(), int(spec.n_heads), s.k.data(), s.v.data(), rope, kv_view,
+                              layout);
         if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), s.k.data(), s.v.data());
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
         backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
 
         // MLP block (SwiGLU).
         backend.add_rms_norm(s.x.data(), s.h.data(), L.ffn_norm, eps, n, s.h.data());
-        const Backend::MatmulOut gate_up[] = {{&L.w_gate, nullptr, s.gate.data()},
-                                              {&L.w_up, nullptr, s.up.data()}};
-        backend.matmuls(s.h.data(), n, gate_up);
-        backend.silu_mul(s.gate.data(), s.up.data(), n * f, s.gate.data());
+        backend.swiglu(s.h.data(), n, L.w_gate, L.w_up, s.gate.data(), s.up.data(), s.gate.data());
         backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
         if (ii + 1 < plan.n_instances()) {  // the residual add and the next instance's norm
             const LayerWeights& next = w.layers[size_t(plan.layers[size_t(ii + 1)])];

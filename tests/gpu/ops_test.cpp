@@ -207,8 +207,48 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
     }
 }
 
+// swiglu gives the bits of the gate/up matmuls followed by silu_mul: n = 1 and 3 take the GEMV
+// with SwiGLU in its epilogue, n = 5 the GEMMs and silu_mul. Its output's 16-bit copy (for the
+// down matmul) gives that matmul the bits of the same values uploaded afresh.
+TEST_F(CudaOps, SwigluEqualsMatmulsThenSiluMulBitwise) {
+    // f = 302: the last block has rows past the end; 304: a k the down GEMV takes.
+    for (const auto& [dtype, f] :
+         {std::pair{DType::bf16, int64_t(302)}, std::pair{DType::bf16, int64_t(304)},
+          std::pair{DType::f16, int64_t(304)}}) {
+        for (int64_t n : {1, 3, 5}) {
+            SCOPED_TRACE(std::string(dtype_name(dtype)) + " f=" + std::to_string(f) +
+                         " n=" + std::to_string(n));
+            const int64_t k = 256;
+            const auto wg = random_weights(rng, dtype, f, k, 0.1f);
+            const auto wu = random_weights(rng, dtype, f, k, 0.1f);
+            const auto wd = random_weights(rng, dtype, k, f, 0.1f);
+            const auto x = random_floats(rng, n * k);
+            float* xd = up(x);
+            float* out = device_floats(size_t(n * f));
+            cuda->swiglu(xd, n, wg.view, wu.view, device_floats(size_t(n * f)),
+                         device_floats(size_t(n * f)), out);
+            float* down_of_out = device_floats(size_t(n * k));
+            if (f % 8 == 0) cuda->matmul(out, n, wd.view, nullptr, down_of_out);  // the 16-bit copy
+            const auto fused = down(out, size_t(n * f));
+
+            float* gate = device_floats(size_t(n * f));
+            float* upv = device_floats(size_t(n * f));
+            const Backend::MatmulOut gate_up[] = {{&wg.view, nullptr, gate},
+                                                  {&wu.view, nullptr, upv}};
+            cuda->matmuls(xd, n, gate_up);
+            cuda->silu_mul(gate, upv, n * f, gate);
+            EXPECT_EQ(fused, down(gate, size_t(n * f)));
+            if (f % 8) continue;
+            float* down_fresh = device_floats(size_t(n * k));
+            cuda->matmul(up(fused), n, wd.view, nullptr, down_fresh);
+            EXPECT_EQ(down(down_of_out, size_t(n * k)), down(down_fresh, size_t(n * k)));
+        }
+    }
+}
+
 // Kernels may start before the one before them has ended (launch.cuh): a chain of dependent
-// decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV, SiLU·mul, down GEMV, many times
+// decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV and SiLU·mul (fused in every other
+// round), down GEMV, many times
 // over, each reading what the one before wrote) gives the same bits enqueued back to back as with
 // the stream drained after every op, where nothing can overlap. A kernel reading its input before
 // its wait would see the previous round's values.
@@ -233,11 +273,15 @@ TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
         for (int round = 0; round < 40; ++round) {
             cuda->add_rms_norm(x, y, norm_w.view, 1e-5f, 1, y);
             step();
-            const Backend::MatmulOut gate_up[] = {{&gate_w.view, nullptr, gate},
-                                                  {&up_w.view, nullptr, upv}};
-            cuda->matmuls(y, 1, gate_up);
-            step();
-            cuda->silu_mul(gate, upv, f, gate);
+            if (round % 2) {
+                cuda->swiglu(y, 1, gate_w.view, up_w.view, gate, upv, gate);
+            } else {
+                const Backend::MatmulOut gate_up[] = {{&gate_w.view, nullptr, gate},
+                                                      {&up_w.view, nullptr, upv}};
+                cuda->matmuls(y, 1, gate_up);
+                step();
+                cuda->silu_mul(gate, upv, f, gate);
+            }
             step();
             cuda->matmul(gate, 1, down_w.view, nullptr, y);
             step();
@@ -350,6 +394,60 @@ void check_attention(CudaOps& t, Backend& scalar, Backend& cuda, int n_heads, in
     const bool tensor_cores = kv_type != DType::f32 && (head_dim == 64 || head_dim == 128);
     const double tolerance = !tensor_cores ? 1e-5 : kv_type == DType::bf16 ? 1e-2 : 2e-3;
     EXPECT_LE(max_rel_error(t.down(out, q.size()), ref), tolerance);
+}
+
+// rope_kv_store in one launch gives the bits of rope, rope and kv_store in turn (q, k and the
+// pool), over every pool type, and the scalar backend's values within rope's tolerance.
+TEST_F(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
+    for (DType kv_type : {DType::f32, DType::f16, DType::bf16}) {
+        for (int head_dim : {16, 128}) {
+            SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " + std::to_string(head_dim));
+            const int n_heads = 8, n_kv_heads = 2;
+            std::vector<float> inv_freq(size_t(head_dim / 2));
+            for (int i = 0; i < head_dim / 2; ++i)
+                inv_freq[size_t(i)] = std::pow(500000.0f, -2.0f * float(i) / float(head_dim));
+            const RopeTable table{inv_freq.data(), head_dim};
+            MirroredPool pool(n_kv_heads, head_dim, 16, 64, rng, kv_type);
+            pool.host.assign({40, 3, 300}, rng);
+            test::Batch batch;  // prefill of sequence 0, decode of 1, a chunk of 2
+            for (int p = 0; p < 40; ++p) batch.add(0, p);
+            batch.add(1, 2);
+            for (int p = 290; p < 300; ++p) batch.add(2, p);
+            const int64_t n = batch.size();
+            const BatchLayout layout = batch.layout(pool.host);
+            const auto q = random_floats(rng, n * n_heads * head_dim);
+            const auto k = random_floats(rng, n * n_kv_heads * head_dim);
+            const auto v = random_floats(rng, n * n_kv_heads * head_dim);
+            const size_t pool_floats = pool.host.data.size();
+
+            float* q1 = up(q);
+            float* k1 = up(k);
+            pool.device = up(pool.host.data);
+            cuda->begin_batch(layout);
+            cuda->rope_kv_store(q1, n_heads, k1, up(v), table, pool.device_view(1), layout);
+            const auto q_fused = down(q1, q.size()), k_fused = down(k1, k.size());
+            const auto pool_fused = down(pool.device, pool_floats);
+
+            float* q2 = up(q);
+            float* k2 = up(k);
+            pool.device = up(pool.host.data);
+            cuda->begin_batch(layout);
+            cuda->rope(q2, n, n_heads, layout.positions, table);
+            cuda->rope(k2, n, n_kv_heads, layout.positions, table);
+            cuda->kv_store(k2, up(v), pool.device_view(1), layout);
+            EXPECT_EQ(q_fused, down(q2, q.size()));
+            EXPECT_EQ(k_fused, down(k2, k.size()));
+            EXPECT_EQ(std::memcmp(pool_fused.data(), down(pool.device, pool_floats).data(),
+                                  pool_floats * sizeof(float)),
+                      0);
+
+            auto q_ref = q, k_ref = k;
+            scalar->rope_kv_store(q_ref.data(), n_heads, k_ref.data(), v.data(), table,
+                                  pool.host.view(1), layout);
+            EXPECT_LE(max_rel_error(q_fused, q_ref), 2e-6);
+            EXPECT_LE(max_rel_error(k_fused, k_ref), 2e-6);
+        }
+    }
 }
 
 TEST_F(CudaOps, AttentionPrefillEveryHeadDimAndGrouping) {

@@ -220,7 +220,7 @@ class CudaBackend final : public Backend {
         const void* x16 = nullptr;
         DType x16_type = DType::f32;
         if (x16_of_ == x && x16_count_ == n * outs[0].w->row_elems()) {
-            x16 = x16_.ptr;
+            x16 = x16_at_;
             x16_type = activation16_;
         }
         x16_of_ = nullptr;
@@ -270,24 +270,45 @@ class CudaBackend final : public Backend {
         }
     }
 
+    void swiglu(const float* x, int64_t n, const TensorView& w_gate, const TensorView& w_up,
+                float* gate, float* up, float* out) override {
+        const DType type = w_gate.dtype;
+        const int64_t m = w_gate.n_rows(), k = w_gate.row_elems();
+        const bool gemv = !options_.deterministic && gemv16_fits(n, k) &&
+                          (type == DType::bf16 || type == DType::f16) && w_up.dtype == type &&
+                          w_up.n_rows() == m && w_up.row_elems() == k;
+        if (!gemv) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
+        // x's 16-bit copy (written beside it by the op before), or x converted now.
+        const void* x16 =
+            x16_of_ == x && x16_count_ == n * k && activation16_ == type ? x16_at_ : nullptr;
+        if (!x16) {
+            void* buf = x16_.get(size_t(n * k));
+            launch_convert(x, n * k, type, buf, stream_);
+            check_launch("convert");
+            x16 = buf;
+        }
+        activation16_ = type;
+        launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, x16, n, out,
+                             side16(out, n * m, x16), activation16_, stream_);
+        check_launch("gemv16 swiglu");
+    }
+
     void rope(float* x, int64_t n, int n_heads, const int32_t* positions,
               const RopeTable& table) override {
         x16_of_ = nullptr;
-        const float* freq = inv_freq(table);
-        const int64_t half = table.head_dim / 2;
-        const bool batch_positions =
-            has_layout_ && positions == layout_.positions && n <= dev_.n_tokens;
-        // The batch's rotations are computed by its first rope call and kept for the others.
-        if (!batch_positions || rope_table_for_ != table.head_dim) {
-            const int32_t* pos = batch_positions ? dev_.positions : upload(positions, size_t(n));
-            const int64_t rows = batch_positions ? dev_.n_tokens : n;
-            launch_rope_table(rows, table.head_dim, pos, freq,
-                              rope_cos_sin_.get(size_t(rows * half * 2)), stream_);
-            check_launch("rope table");
-            rope_table_for_ = batch_positions ? table.head_dim : 0;
-        }
-        launch_rope(x, n, n_heads, table.head_dim, rope_cos_sin_.ptr, stream_);
+        launch_rope(x, n, n_heads, table.head_dim, rotations(positions, n, table), stream_);
         check_launch("rope");
+    }
+
+    void rope_kv_store(float* q, int n_heads, float* k, const float* v, const RopeTable& table,
+                       const KvLayerView& kv, const BatchLayout& batch) override {
+        x16_of_ = nullptr;
+        if (table.head_dim != kv.head_dim)
+            return Backend::rope_kv_store(q, n_heads, k, v, table, kv, batch);
+        prepare(batch, kv.block_size);
+        const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
+        launch_rope_kv_store(q, n_heads, k, v, cos_sin, device_view(kv), dev_, stream_);
+        check_launch("rope_kv_store");
     }
 
     void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {
@@ -423,13 +444,33 @@ class CudaBackend final : public Backend {
     // The 16-bit copy an op producing `out` (n values) writes beside it for the next matmuls, in
     // the 16-bit type of the weights seen last (null before any, or for f32/quantized models).
     // Every other op that writes device memory forgets it; matmuls uses it when its x is `out`.
-    void* side16(const float* out, int64_t n) {
+    // An op still reading a 16-bit input (`reading`) gets the other of the two buffers.
+    void* side16(const float* out, int64_t n, const void* reading = nullptr) {
         x16_of_ = nullptr;
         if (activation16_ != DType::bf16 && activation16_ != DType::f16) return nullptr;
-        void* buf = x16_.get(size_t(n));
+        DeviceArray<uint16_t>& buf = reading && reading == x16_.ptr ? x16_spare_ : x16_;
+        x16_at_ = buf.get(size_t(n));
         x16_of_ = out;
         x16_count_ = n;
-        return buf;
+        return x16_at_;
+    }
+
+    // The (cos, sin) table of n positions [n, head_dim / 2, 2] on the device. The batch's
+    // rotations are computed by its first rope call and kept for the others.
+    const float* rotations(const int32_t* positions, int64_t n, const RopeTable& table) {
+        const float* freq = inv_freq(table);
+        const int64_t half = table.head_dim / 2;
+        const bool batch_positions =
+            has_layout_ && positions == layout_.positions && n <= dev_.n_tokens;
+        if (!batch_positions || rope_table_for_ != table.head_dim) {
+            const int32_t* pos = batch_positions ? dev_.positions : upload(positions, size_t(n));
+            const int64_t rows = batch_positions ? dev_.n_tokens : n;
+            launch_rope_table(rows, table.head_dim, pos, freq,
+                              rope_cos_sin_.get(size_t(rows * half * 2)), stream_);
+            check_launch("rope table");
+            rope_table_for_ = batch_positions ? table.head_dim : 0;
+        }
+        return rope_cos_sin_.ptr;
     }
 
     const float* inv_freq(const RopeTable& table) {
@@ -463,8 +504,9 @@ class CudaBackend final : public Backend {
     const AttentionTile* tiles_ = nullptr;
     int n_tiles_ = 0, tiles_tokens_ = 0;
 
-    DeviceArray<uint16_t> x16_;
-    const float* x16_of_ = nullptr;  // whose 16-bit copy x16_ holds (see side16)
+    DeviceArray<uint16_t> x16_, x16_spare_;
+    void* x16_at_ = nullptr;         // x16_ or x16_spare_: where the copy of x16_of_ is
+    const float* x16_of_ = nullptr;  // whose 16-bit copy x16_at_ holds (see side16)
     int64_t x16_count_ = 0;
     DType activation16_ = DType::f32;  // 16-bit type of the last 16-bit weights multiplied
     DeviceArray<float> attention_scratch_, rope_device_;

@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "backend/cuda/activation.cuh"
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -119,6 +120,14 @@ __global__ void __launch_bounds__(Threads)
     }
 }
 
+// Rotates the pair (*a, *b) by r = (cos, sin): the one rotation of rope_kernel and
+// rope_kv_store_kernel, so that both give the same bits.
+__device__ __forceinline__ void rotate_pair(float* a, float* b, float2 r) {
+    const float x = *a, y = *b;
+    *a = x * r.x - y * r.y;
+    *b = y * r.x + x * r.y;
+}
+
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c], once per batch for every rope call.
 __global__ void rope_table_kernel(int64_t n, int half, const int32_t* positions,
                                   const float* inv_freq, float2* cos_sin) {
@@ -142,11 +151,7 @@ __global__ void rope_kernel(float* x, int64_t n, int n_heads, int head_dim, cons
         const int64_t row = t / half;  // token * n_heads + head
         const int64_t token = row / n_heads;
         float* v = x + row * head_dim;
-        const float2 r = cos_sin[token * half + c];
-        const float cs = r.x, sn = r.y;
-        const float a = v[c], b = v[c + half];
-        v[c] = a * cs - b * sn;
-        v[c + half] = b * cs + a * sn;
+        rotate_pair(v + c, v + c + half, cos_sin[token * half + c]);
     }
 }
 
@@ -156,7 +161,7 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, f
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
-        const float v = g / (1.0f + expf(-g)) * up[i];
+        const float v = silu_mul_value(g, up[i]);
         out[i] = v;
         if (out16) store16(out16, t16, i, v);
     }
@@ -170,10 +175,10 @@ __global__ void silu_mul4_kernel(const float4* gate, const float4* up, int64_t n
          i += int64_t(gridDim.x) * blockDim.x) {
         const float4 g = gate[i], u = up[i];
         float4 v;
-        v.x = g.x / (1.0f + expf(-g.x)) * u.x;
-        v.y = g.y / (1.0f + expf(-g.y)) * u.y;
-        v.z = g.z / (1.0f + expf(-g.z)) * u.z;
-        v.w = g.w / (1.0f + expf(-g.w)) * u.w;
+        v.x = silu_mul_value(g.x, u.x);
+        v.y = silu_mul_value(g.y, u.y);
+        v.z = silu_mul_value(g.z, u.z);
+        v.w = silu_mul_value(g.w, u.w);
         out[i] = v;
         if (out16) {
             store16(out16, t16, 4 * i, v.x), store16(out16, t16, 4 * i + 1, v.y);
@@ -249,6 +254,44 @@ __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
         const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
         pool[k_at] = from_f32<T>(k[t]);
         pool[v_at] = from_f32<T>(v[t]);
+    }
+}
+
+// RoPE on q and k and the store of k and v, in one pass: a thread per (token, head of q then of
+// k, pair c), which rotates its pair in place as rope_kernel does and, for a head of k, stores
+// the rotated pair and v's pair into the pool as kv_store_kernel does.
+template <typename T>
+__global__ void rope_kv_store_kernel(float* q, int n_heads, float* k, const float* v,
+                                     const float2* cos_sin, KvDeviceView kv, BatchDevice batch) {
+    wait_for_previous_kernel();
+    const int hd = kv.head_dim, half = hd / 2, heads = n_heads + kv.n_kv_heads;
+    const int64_t total = batch.n_tokens * heads * half;
+    T* pool = static_cast<T*>(kv.pool);
+    for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+         t += int64_t(gridDim.x) * blockDim.x) {
+        const int c = int(t % half);
+        const int64_t i = t / half / heads;  // token
+        const int h = int(t / half % heads);
+        const float2 r = cos_sin[i * half + c];
+        if (h < n_heads) {
+            float* row = q + (i * n_heads + h) * hd;
+            rotate_pair(row + c, row + c + half, r);
+            continue;
+        }
+        const int kh = h - n_heads;
+        const int64_t at = (i * kv.n_kv_heads + kh) * hd;  // row of k and of v
+        float* k_row = k + at;
+        rotate_pair(k_row + c, k_row + c + half, r);
+        const int32_t pos = batch.positions[i];
+        const int32_t block =
+            batch.tables[batch.table_offsets[batch.seq_index[i]] + pos / kv.block_size];
+        const int64_t k_at = int64_t(block) * kv.block_stride + kv.instance_offset +
+                             (int64_t(kh) * kv.block_size + pos % kv.block_size) * hd + c;
+        const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
+        pool[k_at] = from_f32<T>(k_row[c]);
+        pool[k_at + half] = from_f32<T>(k_row[c + half]);
+        pool[v_at] = from_f32<T>(v[at + c]);
+        pool[v_at + half] = from_f32<T>(v[at + c + half]);
     }
 }
 
@@ -354,6 +397,27 @@ void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
             break;
         default:
             launch(kv_store_kernel<float>, grid, k_threads, 0, stream, k, v, kv, batch);
+    }
+}
+
+void launch_rope_kv_store(float* q, int n_heads, float* k, const float* v, const float* cos_sin,
+                          const KvDeviceView& kv, const BatchDevice& batch, cudaStream_t stream) {
+    const int64_t total = batch.n_tokens * (n_heads + kv.n_kv_heads) * (kv.head_dim / 2);
+    if (total == 0) return;
+    const unsigned grid = grid_cap(total);
+    const auto* rot = reinterpret_cast<const float2*>(cos_sin);
+    switch (kv.type) {
+        case DType::f16:
+            launch(rope_kv_store_kernel<__half>, grid, k_threads, 0, stream, q, n_heads, k, v, rot,
+                   kv, batch);
+            break;
+        case DType::bf16:
+            launch(rope_kv_store_kernel<__nv_bfloat16>, grid, k_threads, 0, stream, q, n_heads, k,
+                   v, rot, kv, batch);
+            break;
+        default:
+            launch(rope_kv_store_kernel<float>, grid, k_threads, 0, stream, q, n_heads, k, v, rot,
+                   kv, batch);
     }
 }
 

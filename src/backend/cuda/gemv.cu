@@ -19,6 +19,8 @@
 
 #include <algorithm>
 
+#include "backend/cuda/activation.cuh"
+#include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
 
@@ -29,6 +31,14 @@ namespace {
 constexpr int k_max_rows = 8;
 constexpr int k_warps = 8;
 constexpr int k_unroll = 4;
+// Warps per weight row, each streaming a contiguous part of it. ENCORE_GEMV_SPLIT builds another
+// count, for measurements.
+#ifndef ENCORE_GEMV_SPLIT
+#define ENCORE_GEMV_SPLIT 1
+#endif
+constexpr int k_split = ENCORE_GEMV_SPLIT;
+static_assert(k_warps % (2 * k_split) == 0, "a block holds whole rows, in gate/up pairs");
+constexpr int k_rows_per_block = k_warps / k_split;
 // Resident blocks per multiprocessor the registers must allow: four on Hopper (measured above);
 // on older GPUs whatever the compiler picks (holding sm_80 to four spills registers).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -61,6 +71,75 @@ struct Segments {
     int count;
 };
 
+// One warp's share of a weight row wr (k8 16-byte groups) against every row of x: part `part`
+// of the row's k_split parts, groups [part * ceil(k8 / k_split), ...), streamed with 16-byte loads,
+// k_unroll in flight per lane. The first step's weights (never written by a kernel) load before
+// the wait for x. Returns sum[r] for r < n, the lanes' partial sums added in a fixed tree (every
+// lane holds the total).
+template <bool Bf16>
+__device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool has_row,
+                                              int64_t k8, int part, const uint4* __restrict__ x,
+                                              int n, float (&sum)[k_max_rows]) {
+    const int lane = int(threadIdx.x % 32);
+    const int64_t part_groups = (k8 + k_split - 1) / k_split;
+    const int64_t g_begin = part * part_groups;
+    const int64_t g_end = min(k8, g_begin + part_groups);
+    // A step: groups g0 + 32 u of the part (zeros past its end) into wv, then into the sums.
+    uint4 wv[k_unroll];
+    auto load_step = [&](int64_t g0) {
+#pragma unroll
+        for (int u = 0; u < k_unroll; ++u) {
+            const int64_t g = g0 + 32 * u;
+            wv[u] = g < g_end ? wr[g] : make_uint4(0, 0, 0, 0);
+        }
+    };
+    auto add_step = [&](int64_t g0) {
+#pragma unroll
+        for (int u = 0; u < k_unroll; ++u) {
+            const int64_t g = g0 + 32 * u;
+            if (g >= g_end) break;
+            float wf[8];
+            widen(wv[u], Bf16, wf);
+#pragma unroll
+            for (int r = 0; r < k_max_rows; ++r) {
+                if (r >= n) break;
+                float xf[8];
+                widen(x[r * k8 + g], Bf16, xf);
+#pragma unroll
+                for (int e = 0; e < 8; ++e) sum[r] += wf[e] * xf[e];
+            }
+        }
+    };
+    if (has_row) load_step(g_begin + lane);
+    wait_for_previous_kernel();
+#pragma unroll
+    for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
+    if (has_row) {
+        add_step(g_begin + lane);
+        for (int64_t g0 = g_begin + lane + 32 * k_unroll; g0 < g_end; g0 += 32 * k_unroll) {
+            load_step(g0);
+            add_step(g0);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < k_max_rows; ++r) {
+        if (r >= n) break;
+        for (int o = 16; o > 0; o >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], o);
+    }
+}
+
+// The row sums of a block's warps, through shared memory: sums[w][r] of warp w. A row's value is
+// the sum of its k_split warps' sums in part order.
+struct BlockSums {
+    float sums[k_warps][k_max_rows];
+    __device__ __forceinline__ float row(int first_warp, int r) const {
+        float s = sums[first_warp][r];
+#pragma unroll
+        for (int p = 1; p < k_split; ++p) s += sums[first_warp + p][r];
+        return s;
+    }
+};
+
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n) {
@@ -79,55 +158,55 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
             first = segs.first_block[s];
         }
     }
-    const int lane = int(threadIdx.x % 32);
-    const int64_t j = int64_t(blockIdx.x - first) * k_warps + threadIdx.x / 32;
+    const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
+    const int64_t j = int64_t(blockIdx.x - first) * k_rows_per_block + warp / k_split;
     const bool has_row = j < m;
-    const uint4* wr = w + j * k8;  // k8: 16-byte groups of 8 elements per row
-    // A step: groups g0 + 32 u of the row (zeros past its end) into wv, then into the sums.
-    uint4 wv[k_unroll];
     float sum[k_max_rows];
-    auto load_step = [&](int64_t g0) {
+    warp_row_sums<Bf16>(w + j * k8, has_row, k8, warp % k_split, x, n, sum);
+    if constexpr (k_split == 1) {
+        if (!has_row || lane != 0) return;
 #pragma unroll
-        for (int u = 0; u < k_unroll; ++u) {
-            const int64_t g = g0 + 32 * u;
-            wv[u] = g < k8 ? wr[g] : make_uint4(0, 0, 0, 0);
-        }
-    };
-    auto add_step = [&](int64_t g0) {
+        for (int r = 0; r < k_max_rows; ++r)
+            if (r < n) y[r * m + j] = sum[r];
+    } else {
+        __shared__ BlockSums b;
+        if (lane == 0)
 #pragma unroll
-        for (int u = 0; u < k_unroll; ++u) {
-            const int64_t g = g0 + 32 * u;
-            if (g >= k8) break;
-            float wf[8];
-            widen(wv[u], Bf16, wf);
-#pragma unroll
-            for (int r = 0; r < k_max_rows; ++r) {
-                if (r >= n) break;
-                float xf[8];
-                widen(x[r * k8 + g], Bf16, xf);
-#pragma unroll
-                for (int e = 0; e < 8; ++e) sum[r] += wf[e] * xf[e];
-            }
-        }
-    };
-    // The first step's weights (never written by a kernel) load before the wait for x.
-    if (has_row) load_step(lane);
-    wait_for_previous_kernel();
-    if (!has_row) return;
-#pragma unroll
-    for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
-    add_step(lane);
-    for (int64_t g0 = lane + 32 * k_unroll; g0 < k8; g0 += 32 * k_unroll) {
-        load_step(g0);
-        add_step(g0);
+            for (int r = 0; r < k_max_rows; ++r) b.sums[warp][r] = sum[r];
+        __syncthreads();
+        if (warp % k_split == 0 && has_row && lane < n) y[lane * m + j] = b.row(warp, lane);
     }
+}
+
+// SwiGLU: a block takes rows [j0, j0 + k_rows_per_block / 2) of W_gate (its first warps) and the
+// same rows of W_up (the others), and writes silu(gate) * up of them: the values of the GEMV of
+// both weights followed by launch_silu_mul.
+template <bool Bf16>
+__global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
+    gemv16_swiglu_kernel(const uint4* __restrict__ w_gate, const uint4* __restrict__ w_up,
+                         int64_t m, int64_t k8, const uint4* __restrict__ x, int n,
+                         float* __restrict__ out, void* out16, DType t16) {
+    constexpr int pairs = k_rows_per_block / 2;
+    const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
+    const int slot = warp / k_split;  // [0, pairs): gate rows, [pairs, 2 pairs): up rows
+    const int64_t j0 = int64_t(blockIdx.x) * pairs;
+    const int64_t j = j0 + slot % pairs;
+    const bool has_row = j < m;
+    float sum[k_max_rows];
+    warp_row_sums<Bf16>((slot < pairs ? w_gate : w_up) + j * k8, has_row, k8, warp % k_split, x, n,
+                        sum);
+    __shared__ BlockSums b;
+    if (lane == 0)
 #pragma unroll
-    for (int r = 0; r < k_max_rows; ++r) {
-        if (r >= n) break;
-        float s = sum[r];
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (lane == 0) y[r * m + j] = s;
-    }
+        for (int r = 0; r < k_max_rows; ++r) b.sums[warp][r] = sum[r];
+    __syncthreads();
+    const int t = int(threadIdx.x), pair = t % pairs, r = t / pairs;
+    if (r >= n || j0 + pair >= m) return;
+    const float gate = b.row(pair * k_split, r), up = b.row((pairs + pair) * k_split, r);
+    const float v = silu_mul_value(gate, up);
+    const int64_t at = r * m + j0 + pair;
+    out[at] = v;
+    if (out16) store16(out16, t16, at, v);
 }
 
 }  // namespace
@@ -153,7 +232,7 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
             segs.y[s] = o.y;
             segs.m[s] = o.m;
             segs.first_block[s] = blocks;
-            blocks += unsigned((o.m + k_warps - 1) / k_warps);
+            blocks += unsigned((o.m + k_rows_per_block - 1) / k_rows_per_block);
         }
         segs.first_block[segs.count] = blocks;
         if (blocks == 0) continue;
@@ -163,6 +242,23 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
         else
             launch(gemv16_kernel<false>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n));
     }
+}
+
+void launch_gemv16_swiglu(const void* w_gate, const void* w_up, int64_t m, DType dtype, int64_t k,
+                          const void* x16, int64_t n, float* out, void* out16, DType t16,
+                          cudaStream_t stream) {
+    constexpr int pairs = k_rows_per_block / 2;
+    const unsigned blocks = unsigned((m + pairs - 1) / pairs);
+    if (blocks == 0) return;
+    const auto* wg = static_cast<const uint4*>(w_gate);
+    const auto* wu = static_cast<const uint4*>(w_up);
+    const auto* xv = static_cast<const uint4*>(x16);
+    if (dtype == DType::bf16)
+        launch(gemv16_swiglu_kernel<true>, blocks, k_warps * 32, 0, stream, wg, wu, m, k / 8, xv,
+               int(n), out, out16, t16);
+    else
+        launch(gemv16_swiglu_kernel<false>, blocks, k_warps * 32, 0, stream, wg, wu, m, k / 8, xv,
+               int(n), out, out16, t16);
 }
 
 }  // namespace encore::cuda

@@ -73,6 +73,13 @@ void launch_kv_store(const float* k /*[n, n_kv_heads, head_dim]*/,
                      const float* v /*[n, n_kv_heads, head_dim]*/, const KvDeviceView& kv,
                      const BatchDevice& batch, cudaStream_t stream);
 
+// rope on q [n, n_heads, head_dim] and on k, then launch_kv_store of k and v, in one launch: the
+// same bits as the three launches in turn. cos_sin as for launch_rope (of the batch's tokens).
+void launch_rope_kv_store(float* q, int n_heads, float* k /*[n, n_kv_heads, head_dim]*/,
+                          const float* v /*[n, n_kv_heads, head_dim]*/,
+                          const float* cos_sin /*[n, head_dim / 2, 2]*/, const KvDeviceView& kv,
+                          const BatchDevice& batch, cudaStream_t stream);
+
 // Attention tiles: runs of consecutive tokens of one sequence, at most `tile_tokens` each.
 struct AttentionTile {
     int32_t first_token;
@@ -148,6 +155,13 @@ struct Gemv16Out {
 };
 void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
                    const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
+// SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ), the bits of launch_gemv16
+// of both weights followed by launch_silu_mul (with out16 its 16-bit copy), in one launch that
+// writes neither product.
+void launch_gemv16_swiglu(const void* w_gate /*[m, k]*/, const void* w_up /*[m, k]*/, int64_t m,
+                          DType dtype, int64_t k, const void* x16 /*[n, k]*/, int64_t n,
+                          float* out /*[n, m]*/, void* out16 /*[n, m] or null*/, DType t16,
+                          cudaStream_t stream);
 
 // Fills n values of `out` (dtype f32, f16 or bf16) with uniform(-a, a) from a counter-based
 // generator (for the benchmark's ceilings).
