@@ -1,5 +1,7 @@
 // The in-order combination of attention splits, shared by every attention kernel so that a
-// query's result has the same bits whichever kernel and launch shape computed it.
+// query's result has the same bits whichever kernel and launch shape computed it: inside a block
+// that walks every split (CombineState), or, where a block per split writes its partial results
+// to memory, in the block of a group that finishes last (arrive_last, combine_row_splits).
 //
 // Splits are combined one at a time in split order, each a (max m, sum l, unnormalized output
 // acc) of its keys: big = max(big, m), den = den * e^(old big - big) + l * e^(m - big), and each
@@ -69,5 +71,82 @@ struct CombineState {
         return __fdiv_rn(num[i][e], den);
     }
 };
+
+// Where a block per split writes its split's (m, l) and unnormalized output to memory, the blocks
+// of a group (the splits of one tile, KV head and head chunk) each arrive at the group's counter
+// once their writes are visible to the whole GPU; the block that arrives last (the `expected`th)
+// combines the group's rows and resets the counter to 0 for the next launch. Called by every
+// thread of the block; true in every thread of the last block. After it the last block reads the
+// other blocks' writes through L2 (__ldcg), never through a (stale) L1 line.
+__device__ __forceinline__ bool arrive_last(int* counter, int expected) {
+    __threadfence();  // this thread's partial results visible before the block arrives
+    __syncthreads();  // ... every thread's, before thread 0 arrives for the block
+    bool last = false;
+    if (threadIdx.x == 0) {
+        last = atomicAdd(counter, 1) == expected - 1;
+        if (last) *counter = 0;  // every block of the group has arrived: none will touch it again
+    }
+    last = __syncthreads_or(last);  // broadcast to the block (a barrier, as __syncthreads)
+    if (last) __threadfence();      // the other blocks' writes seen after their arrival
+    return last;
+}
+
+// Query row `row`'s splits 0 .. n_splits - 1 combined in order, from ml [rows, max_splits, 2]
+// and part [rows, max_splits, hd] written by the blocks of this grid, into out [rows, hd]: one
+// warp, lane `lane` taking columns lane * W + 32 * W * t + {0 .. W - 1} (t < NT) below hd (hd a
+// multiple of W). The next split's values are read while one split is added (the loads'
+// latency, not the arithmetic, is what a few rows take).
+template <int NT, int W>
+__device__ __forceinline__ void combine_row_splits(const float* ml, const float* part, int64_t row,
+                                                   int max_splits, int n_splits, int hd, int lane,
+                                                   const AttentionOut& out) {
+    static_assert(W == 1 || W == 2);
+    auto col = [&](int t) { return lane * W + 32 * W * t; };
+    auto read = [&](int s, float& m, float& l, float(&v)[NT][W]) {
+        const float2 ml_s =
+            __ldcg(reinterpret_cast<const float2*>(ml + (row * max_splits + s) * 2));
+        m = ml_s.x;
+        l = ml_s.y;
+        const float* ps = part + (row * max_splits + s) * hd;
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            if constexpr (W == 2) {
+                const float2 x = col(t) < hd ? __ldcg(reinterpret_cast<const float2*>(ps + col(t)))
+                                             : float2{0.0f, 0.0f};
+                v[t][0] = x.x;
+                v[t][1] = x.y;
+            } else {
+                v[t][0] = col(t) < hd ? __ldcg(ps + col(t)) : 0.0f;
+            }
+        }
+    };
+    float big = -INFINITY, den = 0.0f, num[NT][W] = {};
+    float m_next, l_next, v_next[NT][W];
+    read(0, m_next, l_next, v_next);
+    for (int s = 0; s < n_splits; ++s) {
+        const float m = m_next, l = l_next;
+        float v[NT][W];
+#pragma unroll
+        for (int t = 0; t < NT; ++t)
+#pragma unroll
+            for (int e = 0; e < W; ++e) v[t][e] = v_next[t][e];
+        if (s + 1 < n_splits) read(s + 1, m_next, l_next, v_next);
+        float a, b;
+        if (!combine_step(big, den, m, l, a, b)) continue;
+#pragma unroll
+        for (int t = 0; t < NT; ++t)
+#pragma unroll
+            for (int e = 0; e < W; ++e) num[t][e] = combine_value(num[t][e], a, v[t][e], b);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        if (col(t) >= hd) continue;
+        if constexpr (W == 2)
+            store_attention_out2(out, row * hd + col(t), __fdiv_rn(num[t][0], den),
+                                 __fdiv_rn(num[t][1], den));
+        else
+            store_attention_out(out, row * hd + col(t), __fdiv_rn(num[t][0], den));
+    }
+}
 
 }  // namespace encore::cuda
