@@ -48,6 +48,10 @@ __device__ __forceinline__ float to_f32(__nv_bfloat16 v) {
 __host__ __device__ constexpr int rows_per_warp(int hdl) {
     return hdl <= 4 ? 16 : 8;
 }
+// The combination of the split path: splits of a row read at a time (registers: splits * (Hdl +
+// 2) per lane, within what the attention loop takes).
+template <int Hdl>
+constexpr int k_combine_splits = Hdl <= 4 ? 4 : 2;
 
 // One chunk of 32 keys (key c0 + lane in this lane) against the warp's first N rows: scores,
 // online-softmax update, acc += p · V with keys in order. A row's arithmetic is the same for
@@ -263,8 +267,10 @@ __global__ void __launch_bounds__(k_warps * 32)
     for (int r = warp; r < R; r += k_warps) {
         if (!row_valid(r)) continue;
         const int64_t token = tile.first_token + r / plan.heads_per_block;
-        combine_row_splits<Hdl, 1>(ml, part, token * n_heads + row_head(r), max_splits,
-                                   batch.positions[token] / k_attention_split + 1, hd, lane, out);
+        const int64_t rows[1] = {token * n_heads + row_head(r)};
+        const int n_splits[1] = {batch.positions[token] / k_attention_split + 1};
+        combine_rows<1, k_combine_splits<Hdl>, Hdl, 1>(ml, part, rows, n_splits, max_splits, hd,
+                                                       lane, out);
     }
 }
 

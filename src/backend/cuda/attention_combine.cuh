@@ -1,7 +1,7 @@
 // The in-order combination of attention splits, shared by every attention kernel so that a
 // query's result has the same bits whichever kernel and launch shape computed it: inside a block
 // that walks every split (CombineState), or, where a block per split writes its partial results
-// to memory, in the block of a group that finishes last (arrive_last, combine_row_splits).
+// to memory, in the block of a group that finishes last (arrive_last, combine_rows).
 //
 // Splits are combined one at a time in split order, each a (max m, sum l, unnormalized output
 // acc) of its keys: big = max(big, m), den = den * e^(old big - big) + l * e^(m - big), and each
@@ -91,61 +91,87 @@ __device__ __forceinline__ bool arrive_last(int* counter, int expected) {
     return last;
 }
 
-// Query row `row`'s splits 0 .. n_splits - 1 combined in order, from ml [rows, max_splits, 2]
-// and part [rows, max_splits, hd] written by the blocks of this grid, into out [rows, hd]: one
-// warp, lane `lane` taking columns lane * W + 32 * W * t + {0 .. W - 1} (t < NT) below hd (hd a
-// multiple of W). The next split's values are read while one split is added (the loads'
-// latency, not the arithmetic, is what a few rows take).
-template <int NT, int W>
-__device__ __forceinline__ void combine_row_splits(const float* ml, const float* part, int64_t row,
-                                                   int max_splits, int n_splits, int hd, int lane,
-                                                   const AttentionOut& out) {
+// Query rows rows[i] (-1: none) combined over their splits 0 .. n_splits[i] - 1 in order, from
+// ml [rows, max_splits, 2] and part [rows, max_splits, hd] written by the blocks of this grid,
+// into out [rows, hd], by one warp: lane `lane` takes columns lane * W + 32 * W * t + {0 .. W -
+// 1} (t < NT) below hd (hd a multiple of W). The loads of K splits of the NR rows are in flight
+// together (their latency, not the arithmetic, is what this takes); a split not read (past the
+// row's last) enters as one with no visible key (m = -inf), which the combination skips.
+template <int NR, int K, int NT, int W>
+__device__ __forceinline__ void combine_rows(const float* ml, const float* part,
+                                             const int64_t (&rows)[NR], const int (&n_splits)[NR],
+                                             int max_splits, int hd, int lane,
+                                             const AttentionOut& out) {
     static_assert(W == 1 || W == 2);
     auto col = [&](int t) { return lane * W + 32 * W * t; };
-    auto read = [&](int s, float& m, float& l, float(&v)[NT][W]) {
-        const float2 ml_s =
-            __ldcg(reinterpret_cast<const float2*>(ml + (row * max_splits + s) * 2));
-        m = ml_s.x;
-        l = ml_s.y;
-        const float* ps = part + (row * max_splits + s) * hd;
+    float big[NR], den[NR], num[NR][NT][W];
+    int most = 0;
 #pragma unroll
-        for (int t = 0; t < NT; ++t) {
-            if constexpr (W == 2) {
-                const float2 x = col(t) < hd ? __ldcg(reinterpret_cast<const float2*>(ps + col(t)))
-                                             : float2{0.0f, 0.0f};
-                v[t][0] = x.x;
-                v[t][1] = x.y;
-            } else {
-                v[t][0] = col(t) < hd ? __ldcg(ps + col(t)) : 0.0f;
+    for (int i = 0; i < NR; ++i) {
+        big[i] = -INFINITY;
+        den[i] = 0.0f;
+#pragma unroll
+        for (int t = 0; t < NT; ++t)
+#pragma unroll
+            for (int e = 0; e < W; ++e) num[i][t][e] = 0.0f;
+        most = max(most, n_splits[i]);
+    }
+    for (int s0 = 0; s0 < most; s0 += K) {
+        float m[NR][K], l[NR][K], v[NR][K][NT][W];
+#pragma unroll
+        for (int i = 0; i < NR; ++i)
+#pragma unroll
+            for (int k = 0; k < K; ++k) {
+                m[i][k] = -INFINITY;
+                l[i][k] = 0.0f;
+#pragma unroll
+                for (int t = 0; t < NT; ++t)
+#pragma unroll
+                    for (int e = 0; e < W; ++e) v[i][k][t][e] = 0.0f;
+                if (s0 + k >= n_splits[i]) continue;
+                const int64_t slot = rows[i] * max_splits + s0 + k;
+                const float2 ml_s = __ldcg(reinterpret_cast<const float2*>(ml + slot * 2));
+                m[i][k] = ml_s.x;
+                l[i][k] = ml_s.y;
+                const float* ps = part + slot * hd;
+#pragma unroll
+                for (int t = 0; t < NT; ++t) {
+                    if (col(t) >= hd) continue;
+                    if constexpr (W == 2) {
+                        const float2 x = __ldcg(reinterpret_cast<const float2*>(ps + col(t)));
+                        v[i][k][t][0] = x.x;
+                        v[i][k][t][1] = x.y;
+                    } else {
+                        v[i][k][t][0] = __ldcg(ps + col(t));
+                    }
+                }
             }
-        }
-    };
-    float big = -INFINITY, den = 0.0f, num[NT][W] = {};
-    float m_next, l_next, v_next[NT][W];
-    read(0, m_next, l_next, v_next);
-    for (int s = 0; s < n_splits; ++s) {
-        const float m = m_next, l = l_next;
-        float v[NT][W];
 #pragma unroll
-        for (int t = 0; t < NT; ++t)
+        for (int i = 0; i < NR; ++i)
 #pragma unroll
-            for (int e = 0; e < W; ++e) v[t][e] = v_next[t][e];
-        if (s + 1 < n_splits) read(s + 1, m_next, l_next, v_next);
-        float a, b;
-        if (!combine_step(big, den, m, l, a, b)) continue;
+            for (int k = 0; k < K; ++k) {
+                float a, b;
+                if (!combine_step(big[i], den[i], m[i][k], l[i][k], a, b)) continue;
 #pragma unroll
-        for (int t = 0; t < NT; ++t)
+                for (int t = 0; t < NT; ++t)
 #pragma unroll
-            for (int e = 0; e < W; ++e) num[t][e] = combine_value(num[t][e], a, v[t][e], b);
+                    for (int e = 0; e < W; ++e)
+                        num[i][t][e] = combine_value(num[i][t][e], a, v[i][k][t][e], b);
+            }
     }
 #pragma unroll
-    for (int t = 0; t < NT; ++t) {
-        if (col(t) >= hd) continue;
-        if constexpr (W == 2)
-            store_attention_out2(out, row * hd + col(t), __fdiv_rn(num[t][0], den),
-                                 __fdiv_rn(num[t][1], den));
-        else
-            store_attention_out(out, row * hd + col(t), __fdiv_rn(num[t][0], den));
+    for (int i = 0; i < NR; ++i) {
+        if (rows[i] < 0) continue;
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            if (col(t) >= hd) continue;
+            const int64_t at = rows[i] * hd + col(t);
+            if constexpr (W == 2)
+                store_attention_out2(out, at, __fdiv_rn(num[i][t][0], den[i]),
+                                     __fdiv_rn(num[i][t][1], den[i]));
+            else
+                store_attention_out(out, at, __fdiv_rn(num[i][t][0], den[i]));
+        }
     }
 }
 

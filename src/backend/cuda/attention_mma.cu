@@ -42,6 +42,10 @@ constexpr int k_rows = 16 * k_warps;  // query rows per block (k_attention_mma_r
 static_assert(k_rows == k_attention_mma_rows);
 constexpr int k_chunk = 64;  // keys per step
 constexpr int k_pad = 8;     // elements of padding per shared row (16 bytes)
+// The combination of the split path: rows a warp combines at a time, and splits of them read at
+// a time (registers: rows * splits * (D / 32 + 2) per lane).
+constexpr int k_combine_rows = 4;
+constexpr int k_combine_splits = 4;
 
 template <typename T>
 struct Mma;
@@ -427,16 +431,23 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
         }
     } else {
         // The last of the group's blocks (one per split of the tile) to arrive combines every
-        // query row of the group, a warp per row, each row over its own splits (those its
-        // position reaches; later ones hold no visible key).
+        // query row of the group, a warp per row and k_combine_rows rows of a warp at a time,
+        // each row over its own splits (those its position reaches; later ones hold no visible
+        // key).
         const int tile_splits = tile.max_pos / k_attention_split + 1;
         if (!arrive_last(counters + int64_t(blockIdx.x) * gridDim.y + kvh, tile_splits)) return;
-        for (int r = warp; r < k_rows; r += k_warps) {
-            const int64_t row = query_row(r);
-            if (row < 0) continue;
-            combine_row_splits<D / 64, 2>(ml, part, row, max_splits,
-                                          batch.positions[row / n_heads] / k_attention_split + 1, D,
-                                          lane, out);
+        for (int r0 = warp; r0 < k_rows; r0 += k_warps * k_combine_rows) {
+            int64_t rows[k_combine_rows];
+            int n_splits[k_combine_rows];
+#pragma unroll
+            for (int i = 0; i < k_combine_rows; ++i) {
+                const int r = r0 + i * k_warps;
+                rows[i] = r < k_rows ? query_row(r) : -1;
+                n_splits[i] =
+                    rows[i] >= 0 ? batch.positions[rows[i] / n_heads] / k_attention_split + 1 : 0;
+            }
+            combine_rows<k_combine_rows, k_combine_splits, D / 64, 2>(ml, part, rows, n_splits,
+                                                                      max_splits, D, lane, out);
         }
     }
 }

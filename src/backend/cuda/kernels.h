@@ -100,7 +100,8 @@ int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, in
 // Counters attention needs beside the scratch: one int per (tile, KV head, head chunk) group,
 // [n_tiles * head_chunks, n_kv_heads], at which the blocks of a group's splits arrive (the last
 // one combines the group's splits). They must be zero before the first call (cudaMemset when
-// allocated); every call leaves them zero.
+// allocated); every call leaves them zero. Calls that share counters run one after the other
+// (one stream).
 int64_t attention_counters(int n_tiles, int n_kv_heads, const AttentionPlan& plan);
 
 // Whether attention_mma.cu's tensor-core kernel takes the call (pools stored in f16 or bf16,
