@@ -10,10 +10,9 @@
 # prefill (several minutes under ncu); all (default): both. attention: Nsight Compute's detailed
 # sections (throughput, occupancy, warp stalls, instruction counts, source counters) of the
 # tensor-core attention kernel at the last 2048-token pass of an 8192-token prefill and at a
-# decode step after 512 tokens (the split path, which combines its splits in the same launch),
-# and the time of every attention launch of an 8192-token prefill, summed per pass (about 90 s).
-# gemv: the time and DRAM bytes of every GEMV launch of a decode step at batch 1 after 512
-# tokens, by weight shape (about 30 s).
+# decode step after 512 tokens (with its split combine), and the time of every attention launch
+# of an 8192-token prefill, summed per pass (about 90 s). gemv: the time and DRAM bytes of every
+# GEMV launch of a decode step at batch 1 after 512 tokens, by weight shape (about 30 s).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 encore=$1
@@ -36,10 +35,10 @@ if [ "$which" = attention ]; then
   ncu "${sections[@]}" -k regex:attention_mma --launch-skip 140 --launch-count 1 "$encore" \
     "${bench[@]}" --prefill-tokens 8192 --decode-contexts 64 --decode-batches 1 \
     --decode-steps 1 >"$logs/attention_8192.txt"
-  # Attention launches, one per layer: warm-up 512, two 512-token prefills, the 512-token
-  # context, the decode warm-up step (160); 165 is in the first timed decode step.
-  ncu "${sections[@]}" -k regex:attention_mma --launch-skip 165 \
-    --launch-count 1 "$encore" "${bench[@]}" --prefill-tokens 512 --decode-contexts 512 \
+  # Attention and combine launches, two per layer: warm-up 512, two 512-token prefills, the
+  # 512-token context, the decode warm-up step (320); 330 is in the first timed decode step.
+  ncu "${sections[@]}" -k "regex:attention_mma|combine_kernel" --launch-skip 330 \
+    --launch-count 2 "$encore" "${bench[@]}" --prefill-tokens 512 --decode-contexts 512 \
     --decode-batches 1 --decode-steps 2 >"$logs/attention_decode.txt"
   ncu --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
     -k regex:attention_mma --launch-skip 32 --launch-count 128 "$encore" "${bench[@]}" \

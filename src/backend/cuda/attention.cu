@@ -4,12 +4,10 @@
 // (all of a GQA group, or a chunk of it), and one split of the keys: positions
 // [s * k_attention_split, (s + 1) * k_attention_split). It streams the split's keys through shared
 // memory 32 at a time, in order, with an online softmax per query row (running max m, sum l,
-// unnormalized output acc), and writes (m, l, acc) of the split to scratch memory. The block of a
-// (tile, KV head, head chunk) group that finishes its split last combines the group's query rows,
-// each over its splits in split order (attention_combine.cuh's arrive_last and
-// combine_row_splits): no second kernel. Splits are fixed per position, chunks run from the
-// split's start, and keys past a query's position are masked to exact no-ops (exp weight 0,
-// rescale 1): every query's result is the same bits whatever tile, batch or call it came in.
+// unnormalized output acc), and writes (m, l, acc) of the split. A second kernel combines the
+// splits of each query in split order. Splits are fixed per position, chunks run from the split's
+// start, and keys past a query's position are masked to exact no-ops (exp weight 0, rescale 1):
+// every query's result is the same bits whatever tile, batch or call it came in.
 //
 // Math in f32; K/V read in the pool's storage type (f32, f16, bf16) and widened (exactly), 16
 // bytes (4 floats) or 8 bytes (4 halves) a load when head_dim is a multiple of 4. Pools stored in
@@ -48,10 +46,6 @@ __device__ __forceinline__ float to_f32(__nv_bfloat16 v) {
 __host__ __device__ constexpr int rows_per_warp(int hdl) {
     return hdl <= 4 ? 16 : 8;
 }
-// The combination of the split path: splits of a row read at a time (registers: splits * (Hdl +
-// 2) per lane, within what the attention loop takes).
-template <int Hdl>
-constexpr int k_combine_splits = Hdl <= 4 ? 4 : 2;
 
 // One chunk of 32 keys (key c0 + lane in this lane) against the warp's first N rows: scores,
 // online-softmax update, acc += p · V with keys in order. A row's arithmetic is the same for
@@ -112,8 +106,7 @@ template <typename KvT, int Hdl>
 __global__ void __launch_bounds__(k_warps * 32)
     attention_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv, BatchDevice batch,
                      const AttentionTile* __restrict__ tiles, AttentionPlan plan, int max_splits,
-                     float scale, float* __restrict__ ml, float* __restrict__ part,
-                     int* __restrict__ counters, AttentionOut out) {
+                     float scale, float* __restrict__ ml, float* __restrict__ part) {
     wait_for_previous_kernel();
     constexpr int Rpw = rows_per_warp(Hdl);
     constexpr int R = Rpw * k_warps;
@@ -128,9 +121,6 @@ __global__ void __launch_bounds__(k_warps * 32)
     const int kvh = int(blockIdx.y);
     const int split = int(blockIdx.z);
     const int split_start = split * k_attention_split;
-    // A split past the tile's last position (the grid has the batch's largest number of splits)
-    // has no work: the block returns without arriving at its group's counter, which counts the
-    // tile's splits only.
     if (split_start > tile.max_pos) return;
     const int split_end = min(split_start + k_attention_split, tile.max_pos + 1);
     const int group = n_heads / kv.n_kv_heads;
@@ -258,27 +248,58 @@ __global__ void __launch_bounds__(k_warps * 32)
             if (c < hd) part[slot * hd + c] = acc[i][t];
         }
     }
+}
 
-    // The last of the group's blocks (one per split of the tile) to arrive combines every query
-    // row of the group, a warp per row, each row over its own splits (those its position
-    // reaches; later ones hold no visible key).
-    const int tile_splits = tile.max_pos / k_attention_split + 1;
-    if (!arrive_last(counters + int64_t(blockIdx.x) * gridDim.y + kvh, tile_splits)) return;
-    for (int r = warp; r < R; r += k_warps) {
-        if (!row_valid(r)) continue;
-        const int64_t token = tile.first_token + r / plan.heads_per_block;
-        const int64_t rows[1] = {token * n_heads + row_head(r)};
-        const int n_splits[1] = {batch.positions[token] / k_attention_split + 1};
-        combine_rows<1, k_combine_splits<Hdl>, Hdl, 1>(ml, part, rows, n_splits, max_splits, hd,
-                                                       lane, out);
+// out[token, head, :]: the query's splits combined in order (attention_combine.cuh). A warp
+// takes a row (token * n_heads + head), lane l its columns l + 32 t (head_dim <= 32 *
+// k_combine_cols); the split weights are computed once per lane, not once per column.
+constexpr int k_combine_cols = 8;
+constexpr int k_combine_rows = 4;  // rows (warps) per block
+__global__ void __launch_bounds__(32 * k_combine_rows)
+    combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
+                   const int32_t* __restrict__ positions, int64_t n_rows, int n_heads, int hd,
+                   int max_splits, AttentionOut out) {
+    wait_for_previous_kernel();
+    const int64_t row = int64_t(blockIdx.x) * k_combine_rows + threadIdx.x / 32;
+    if (row >= n_rows) return;
+    const int lane = int(threadIdx.x % 32);
+    const int64_t token = row / n_heads;
+    const int n_splits = positions[token] / k_attention_split + 1;
+    const float* mlr = ml + row * max_splits * 2;
+    // Split s + 1's values are read while split s is added (the loads' latency, not the
+    // arithmetic, is what a few rows take).
+    auto read = [&](int s, float& m, float& l, float(&v)[k_combine_cols]) {
+        m = mlr[s * 2];
+        l = mlr[s * 2 + 1];
+        const float* ps = part + (row * max_splits + s) * hd;
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t)
+            v[t] = lane + 32 * t < hd ? ps[lane + 32 * t] : 0.0f;
+    };
+    float big = -INFINITY, den = 0.0f, num[k_combine_cols] = {};
+    float m_next, l_next, v_next[k_combine_cols];
+    read(0, m_next, l_next, v_next);
+    for (int s = 0; s < n_splits; ++s) {
+        const float m = m_next, l = l_next;
+        float v[k_combine_cols];
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t) v[t] = v_next[t];
+        if (s + 1 < n_splits) read(s + 1, m_next, l_next, v_next);
+        float a, b;
+        if (!combine_step(big, den, m, l, a, b)) continue;
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t) num[t] = combine_value(num[t], a, v[t], b);
     }
+#pragma unroll
+    for (int t = 0; t < k_combine_cols; ++t)
+        if (lane + 32 * t < hd)
+            store_attention_out(out, row * hd + lane + 32 * t, __fdiv_rn(num[t], den));
 }
 
 template <typename KvT, int Hdl>
 void launch_typed(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
                   const AttentionTile* tiles, int n_tiles, const AttentionPlan& plan,
-                  int max_splits, float* ml, float* part, int* counters, const AttentionOut& out,
-                  cudaStream_t stream) {
+                  int max_splits, float* ml, float* part, cudaStream_t stream) {
     constexpr int R = rows_per_warp(Hdl) * k_warps;
     const int hd = kv.head_dim;
     const size_t smem = size_t(R * hd + k_chunk * (hd + 1) + k_chunk * hd) * sizeof(float);
@@ -291,20 +312,26 @@ void launch_typed(const float* q, int n_heads, const KvDeviceView& kv, const Bat
     const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
                     unsigned(max_splits));
     launch(attention_kernel<KvT, Hdl>, grid, k_warps * 32, smem, stream, q, n_heads, kv, batch,
-           tiles, plan, max_splits, 1.0f / sqrtf(float(hd)), ml, part, counters, out);
+           tiles, plan, max_splits, 1.0f / sqrtf(float(hd)), ml, part);
 }
 
 template <typename KvT>
 void launch_for_type(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
                      const AttentionTile* tiles, int n_tiles, const AttentionPlan& plan,
-                     int max_splits, float* ml, float* part, int* counters, const AttentionOut& out,
-                     cudaStream_t stream) {
+                     int max_splits, float* ml, float* part, cudaStream_t stream) {
     const int hdl = (kv.head_dim + 31) / 32;
-    auto* typed = hdl <= 1   ? launch_typed<KvT, 1>
-                  : hdl <= 2 ? launch_typed<KvT, 2>
-                  : hdl <= 4 ? launch_typed<KvT, 4>
-                             : launch_typed<KvT, 8>;
-    typed(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml, part, counters, out, stream);
+    if (hdl <= 1)
+        launch_typed<KvT, 1>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml, part,
+                             stream);
+    else if (hdl <= 2)
+        launch_typed<KvT, 2>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml, part,
+                             stream);
+    else if (hdl <= 4)
+        launch_typed<KvT, 4>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml, part,
+                             stream);
+    else
+        launch_typed<KvT, 8>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml, part,
+                             stream);
 }
 
 int rows_per_block(int head_dim) {
@@ -328,10 +355,6 @@ AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim, DType kv
 int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, int max_pos) {
     const int64_t splits = max_pos / k_attention_split + 1;
     return n_tokens * n_heads * splits * (head_dim + 2);
-}
-
-int64_t attention_counters(int n_tiles, int n_kv_heads, const AttentionPlan& plan) {
-    return int64_t(n_tiles) * plan.head_chunks * n_kv_heads;
 }
 
 namespace {
@@ -359,7 +382,7 @@ bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const Attentio
 
 void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
                       const AttentionTile* tiles, int n_tiles, int max_pos, float* scratch,
-                      int* counters, const AttentionOut& out, cudaStream_t stream) {
+                      const AttentionOut& out, cudaStream_t stream) {
     if (batch.n_tokens == 0) return;
     const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
     const int max_splits = max_pos / k_attention_split + 1;
@@ -368,22 +391,27 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
     if (attention_mma_fits(kv.type, kv.head_dim, plan)) {
         const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles);
         launch_attention_mma(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                             part, counters, out, stream);
-        return;
+                             part, out, stream);
+        if (fused) return;
+    } else {
+        switch (kv.type) {
+            case DType::f16:
+                launch_for_type<__half>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                                        part, stream);
+                break;
+            case DType::bf16:
+                launch_for_type<__nv_bfloat16>(q, n_heads, kv, batch, tiles, n_tiles, plan,
+                                               max_splits, ml, part, stream);
+                break;
+            default:
+                launch_for_type<float>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                                       part, stream);
+        }
     }
-    switch (kv.type) {
-        case DType::f16:
-            launch_for_type<__half>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                                    part, counters, out, stream);
-            break;
-        case DType::bf16:
-            launch_for_type<__nv_bfloat16>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits,
-                                           ml, part, counters, out, stream);
-            break;
-        default:
-            launch_for_type<float>(q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                                   part, counters, out, stream);
-    }
+    const int64_t n_rows = batch.n_tokens * n_heads;
+    launch(combine_kernel, unsigned((n_rows + k_combine_rows - 1) / k_combine_rows),
+           32 * k_combine_rows, 0, stream, ml, part, batch.positions, n_rows, n_heads, kv.head_dim,
+           max_splits, out);
 }
 
 }  // namespace encore::cuda

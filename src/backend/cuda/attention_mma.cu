@@ -14,12 +14,11 @@
 // that reach past a warp's lowest position: elsewhere every key is visible and the same
 // arithmetic runs without it. A row's arithmetic depends on its own query and position only.
 //
-// Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) to scratch
-// memory, the last block of each (tile, KV head, head chunk) group to finish combining the group's
-// rows (decode: few tiles, many splits, so the splits give the parallelism), or a block walking
-// every split of its tile in order and combining as it goes (prefill: enough tiles to fill the
-// GPU, and no partial results through memory). Both combine with attention_combine.cuh, in split
-// order, in one kernel launch.
+// Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
+// attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
+// parallelism), or a block walking every split of its tile in order and combining as it goes
+// (prefill: enough tiles to fill the GPU, and no partial results through memory). Both combine
+// with attention_combine.cuh, in split order.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -42,10 +41,6 @@ constexpr int k_rows = 16 * k_warps;  // query rows per block (k_attention_mma_r
 static_assert(k_rows == k_attention_mma_rows);
 constexpr int k_chunk = 64;  // keys per step
 constexpr int k_pad = 8;     // elements of padding per shared row (16 bytes)
-// The combination of the split path: rows a warp combines at a time, and splits of them read at
-// a time (registers: rows * splits * (D / 32 + 2) per lane).
-constexpr int k_combine_rows = 4;
-constexpr int k_combine_splits = 4;
 
 template <typename T>
 struct Mma;
@@ -147,7 +142,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               const AttentionTile* __restrict__ tiles,
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
-                                              int* __restrict__ counters, AttentionOut out) {
+                                              AttentionOut out) {
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
@@ -231,9 +226,6 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const int first_split = Fused ? 0 : int(blockIdx.z);
     const int last_split = Fused ? tile.max_pos / k_attention_split : int(blockIdx.z);
     const int begin = first_split * k_attention_split;
-    // A split past the tile's last position (the grid has the batch's largest number of splits)
-    // has no work: the block returns without arriving at its group's counter, which counts the
-    // tile's splits only.
     if (begin > tile.max_pos) return;
     const int end = min((last_split + 1) * k_attention_split, tile.max_pos + 1);
     // K and V rows of the chunk at c0 into buffer buf, 16 bytes (8 elements) per copy; keys past
@@ -429,26 +421,6 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                      combined[i].result(dt, 0), combined[i].result(dt, 1));
             }
         }
-    } else {
-        // The last of the group's blocks (one per split of the tile) to arrive combines every
-        // query row of the group, a warp per row and k_combine_rows rows of a warp at a time,
-        // each row over its own splits (those its position reaches; later ones hold no visible
-        // key).
-        const int tile_splits = tile.max_pos / k_attention_split + 1;
-        if (!arrive_last(counters + int64_t(blockIdx.x) * gridDim.y + kvh, tile_splits)) return;
-        for (int r0 = warp; r0 < k_rows; r0 += k_warps * k_combine_rows) {
-            int64_t rows[k_combine_rows];
-            int n_splits[k_combine_rows];
-#pragma unroll
-            for (int i = 0; i < k_combine_rows; ++i) {
-                const int r = r0 + i * k_warps;
-                rows[i] = r < k_rows ? query_row(r) : -1;
-                n_splits[i] =
-                    rows[i] >= 0 ? batch.positions[rows[i] / n_heads] / k_attention_split + 1 : 0;
-            }
-            combine_rows<k_combine_rows, k_combine_splits, D / 64, 2>(ml, part, rows, n_splits,
-                                                                      max_splits, D, lane, out);
-        }
     }
 }
 
@@ -459,7 +431,7 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
                          AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
-                         float* __restrict__ part, int* __restrict__ counters, AttentionOut out) {
+                         float* __restrict__ part, AttentionOut out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
     if constexpr (Fused && D == 128) {
         __trap();
@@ -468,14 +440,14 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     {
         wait_for_previous_kernel();
         attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
-                                   counters, out);
+                                   out);
     }
 }
 
 template <typename T, int D>
 void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                   const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
-                  const AttentionPlan& plan, int max_splits, float* ml, float* part, int* counters,
+                  const AttentionPlan& plan, int max_splits, float* ml, float* part,
                   const AttentionOut& out, cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
     constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
@@ -494,12 +466,12 @@ void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& k
     if (fused) {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
         launch(attention_mma_kernel<T, D, true>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
-               batch, tiles, plan, max_splits, scale, ml, part, counters, out);
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     } else {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
                         unsigned(max_splits));
         launch(attention_mma_kernel<T, D, false>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
-               batch, tiles, plan, max_splits, scale, ml, part, counters, out);
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     }
 }
 
@@ -507,13 +479,13 @@ template <typename T>
 void launch_for_dim(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                     const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                     const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                    int* counters, const AttentionOut& out, cudaStream_t stream) {
+                    const AttentionOut& out, cudaStream_t stream) {
     if (kv.head_dim == 64)
         launch_typed<T, 64>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                            part, counters, out, stream);
+                            part, out, stream);
     else
         launch_typed<T, 128>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                             part, counters, out, stream);
+                             part, out, stream);
 }
 
 }  // namespace
@@ -526,13 +498,13 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) 
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                          int* counters, const AttentionOut& out, cudaStream_t stream) {
+                          const AttentionOut& out, cudaStream_t stream) {
     if (kv.type == DType::f16)
         launch_for_dim<__half>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                               part, counters, out, stream);
+                               part, out, stream);
     else
         launch_for_dim<__nv_bfloat16>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                                      max_splits, ml, part, counters, out, stream);
+                                      max_splits, ml, part, out, stream);
 }
 
 }  // namespace encore::cuda

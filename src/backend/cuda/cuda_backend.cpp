@@ -96,14 +96,6 @@ struct DeviceArray {
         }
         return ptr;
     }
-    // get(n), with memory it (re)allocates zeroed on `stream`.
-    T* get_zeroed(size_t n, cudaStream_t stream) {
-        const size_t before = capacity;
-        get(n);
-        if (capacity != before)
-            check_cuda(cudaMemsetAsync(ptr, 0, capacity * sizeof(T), stream), "scratch");
-        return ptr;
-    }
     ~DeviceArray() {
         if (ptr) cudaFree(ptr);
     }
@@ -359,16 +351,11 @@ class CudaBackend final : public Backend {
         float* scratch = fused ? nullptr
                                : attention_scratch_.get(size_t(attention_scratch_floats(
                                      batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
-        // Zeroed when allocated; every launch leaves them zero.
-        int32_t* counters =
-            fused ? nullptr
-                  : attention_counters_.get_zeroed(
-                        size_t(attention_counters(n_tiles_, kv.n_kv_heads, plan)), stream_);
         // The output's 16-bit copy for the matmul that follows (side16), written by attention.
         const AttentionOut o{out, side16(out, batch.n_tokens * n_heads * kv.head_dim),
                              activation16_};
-        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch,
-                         counters, o, stream_);
+        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch, o,
+                         stream_);
         check_launch("attention");
     }
 
@@ -523,7 +510,6 @@ class CudaBackend final : public Backend {
     int64_t x16_count_ = 0;
     DType activation16_ = DType::f32;  // 16-bit type of the last 16-bit weights multiplied
     DeviceArray<float> attention_scratch_, rope_device_;
-    DeviceArray<int32_t> attention_counters_;  // [groups] of attention's split path, kept zero
     DeviceArray<float> rope_cos_sin_;  // [tokens, head_dim / 2, 2] of the batch (launch_rope_table)
     int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for
     std::vector<float> rope_host_;

@@ -104,21 +104,13 @@ AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim, DType kv
 
 // Scratch floats attention needs: partial results of every split.
 int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, int max_pos);
-// Counters attention needs beside the scratch: one int per (tile, KV head, head chunk) group,
-// [n_tiles * head_chunks, n_kv_heads], at which the blocks of a group's splits arrive (the last
-// one combines the group's splits). They must be zero before the first call (cudaMemset when
-// allocated); every call leaves them zero. Calls that share counters run one after the other
-// (one stream).
-int64_t attention_counters(int n_tiles, int n_kv_heads, const AttentionPlan& plan);
 
 // Whether attention_mma.cu's tensor-core kernel takes the call (pools stored in f16 or bf16,
 // head_dim 64 or 128): then Q and the softmax weights are rounded to the pool's type for the
 // tensor cores, with f32 accumulation.
 bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan);
 // Whether a call with `n_tiles` tiles combines the splits inside its blocks (enough blocks
-// without splitting the keys: prefill) and so needs no scratch or counters; else a block per
-// split writes its partial results to the scratch, and the last block of each group to finish
-// combines them, in the same launch. The same bits either way.
+// without splitting the keys: prefill) and so needs no scratch; the same bits either way.
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
                      int n_tiles);
 // Tests: the fewest blocks for which attention_fused says yes (default two per multiprocessor).
@@ -132,23 +124,20 @@ struct AttentionOut {
     DType out16_type = DType::f32;
 };
 
-// attention_mma.cu's launcher: writes `out`; unfused, through the splits' (m, l) in `ml`
-// [n, n_heads, max_splits, 2] and outputs in `part` [n, n_heads, max_splits, head_dim], with
-// `counters` (see attention_counters).
+// attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
+// [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                          int* counters, const AttentionOut& out, cudaStream_t stream);
+                          const AttentionOut& out, cudaStream_t stream);
 
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the
-// largest position in the batch. Unless attention_fused says yes: `scratch` of
-// attention_scratch_floats and `counters` of attention_counters, else both may be null. One
-// kernel launch.
+// largest position in the batch.
 void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
                       const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
-                      int n_tiles, int max_pos, float* scratch, int* counters,
-                      const AttentionOut& out, cudaStream_t stream);
+                      int n_tiles, int max_pos, float* scratch, const AttentionOut& out,
+                      cudaStream_t stream);
 
 // y = x · Wᵀ for block-quantized W (q8_0, q4_0), dequantized in the kernel, f32 accumulation.
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
