@@ -1,6 +1,8 @@
 // The tensor-core attention kernel (src/backend/cuda/attention_mma.cu: pools stored in f16 or
 // bf16, head_dim 64 or 128) against the scalar CPU backend, and its two ways of combining splits
-// against each other (tests/gpu/run.sh runs this on a GPU; without one every test is skipped).
+// (the split path, a block per split and a second kernel that combines them; the fused path, a
+// block walking every split) against each other, bitwise (tests/gpu/run.sh runs this on a GPU;
+// without one every test is skipped).
 //
 // The reference attends over the same pool values (the f32 pool rounded to the 16-bit type), so
 // what differs is the kernel's own rounding of Q and of the softmax weights P to that type before
@@ -119,7 +121,7 @@ TEST_F(CudaAttentionMma, MatchesTheScalarBackend) {
                 std::vector<float> ref(q.size());
                 scalar->attention(q.data(), s.n_heads, pool.host.view(1), batch.layout(pool.host),
                                   ref.data());
-                for (int fused_min : {INT_MAX, 0}) {  // split kernel + combine; fused
+                for (int fused_min : {INT_MAX, 0}) {  // split path; fused
                     cuda::set_attention_fused_min_blocks(fused_min);
                     float* out = up(std::vector<float>(q.size(), NAN));
                     cuda->begin_batch(batch.layout(pool.host));
@@ -133,8 +135,8 @@ TEST_F(CudaAttentionMma, MatchesTheScalarBackend) {
             }
 }
 
-// A query's output is the same bits alone (one tile: split kernel and combine) and inside
-// larger batches combined in the blocks (fused).
+// A query's output is the same bits alone (one tile: the split path) and inside larger batches
+// combined in the blocks (fused).
 TEST_F(CudaAttentionMma, AQueryIsTheSameBitsAloneAndInAFusedBatch) {
     const int n_heads = 32, n_kv_heads = 8, head_dim = 128;
     for (DType type : {DType::bf16, DType::f16}) {
@@ -176,9 +178,67 @@ TEST_F(CudaAttentionMma, AQueryIsTheSameBitsAloneAndInAFusedBatch) {
             b.add(0, 777);
             auto q = random_floats(rng, b.size() * n_heads * head_dim);
             std::copy(q1.begin(), q1.end(), q.begin() + row * n_heads * head_dim);
-            EXPECT_EQ(attend(b, q, row), want) << (fused ? "fused" : "split kernel");
+            EXPECT_EQ(attend(b, q, row), want) << (fused ? "fused" : "split path");
         }
     }
+}
+
+// The split path (a block per split, then the combine kernel) gives the fused path's bits: one
+// decode token alone at positions of 1, 2 and several splits, the decode tokens of several
+// sequences in one call (rows with different numbers of splits), and a prefill of several tiles
+// whose rows straddle split boundaries. Each call is made twice in a row with no wait between
+// (the second reuses the first's scratch), and the scratch grows between batches of more tiles
+// and is reused by batches of fewer.
+TEST_F(CudaAttentionMma, TheSplitPathGivesTheFusedBitsInEveryBatch) {
+    struct Shape {
+        int n_heads, n_kv_heads, head_dim;
+    };
+    // Positions length - 1: 1, 1, 1, 2, 2, 3, 4 and 6 splits.
+    const std::vector<int> lengths = {1, 200, 256, 257, 512, 513, 777, 1500};
+    for (DType type : {DType::bf16, DType::f16})
+        for (const Shape s : {Shape{32, 8, 128}, Shape{8, 2, 64}}) {
+            SCOPED_TRACE(std::string(dtype_name(type)) + " " + std::to_string(s.n_heads) + "/" +
+                         std::to_string(s.n_kv_heads) + " hd " + std::to_string(s.head_dim));
+            RoundedPool pool(*this, type, s.n_kv_heads, s.head_dim, lengths, rng);
+            std::vector<std::pair<std::string, test::Batch>> batches;
+            for (int i = 0; i < int(lengths.size()); ++i) {
+                test::Batch one;
+                one.add(i, lengths[size_t(i)] - 1);
+                batches.emplace_back("alone at " + std::to_string(lengths[size_t(i)] - 1), one);
+            }
+            batches.emplace_back("decode of every sequence", make_batch(lengths, true));
+            test::Batch prefill;  // 300 tokens of sequence 7 across 1280, 40 of 3 across 256
+            for (int p = 1200; p < 1500; ++p) prefill.add(7, p);
+            for (int p = 217; p < 257; ++p) prefill.add(3, p);
+            batches.emplace_back("prefill", prefill);
+            const test::Batch again = batches[6].second;
+            batches.emplace_back("alone at 776, after larger batches", again);
+            for (const auto& entry : batches) {
+                SCOPED_TRACE(entry.first);
+                const test::Batch& b = entry.second;
+                const size_t n = size_t(b.size() * s.n_heads * s.head_dim);
+                const auto q1 = random_floats(rng, int64_t(n)), q2 = random_floats(rng, int64_t(n));
+                auto attend_twice = [&](bool fused) {
+                    cuda::set_attention_fused_min_blocks(fused ? 0 : INT_MAX);
+                    float* in1 = up(q1);
+                    float* in2 = up(q2);
+                    float* out1 = up(std::vector<float>(n, NAN));
+                    float* out2 = up(std::vector<float>(n, NAN));
+                    cuda->begin_batch(b.layout(pool.host));
+                    cuda->attention(in1, s.n_heads, pool.device_view(), b.layout(pool.host), out1);
+                    cuda->attention(in2, s.n_heads, pool.device_view(), b.layout(pool.host), out2);
+                    return std::pair{down(out1, n), down(out2, n)};
+                };
+                const auto split = attend_twice(false), fused = attend_twice(true);
+                EXPECT_EQ(split.first, fused.first) << "first launch";
+                EXPECT_EQ(split.second, fused.second) << "second launch";
+                if (b.size() > int64_t(lengths.size())) continue;  // the prefill: bits only
+                std::vector<float> ref(n);
+                scalar->attention(q2.data(), s.n_heads, pool.host.view(1), b.layout(pool.host),
+                                  ref.data());
+                EXPECT_LE(max_abs_error(split.second, ref), type == DType::bf16 ? 1e-2 : 2e-3);
+            }
+        }
 }
 
 }  // namespace

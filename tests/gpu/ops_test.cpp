@@ -526,6 +526,66 @@ TEST_F(CudaOps, AttentionOutputFeedsTheNextMatmulAsConvertedValues) {
     cuda::set_attention_fused_min_blocks(-1);
 }
 
+// attention.cu's kernel (f32 pools, and f16/bf16 pools of other head sizes) at decode: a block
+// per split, then the combine kernel. One token alone at positions of 1, 2 and several splits
+// against the scalar backend; the same queries together in one call (rows with different numbers
+// of splits), twice in a row with no wait between, give the same bits as alone.
+TEST_F(CudaOps, AttentionDecodeAcrossSplitsIsTheSameBitsAloneAndTogether) {
+    struct Case {
+        DType kv_type;
+        int head_dim;
+    };
+    // Positions length - 1: 1, 1, 1, 2, 3 and 6 splits.
+    const std::vector<int> lengths = {1, 200, 256, 257, 513, 1500};
+    const int n_heads = 8, n_kv_heads = 2;
+    for (const Case c : {Case{DType::f32, 64}, Case{DType::f32, 256}, Case{DType::f32, 24},
+                         Case{DType::bf16, 16}}) {
+        SCOPED_TRACE(std::string(dtype_name(c.kv_type)) + " hd " + std::to_string(c.head_dim));
+        MirroredPool pool(n_kv_heads, c.head_dim, 16, 256, rng, c.kv_type);
+        pool.host.assign(lengths, rng);
+        if (c.kv_type == DType::bf16) {  // finite K/V everywhere (the pool's garbage is f32 bits)
+            const auto values = random_floats(rng, int64_t(pool.host.data.size() * 2));
+            std::vector<uint16_t> bits(values.size());
+            for (size_t i = 0; i < bits.size(); ++i) bits[i] = f32_to_bf16(values[i]);
+            std::memcpy(pool.host.data.data(), bits.data(), bits.size() * sizeof(uint16_t));
+        }
+        pool.device = up(pool.host.data);
+        const int64_t qd = n_heads * c.head_dim;
+        const auto q = random_floats(rng, int64_t(lengths.size()) * qd);
+        auto row_of = [&](const std::vector<float>& v, size_t s) {
+            return std::vector<float>(v.begin() + int64_t(s) * qd, v.begin() + int64_t(s + 1) * qd);
+        };
+        std::vector<std::vector<float>> alone(lengths.size());
+        for (size_t s = 0; s < lengths.size(); ++s) {
+            test::Batch one;
+            one.add(int32_t(s), lengths[s] - 1);
+            const std::vector<float> q1 = row_of(q, s);
+            std::vector<float> ref(static_cast<size_t>(qd));
+            scalar->attention(q1.data(), n_heads, pool.host.view(1), one.layout(pool.host),
+                              ref.data());
+            float* in = up(q1);
+            float* out = device_floats(size_t(qd));
+            cuda->begin_batch(one.layout(pool.host));
+            cuda->attention(in, n_heads, pool.device_view(1), one.layout(pool.host), out);
+            alone[s] = down(out, size_t(qd));
+            EXPECT_LE(max_rel_error(alone[s], ref), 1e-5) << "position " << lengths[s] - 1;
+        }
+        test::Batch all;
+        for (size_t s = 0; s < lengths.size(); ++s) all.add(int32_t(s), lengths[s] - 1);
+        float* in = up(q);
+        float* out1 = device_floats(q.size());
+        float* out2 = device_floats(q.size());
+        cuda->begin_batch(all.layout(pool.host));
+        cuda->attention(in, n_heads, pool.device_view(1), all.layout(pool.host), out1);
+        cuda->attention(in, n_heads, pool.device_view(1), all.layout(pool.host), out2);
+        const auto got1 = down(out1, q.size()), got2 = down(out2, q.size());
+        for (size_t s = 0; s < lengths.size(); ++s) {
+            EXPECT_EQ(row_of(got1, s), alone[s]) << "position " << lengths[s] - 1;
+            EXPECT_EQ(row_of(got2, s), alone[s]) << "position " << lengths[s] - 1 << ", again";
+        }
+    }
+}
+
 TEST_F(CudaOps, AttentionOfAQueryIsTheSameBitsInAnyBatch) {
     const int n_heads = 8, n_kv_heads = 2, head_dim = 64;
     MirroredPool pool(n_kv_heads, head_dim, 16, 256, rng);

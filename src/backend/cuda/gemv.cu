@@ -2,10 +2,11 @@
 // W and x in the same 16-bit type (bf16 or f16: x rounded as for the cuBLASLt GEMMs), f32
 // accumulation. A warp per weight row streams it once with 16-byte loads, four in flight per
 // lane, for every row of x; lanes' partial sums are added in a fixed tree. One launch takes up to
-// four weights of the same x (q/k/v, gate/up), so that the small ones do not run alone with the
-// GPU half idle. Used by default for batches of 1-4 rows (gemv16_fits), where cuBLASLt reads the
-// weights far below the memory bandwidth; never under --deterministic (its reduction order
-// differs from the GEMMs').
+// four weights of the same x (q/k/v), so that the small ones do not run alone with the GPU half
+// idle; gate and up take the SwiGLU kernel, whose blocks hold rows of both and write
+// silu(gate) * up (no SiLU·mul launch, no products written). Used by default for batches of 1-4
+// rows (gemv16_fits), where cuBLASLt reads the weights far below the memory bandwidth; never
+// under --deterministic (its reduction order differs from the GEMMs').
 //
 // Its blocks become resident while the kernel before it ends (launch.cuh); they load their first
 // weights (never written by a kernel), then wait for x. Measured on an H100 (2026-12-06,
@@ -14,6 +15,9 @@
 // multiprocessor (more registers) or at five or six (fewer), 142 with no overlapping launches.
 // Still below the bandwidth (bench/RESULTS.md): rows of 4096 and 6144 read at 2.3-2.4 TB/s, as
 // 4096 rows are less than one wave of 528 resident blocks and 6144 leave the second half empty.
+// Two warps per row (their sums added through shared memory) fill those waves and read them at
+// 2.36-2.39 TB/s, but decoded no faster (155.1-155.6 tok/s against 155.3-155.8, same lease):
+// under overlapping launches the next kernel's blocks already fill a wave's tail.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -31,14 +35,6 @@ namespace {
 constexpr int k_max_rows = 8;
 constexpr int k_warps = 8;
 constexpr int k_unroll = 4;
-// Warps per weight row, each streaming a contiguous part of it. ENCORE_GEMV_SPLIT builds another
-// count, for measurements.
-#ifndef ENCORE_GEMV_SPLIT
-#define ENCORE_GEMV_SPLIT 1
-#endif
-constexpr int k_split = ENCORE_GEMV_SPLIT;
-static_assert(k_warps % (2 * k_split) == 0, "a block holds whole rows, in gate/up pairs");
-constexpr int k_rows_per_block = k_warps / k_split;
 // Resident blocks per multiprocessor the registers must allow: four on Hopper (measured above);
 // on older GPUs whatever the compiler picks (holding sm_80 to four spills registers).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -71,33 +67,29 @@ struct Segments {
     int count;
 };
 
-// One warp's share of a weight row wr (k8 16-byte groups) against every row of x: part `part`
-// of the row's k_split parts, groups [part * ceil(k8 / k_split), ...), streamed with 16-byte loads,
-// k_unroll in flight per lane. The first step's weights (never written by a kernel) load before
-// the wait for x. Returns sum[r] for r < n, the lanes' partial sums added in a fixed tree (every
-// lane holds the total).
+// A warp's weight row wr (k8 16-byte groups of 8 elements) against every row of x, streamed once
+// with 16-byte loads, k_unroll in flight per lane. The first step's weights (never written by a
+// kernel) load before the wait for x. Gives sum[r] for r < n, the lanes' partial sums added in a
+// fixed tree (every lane holds the total).
 template <bool Bf16>
 __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool has_row,
-                                              int64_t k8, int part, const uint4* __restrict__ x,
-                                              int n, float (&sum)[k_max_rows]) {
+                                              int64_t k8, const uint4* __restrict__ x, int n,
+                                              float (&sum)[k_max_rows]) {
     const int lane = int(threadIdx.x % 32);
-    const int64_t part_groups = (k8 + k_split - 1) / k_split;
-    const int64_t g_begin = part * part_groups;
-    const int64_t g_end = min(k8, g_begin + part_groups);
-    // A step: groups g0 + 32 u of the part (zeros past its end) into wv, then into the sums.
+    // A step: groups g0 + 32 u of the row (zeros past its end) into wv, then into the sums.
     uint4 wv[k_unroll];
     auto load_step = [&](int64_t g0) {
 #pragma unroll
         for (int u = 0; u < k_unroll; ++u) {
             const int64_t g = g0 + 32 * u;
-            wv[u] = g < g_end ? wr[g] : make_uint4(0, 0, 0, 0);
+            wv[u] = g < k8 ? wr[g] : make_uint4(0, 0, 0, 0);
         }
     };
     auto add_step = [&](int64_t g0) {
 #pragma unroll
         for (int u = 0; u < k_unroll; ++u) {
             const int64_t g = g0 + 32 * u;
-            if (g >= g_end) break;
+            if (g >= k8) break;
             float wf[8];
             widen(wv[u], Bf16, wf);
 #pragma unroll
@@ -110,13 +102,13 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
             }
         }
     };
-    if (has_row) load_step(g_begin + lane);
+    if (has_row) load_step(lane);
     wait_for_previous_kernel();
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
     if (has_row) {
-        add_step(g_begin + lane);
-        for (int64_t g0 = g_begin + lane + 32 * k_unroll; g0 < g_end; g0 += 32 * k_unroll) {
+        add_step(lane);
+        for (int64_t g0 = lane + 32 * k_unroll; g0 < k8; g0 += 32 * k_unroll) {
             load_step(g0);
             add_step(g0);
         }
@@ -127,18 +119,6 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
         for (int o = 16; o > 0; o >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], o);
     }
 }
-
-// The row sums of a block's warps, through shared memory: sums[w][r] of warp w. A row's value is
-// the sum of its k_split warps' sums in part order.
-struct BlockSums {
-    float sums[k_warps][k_max_rows];
-    __device__ __forceinline__ float row(int first_warp, int r) const {
-        float s = sums[first_warp][r];
-#pragma unroll
-        for (int p = 1; p < k_split; ++p) s += sums[first_warp + p][r];
-        return s;
-    }
-};
 
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
@@ -159,50 +139,39 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
         }
     }
     const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
-    const int64_t j = int64_t(blockIdx.x - first) * k_rows_per_block + warp / k_split;
+    const int64_t j = int64_t(blockIdx.x - first) * k_warps + warp;
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>(w + j * k8, has_row, k8, warp % k_split, x, n, sum);
-    if constexpr (k_split == 1) {
-        if (!has_row || lane != 0) return;
+    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum);
+    if (!has_row || lane != 0) return;
 #pragma unroll
-        for (int r = 0; r < k_max_rows; ++r)
-            if (r < n) y[r * m + j] = sum[r];
-    } else {
-        __shared__ BlockSums b;
-        if (lane == 0)
-#pragma unroll
-            for (int r = 0; r < k_max_rows; ++r) b.sums[warp][r] = sum[r];
-        __syncthreads();
-        if (warp % k_split == 0 && has_row && lane < n) y[lane * m + j] = b.row(warp, lane);
-    }
+    for (int r = 0; r < k_max_rows; ++r)
+        if (r < n) y[r * m + j] = sum[r];
 }
 
-// SwiGLU: a block takes rows [j0, j0 + k_rows_per_block / 2) of W_gate (its first warps) and the
-// same rows of W_up (the others), and writes silu(gate) * up of them: the values of the GEMV of
-// both weights followed by launch_silu_mul.
+// SwiGLU: a block takes rows [j0, j0 + k_warps / 2) of W_gate (its first warps) and the same rows
+// of W_up (the others), and writes silu(gate) * up of them, the sums passed through shared memory:
+// the values of the GEMV of both weights followed by launch_silu_mul.
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_swiglu_kernel(const uint4* __restrict__ w_gate, const uint4* __restrict__ w_up,
                          int64_t m, int64_t k8, const uint4* __restrict__ x, int n,
                          float* __restrict__ out, void* out16, DType t16) {
-    constexpr int pairs = k_rows_per_block / 2;
+    constexpr int pairs = k_warps / 2;
     const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
-    const int slot = warp / k_split;  // [0, pairs): gate rows, [pairs, 2 pairs): up rows
     const int64_t j0 = int64_t(blockIdx.x) * pairs;
-    const int64_t j = j0 + slot % pairs;
+    const int64_t j = j0 + warp % pairs;  // warps [0, pairs): gate rows; [pairs, k_warps): up
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>((slot < pairs ? w_gate : w_up) + j * k8, has_row, k8, warp % k_split, x, n,
-                        sum);
-    __shared__ BlockSums b;
+    warp_row_sums<Bf16>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum);
+    __shared__ float sums[k_warps][k_max_rows];
     if (lane == 0)
 #pragma unroll
-        for (int r = 0; r < k_max_rows; ++r) b.sums[warp][r] = sum[r];
+        for (int r = 0; r < k_max_rows; ++r) sums[warp][r] = sum[r];
     __syncthreads();
     const int t = int(threadIdx.x), pair = t % pairs, r = t / pairs;
     if (r >= n || j0 + pair >= m) return;
-    const float gate = b.row(pair * k_split, r), up = b.row((pairs + pair) * k_split, r);
+    const float gate = sums[pair][r], up = sums[pairs + pair][r];
     const float v = silu_mul_value(gate, up);
     const int64_t at = r * m + j0 + pair;
     out[at] = v;
@@ -232,7 +201,7 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
             segs.y[s] = o.y;
             segs.m[s] = o.m;
             segs.first_block[s] = blocks;
-            blocks += unsigned((o.m + k_rows_per_block - 1) / k_rows_per_block);
+            blocks += unsigned((o.m + k_warps - 1) / k_warps);
         }
         segs.first_block[segs.count] = blocks;
         if (blocks == 0) continue;
@@ -247,7 +216,7 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
 void launch_gemv16_swiglu(const void* w_gate, const void* w_up, int64_t m, DType dtype, int64_t k,
                           const void* x16, int64_t n, float* out, void* out16, DType t16,
                           cudaStream_t stream) {
-    constexpr int pairs = k_rows_per_block / 2;
+    constexpr int pairs = k_warps / 2;
     const unsigned blocks = unsigned((m + pairs - 1) / pairs);
     if (blocks == 0) return;
     const auto* wg = static_cast<const uint4*>(w_gate);
