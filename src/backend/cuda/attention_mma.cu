@@ -18,9 +18,7 @@
 // attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
 // parallelism), or a block walking every split of its tile in order and combining as it goes
 // (prefill: enough tiles to fill the GPU, and no partial results through memory). Both combine
-// with attention_combine.cuh, in split order. A split-path call whose tiles all fit one 16-row
-// mma tile (decode: a token and its GQA group) has its 8 warps share that tile's work chunk by
-// chunk (few_rows_chunk), where one warp would otherwise compute alone while seven wait.
+// with attention_combine.cuh, in split order.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -122,20 +120,11 @@ __device__ __forceinline__ float natural(float m_log2) {
     return __fmul_rn(m_log2, 0.6931471805599453f);
 }
 
-// Query rows of a block that has few (FewRows: the 16 of one mma tile, which all 8 warps share).
-constexpr int k_few_rows = 16;
-template <bool FewRows>
-__host__ __device__ constexpr int block_rows() {
-    return FewRows ? k_few_rows : k_rows;
-}
-
 // Shared memory of a block: two buffers of a chunk of K and of V, [2][k_chunk][D + k_pad] each,
-// then the block's queries in the pool's type, [block rows][D + k_pad]; with FewRows, then the
-// warps' row maxima [k_warps][32][2] and the chunk's softmax weights [k_chunk / 8][32][4] in f32.
-template <typename T, int D, bool FewRows>
+// then the block's queries in the pool's type, [k_rows][D + k_pad].
+template <typename T, int D>
 constexpr int smem_bytes() {
-    return (2 * 2 * k_chunk + block_rows<FewRows>()) * (D + k_pad) * int(sizeof(T)) +
-           (FewRows ? (k_warps * 32 * 2 + k_chunk / 8 * 32 * 4) * int(sizeof(float)) : 0);
+    return (2 * 2 * k_chunk + k_rows) * (D + k_pad) * int(sizeof(T));
 }
 
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
@@ -147,105 +136,7 @@ struct SplitState {
     float o[D / 8][4];
 };
 
-// One chunk of k_chunk keys for the FewRows blocks: the 16 query rows of q_s against the chunk's
-// K and V (k_c, v_c: [k_chunk][D + k_pad]), every warp of the block taking part, with the
-// arithmetic of attention_mma's chunk step on each row (which warp computes a value changes no
-// bit of it): warp w computes the scores of keys w * 8 + .. (the k-steps of one n-tile, in
-// order), the row maxima meet in max_s (max is exact in any order), warp w writes its keys'
-// weights to p_s, and every warp then adds a row's 64 weights in the order one warp adds them
-// (n-tiles, then the quad), updates the row state alike, and accumulates the output columns of
-// dt 2 w and 2 w + 1 over the chunk's k-steps in order. Ends with the weights still read from
-// p_s: the caller's next barrier comes before they are written again.
-template <typename T, int D>
-__device__ __forceinline__ void few_rows_chunk(const T (*q_s)[D + k_pad], const T (*k_c)[D + k_pad],
-                                               const T (*v_c)[D + k_pad], float (*max_s)[32][2],
-                                               float (*p_s)[32][4], int c0, int warp_min_pos,
-                                               const int (&qpos)[2], float scale2,
-                                               SplitState<16>& st) {
-    const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
-    const int t4 = lane % 4;
-    const int nt = warp;  // this warp's n-tile: keys nt * 8 + 2 * t4 + {0, 1}
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk += 2) {
-        uint32_t qa[4], qb[4], b[4];
-        ldmatrix_x4(qa, &q_s[lane % 16][kk * 16 + (lane / 16) * 8]);
-        ldmatrix_x4(qb, &q_s[lane % 16][(kk + 1) * 16 + (lane / 16) * 8]);
-        ldmatrix_x4(b, &k_c[nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
-        Mma<T>::run(s, qa, b[0], b[1]);
-        Mma<T>::run(s, qb, b[2], b[3]);
-    }
-    const bool masked = c0 + k_chunk - 1 > warp_min_pos;
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        float cmax = -INFINITY;
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-            float& v = s[2 * i + e];
-            if (masked) v = c0 + nt * 8 + 2 * t4 + e <= qpos[i] ? v : -INFINITY;
-            cmax = fmaxf(cmax, v);
-        }
-        max_s[warp][lane][i] = cmax;
-    }
-    __syncthreads();
-    float alpha[2];
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        float cmax = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < k_warps; ++w) cmax = fmaxf(cmax, max_s[w][lane][i]);
-        cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
-        cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
-        const float m_new = fmaxf(st.m[i], __fmul_rn(cmax, scale2));
-        const bool none = m_new == -INFINITY;
-        const float neg_m = none ? 0.0f : -m_new;
-#pragma unroll
-        for (int e = 0; e < 2; ++e)
-            p_s[nt][lane][2 * i + e] = fast_exp2(__fmaf_rn(s[2 * i + e], scale2, neg_m));
-        alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(st.m[i], m_new));
-        st.m[i] = m_new;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        float psum = 0.0f;
-#pragma unroll
-        for (int n = 0; n < k_chunk / 8; ++n)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) psum = __fadd_rn(psum, p_s[n][lane][2 * i + e]);
-        psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 1));
-        psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 2));
-        st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
-    }
-    if (warp >= D / 16) return;  // head_dim 64: four warps hold the output columns
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-        st.o[j][0] = __fmul_rn(st.o[j][0], alpha[0]);
-        st.o[j][1] = __fmul_rn(st.o[j][1], alpha[0]);
-        st.o[j][2] = __fmul_rn(st.o[j][2], alpha[1]);
-        st.o[j][3] = __fmul_rn(st.o[j][3], alpha[1]);
-    }
-    const int dt = 2 * warp;
-#pragma unroll
-    for (int ks = 0; ks < k_chunk / 16; ++ks) {
-        const float(&p0)[4] = p_s[2 * ks][lane];
-        const float(&p1)[4] = p_s[2 * ks + 1][lane];
-        const uint32_t a[4] = {Mma<T>::pack(p0[0], p0[1]), Mma<T>::pack(p0[2], p0[3]),
-                               Mma<T>::pack(p1[0], p1[1]), Mma<T>::pack(p1[2], p1[3])};
-        uint32_t b[4];
-        ldmatrix_x4_trans(b,
-                          &v_c[ks * 16 + (lane / 8 % 2) * 8 + lane % 8][dt * 8 + (lane / 16) * 8]);
-        Mma<T>::run(st.o[0], a, b[0], b[1]);
-        Mma<T>::run(st.o[1], a, b[2], b[3]);
-    }
-}
-
-// FewRows (split path only): the block's rows are one mma tile of 16 (decode: a token's GQA
-// group), and its 8 warps share each chunk's work instead of one warp doing it all: warp w takes
-// the scores of keys w * 8.. and the output columns of D / 16 * w.., the row maxima and the
-// softmax weights pass through shared memory, and every warp sums a row's weights in the one
-// order. Each row's arithmetic is the same as with a warp per tile, bit for bit.
-template <typename T, int D, bool Fused, bool FewRows>
+template <typename T, int D, bool Fused>
 __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n_heads,
                                               KvDeviceView kv, BatchDevice batch,
                                               const AttentionTile* __restrict__ tiles,
@@ -253,17 +144,11 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               float* __restrict__ ml, float* __restrict__ part,
                                               AttentionOut out) {
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
-    static_assert(!(Fused && FewRows), "FewRows is a way of the split path");
-    static_assert(k_chunk / 8 == k_warps, "FewRows: a warp per 8 keys of a chunk");
-    constexpr int rows = block_rows<FewRows>();
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
     Row* k_s = reinterpret_cast<Row*>(smem);
     Row* v_s = k_s + 2 * k_chunk;
     Row* q_s = v_s + 2 * k_chunk;
-    // FewRows: [k_warps][32 lanes][2 rows] maxima, [k_chunk / 8][32 lanes][4] weights.
-    auto* max_s = reinterpret_cast<float(*)[32][2]>(q_s + rows);
-    auto* p_s = reinterpret_cast<float(*)[32][4]>(max_s + k_warps);
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -273,8 +158,8 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const int g = lane / 4, t4 = lane % 4;
 
     // Query rows r = token_in_tile * heads_per_block + head_in_block; this thread's rows are
-    // warp * 16 + g and warp * 16 + g + 8 (FewRows: g and g + 8, whatever the warp). The row of q
-    // and out (token * n_heads + head) of block row r, or -1 where r holds no query.
+    // warp * 16 + g and warp * 16 + g + 8. The row of q and out (token * n_heads + head) of
+    // block row r, or -1 where r holds no query.
     auto query_row = [&](int r) -> int64_t {
         const int head_in_group = head_chunk * plan.heads_per_block + r % plan.heads_per_block;
         const bool valid = r / plan.heads_per_block < tile.n_tokens &&
@@ -286,7 +171,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     int64_t out_row[2];
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-        const int r = (FewRows ? 0 : warp * 16) + g + 8 * i;
+        const int r = warp * 16 + g + 8 * i;
         out_row[i] = query_row(r);
         qpos[i] = out_row[i] >= 0 ? batch.positions[out_row[i] / n_heads] : -1;
     }
@@ -295,7 +180,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     // Q rounded to the pool's type into shared memory (zeros for rows without a query), read
     // back as A fragments by ldmatrix; 8 dims (two float4 loads) per copy, a row's D / 8 copies
     // contiguous.
-    for (int idx = int(threadIdx.x); idx < rows * D / 8; idx += k_warps * 32) {
+    for (int idx = int(threadIdx.x); idx < k_rows * D / 8; idx += k_warps * 32) {
         const int r = idx / (D / 8), c = (idx % (D / 8)) * 8;
         const int64_t row = query_row(r);
         float4 x0 = make_float4(0, 0, 0, 0), x1 = x0;
@@ -381,9 +266,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     int32_t next_blk[k_passes];
     chunk_blocks(begin, next_blk);
     load_chunk(0, begin, next_blk);
-    // FewRows: a warp's output columns are two dt (the state of a head_dim of 16).
-    SplitState<FewRows ? 16 : D> st;
-    constexpr int state_dts = FewRows ? 2 : D / 8;
+    SplitState<D> st;
     int buf = 0;
     // Splits in order, each from a fresh row state; chunks of a split in order.
     for (int split = first_split; split <= last_split; ++split) {
@@ -391,7 +274,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
         for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
 #pragma unroll
-        for (int dt = 0; dt < state_dts; ++dt)
+        for (int dt = 0; dt < D / 8; ++dt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
         for (int c0 = split * k_attention_split; c0 < split_end; c0 += k_chunk, buf ^= 1) {
@@ -404,11 +287,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             cp_async_wait<0>();
             __syncthreads();
             if (more) load_chunk(buf ^ 1, c0 + k_chunk, next_blk);
-            if constexpr (FewRows) {
-                if (warp_active)
-                    few_rows_chunk<T, D>(q_s, k_s + buf * k_chunk, v_s + buf * k_chunk, max_s, p_s,
-                                         c0, warp_min_pos, qpos, scale2, st);
-            } else if (warp_active) {
+            if (warp_active) {
                 // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
                 // g + 8 (2, 3). A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
                 // (lane / 16)) two k-steps at a time; B fragments of K: matrices (keys nt * 8..,
@@ -516,22 +395,17 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
                 for (int i = 0; i < 2; ++i) combined[i].add(natural(st.m[i]), st.l[i], st.o, i);
             } else {
-                // FewRows: every warp holds the rows' m and l, warp w < D / 16 the columns of
-                // dt 2 w and 2 w + 1.
-                constexpr int dts = FewRows ? 2 : D / 8;
-                const int dt0 = FewRows ? 2 * warp : 0;
-                const bool has_cols = !FewRows || warp < D / 16;
 #pragma unroll
                 for (int i = 0; i < 2; ++i) {
-                    if (qpos[i] < 0 || !has_cols) continue;
+                    if (qpos[i] < 0) continue;
                     const int64_t slot = out_row[i] * max_splits + split;
-                    if (t4 == 0 && dt0 == 0) {
+                    if (t4 == 0) {
                         ml[slot * 2] = natural(st.m[i]);
                         ml[slot * 2 + 1] = st.l[i];
                     }
 #pragma unroll
-                    for (int dt = 0; dt < dts; ++dt)
-                        *reinterpret_cast<float2*>(part + slot * D + (dt0 + dt) * 8 + 2 * t4) =
+                    for (int dt = 0; dt < D / 8; ++dt)
+                        *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
                             float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
                 }
             }
@@ -552,7 +426,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 
 // The fused variant of head_dim 128 needs more registers than Ampere's compiler keeps it in (it
 // spills there): it is built for Hopper only, and attention_fused() says no on older GPUs.
-template <typename T, int D, bool Fused, bool FewRows>
+template <typename T, int D, bool Fused>
 __global__ void __launch_bounds__(k_warps * 32, 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
@@ -565,60 +439,53 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
 #endif
     {
         wait_for_previous_kernel();
-        attention_mma<T, D, Fused, FewRows>(q, n_heads, kv, batch, tiles, plan, max_splits, scale,
-                                            ml, part, out);
+        attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
+                                   out);
     }
 }
 
 template <typename T, int D>
-void launch_typed(bool fused, int max_tile_tokens, const float* q, int n_heads,
-                  const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
-                  int n_tiles, const AttentionPlan& plan, int max_splits, float* ml, float* part,
+void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                  const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                  const AttentionPlan& plan, int max_splits, float* ml, float* part,
                   const AttentionOut& out, cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
-    // Over the 48 KiB a launch gets without asking.
-    constexpr int smem = smem_bytes<T, D, false>(), smem_few = smem_bytes<T, D, true>();
+    constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
     // The opt-in is a per-device attribute of the kernels: asked once on each device.
     static std::atomic<uint64_t> opted_in{0};
     int device = 0;
     cudaGetDevice(&device);
     const uint64_t bit = uint64_t(1) << (device % 64);
     if (!(opted_in.load() & bit)) {
-        cudaFuncSetAttribute(attention_mma_kernel<T, D, true, false>,
+        cudaFuncSetAttribute(attention_mma_kernel<T, D, true>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        cudaFuncSetAttribute(attention_mma_kernel<T, D, false, false>,
+        cudaFuncSetAttribute(attention_mma_kernel<T, D, false>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        cudaFuncSetAttribute(attention_mma_kernel<T, D, false, true>,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem_few);
         opted_in.fetch_or(bit);
     }
     if (fused) {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
-        launch(attention_mma_kernel<T, D, true, false>, grid, k_warps * 32, smem, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
-        return;
+        launch(attention_mma_kernel<T, D, true>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
+               batch, tiles, plan, max_splits, scale, ml, part, out);
+    } else {
+        const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
+                        unsigned(max_splits));
+        launch(attention_mma_kernel<T, D, false>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     }
-    const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
-                    unsigned(max_splits));
-    if (int64_t(max_tile_tokens) * plan.heads_per_block <= k_few_rows)
-        launch(attention_mma_kernel<T, D, false, true>, grid, k_warps * 32, smem_few, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
-    else
-        launch(attention_mma_kernel<T, D, false, false>, grid, k_warps * 32, smem, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
 }
 
 template <typename T>
-void launch_for_dim(bool fused, int max_tile_tokens, const float* q, int n_heads,
-                    const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
-                    int n_tiles, const AttentionPlan& plan, int max_splits, float* ml, float* part,
+void launch_for_dim(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                    const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                    const AttentionPlan& plan, int max_splits, float* ml, float* part,
                     const AttentionOut& out, cudaStream_t stream) {
     if (kv.head_dim == 64)
-        launch_typed<T, 64>(fused, max_tile_tokens, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                            max_splits, ml, part, out, stream);
+        launch_typed<T, 64>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                            part, out, stream);
     else
-        launch_typed<T, 128>(fused, max_tile_tokens, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                             max_splits, ml, part, out, stream);
+        launch_typed<T, 128>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                             part, out, stream);
 }
 
 }  // namespace
@@ -628,17 +495,16 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) 
            (head_dim == 64 || head_dim == 128) && plan.tile_tokens * plan.heads_per_block <= k_rows;
 }
 
-void launch_attention_mma(bool fused, int max_tile_tokens, const float* q, int n_heads,
-                          const KvDeviceView& kv, const BatchDevice& batch,
-                          const AttentionTile* tiles, int n_tiles, const AttentionPlan& plan,
-                          int max_splits, float* ml, float* part, const AttentionOut& out,
-                          cudaStream_t stream) {
+void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
+                          const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
+                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                          const AttentionOut& out, cudaStream_t stream) {
     if (kv.type == DType::f16)
-        launch_for_dim<__half>(fused, max_tile_tokens, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                               max_splits, ml, part, out, stream);
+        launch_for_dim<__half>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                               part, out, stream);
     else
-        launch_for_dim<__nv_bfloat16>(fused, max_tile_tokens, q, n_heads, kv, batch, tiles, n_tiles,
-                                      plan, max_splits, ml, part, out, stream);
+        launch_for_dim<__nv_bfloat16>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan,
+                                      max_splits, ml, part, out, stream);
 }
 
 }  // namespace encore::cuda
