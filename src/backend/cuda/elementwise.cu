@@ -233,6 +233,18 @@ __global__ void convert_kernel(const float* x, int64_t n, T* out) {
         out[i] = from_f32<T>(x[i]);
 }
 
+// Where element c of KV head h of token i goes in a layer's K: its slot (the block of the
+// token's position in its sequence's table, the position in the block), in elements of the
+// pool's type from the pool's start. Its V is n_kv_heads * block_size * head_dim further.
+__device__ __forceinline__ int64_t kv_index(const KvDeviceView& kv, const BatchDevice& batch,
+                                            int64_t i, int h, int c) {
+    const int32_t pos = batch.positions[i];
+    const int32_t block =
+        batch.tables[batch.table_offsets[batch.seq_index[i]] + pos / kv.block_size];
+    return int64_t(block) * kv.block_stride + kv.instance_offset +
+           (int64_t(h) * kv.block_size + pos % kv.block_size) * kv.head_dim + c;
+}
+
 // One thread per (token, head, element) of K and of V.
 template <typename T>
 __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
@@ -246,11 +258,7 @@ __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
          t += int64_t(gridDim.x) * blockDim.x) {
         const int64_t i = t / per_token;
         const int h = int((t % per_token) / hd), c = int(t % hd);
-        const int32_t pos = batch.positions[i];
-        const int32_t block =
-            batch.tables[batch.table_offsets[batch.seq_index[i]] + pos / kv.block_size];
-        const int64_t k_at = int64_t(block) * kv.block_stride + kv.instance_offset +
-                             (int64_t(h) * kv.block_size + pos % kv.block_size) * hd + c;
+        const int64_t k_at = kv_index(kv, batch, i, h, c);
         const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
         pool[k_at] = from_f32<T>(k[t]);
         pool[v_at] = from_f32<T>(v[t]);
@@ -282,11 +290,7 @@ __global__ void rope_kv_store_kernel(float* q, int n_heads, float* k, const floa
         const int64_t at = (i * kv.n_kv_heads + kh) * hd;  // row of k and of v
         float* k_row = k + at;
         rotate_pair(k_row + c, k_row + c + half, r);
-        const int32_t pos = batch.positions[i];
-        const int32_t block =
-            batch.tables[batch.table_offsets[batch.seq_index[i]] + pos / kv.block_size];
-        const int64_t k_at = int64_t(block) * kv.block_stride + kv.instance_offset +
-                             (int64_t(kh) * kv.block_size + pos % kv.block_size) * hd + c;
+        const int64_t k_at = kv_index(kv, batch, i, kh, c);
         const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
         pool[k_at] = from_f32<T>(k_row[c]);
         pool[k_at + half] = from_f32<T>(k_row[c + half]);
