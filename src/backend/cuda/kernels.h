@@ -2,9 +2,10 @@
 // C++. Every pointer is device memory unless its comment says otherwise; every launcher enqueues
 // on `stream` and returns without waiting. A kernel may start before the previous one on the
 // stream has ended (launch.cuh) and read weights before it waits for it: the `w` of
-// launch_rms_norm and of launch_gemv16 must be memory no kernel writes. Each output element is
-// computed by one thread, warp or block in an order fixed by the shapes of the model, never by
-// the number of rows in the call: an item's results do not depend on the rest of its batch.
+// launch_rms_norm and of launch_gemv16, and launch_gemv16_swiglu's weights, must be memory no
+// kernel writes. Each output element is computed by one thread, warp or block in an order fixed
+// by the shapes of the model, never by the number of rows in the call: an item's results do not
+// depend on the rest of its batch.
 #pragma once
 
 #include <cuda_runtime_api.h>
