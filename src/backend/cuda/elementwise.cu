@@ -299,6 +299,20 @@ __global__ void rope_kv_store_kernel(float* q, int n_heads, float* k, const floa
     }
 }
 
+// f(T{}) with T the element type of a KV pool of `type` (f16, bf16, else f32): the kernel
+// instantiation a launcher takes.
+template <typename F>
+void with_kv_element(DType type, F&& f) {
+    switch (type) {
+        case DType::f16:
+            return f(__half{});
+        case DType::bf16:
+            return f(__nv_bfloat16{});
+        default:
+            return f(float{});
+    }
+}
+
 unsigned grid_cap(int64_t n) {
     const int64_t b = (n + k_threads - 1) / k_threads;
     return unsigned(b < 65535 ? (b > 0 ? b : 1) : 65535);
@@ -391,38 +405,21 @@ void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
                      const BatchDevice& batch, cudaStream_t stream) {
     const int64_t total = batch.n_tokens * kv.n_kv_heads * kv.head_dim;
     if (total == 0) return;
-    const unsigned grid = grid_cap(total);
-    switch (kv.type) {
-        case DType::f16:
-            launch(kv_store_kernel<__half>, grid, k_threads, 0, stream, k, v, kv, batch);
-            break;
-        case DType::bf16:
-            launch(kv_store_kernel<__nv_bfloat16>, grid, k_threads, 0, stream, k, v, kv, batch);
-            break;
-        default:
-            launch(kv_store_kernel<float>, grid, k_threads, 0, stream, k, v, kv, batch);
-    }
+    with_kv_element(kv.type, [&](auto element) {
+        launch(kv_store_kernel<decltype(element)>, grid_cap(total), k_threads, 0, stream, k, v, kv,
+               batch);
+    });
 }
 
 void launch_rope_kv_store(float* q, int n_heads, float* k, const float* v, const float* cos_sin,
                           const KvDeviceView& kv, const BatchDevice& batch, cudaStream_t stream) {
     const int64_t total = batch.n_tokens * (n_heads + kv.n_kv_heads) * (kv.head_dim / 2);
     if (total == 0) return;
-    const unsigned grid = grid_cap(total);
     const auto* rot = reinterpret_cast<const float2*>(cos_sin);
-    switch (kv.type) {
-        case DType::f16:
-            launch(rope_kv_store_kernel<__half>, grid, k_threads, 0, stream, q, n_heads, k, v, rot,
-                   kv, batch);
-            break;
-        case DType::bf16:
-            launch(rope_kv_store_kernel<__nv_bfloat16>, grid, k_threads, 0, stream, q, n_heads, k,
-                   v, rot, kv, batch);
-            break;
-        default:
-            launch(rope_kv_store_kernel<float>, grid, k_threads, 0, stream, q, n_heads, k, v, rot,
-                   kv, batch);
-    }
+    with_kv_element(kv.type, [&](auto element) {
+        launch(rope_kv_store_kernel<decltype(element)>, grid_cap(total), k_threads, 0, stream, q,
+               n_heads, k, v, rot, kv, batch);
+    });
 }
 
 }  // namespace encore::cuda

@@ -35,6 +35,7 @@ namespace {
 constexpr int k_max_rows = 8;
 constexpr int k_warps = 8;
 constexpr int k_unroll = 4;
+constexpr int k_swiglu_rows = k_warps / 2;  // rows of each of W_gate and W_up per SwiGLU block
 // Resident blocks per multiprocessor the registers must allow: four on Hopper (measured above);
 // on older GPUs whatever the compiler picks (holding sm_80 to four spills registers).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -149,15 +150,15 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
         if (r < n) y[r * m + j] = sum[r];
 }
 
-// SwiGLU: a block takes rows [j0, j0 + k_warps / 2) of W_gate (its first warps) and the same rows
-// of W_up (the others), and writes silu(gate) * up of them, the sums passed through shared memory:
-// the values of the GEMV of both weights followed by launch_silu_mul.
+// SwiGLU: a block takes rows [j0, j0 + k_swiglu_rows) of W_gate (its first warps) and the same
+// rows of W_up (the others), and writes silu(gate) * up of them, the sums passed through shared
+// memory: the values of the GEMV of both weights followed by launch_silu_mul.
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_swiglu_kernel(const uint4* __restrict__ w_gate, const uint4* __restrict__ w_up,
                          int64_t m, int64_t k8, const uint4* __restrict__ x, int n,
                          float* __restrict__ out, void* out16, DType t16) {
-    constexpr int pairs = k_warps / 2;
+    constexpr int pairs = k_swiglu_rows;
     const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
     const int64_t j0 = int64_t(blockIdx.x) * pairs;
     const int64_t j = j0 + warp % pairs;  // warps [0, pairs): gate rows; [pairs, k_warps): up
@@ -216,8 +217,7 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
 void launch_gemv16_swiglu(const void* w_gate, const void* w_up, int64_t m, DType dtype, int64_t k,
                           const void* x16, int64_t n, float* out, void* out16, DType t16,
                           cudaStream_t stream) {
-    constexpr int pairs = k_warps / 2;
-    const unsigned blocks = unsigned((m + pairs - 1) / pairs);
+    const unsigned blocks = unsigned((m + k_swiglu_rows - 1) / k_swiglu_rows);
     if (blocks == 0) return;
     const auto* wg = static_cast<const uint4*>(w_gate);
     const auto* wu = static_cast<const uint4*>(w_up);

@@ -4,7 +4,7 @@
 // the previous kernel has passed wait_for_previous_kernel(), and wait there until that kernel has
 // finished and its writes are visible. Before it they may only read what no kernel writes
 // (weights). This hides the launch latency and the ramp of a kernel behind the tail of the one
-// before, which matters where kernels are a few microseconds long (decode: about 400 launches
+// before, which matters where kernels are a few microseconds long (decode: about 300 launches
 // per token). It changes when a kernel starts, never what it computes.
 //
 // The rule every kernel of the backend follows: wait_for_previous_kernel() before any read of
