@@ -247,11 +247,10 @@ TEST_F(CudaOps, SwigluEqualsMatmulsThenSiluMulBitwise) {
 }
 
 // Kernels may start before the one before them has ended (launch.cuh): a chain of dependent
-// decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV and SiLU·mul (fused in every other
-// round), down GEMV, many times
-// over, each reading what the one before wrote) gives the same bits enqueued back to back as with
-// the stream drained after every op, where nothing can overlap. A kernel reading its input before
-// its wait would see the previous round's values.
+// decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV and SiLU·mul, fused in every
+// other round, down GEMV, many times over, each reading what the one before wrote) gives the
+// same bits enqueued back to back as with the stream drained after every op, where nothing can
+// overlap. A kernel reading its input before its wait would see the previous round's values.
 TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
     const int64_t d = 1024, f = 2816;
     const auto norm_w = random_weights(rng, DType::bf16, 1, d);
