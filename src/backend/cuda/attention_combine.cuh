@@ -43,4 +43,31 @@ __device__ __forceinline__ float combine_value(float running, float a, float spl
     return __fadd_rn(__fmul_rn(running, a), __fmul_rn(split_value, b));
 }
 
+// One query row's combination, for NT groups of two output columns held by one thread (the
+// accumulator layout of attention_mma.cu).
+template <int NT>
+struct CombineState {
+    float big, den;
+    float num[NT][2];
+    __device__ __forceinline__ void reset() {
+        big = -INFINITY;
+        den = 0.0f;
+#pragma unroll
+        for (int i = 0; i < NT; ++i) num[i][0] = num[i][1] = 0.0f;
+    }
+    // acc[i][2 * row + e]: columns i * 8 + e of one of the two rows of an mma fragment.
+    __device__ __forceinline__ void add(float m, float l, const float (&acc)[NT][4], int row) {
+        float a, b;
+        if (!combine_step(big, den, m, l, a, b)) return;
+#pragma unroll
+        for (int i = 0; i < NT; ++i)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+                num[i][e] = combine_value(num[i][e], a, acc[i][2 * row + e], b);
+    }
+    __device__ __forceinline__ float result(int i, int e) const {
+        return __fdiv_rn(num[i][e], den);
+    }
+};
+
 }  // namespace encore::cuda
