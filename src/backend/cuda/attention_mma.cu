@@ -54,7 +54,8 @@ struct Mma<__half> {
     // d += a · b: a [16 x 16] row-major fragment, b [16 x 8] column-major fragment.
     static __device__ __forceinline__ void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                                uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
             "{%8,%9}, {%0,%1,%2,%3};\n"
             : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -69,7 +70,8 @@ struct Mma<__nv_bfloat16> {
     }
     static __device__ __forceinline__ void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
                                                uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
             "{%8,%9}, {%0,%1,%2,%3};\n"
             : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -297,16 +299,17 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
                     for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
 #pragma unroll
-                for (int kk = 0; kk < D / 16; ++kk) {
-                    uint32_t qa[4];
+                for (int kk = 0; kk < D / 16; kk += 2) {
+                    uint32_t qa[4], qb[4];
                     ldmatrix_x4(qa, &q_s[warp * 16 + lane % 16][kk * 16 + (lane / 16) * 8]);
+                    ldmatrix_x4(qb, &q_s[warp * 16 + lane % 16][(kk + 1) * 16 + (lane / 16) * 8]);
 #pragma unroll
-                    for (int nt = 0; nt < k_chunk / 8; nt += 2) {
+                    for (int nt = 0; nt < k_chunk / 8; ++nt) {
                         uint32_t b[4];
-                        ldmatrix_x4(b, &k_s[buf * k_chunk + nt * 8 + (lane / 16) * 8 + lane % 8]
-                                           [kk * 16 + (lane / 8 % 2) * 8]);
+                        ldmatrix_x4(
+                            b, &k_s[buf * k_chunk + nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
                         Mma<T>::run(s[nt], qa, b[0], b[1]);
-                        Mma<T>::run(s[nt + 1], qa, b[2], b[3]);
+                        Mma<T>::run(s[nt], qb, b[2], b[3]);
                     }
                 }
 
@@ -328,15 +331,9 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                 cmax = fmaxf(cmax, v);
                             }
                     } else {
-                        float mx[k_chunk / 8];
 #pragma unroll
                         for (int nt = 0; nt < k_chunk / 8; ++nt)
-                            mx[nt] = fmaxf(s[nt][2 * i], s[nt][2 * i + 1]);
-#pragma unroll
-                        for (int w = k_chunk / 16; w > 0; w /= 2)
-#pragma unroll
-                            for (int nt = 0; nt < w; ++nt) mx[nt] = fmaxf(mx[nt], mx[nt + w]);
-                        cmax = mx[0];
+                            cmax = fmaxf(cmax, fmaxf(s[nt][2 * i], s[nt][2 * i + 1]));
                     }
                     cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
                     cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
