@@ -227,17 +227,13 @@ class CudaBackend final : public Backend {
         auto ensure_x16 = [&](DType type, int64_t k) {
             activation16_ = type;
             if (x16 && x16_type == type) return;
-            void* buf = x16_.get(size_t(n * k));
-            launch_convert(x, n * k, type, buf, stream_);
-            check_launch("convert");
-            x16 = buf;
+            x16 = convert16(x, n * k, type);
             x16_type = type;
         };
         // Decode: every weight 16-bit of one type, a few rows: one GEMV launch for all of them.
         const DType first_type = outs[0].w->dtype;
         const int64_t k = outs[0].w->row_elems();
-        bool gemv = !options_.deterministic && gemv16_fits(n, k) &&
-                    (first_type == DType::bf16 || first_type == DType::f16);
+        bool gemv = gemv16_takes(n, k, first_type);
         for (const MatmulOut& o : outs)
             gemv = gemv && o.w->dtype == first_type && o.w->row_elems() == k;
         if (gemv) {
@@ -274,19 +270,13 @@ class CudaBackend final : public Backend {
                 float* gate, float* up, float* out) override {
         const DType type = w_gate.dtype;
         const int64_t m = w_gate.n_rows(), k = w_gate.row_elems();
-        const bool gemv = !options_.deterministic && gemv16_fits(n, k) &&
-                          (type == DType::bf16 || type == DType::f16) && w_up.dtype == type &&
-                          w_up.n_rows() == m && w_up.row_elems() == k;
+        const bool gemv = gemv16_takes(n, k, type) && w_up.dtype == type && w_up.n_rows() == m &&
+                          w_up.row_elems() == k;
         if (!gemv) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
         // x's 16-bit copy (written beside it by the op before), or x converted now.
-        const void* x16 =
-            x16_of_ == x && x16_count_ == n * k && activation16_ == type ? x16_at_ : nullptr;
-        if (!x16) {
-            void* buf = x16_.get(size_t(n * k));
-            launch_convert(x, n * k, type, buf, stream_);
-            check_launch("convert");
-            x16 = buf;
-        }
+        const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
+                              ? x16_at_
+                              : convert16(x, n * k, type);
         activation16_ = type;
         launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, x16, n, out,
                              side16(out, n * m, x16), activation16_, stream_);
@@ -453,6 +443,20 @@ class CudaBackend final : public Backend {
         x16_of_ = out;
         x16_count_ = n;
         return x16_at_;
+    }
+
+    // Whether the decode GEMV takes n rows of x against 16-bit weights of `type` with rows of k.
+    bool gemv16_takes(int64_t n, int64_t k, DType type) const {
+        return !options_.deterministic && gemv16_fits(n, k) &&
+               (type == DType::bf16 || type == DType::f16);
+    }
+
+    // `count` values of x converted to `type` into x16_.
+    const void* convert16(const float* x, int64_t count, DType type) {
+        void* buf = x16_.get(size_t(count));
+        launch_convert(x, count, type, buf, stream_);
+        check_launch("convert");
+        return buf;
     }
 
     // The (cos, sin) table of n positions [n, head_dim / 2, 2] on the device. The batch's
