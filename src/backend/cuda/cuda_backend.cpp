@@ -243,33 +243,13 @@ class CudaBackend final : public Backend {
             launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
             check_launch("gemv16");
         }
-        auto add_bias = [&](const MatmulOut& o) {
-            if (!o.bias) return;
-            launch_add_bias(o.y, n, o.w->n_rows(), weight(*o.bias), o.bias->dtype, stream_);
-            check_launch("add_bias");
-        };
-        for (size_t i = 0; i < outs.size(); ++i) {
-            const MatmulOut& o = outs[i];
+        for (const MatmulOut& o : outs) {
             const TensorView& w = *o.w;
             const int64_t m = w.n_rows(), kw = w.row_elems();
-            // The next weight of the same type and shape (v after k, up after gate): one
-            // launch for both where the GEMM can take them as a batch, the same bits.
-            const MatmulOut* twin = i + 1 < outs.size() ? &outs[i + 1] : nullptr;
-            if (twin && !(twin->w->dtype == w.dtype && twin->w->n_rows() == m &&
-                          twin->w->row_elems() == kw))
-                twin = nullptr;
             if (gemv) {
                 // done above
             } else if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
                 ensure_x16(w.dtype, kw);
-                if (twin) {
-                    gemm_->run_pair(w.dtype, weight(w), weight(*twin->w), m, kw, x16, n, o.y,
-                                    twin->y);
-                    add_bias(o);
-                    add_bias(*twin);
-                    ++i;
-                    continue;
-                }
                 gemm_->run(w.dtype, weight(w), m, kw, x16, n, o.y);
             } else if (w.dtype == DType::f32) {
                 gemm_->run(DType::f32, weight(w), m, kw, x, n, o.y);
@@ -279,7 +259,10 @@ class CudaBackend final : public Backend {
             } else {
                 fail(ErrorKind::unsupported, "CUDA matmul of {} weights", dtype_name(w.dtype));
             }
-            add_bias(o);
+            if (o.bias) {
+                launch_add_bias(o.y, n, m, weight(*o.bias), o.bias->dtype, stream_);
+                check_launch("add_bias");
+            }
         }
     }
 
