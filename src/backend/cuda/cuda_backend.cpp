@@ -243,35 +243,13 @@ class CudaBackend final : public Backend {
             launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
             check_launch("gemv16");
         }
-        auto add_bias = [&](const MatmulOut& o) {
-            if (!o.bias) return;
-            launch_add_bias(o.y, n, o.w->n_rows(), weight(*o.bias), o.bias->dtype, stream_);
-            check_launch("add_bias");
-        };
-        for (size_t i = 0; i < outs.size(); ++i) {
-            const MatmulOut& o = outs[i];
+        for (const MatmulOut& o : outs) {
             const TensorView& w = *o.w;
             const int64_t m = w.n_rows(), kw = w.row_elems();
-            // The next weight of the same type and shape (v after k, up after gate): one
-            // launch for both where the GEMM can take them as a batch, the same bits.
-            const MatmulOut* twin = i + 1 < outs.size() ? &outs[i + 1] : nullptr;
-            if (twin && !(twin->w->dtype == w.dtype && twin->w->n_rows() == m &&
-                          twin->w->row_elems() == kw))
-                twin = nullptr;
             if (gemv) {
                 // done above
             } else if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
                 ensure_x16(w.dtype, kw);
-                if (twin) {
-                    // Uploaded in order at first use (consecutive allocations usually ascend).
-                    const void* w0 = weight(w);
-                    const void* w1 = weight(*twin->w);
-                    gemm_->run_pair(w.dtype, w0, w1, m, kw, x16, n, o.y, twin->y);
-                    add_bias(o);
-                    add_bias(*twin);
-                    ++i;
-                    continue;
-                }
                 gemm_->run(w.dtype, weight(w), m, kw, x16, n, o.y);
             } else if (w.dtype == DType::f32) {
                 gemm_->run(DType::f32, weight(w), m, kw, x, n, o.y);
@@ -281,7 +259,10 @@ class CudaBackend final : public Backend {
             } else {
                 fail(ErrorKind::unsupported, "CUDA matmul of {} weights", dtype_name(w.dtype));
             }
-            add_bias(o);
+            if (o.bias) {
+                launch_add_bias(o.y, n, m, weight(*o.bias), o.bias->dtype, stream_);
+                check_launch("add_bias");
+            }
         }
     }
 
@@ -289,29 +270,14 @@ class CudaBackend final : public Backend {
                 float* gate, float* up, float* out) override {
         const DType type = w_gate.dtype;
         const int64_t m = w_gate.n_rows(), k = w_gate.row_elems();
-        const bool same = w_up.dtype == type && w_up.n_rows() == m && w_up.row_elems() == k;
-        const bool gemv = same && gemv16_takes(n, k, type);
-        const bool pair = same && !gemv && (type == DType::bf16 || type == DType::f16);
-        if (!gemv && !pair) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
+        const bool gemv = gemv16_takes(n, k, type) && w_up.dtype == type && w_up.n_rows() == m &&
+                          w_up.row_elems() == k;
+        if (!gemv) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
         // x's 16-bit copy (written beside it by the op before), or x converted now.
         const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
                               ? x16_at_
                               : convert16(x, n * k, type);
         activation16_ = type;
-        if (pair) {
-            // The two GEMMs as one batch: gate and up are this call's scratch, so the product of
-            // the weight lower in memory goes to the lower buffer, and both strides are positive.
-            const void* wg = weight(w_gate);
-            const void* wu = weight(w_up);
-            float* low = std::min(gate, up);
-            float* high = std::max(gate, up);
-            float* gate_y = wg < wu ? low : high;
-            float* up_y = wg < wu ? high : low;
-            gemm_->run_pair(type, wg, wu, m, k, x16, n, gate_y, up_y);
-            x16_of_ = nullptr;
-            silu_mul(gate_y, up_y, n * m, out);
-            return;
-        }
         launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, x16, n, out,
                              side16(out, n * m, x16), activation16_, stream_);
         check_launch("gemv16 swiglu");
