@@ -186,28 +186,21 @@ int main(int argc, char** argv) {
             }
             if (s.pair == 2 && found > 0) {
                 Problem b = make_problem(s.m, s.k, n, 2, s.m * s.k, s.m * n);
+                auto time_pair = [&](const char* label, const cublasLtMatmulAlgo_t& algo) {
+                    const double ms = time_ms(cx, b, algo, w, x, y);
+                    const double tf = 2 * flop / (ms * 1e-3) / 1e12;
+                    std::printf("  pair, %s: %8.1f us  %6.1f TFLOP/s  %5.1f%%\n", label, ms * 1e3,
+                                tf, 100 * tf / peak);
+                };
                 cublasLtMatmulHeuristicResult_t check_result{};
                 if (cublasLtMatmulAlgoCheck(cx.handle, b.desc, b.a, b.b, b.c, b.c, &res[0].algo,
-                                            &check_result) == CUBLAS_STATUS_SUCCESS) {
-                    const double ms = time_ms(cx, b, res[0].algo, w, x, y);
-                    const double tf = 2 * flop / (ms * 1e-3) / 1e12;
-                    std::printf(
-                        "  pair, candidate 0 as a batch of two: %8.1f us  %6.1f TFLOP/s  "
-                        "%5.1f%%\n",
-                        ms * 1e3, tf, 100 * tf / peak);
-                } else {
+                                            &check_result) == CUBLAS_STATUS_SUCCESS)
+                    time_pair("candidate 0 as a batch of two", res[0].algo);
+                else
                     std::printf("  pair: candidate 0 does not run as a batch\n");
-                }
                 cublasLtMatmulHeuristicResult_t bres[16];
-                const int bfound = heuristics(cx, b, bres);
-                if (bfound > 0) {
-                    const double ms = time_ms(cx, b, bres[0].algo, w, x, y);
-                    const double tf = 2 * flop / (ms * 1e-3) / 1e12;
-                    std::printf(
-                        "  pair, the batch's own candidate 0: %8.1f us  %6.1f TFLOP/s  "
-                        "%5.1f%%\n",
-                        ms * 1e3, tf, 100 * tf / peak);
-                }
+                if (heuristics(cx, b, bres) > 0)
+                    time_pair("the batch's own candidate 0", bres[0].algo);
                 destroy(b);
             }
             destroy(p);
