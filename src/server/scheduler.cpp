@@ -58,6 +58,28 @@ int64_t Scheduler::blocks_needed(const Job& job) const {
     return (positions + B - 1) / B + 1;  // + a partial block copied on write
 }
 
+size_t Scheduler::admissible_now(const std::vector<std::shared_ptr<Job>>& incoming) const {
+    if (!tasks_.empty()) return 0;  // a task runs first, alone
+    std::vector<int64_t> committed = committed_blocks_;
+    const size_t slots =
+        n_active_ < size_t(options_.parallel) ? size_t(options_.parallel) - n_active_ : 0;
+    size_t n = 0;
+    auto takes = [&](const Job& job) {
+        if (n == slots) return false;
+        const size_t e = job.engine_index;
+        const int64_t need = blocks_needed(job);
+        if (!job.cancelled && committed[e] + need > engines_[e]->kv().n_blocks()) return false;
+        if (!job.cancelled) committed[e] += need;
+        ++n;
+        return true;
+    };
+    for (const auto& job : waiting_)
+        if (!takes(*job)) return n;
+    for (const auto& job : incoming)
+        if (!takes(*job)) return n;
+    return n;
+}
+
 void Scheduler::submit(const std::vector<std::shared_ptr<Job>>& jobs) {
     std::lock_guard lock(mutex_);
     if (draining_) throw ApiError(503, "the server is shutting down", "", "shutting_down");
@@ -70,10 +92,11 @@ void Scheduler::submit(const std::vector<std::shared_ptr<Job>>& jobs) {
                                        blocks_needed(*job), pool),
                            "max_tokens", "kv_budget_exceeded");
     }
-    if (waiting_.size() + tasks_.size() + jobs.size() > size_t(options_.max_queue))
+    const size_t waiting = waiting_.size() + tasks_.size() + jobs.size() - admissible_now(jobs);
+    if (waiting > size_t(options_.max_queue))
         throw ApiError(429,
                        fmt::format("too many requests waiting ({} queued, --max-queue {})",
-                                   waiting_.size() + tasks_.size(), options_.max_queue),
+                                   waiting - jobs.size(), options_.max_queue),
                        "", "queue_full");
     for (const auto& job : jobs) waiting_.push_back(job);
     metrics_.queue_depth = int64_t(waiting_.size());
@@ -85,7 +108,7 @@ void Scheduler::run_exclusive(const std::function<void()>& fn) {
     task.fn = fn;
     std::unique_lock lock(mutex_);
     if (draining_) throw ApiError(503, "the server is shutting down", "", "shutting_down");
-    if (waiting_.size() + tasks_.size() + 1 > size_t(options_.max_queue))
+    if (waiting_.size() + tasks_.size() + 1 - admissible_now({}) > size_t(options_.max_queue))
         throw ApiError(429, "too many requests waiting", "", "queue_full");
     tasks_.push_back(&task);
     wake_.notify_all();
@@ -138,6 +161,7 @@ void Scheduler::loop() {
                 admitted.push_back(job);
                 waiting_.pop_front();
             }
+            n_active_ += admitted.size();  // slots taken now (recounted after the step)
             metrics_.queue_depth = int64_t(waiting_.size());
         }
         if (task) {
@@ -176,13 +200,17 @@ void Scheduler::loop() {
                 if (!a->finished && a->job->engine_index == e) jobs.push_back(a.get());
             if (!jobs.empty()) step_engine(e, jobs);
         }
+        std::vector<int64_t> released(engines_.size(), 0);
         for (auto& a : active_)
-            if (a->finished) committed_blocks_[a->job->engine_index] -= a->reserved_blocks;
+            if (a->finished) released[a->job->engine_index] += a->reserved_blocks;
         std::erase_if(active_, [](const auto& a) { return a->finished; });
         metrics_.active_jobs = int64_t(active_.size());
+        {
+            std::lock_guard lock(mutex_);  // submit() reads both
+            for (size_t e = 0; e < engines_.size(); ++e) committed_blocks_[e] -= released[e];
+            n_active_ = active_.size();
+        }
         publish_kv_snapshot();
-        std::lock_guard lock(mutex_);
-        n_active_ = active_.size();
     }
 }
 

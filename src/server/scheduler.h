@@ -7,8 +7,10 @@
 //
 // Admission reserves a job's worst case (prompt + max_tokens positions, plus a copied block) in
 // KV blocks, so a running job never runs out of blocks: when the budget is taken, jobs wait in a
-// FIFO queue; past max_queue waiting jobs, submit() refuses with 429. A job that could not fit an
-// empty pool is refused at once (400).
+// FIFO queue; past max_queue waiting jobs, submit() refuses with 429. Queued jobs that the loop's
+// next admission takes (a free slot and their blocks free, in FIFO order) do not count as
+// waiting, so whether a burst is refused does not depend on how soon the loop thread wakes. A
+// job that could not fit an empty pool is refused at once (400).
 //
 // Prefix cache: at admission the prompt's leading full blocks are looked up in the pool's prefix
 // index and reused. A job that wants prompt log-probabilities (echo) reuses the blocks whose
@@ -73,6 +75,9 @@ class Scheduler {
     void fail_job(Active& a, int status, const std::string& message);
     void publish_kv_snapshot();
     int64_t blocks_needed(const Job& job) const;
+    // With mutex_ held: how many of the queued jobs, then of `incoming`, the loop's next
+    // admission takes (its rule: FIFO, free slots, KV blocks not committed).
+    size_t admissible_now(const std::vector<std::shared_ptr<Job>>& incoming) const;
 
     std::vector<Engine*> engines_;
     std::vector<std::string> names_;
