@@ -58,6 +58,15 @@ int64_t Scheduler::blocks_needed(const Job& job) const {
     return (positions + B - 1) / B + 1;  // + a partial block copied on write
 }
 
+bool Scheduler::reserve(const Job& job, std::vector<int64_t>& committed) const {
+    if (job.cancelled) return true;  // admitted only to be finished: no blocks
+    const size_t e = job.engine_index;
+    const int64_t need = blocks_needed(job);
+    if (committed[e] + need > engines_[e]->kv().n_blocks()) return false;
+    committed[e] += need;
+    return true;
+}
+
 size_t Scheduler::admissible_now(const std::vector<std::shared_ptr<Job>>& incoming) const {
     if (!tasks_.empty()) return 0;  // a task runs first, alone
     std::vector<int64_t> committed = committed_blocks_;
@@ -65,11 +74,7 @@ size_t Scheduler::admissible_now(const std::vector<std::shared_ptr<Job>>& incomi
         n_active_ < size_t(options_.parallel) ? size_t(options_.parallel) - n_active_ : 0;
     size_t n = 0;
     auto takes = [&](const Job& job) {
-        if (n == slots) return false;
-        const size_t e = job.engine_index;
-        const int64_t need = blocks_needed(job);
-        if (!job.cancelled && committed[e] + need > engines_[e]->kv().n_blocks()) return false;
-        if (!job.cancelled) committed[e] += need;
+        if (n == slots || !reserve(job, committed)) return false;
         ++n;
         return true;
     };
@@ -153,11 +158,8 @@ void Scheduler::loop() {
             while (!task && tasks_.empty() && !waiting_.empty() &&
                    active_.size() + admitted.size() < size_t(options_.parallel)) {
                 const auto& job = waiting_.front();
-                const size_t e = job->engine_index;
-                const int64_t need = blocks_needed(*job);
-                if (!job->cancelled && committed_blocks_[e] + need > engines_[e]->kv().n_blocks())
+                if (!reserve(*job, committed_blocks_))
                     break;  // first come, first served: later jobs wait too
-                if (!job->cancelled) committed_blocks_[e] += need;
                 admitted.push_back(job);
                 waiting_.pop_front();
             }

@@ -75,6 +75,9 @@ class Scheduler {
     void fail_job(Active& a, int status, const std::string& message);
     void publish_kv_snapshot();
     int64_t blocks_needed(const Job& job) const;
+    // The admission rule for one job: reserves its KV blocks in `committed` (per engine) if they
+    // fit; false if not. A cancelled job takes none.
+    bool reserve(const Job& job, std::vector<int64_t>& committed) const;
     // With mutex_ held: how many of the queued jobs, then of `incoming`, the loop's next
     // admission takes (its rule: FIFO, free slots, KV blocks not committed).
     size_t admissible_now(const std::vector<std::shared_ptr<Job>>& incoming) const;
