@@ -130,7 +130,16 @@ int heuristics(Context& cx, Problem& p, cublasLtMatmulHeuristicResult_t (&out)[1
 
 int main(int argc, char** argv) {
     std::vector<int64_t> ns;
-    for (int i = 1; i < argc; ++i) ns.push_back(std::atoll(argv[i]));
+    for (int i = 1; i < argc; ++i) {
+        char* end = nullptr;
+        const long long n = std::strtoll(argv[i], &end, 10);
+        if (*end != '\0' || n < 1 || n > 65536) {
+            std::fprintf(stderr, "gemm_candidates: '%s' is not a batch size (1 to 65536)\n",
+                         argv[i]);
+            return 2;
+        }
+        ns.push_back(n);
+    }
     if (ns.empty()) ns = {512, 2048, 9600};
     Context cx;
     check(cudaStreamCreate(&cx.stream), "stream");
