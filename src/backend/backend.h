@@ -112,6 +112,12 @@ class Backend {
     // Free bytes of a device backend's memory (0 for host memory: see KvPool for the host).
     virtual int64_t memory_free() const { return 0; }
 
+    // Says that the output of the next op (its `out`) is read only as the x of matmuls against
+    // weights of `weight_type`: a backend that gives such matmuls a 16-bit copy of x written by
+    // the op itself may then skip the f32 values. Applies to that one op; the CPU backends ignore
+    // it.
+    virtual void next_output_for_matmuls(DType weight_type) {}
+
     // out[i, :] = table[ids[i], :] as f32.
     virtual void embed(const TensorView& table /*[vocab, d]*/, const int32_t* ids /*[n]*/,
                        int64_t n, float* out /*[n, d]*/) = 0;

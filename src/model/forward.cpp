@@ -38,14 +38,15 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     ENCORE_ASSERT(plan.n_instances() == kv.shape().n_instances);
     if (n == 0) return;
 
-    s.x.resize(backend, size_t(n * d));      // [n, d] residual stream
-    s.h.resize(backend, size_t(n * d));      // [n, d] normed input of a block
-    s.q.resize(backend, size_t(n * qd));     // [n, n_heads, head_dim]
-    s.k.resize(backend, size_t(n * kvd));    // [n, n_kv_heads, head_dim]
-    s.v.resize(backend, size_t(n * kvd));    // [n, n_kv_heads, head_dim]
-    s.attn.resize(backend, size_t(n * qd));  // [n, q]
-    s.gate.resize(backend, size_t(n * f));   // [n, f]
-    s.up.resize(backend, size_t(n * f));     // [n, f]
+    s.x.resize(backend, size_t(n * d));         // [n, d] residual stream
+    s.h.resize(backend, size_t(n * d));         // [n, d] normed input of a block
+    s.q.resize(backend, size_t(n * qd));        // [n, n_heads, head_dim]
+    s.kv.resize(backend, size_t(2 * n * kvd));  // K then V: [2, n, n_kv_heads, head_dim]
+    float* const k_rows = s.kv.data();          // [n, n_kv_heads, head_dim]
+    float* const v_rows = k_rows + n * kvd;     // [n, n_kv_heads, head_dim]
+    s.attn.resize(backend, size_t(n * qd));     // [n, q]
+    s.gate.resize(backend, size_t(n * f));      // [n, f]
+    s.up.resize(backend, size_t(n * f));        // [n, f]
     if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
     const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
 
@@ -55,6 +56,15 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     layout.seq_index = in.seq_index.data();
     layout.block_tables = in.block_tables.data();
     backend.begin_batch(layout);
+
+    // The op that comes next writes an output read only by matmuls against `weights`: where they
+    // share one type, the backend may keep only the 16-bit copy they read.
+    auto output_for = [&](std::initializer_list<const TensorView*> weights) {
+        const DType type = (*weights.begin())->dtype;
+        for (const TensorView* t : weights)
+            if (t->dtype != type) return;
+        backend.next_output_for_matmuls(type);
+    };
 
     const int start = in.start_instance;
     ENCORE_ASSERT(start >= 0 && start <= plan.n_instances());
@@ -68,10 +78,10 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
             const float* k = in.stem_k[size_t(ii)];
             const float* v = in.stem_v[size_t(ii)];
             if (!backend.host_memory()) {
-                backend.from_host(s.k.data(), k, size_t(n * kvd) * sizeof(float));
-                backend.from_host(s.v.data(), v, size_t(n * kvd) * sizeof(float));
-                k = s.k.data();
-                v = s.v.data();
+                backend.from_host(k_rows, k, size_t(n * kvd) * sizeof(float));
+                backend.from_host(v_rows, v, size_t(n * kvd) * sizeof(float));
+                k = k_rows;
+                v = v_rows;
             }
             backend.kv_store(k, v, kv.layer_view(ii), layout);
         }
@@ -82,27 +92,33 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
 
         // Attention block. The norm of its input was taken with the previous instance's residual
         // add (add_rms_norm), except in the first instance computed.
-        if (ii == start) backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
+        if (ii == start) {
+            output_for({&L.wq, &L.wk, &L.wv});
+            backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
+        }
         const Backend::MatmulOut qkv[] = {{&L.wq, L.bq.n_dims ? &L.bq : nullptr, s.q.data()},
-                                          {&L.wk, L.bk.n_dims ? &L.bk : nullptr, s.k.data()},
-                                          {&L.wv, L.bv.n_dims ? &L.bv : nullptr, s.v.data()}};
+                                          {&L.wk, L.bk.n_dims ? &L.bk : nullptr, k_rows},
+                                          {&L.wv, L.bv.n_dims ? &L.bv : nullptr, v_rows}};
         backend.matmuls(s.h.data(), n, qkv);
         if (spec.qk_norm) {  // per-head RMSNorm: rows of head_dim
             backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
-            backend.rms_norm(s.k.data(), L.k_norm, eps, n * spec.n_kv_heads, s.k.data());
+            backend.rms_norm(k_rows, L.k_norm, eps, n * spec.n_kv_heads, k_rows);
         }
-        backend.rope_kv_store(s.q.data(), int(spec.n_heads), s.k.data(), s.v.data(), rope, kv_view,
-                              layout);
-        if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), s.k.data(), s.v.data());
+        backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view, layout);
+        if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
+        output_for({&L.wo});
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
         backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
 
         // MLP block (SwiGLU).
+        output_for({&L.w_gate, &L.w_up});
         backend.add_rms_norm(s.x.data(), s.h.data(), L.ffn_norm, eps, n, s.h.data());
+        output_for({&L.w_down});
         backend.swiglu(s.h.data(), n, L.w_gate, L.w_up, s.gate.data(), s.up.data(), s.gate.data());
         backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
         if (ii + 1 < plan.n_instances()) {  // the residual add and the next instance's norm
             const LayerWeights& next = w.layers[size_t(plan.layers[size_t(ii + 1)])];
+            output_for({&next.wq, &next.wk, &next.wv});
             backend.add_rms_norm(s.x.data(), s.h.data(), next.attn_norm, eps, n, s.h.data());
         } else {
             backend.add(s.x.data(), s.h.data(), n * d);
@@ -116,6 +132,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     if (n_rows == 0) return;
     s.rows.resize(backend, size_t(n_rows * d));  // [n_rows, d]
     backend.gather_rows(s.x.data(), d, in.logit_rows.data(), n_rows, s.rows.data());
+    output_for({&w.output});
     backend.rms_norm(s.rows.data(), w.out_norm, eps, n_rows, s.rows.data());
     if (backend.host_memory()) {
         backend.matmul(s.rows.data(), n_rows, w.output, nullptr, logits);  // [n_rows, vocab]

@@ -38,7 +38,9 @@ struct ForwardInput {
 
 // Scratch activations in backend memory, reused across calls.
 struct ForwardScratch {
-    BackendBuffer<float> x, h, q, k, v, attn, gate, up, rows;
+    // kv: K [n, n_kv_heads, head_dim] then V of the same shape, in one allocation so that V lies
+    // one K further (a backend can then compute both products in one launch).
+    BackendBuffer<float> x, h, q, kv, attn, gate, up, rows;
     BackendBuffer<float> logits;  // [n_rows, vocab] when the backend's memory is not the host's
     std::vector<float> inv_freq;
     std::vector<float> tap_x, tap_k, tap_v;  // host copies for the tap of a device backend

@@ -207,6 +207,169 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
     }
 }
 
+// Weights of one shape next to each other in matmuls() (k and v, gate and up) run as one strided
+// batch of two GEMMs: the bits of separate calls, here at the layer shapes of Llama-3-8B, whose
+// GEMMs are cuBLASLt's large-tile kernels (the test above covers small shapes and the GEMV).
+TEST_F(CudaOps, PairedGemmsEqualSeparateMatmulsBitwise) {
+    struct Case {
+        int64_t m, k, n;
+    };
+    for (const Case c : {Case{1024, 4096, 512}, Case{1024, 4096, 300}, Case{14336, 4096, 96}}) {
+        SCOPED_TRACE(c.m);
+        SCOPED_TRACE(c.n);
+        const auto w0 = random_weights(rng, DType::bf16, c.m, c.k);
+        const auto w1 = random_weights(rng, DType::bf16, c.m, c.k);
+        const auto bias = random_weights(rng, DType::f32, 1, c.m);
+        const auto x = random_floats(rng, c.n * c.k);
+        float* xd = up(x);
+        const size_t count = size_t(c.n * c.m);
+        float* z0 = device_floats(count);
+        float* z1 = device_floats(count);
+        cuda->matmul(xd, c.n, w0.view, nullptr, z0);
+        cuda->matmul(xd, c.n, w1.view, &bias.view, z1);
+        const auto want0 = down(z0, count), want1 = down(z1, count);
+        // Outputs one after the other in both orders: whichever weight lies first in memory,
+        // one of the two runs has both strides positive and takes the batch.
+        float* y = device_floats(2 * count);
+        for (const bool swapped : {false, true}) {
+            SCOPED_TRACE(swapped);
+            float* y0 = swapped ? y + count : y;
+            float* y1 = swapped ? y : y + count;
+            const Backend::MatmulOut pair[] = {{&w0.view, nullptr, y0}, {&w1.view, &bias.view, y1}};
+            cuda->matmuls(xd, c.n, pair);
+            EXPECT_EQ(down(y0, count), want0);
+            EXPECT_EQ(down(y1, count), want1);
+        }
+        // Another pair of the same shape lies at another distance in memory (as every layer's
+        // weights do): the batch layouts of the shape take this call's strides.
+        const auto w2 = random_weights(rng, DType::bf16, c.m, c.k);
+        float* z2 = device_floats(count);
+        cuda->matmul(xd, c.n, w2.view, nullptr, z2);
+        const auto want2 = down(z2, count);
+        const Backend::MatmulOut far_pair[] = {{&w0.view, nullptr, y},
+                                               {&w2.view, nullptr, y + count}};
+        cuda->matmuls(xd, c.n, far_pair);
+        EXPECT_EQ(down(y, count), want0);
+        EXPECT_EQ(down(y + count, count), want2);
+    }
+}
+
+// An output said to be read only by 16-bit matmuls (next_output_for_matmuls) is written as its
+// 16-bit copy only (its f32 values stay as they were: poison here), and those matmuls give the
+// bits they give without the hint, whichever op wrote it: rms_norm, add_rms_norm, silu_mul,
+// swiglu at prefill rows (the batched GEMMs) and at decode rows (the GEMV). The hint covers one
+// op; for weights of another type the f32 values are written, and a matmul that would read
+// skipped f32 values stops with an internal error.
+TEST_F(CudaOps, OutputsForMatmulsAreWrittenAsTheirSixteenBitCopyOnly) {
+    const int64_t d = 256, f = 512;
+    const auto norm_w = random_weights(rng, DType::bf16, 1, d);
+    const auto w = random_weights(rng, DType::bf16, f, d);       // reads the norms' outputs
+    const auto w_down = random_weights(rng, DType::bf16, d, f);  // reads silu_mul's, swiglu's
+    const auto w_gate = random_weights(rng, DType::bf16, f, d);
+    const auto w_up = random_weights(rng, DType::bf16, f, d);
+    const auto w_q8 = random_weights(rng, DType::q8_0, f, d);
+    auto poisoned = [](const std::vector<float>& v) {
+        return std::all_of(v.begin(), v.end(), [](float e) { return std::isnan(e); });
+    };
+    for (int64_t n : {2, 37}) {
+        SCOPED_TRACE(n);
+        const auto x = random_floats(rng, n * d, 3.0f);
+        const auto y = random_floats(rng, n * d, 3.0f);
+        const auto gate = random_floats(rng, n * f, 3.0f);
+        const auto upv = random_floats(rng, n * f, 3.0f);
+        float* xd = up(x);
+        float* yd = up(y);
+        float* gd = up(gate);
+        float* ud = up(upv);
+        float* z = device_floats(size_t(n * f));
+        float* zd = device_floats(size_t(n * d));
+        cuda->matmul(xd, n, w.view, nullptr, z);  // a 16-bit matmul first: the copies' type
+        // op(out) writes an output that `consume` reads; `consume` gives its result's values.
+        auto check = [&](const char* what, size_t count, auto op, auto consume) {
+            SCOPED_TRACE(what);
+            float* plain = device_floats(count);
+            op(plain);
+            const auto want = consume(plain);
+            float* only16 = device_floats(count);
+            cuda->next_output_for_matmuls(DType::bf16);
+            op(only16);
+            EXPECT_EQ(consume(only16), want);
+            EXPECT_TRUE(poisoned(down(only16, count)));
+        };
+        auto through_w = [&](float* h) {
+            cuda->matmul(h, n, w.view, nullptr, z);
+            return down(z, size_t(n * f));
+        };
+        auto through_down = [&](float* h) {
+            cuda->matmul(h, n, w_down.view, nullptr, zd);
+            return down(zd, size_t(n * d));
+        };
+        check(
+            "rms_norm", size_t(n * d),
+            [&](float* out) { cuda->rms_norm(xd, norm_w.view, 1e-5f, n, out); }, through_w);
+        check(
+            "add_rms_norm", size_t(n * d),
+            [&](float* out) {
+                float* x2 = up(x);  // each run adds y to a fresh x
+                cuda->add_rms_norm(x2, yd, norm_w.view, 1e-5f, n, out);
+            },
+            through_w);
+        check(
+            "silu_mul", size_t(n * f), [&](float* out) { cuda->silu_mul(gd, ud, n * f, out); },
+            through_down);
+        check(
+            "swiglu", size_t(n * f),
+            [&](float* out) {
+                float* g = device_floats(size_t(n * f));
+                float* u = device_floats(size_t(n * f));
+                cuda->swiglu(xd, n, w_gate.view, w_up.view, g, u, out);
+            },
+            through_down);
+
+        // Weights of another type: the f32 values are written.
+        float* h = device_floats(size_t(n * d));
+        cuda->next_output_for_matmuls(DType::q8_0);
+        cuda->rms_norm(xd, norm_w.view, 1e-5f, n, h);
+        EXPECT_FALSE(poisoned(down(h, size_t(n * d))));
+        // A broken promise: the q8_0 matmul reads f32 values the norm did not write.
+        cuda->next_output_for_matmuls(DType::bf16);
+        cuda->rms_norm(xd, norm_w.view, 1e-5f, n, h);
+        EXPECT_THROW(cuda->matmul(h, n, w_q8.view, nullptr, z), Error);
+    }
+}
+
+// swiglu at a prefill's rows runs gate and up as one batch into its scratch, lower weight into
+// the lower buffer: the bits of separate matmul calls and silu_mul, whichever order the scratch
+// buffers lie in (Llama-3-8B's shape, cuBLASLt's large-tile kernels).
+TEST_F(CudaOps, SwigluOfPrefillRowsEqualsSeparateMatmulsBitwise) {
+    const int64_t f = 14336, k = 4096;
+    const auto wg = random_weights(rng, DType::bf16, f, k, 0.05f);
+    const auto wu = random_weights(rng, DType::bf16, f, k, 0.05f);
+    for (int64_t n : {96, 512}) {
+        SCOPED_TRACE(n);
+        const auto x = random_floats(rng, n * k);
+        float* xd = up(x);
+        const size_t count = size_t(n * f);
+        float* gate = device_floats(count);
+        float* upv = device_floats(count);
+        cuda->matmul(xd, n, wg.view, nullptr, gate);
+        cuda->matmul(xd, n, wu.view, nullptr, upv);
+        cuda->silu_mul(gate, upv, n * f, gate);
+        const auto want = down(gate, count);
+        float* scratch = device_floats(2 * count);
+        for (const bool swapped : {false, true}) {
+            SCOPED_TRACE(swapped);
+            float* g = swapped ? scratch + count : scratch;
+            float* u = swapped ? scratch : scratch + count;
+            float* out = device_floats(count);
+            cuda->swiglu(xd, n, wg.view, wu.view, g, u, out);
+            EXPECT_EQ(down(out, count), want);
+            cuda->swiglu(xd, n, wg.view, wu.view, g, u, g);  // out may be gate
+            EXPECT_EQ(down(g, count), want);
+        }
+    }
+}
+
 // swiglu gives the bits of the gate/up matmuls followed by silu_mul: n = 1 and 3 take the GEMV
 // with SwiGLU in its epilogue, n = 5 the GEMMs and silu_mul. Its output's 16-bit copy (for the
 // down matmul) gives that matmul the bits of the same values uploaded afresh.

@@ -18,11 +18,11 @@ namespace encore::cuda {
 // Output values at [at, at + 2) (at even), and at `at`: f32 and, when asked, their 16-bit copy.
 __device__ __forceinline__ void store_attention_out2(const AttentionOut& out, int64_t at, float x,
                                                      float y) {
-    *reinterpret_cast<float2*>(out.f32 + at) = float2{x, y};
+    if (out.f32) *reinterpret_cast<float2*>(out.f32 + at) = float2{x, y};
     if (out.out16) store16x2(out.out16, out.out16_type, at, x, y);
 }
 __device__ __forceinline__ void store_attention_out(const AttentionOut& out, int64_t at, float x) {
-    out.f32[at] = x;
+    if (out.f32) out.f32[at] = x;
     if (out.out16) store16(out.out16, out.out16_type, at, x);
 }
 

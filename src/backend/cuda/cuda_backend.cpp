@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -194,17 +195,21 @@ class CudaBackend final : public Backend {
         check_launch("embed");
     }
 
+    void next_output_for_matmuls(DType weight_type) override { output_for_ = weight_type; }
+
     void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
         // x is only read when no y is given.
+        void* out16 = side16(out, n * w.n_elements());
         launch_rms_norm(const_cast<float*>(x), nullptr, weight(w), w.dtype, eps, n, w.n_elements(),
-                        out, side16(out, n * w.n_elements()), activation16_, stream_);
+                        f32_target(out, out16), out16, activation16_, stream_);
         check_launch("rms_norm");
     }
 
     void add_rms_norm(float* x, const float* y, const TensorView& w, float eps, int64_t n,
                       float* out) override {
-        launch_rms_norm(x, y, weight(w), w.dtype, eps, n, w.n_elements(), out,
-                        side16(out, n * w.n_elements()), activation16_, stream_);
+        void* out16 = side16(out, n * w.n_elements());
+        launch_rms_norm(x, y, weight(w), w.dtype, eps, n, w.n_elements(), f32_target(out, out16),
+                        out16, activation16_, stream_);
         check_launch("add_rms_norm");
     }
 
@@ -224,6 +229,9 @@ class CudaBackend final : public Backend {
             x16_type = activation16_;
         }
         x16_of_ = nullptr;
+        output_for_.reset();
+        for (const MatmulOut& o : outs)  // written in f32 below
+            if (o.y == f32_skipped_ && o.y != x) f32_skipped_ = nullptr;
         auto ensure_x16 = [&](DType type, int64_t k) {
             activation16_ = type;
             if (x16 && x16_type == type) return;
@@ -243,26 +251,47 @@ class CudaBackend final : public Backend {
             launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
             check_launch("gemv16");
         }
-        for (const MatmulOut& o : outs) {
+        auto add_bias = [&](const MatmulOut& o) {
+            if (!o.bias) return;
+            launch_add_bias(o.y, n, o.w->n_rows(), weight(*o.bias), o.bias->dtype, stream_);
+            check_launch("add_bias");
+        };
+        for (size_t i = 0; i < outs.size(); ++i) {
+            const MatmulOut& o = outs[i];
             const TensorView& w = *o.w;
             const int64_t m = w.n_rows(), kw = w.row_elems();
+            // The next weight of the same type and shape (v after k, up after gate): one
+            // launch for both where the GEMM can take them as a batch, the same bits.
+            const MatmulOut* twin = i + 1 < outs.size() ? &outs[i + 1] : nullptr;
+            if (twin && !(twin->w->dtype == w.dtype && twin->w->n_rows() == m &&
+                          twin->w->row_elems() == kw))
+                twin = nullptr;
             if (gemv) {
                 // done above
             } else if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
                 ensure_x16(w.dtype, kw);
+                if (twin) {
+                    // Uploaded in order at first use (consecutive allocations usually ascend).
+                    const void* w0 = weight(w);
+                    const void* w1 = weight(*twin->w);
+                    gemm_->run_pair(w.dtype, w0, w1, m, kw, x16, n, o.y, twin->y);
+                    add_bias(o);
+                    add_bias(*twin);
+                    ++i;
+                    continue;
+                }
                 gemm_->run(w.dtype, weight(w), m, kw, x16, n, o.y);
             } else if (w.dtype == DType::f32) {
+                check_f32_written(x);
                 gemm_->run(DType::f32, weight(w), m, kw, x, n, o.y);
             } else if (w.dtype == DType::q8_0 || w.dtype == DType::q4_0) {
+                check_f32_written(x);
                 launch_matmul_quant(x, n, weight(w), w.dtype, m, kw, o.y, stream_);
                 check_launch("matmul_quant");
             } else {
                 fail(ErrorKind::unsupported, "CUDA matmul of {} weights", dtype_name(w.dtype));
             }
-            if (o.bias) {
-                launch_add_bias(o.y, n, m, weight(*o.bias), o.bias->dtype, stream_);
-                check_launch("add_bias");
-            }
+            add_bias(o);
         }
     }
 
@@ -270,16 +299,32 @@ class CudaBackend final : public Backend {
                 float* gate, float* up, float* out) override {
         const DType type = w_gate.dtype;
         const int64_t m = w_gate.n_rows(), k = w_gate.row_elems();
-        const bool gemv = gemv16_takes(n, k, type) && w_up.dtype == type && w_up.n_rows() == m &&
-                          w_up.row_elems() == k;
-        if (!gemv) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
+        const bool same = w_up.dtype == type && w_up.n_rows() == m && w_up.row_elems() == k;
+        const bool gemv = same && gemv16_takes(n, k, type);
+        const bool pair = same && !gemv && (type == DType::bf16 || type == DType::f16);
+        if (!gemv && !pair) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
         // x's 16-bit copy (written beside it by the op before), or x converted now.
         const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
                               ? x16_at_
                               : convert16(x, n * k, type);
         activation16_ = type;
-        launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, x16, n, out,
-                             side16(out, n * m, x16), activation16_, stream_);
+        if (pair) {
+            // The two GEMMs as one batch: gate and up are this call's scratch, so the product of
+            // the weight lower in memory goes to the lower buffer, and both strides are positive.
+            const void* wg = weight(w_gate);
+            const void* wu = weight(w_up);
+            float* low = std::min(gate, up);
+            float* high = std::max(gate, up);
+            float* gate_y = wg < wu ? low : high;
+            float* up_y = wg < wu ? high : low;
+            gemm_->run_pair(type, wg, wu, m, k, x16, n, gate_y, up_y);
+            x16_of_ = nullptr;
+            silu_mul(gate_y, up_y, n * m, out);
+            return;
+        }
+        void* out16 = side16(out, n * m, x16);
+        launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, x16, n,
+                             f32_target(out, out16), out16, activation16_, stream_);
         check_launch("gemv16 swiglu");
     }
 
@@ -302,7 +347,8 @@ class CudaBackend final : public Backend {
     }
 
     void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {
-        launch_silu_mul(gate, up, n, out, side16(out, n), activation16_, stream_);
+        void* out16 = side16(out, n);
+        launch_silu_mul(gate, up, n, f32_target(out, out16), out16, activation16_, stream_);
         check_launch("silu_mul");
     }
 
@@ -342,8 +388,8 @@ class CudaBackend final : public Backend {
                                : attention_scratch_.get(size_t(attention_scratch_floats(
                                      batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
         // The output's 16-bit copy for the matmul that follows (side16), written by attention.
-        const AttentionOut o{out, side16(out, batch.n_tokens * n_heads * kv.head_dim),
-                             activation16_};
+        void* out16 = side16(out, batch.n_tokens * n_heads * kv.head_dim);
+        const AttentionOut o{f32_target(out, out16), out16, activation16_};
         launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch, o,
                          stream_);
         check_launch("attention");
@@ -453,6 +499,7 @@ class CudaBackend final : public Backend {
 
     // `count` values of x converted to `type` into x16_.
     const void* convert16(const float* x, int64_t count, DType type) {
+        check_f32_written(x);
         void* buf = x16_.get(size_t(count));
         launch_convert(x, count, type, buf, stream_);
         check_launch("convert");
@@ -500,6 +547,24 @@ class CudaBackend final : public Backend {
     std::vector<Staging> retired_;
     size_t staging_used_ = 0;
 
+    // Where an op writes the f32 values of its output `out`, given its 16-bit copy `out16`: null
+    // (the kernel writes the copy only) when the caller said only matmuls against weights of the
+    // copy's type read it (next_output_for_matmuls); the hint applies to this one op.
+    float* f32_target(float* out, const void* out16) {
+        const bool skip = out16 && output_for_ == activation16_;
+        output_for_.reset();
+        f32_skipped_ = skip ? out : nullptr;
+        return skip ? nullptr : out;
+    }
+    // A broken promise of next_output_for_matmuls: f32 values of x read where only its 16-bit
+    // copy was written.
+    void check_f32_written(const float* x) const {
+        if (x && x == f32_skipped_)
+            fail(ErrorKind::internal,
+                 "CUDA: the f32 values of an output said to be read only by 16-bit matmuls were "
+                 "read");
+    }
+
     BatchLayout layout_;
     bool has_layout_ = false;
     BatchDevice dev_;
@@ -512,7 +577,9 @@ class CudaBackend final : public Backend {
     void* x16_at_ = nullptr;         // x16_ or x16_spare_: where the copy of x16_of_ is
     const float* x16_of_ = nullptr;  // whose 16-bit copy x16_at_ holds (see side16)
     int64_t x16_count_ = 0;
-    DType activation16_ = DType::f32;  // 16-bit type of the last 16-bit weights multiplied
+    DType activation16_ = DType::f32;     // 16-bit type of the last 16-bit weights multiplied
+    std::optional<DType> output_for_;     // next_output_for_matmuls's hint for the next op
+    const float* f32_skipped_ = nullptr;  // the output last written without its f32 values
     DeviceArray<float> attention_scratch_, rope_device_;
     DeviceArray<float> rope_cos_sin_;  // [tokens, head_dim / 2, 2] of the batch (launch_rope_table)
     int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for

@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(Threads)
             const int64_t c = 4 * g;
             const float4 r = make_float4(v[u].x * scale * wv[u].x, v[u].y * scale * wv[u].y,
                                          v[u].z * scale * wv[u].z, v[u].w * scale * wv[u].w);
-            reinterpret_cast<float4*>(out + i * d)[g] = r;
+            if (out) reinterpret_cast<float4*>(out + i * d)[g] = r;
             if (out16) {
                 store16(out16, t16, i * d + c, r.x), store16(out16, t16, i * d + c + 1, r.y);
                 store16(out16, t16, i * d + c + 2, r.z), store16(out16, t16, i * d + c + 3, r.w);
@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(Threads)
         const float scale = 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
         for (int64_t c = threadIdx.x; c < d; c += Threads) {
             const float v = xi[c] * scale * load_element(w, w_dtype, c);
-            out[i * d + c] = v;
+            if (out) out[i * d + c] = v;
             if (out16) store16(out16, t16, i * d + c, v);
         }
     }
@@ -162,7 +162,7 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, f
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
         const float v = silu_mul_value(g, up[i]);
-        out[i] = v;
+        if (out) out[i] = v;
         if (out16) store16(out16, t16, i, v);
     }
 }
@@ -179,7 +179,7 @@ __global__ void silu_mul4_kernel(const float4* gate, const float4* up, int64_t n
         v.y = silu_mul_value(g.y, u.y);
         v.z = silu_mul_value(g.z, u.z);
         v.w = silu_mul_value(g.w, u.w);
-        out[i] = v;
+        if (out) out[i] = v;
         if (out16) {
             store16(out16, t16, 4 * i, v.x), store16(out16, t16, 4 * i + 1, v.y);
             store16(out16, t16, 4 * i + 2, v.z), store16(out16, t16, 4 * i + 3, v.w);

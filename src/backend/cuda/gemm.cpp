@@ -5,6 +5,10 @@
 
 #include "backend/cuda/cuda_check.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
 namespace encore::cuda {
 
 namespace {
@@ -30,9 +34,17 @@ Gemm::Gemm(cudaStream_t stream, bool deterministic)
     : stream_(stream), deterministic_(deterministic) {
     ENCORE_CUBLAS_CHECK(cublasLtCreate(&handle_));
     ENCORE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+    const char* env = std::getenv("ENCORE_CUDA_GEMM_PAIRS");
+    pairs_ = !(env && std::strcmp(env, "0") == 0);
 }
 
 Gemm::~Gemm() {
+    for (auto& [key, p] : pair_plans_) {
+        if (!p.desc) continue;
+        cublasLtMatrixLayoutDestroy(p.a);
+        cublasLtMatrixLayoutDestroy(p.b);
+        cublasLtMatrixLayoutDestroy(p.c);
+    }
     for (auto& [key, p] : plans_) {
         cublasLtMatrixLayoutDestroy(p.a);
         cublasLtMatrixLayoutDestroy(p.b);
@@ -122,6 +134,76 @@ void Gemm::run(DType dtype, const void* w, int64_t m, int64_t k, const void* x, 
     const float alpha = 1.0f, beta = 0.0f;
     ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y,
                                        p.c, &p.algo, workspace_, workspace_bytes_, stream_));
+}
+
+Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, int64_t stride_w,
+                                int64_t stride_y) {
+    const auto key = std::make_tuple(int(dtype), m, k, n);
+    auto it = pair_plans_.find(key);
+    if (it == pair_plans_.end()) {
+        const Plan& single = plan_for(dtype, m, k, n);
+        Plan p;
+        const cudaDataType_t t = cuda_type(dtype);
+        ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, t, uint64_t(k), uint64_t(m), k));
+        ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, t, uint64_t(k), uint64_t(n), k));
+        ENCORE_CUBLAS_CHECK(
+            cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+        const int32_t two = 2;
+        const int64_t zero = 0;
+        for (const auto& [layout, stride] :
+             {std::pair{p.a, stride_w}, std::pair{p.b, zero}, std::pair{p.c, stride_y}}) {
+            ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+                layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &two, sizeof(two)));
+            ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+                layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+        }
+        p.desc = single.desc;
+        p.algo = single.algo;
+        cublasLtMatmulHeuristicResult_t check{};
+        if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
+                CUBLAS_STATUS_SUCCESS ||
+            check.workspaceSize > workspace_bytes_) {
+            cublasLtMatrixLayoutDestroy(p.a);
+            cublasLtMatrixLayoutDestroy(p.b);
+            cublasLtMatrixLayoutDestroy(p.c);
+            p = Plan{};
+        }
+        it = pair_plans_.emplace(key, p).first;
+    }
+    Plan* p = it->second.desc ? &it->second : nullptr;
+    if (!p) return nullptr;
+    // The strides of this call (the weights of each layer lie at their own distance): 16-byte
+    // multiples, so every matrix of the batch is as aligned as the first one the check saw.
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+        p->a, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride_w, sizeof(stride_w)));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+        p->c, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride_y, sizeof(stride_y)));
+    return p;
+}
+
+void Gemm::run_pair(DType dtype, const void* w0, const void* w1, int64_t m, int64_t k,
+                    const void* x, int64_t n, float* y0, float* y1) {
+    if (n == 0 || m == 0) return;
+    // The batch's second matrices at a positive stride from its first: order by weight address.
+    if (w1 < w0) {
+        std::swap(w0, w1);
+        std::swap(y0, y1);
+    }
+    const int64_t element = dtype == DType::f32 ? 4 : 2;
+    const int64_t bytes_w = static_cast<const char*>(w1) - static_cast<const char*>(w0);
+    const int64_t bytes_y = reinterpret_cast<const char*>(y1) - reinterpret_cast<const char*>(y0);
+    // 16-byte steps keep every matrix as aligned as the first; outputs must not overlap.
+    Plan* p = nullptr;
+    if (pairs_ && bytes_w % 16 == 0 && bytes_y % 16 == 0 && bytes_y >= m * n * 4)
+        p = pair_plan_for(dtype, m, k, n, bytes_w / element, bytes_y / 4);
+    if (!p) {
+        run(dtype, w0, m, k, x, n, y0);
+        run(dtype, w1, m, k, x, n, y1);
+        return;
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p->desc, &alpha, w0, p->a, x, p->b, &beta, y0, p->c,
+                                       y0, p->c, &p->algo, workspace_, workspace_bytes_, stream_));
 }
 
 }  // namespace encore::cuda

@@ -6,6 +6,13 @@
 // split-K or another tiling for another batch size. Deterministic: one algorithm per weight shape
 // (m, k), chosen once for a fixed n and forced to split-K 1 with no reduction scheme, used for
 // every n; each output element is then reduced in the same order whatever the batch.
+//
+// Pairs: two products of the same x with weights of one shape (k and v, gate and up) run as one
+// strided batch of two, with the single product's algorithm, so the bits are those of two run()
+// calls; small shapes fill more of the GPU this way (two GEMMs of 128 blocks in one launch of
+// 256). The batch needs the output of the weight lower in memory to lie lower too (strides are
+// positive, 16-byte multiples); otherwise the two run one after the other.
+// ENCORE_CUDA_GEMM_PAIRS=0 in the environment always runs them one at a time (for comparisons).
 #pragma once
 
 #ifdef ENCORE_HAVE_CUDA
@@ -31,6 +38,10 @@ class Gemm {
     // dtype: f32, f16 or bf16 (the type of both w and x); y f32.
     void run(DType dtype, const void* w /*[m, k]*/, int64_t m, int64_t k, const void* x /*[n, k]*/,
              int64_t n, float* y /*[n, m]*/);
+    // y0 = x · w0ᵀ and y1 = x · w1ᵀ, the bits of two run() calls, in one launch where it can.
+    void run_pair(DType dtype, const void* w0 /*[m, k]*/, const void* w1 /*[m, k]*/, int64_t m,
+                  int64_t k, const void* x /*[n, k]*/, int64_t n, float* y0 /*[n, m]*/,
+                  float* y1 /*[n, m]*/);
 
   private:
     struct Plan {
@@ -39,6 +50,11 @@ class Gemm {
         cublasLtMatmulAlgo_t algo{};
     };
     Plan& plan_for(DType dtype, int64_t m, int64_t k, int64_t n);
+    // The layouts of a strided batch of two (the single shape's plan, weights stride_w and
+    // outputs stride_y elements apart: set at every call), or null where its algorithm does not
+    // take the batch.
+    Plan* pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, int64_t stride_w,
+                        int64_t stride_y);
     cublasLtMatmulAlgo_t choose(DType dtype, int64_t m, int64_t k, int64_t n,
                                 cublasLtMatmulDesc_t desc);
 
@@ -49,6 +65,9 @@ class Gemm {
     size_t workspace_bytes_ = size_t(32) << 20;
     std::map<std::tuple<int, int64_t, int64_t, int64_t>, Plan> plans_;
     std::map<std::tuple<int, int64_t, int64_t>, cublasLtMatmulAlgo_t> fixed_algos_;
+    // Keyed by (dtype, m, k, n); desc null: the batch is not taken.
+    std::map<std::tuple<int, int64_t, int64_t, int64_t>, Plan> pair_plans_;
+    bool pairs_ = true;
 };
 
 }  // namespace encore::cuda

@@ -175,7 +175,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const float gate = sums[pair][r], up = sums[pairs + pair][r];
     const float v = silu_mul_value(gate, up);
     const int64_t at = r * m + j0 + pair;
-    out[at] = v;
+    if (out) out[at] = v;
     if (out16) store16(out16, t16, at, v);
 }
 

@@ -23,9 +23,10 @@ void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids 
 // out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype. With y,
 // first x += y (the residual add, x written back), then the norm of the sum; out may equal x or
 // y. With out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input, so that
-// it needs no conversion pass (launch_silu_mul likewise).
+// it needs no conversion pass (launch_silu_mul likewise). A null out writes the 16-bit copy only
+// (so in launch_silu_mul, launch_gemv16_swiglu and AttentionOut::f32).
 void launch_rms_norm(float* x /*[n, d]*/, const float* y /*[n, d] or null*/, const void* w,
-                     DType w_dtype, float eps, int64_t n, int64_t d, float* out /*[n, d]*/,
+                     DType w_dtype, float eps, int64_t n, int64_t d, float* out /*[n, d] or null*/,
                      void* out16 /*[n, d] or null*/, DType t16, cudaStream_t stream);
 
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c]: the rotations of a batch, computed
@@ -37,7 +38,7 @@ void launch_rope_table(int64_t n, int head_dim, const int32_t* positions /*[n]*/
 void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, int head_dim,
                  const float* cos_sin /*[n, head_dim / 2, 2]*/, cudaStream_t stream);
 
-void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out,
+void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out /*[n] or null*/,
                      void* out16 /*[n] or null*/, DType t16, cudaStream_t stream);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream);
 // y[i, :] += bias; bias [m] in its stored dtype.
@@ -114,13 +115,14 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan);
 // without splitting the keys: prefill) and so needs no scratch; the same bits either way.
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
                      int n_tiles);
-// Tests: the fewest blocks for which attention_fused says yes (default two per multiprocessor).
+// Tests: the fewest blocks for which attention_fused says yes (default 7/8 of the
+// multiprocessors; ENCORE_CUDA_FUSED_MIN_BLOCKS in the environment sets it, for comparisons).
 void set_attention_fused_min_blocks(int blocks);
 // Where attention writes its output [n, n_heads * head_dim]: in f32 and, when out16 is set, the
 // same values rounded to out16_type (f16 or bf16) beside them, the 16-bit copy the next matmul
 // takes as its input (the backend's side copy; rounded as launch_convert rounds).
 struct AttentionOut {
-    float* f32 = nullptr;
+    float* f32 = nullptr;  // null: the 16-bit copy only
     void* out16 = nullptr;
     DType out16_type = DType::f32;
 };
@@ -161,7 +163,7 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
 // writes neither product.
 void launch_gemv16_swiglu(const void* w_gate /*[m, k]*/, const void* w_up /*[m, k]*/, int64_t m,
                           DType dtype, int64_t k, const void* x16 /*[n, k]*/, int64_t n,
-                          float* out /*[n, m]*/, void* out16 /*[n, m] or null*/, DType t16,
+                          float* out /*[n, m] or null*/, void* out16 /*[n, m] or null*/, DType t16,
                           cudaStream_t stream);
 
 // Fills n values of `out` (dtype f32, f16 or bf16) with uniform(-a, a) from a counter-based
