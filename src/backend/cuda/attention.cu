@@ -364,8 +364,8 @@ namespace {
 // registers allow): past that, splitting the keys only adds waves of shorter blocks and the
 // combine. Measured on an H100 (132 SMs, 2026-12-06, bench/RESULTS.md) with the threshold at 116
 // blocks (the same choices as 115 = 7/8 of 132 for every launch there) against the earlier 264:
-// prefill of 512 and 1024 tokens 4-5% faster, decode 16 x 4096 13% faster (its 128 blocks now
-// fused), the rest within noise; the bits are the same either way.
+// prefill of 512 and 1024 tokens 3-7% faster, decode 16 x 4096 10-18% faster (its 128 blocks
+// now fused), the rest within noise; the bits are the same either way.
 int fused_min_blocks = -1;  // -1: 7/8 of the multiprocessors of the current device
 }  // namespace
 
