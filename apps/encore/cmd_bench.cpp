@@ -243,8 +243,9 @@ void add_bench(CLI::App& app) {
                     "512/2048/8192, decode batch 1/8/64 at contexts 512/4096)");
     cmd->add_flag("--deterministic", a->gpu.deterministic,
                   "cuda: batch-invariant GEMM algorithms (see --device cuda in the README)");
-    cmd->add_option("--max-batch-tokens", a->gpu.max_batch_tokens,
-                    "cuda: tokens per forward pass (default 2048)")
+    cmd->add_option(
+           "--max-batch-tokens", a->gpu.max_batch_tokens,
+           "cuda: tokens per forward pass (default: the GPU's, 16384 or 4096 below 70 GiB)")
         ->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--score-items", a->gpu.score_items,
                     "cuda: items of the scoring workload (2000-token prefix, 300-token items; "

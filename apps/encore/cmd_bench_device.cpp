@@ -3,6 +3,8 @@
 // 1, 8 and 64 after contexts of 512 and 4096, each as a fraction of the ceilings measured in the
 // same run (a cuBLASLt bf16 8192^3 GEMM, a device-to-device copy; backend/cuda/ceilings.h).
 //
+// Every job runs in forward passes of up to --max-batch-tokens tokens (default: the backend's, as
+// in the other commands).
 // Prefill: one sequence, the whole prompt, logits of the last token; the fraction counts the
 // GEMM work of the prompt (2 x matrix parameters x tokens, output head excluded), not attention.
 // Decode: the batch's sequences are forks of one context (its KV blocks shared, as when scoring
@@ -89,12 +91,17 @@ void run_device_bench(const DeviceBenchArgs& a) {
 
     fmt::print("device:      {} ({:.0f} GiB), {}\n", c.device_name, c.memory_gib,
                a.deterministic ? "deterministic" : "default (fastest algorithms)");
-    fmt::print("model:       {} (KV cache {})\n", model_name, dtype_name(kv_type));
+    fmt::print("model:       {} (KV cache {}, passes of up to {} tokens)\n", model_name,
+               dtype_name(kv_type), engine.pass_tokens());
     fmt::print("ceilings:    bf16 GEMM 8192^3 {:.1f} TFLOP/s; device copy {:.1f} GB/s\n",
                c.gemm_tflops, c.copy_gbps);
-    nlohmann::json out = {{"device", c.device_name},          {"model", model_name},
-                          {"deterministic", a.deterministic}, {"kv_type", dtype_name(kv_type)},
-                          {"gemm_tflops", c.gemm_tflops},     {"copy_gbps", c.copy_gbps}};
+    nlohmann::json out = {{"device", c.device_name},
+                          {"model", model_name},
+                          {"deterministic", a.deterministic},
+                          {"kv_type", dtype_name(kv_type)},
+                          {"pass_tokens", engine.pass_tokens()},
+                          {"gemm_tflops", c.gemm_tflops},
+                          {"copy_gbps", c.copy_gbps}};
 
     fmt::print("{:<28} {:>12} {:>22}\n", "prefill (tokens)", "tokens/s", "of GEMM peak");
     Sequence warm(engine);

@@ -20,7 +20,7 @@ void add_generate(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_bench_prefix(CLI::App& bench_cmd);  // `bench prefix`, called by add_bench
+void add_bench_prefix(CLI::App& bench_cmd);    // `bench prefix`, called by add_bench
 void add_bench_template(CLI::App& bench_cmd);  // `bench template`, called by add_bench
 void add_cache(CLI::App& app);
 void add_chat(CLI::App& app);
@@ -40,7 +40,7 @@ struct DeviceBenchArgs {
     int device = 0;
     bool deterministic = false;
     std::optional<DType> kv_type;  // KV storage type (--kv-type; unset: default_kv_type)
-    int64_t max_batch_tokens = 2048;
+    int64_t max_batch_tokens = 0;  // 0: the backend's default
     std::vector<int64_t> prefill = {512, 2048, 8192};
     std::vector<int64_t> contexts = {512, 4096};
     std::vector<int64_t> batches = {1, 8, 64};

@@ -36,6 +36,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime) {
     cmd->add_option("--threads", args.threads, "worker threads (default: all cores)");
     cmd->add_option("--kv-budget", args.kv_budget, "KV cache memory budget, e.g. 2GiB");
     add_kv_type_option(cmd, args.kv_type);
+    cmd->add_option("--max-batch-tokens", args.max_batch_tokens,
+                    "tokens per forward pass (default: 512 on the CPU; 16384 on a GPU, 4096 "
+                    "below 70 GiB)")
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
     cmd->add_flag("-v,--verbose", args.verbose, "print KV-cache statistics to stderr");
 }
 
@@ -117,6 +121,7 @@ EngineOptions engine_options(const ModelArgs& args) {
     if (!args.kv_budget.empty())
         options.kv_budget_bytes = parse_bytes(args.kv_budget, "--kv-budget");
     options.kv_type = parse_kv_type_option(args.kv_type);
+    options.max_batch_tokens = args.max_batch_tokens;
     return options;
 }
 

@@ -26,9 +26,11 @@ struct ModelArgs {
     std::string kv_type = "auto";  // KV storage type: "auto", "f32", "f16" or "bf16" (backend.h)
     bool verbose = false;          // print KV-cache statistics to stderr at the end
     bool deterministic = false;    // batch-invariant bits on the GPU too (see EngineOptions)
+    int64_t max_batch_tokens = 0;  // tokens per forward pass; 0 = the backend's default
 };
 
-// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget, --kv-type to a
+// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget, --kv-type,
+// --max-batch-tokens to a
 // subcommand (only -m and --layers without the runtime ones).
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
 

@@ -111,6 +111,9 @@ class Backend {
     virtual void begin_batch(const BatchLayout& batch) {}
     // Free bytes of a device backend's memory (0 for host memory: see KvPool for the host).
     virtual int64_t memory_free() const { return 0; }
+    // Tokens per forward pass when the engine's options name none: what a pass of this backend
+    // needs to run its matmuls near their best speed without asking for much scratch memory.
+    virtual int64_t default_pass_tokens() const { return 512; }
 
     // Says that the output of the next op (its `out`) is read only as the x of matmuls against
     // weights of `weight_type`: a backend that gives such matmuls a 16-bit copy of x written by

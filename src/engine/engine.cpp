@@ -31,6 +31,10 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
              options_.backend);
     }
     if (!options_.kv_type) options_.kv_type = default_kv_type(options_.backend, *model_);
+    if (options_.max_batch_tokens < 0)
+        fail(ErrorKind::invalid_argument, "tokens per forward pass must be positive, not {}",
+             options_.max_batch_tokens);
+    if (options_.max_batch_tokens == 0) options_.max_batch_tokens = backend_->default_pass_tokens();
     KvShape shape;
     shape.n_instances = plan_.n_instances();
     shape.n_kv_heads = int(spec.n_kv_heads);
@@ -290,7 +294,7 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
     // neither chunking nor grouping changes any result.
     const int64_t vocab = spec.vocab_size;
     std::vector<float> row_logits(logit_rows.size() * size_t(vocab));  // [n_rows, vocab]
-    const int64_t chunk = std::max<int64_t>(1, options_.max_batch_tokens);
+    const int64_t chunk = options_.max_batch_tokens;
     size_t row_begin = 0;
     for (size_t g0 = 0; g0 < order.size();) {
         size_t g1 = g0;

@@ -43,8 +43,10 @@ struct EngineOptions {
     // (half the bytes per position; K and V rounded when stored). Unset: default_kv_type().
     std::optional<DType> kv_type;
     int block_size = KvPool::k_default_block_size;
-    int64_t max_batch_tokens = 512;  // a larger eval is split into forward passes of this size
-    bool prefix_cache = true;        // publish full blocks and reuse them across sequences
+    // A larger eval is split into forward passes of this many tokens; 0: the backend's default
+    // (Backend::default_pass_tokens: 512 on the CPU; on a GPU 16384, or 4096 below 70 GiB).
+    int64_t max_batch_tokens = 0;
+    bool prefix_cache = true;  // publish full blocks and reuse them across sequences
 };
 
 // The KV storage type an engine takes when its options name none: f32 on the CPU backends (their
@@ -79,6 +81,8 @@ class Engine {
     const LayerPlan& plan() const { return plan_; }
     Precision precision() const { return options_.precision; }
     DType kv_type() const { return *options_.kv_type; }
+    // Tokens per forward pass (EngineOptions::max_batch_tokens, the backend's default resolved).
+    int64_t pass_tokens() const { return options_.max_batch_tokens; }
     KvPool& kv() { return *kv_; }
     const KvPool& kv() const { return *kv_; }
     Backend& backend() { return *backend_; }
