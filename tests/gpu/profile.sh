@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Where a forward pass's time goes on the GPU: Nsight Compute times every kernel of a short
 # `encore bench --device cuda` (each kernel alone, clocks not locked) and profile_summary.py
-# lists, kernel by kernel, a 512-token prefill, the 2048-token passes of an 8192-token prefill
-# and a decode step at batch 1 after 512 tokens.
+# lists, kernel by kernel, a 512-token prefill, an 8192-token prefill and a decode step at batch 1
+# after 512 tokens.
 #
-#   bash tests/gpu/profile.sh ENCORE_BINARY [LOG_DIR] [short|long|all|attention|gemv]
+#   bash tests/gpu/profile.sh ENCORE_BINARY [LOG_DIR] [short|long|all|attention|gemv|score]
 #
 # short: the 512-token prefill and the decode step (about a minute); long: the 8192-token
 # prefill (several minutes under ncu); all (default): both. attention: Nsight Compute's detailed
@@ -12,7 +12,9 @@
 # tensor-core attention kernel at the last 2048-token pass of an 8192-token prefill and at a
 # decode step after 512 tokens (with its split combine), and the time of every attention launch
 # of an 8192-token prefill, summed per pass (about 90 s). gemv: the time and DRAM bytes of every
-# GEMV launch of a decode step at batch 1 after 512 tokens, by weight shape (about 30 s).
+# GEMV launch of a decode step at batch 1 after 512 tokens, by weight shape (about 30 s). score:
+# the kernels of a scoring pass (6 items of 300 tokens forked from a 2000-token prefix, one pass)
+# and of the prefix's pass (about a minute).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 encore=$1
@@ -29,9 +31,10 @@ if [ "$which" = attention ]; then
   sections=(--section SpeedOfLight --section ComputeWorkloadAnalysis --section Occupancy
     --section LaunchStats --section WarpStateStats --section SchedulerStats
     --section SourceCounters --section InstructionStats)
-  bench=(bench --device cuda --score-items 0 --gpu-repeats 1)
+  bench=(bench --device cuda --score-items 0 --gpu-repeats 1 --max-batch-tokens 2048)
   # Attention launches (one per layer): warm-up 512 (32), then the first 8192-token prefill in
-  # passes of 2048 (128); launch 140 is a layer of its last pass.
+  # passes of 2048 (128; as in earlier profiles, not the default one pass); launch 140 is a
+  # layer of its last pass.
   ncu "${sections[@]}" -k regex:attention_mma --launch-skip 140 --launch-count 1 "$encore" \
     "${bench[@]}" --prefill-tokens 8192 --decode-contexts 64 --decode-batches 1 \
     --decode-steps 1 >"$logs/attention_8192.txt"
@@ -62,6 +65,16 @@ PY
   done
   exit 0
 fi
+if [ "$which" = score ]; then
+  # Passes: warm-up 512, 16 tokens twice, context 16, decode warm-up + 1 step, the prefix, the
+  # warm-up batch, the timed batch.
+  ncu --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$encore" \
+    bench --device cuda --gpu-repeats 1 --prefill-tokens 16 --decode-contexts 16 \
+    --decode-batches 1 --decode-steps 1 --score-items 6 --score-batch 6 >"$logs/score.csv"
+  python3 "$here/profile_summary.py" "$logs/score.csv" "score 6 x 300 after 2000=-1" \
+    "score prefix 2000=-3"
+  exit 0
+fi
 if [ "$which" = gemv ]; then
   # GEMV launches: one per prefill (the output head's row: warm-up 512, two 512-token prefills,
   # the 512-token context), then 129 per decode step (4 per layer and the output head); the
@@ -80,6 +93,6 @@ trace prefill512 --prefill-tokens 512 --decode-contexts 512 --decode-batches 1 -
 python3 "$here/profile_summary.py" "$logs/prefill512.csv" "prefill 512=2" "decode 1 x 512=-1"
 fi
 [ "$which" = short ] && exit 0
-# Passes: warm-up 512, then 8192 tokens twice in passes of 2048 (warm-up, timed).
+# Passes: warm-up 512, then 8192 tokens twice in one pass each (warm-up, timed).
 trace prefill8192 --prefill-tokens 8192 --decode-contexts 64 --decode-batches 1 --decode-steps 1
-python3 "$here/profile_summary.py" "$logs/prefill8192.csv" "prefill 8192, per 2048-token pass=5:8"
+python3 "$here/profile_summary.py" "$logs/prefill8192.csv" "prefill 8192=2"
