@@ -120,10 +120,6 @@ class Backend {
     // the op itself may then skip the f32 values. Applies to that one op; the CPU backends ignore
     // it.
     virtual void next_output_for_matmuls(DType weight_type) {}
-    // Says that a matmul of `x_rows` rows against `weight` follows the next op: a backend whose
-    // matmuls of few rows stream their weights from memory may pull this one into a cache while
-    // that op runs. A hint that changes no result; the CPU backends ignore it.
-    virtual void will_read(const TensorView& weight, int64_t x_rows) {}
 
     // out[i, :] = table[ids[i], :] as f32.
     virtual void embed(const TensorView& table /*[vocab, d]*/, const int32_t* ids /*[n]*/,

@@ -104,7 +104,6 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
             backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
             backend.rms_norm(k_rows, L.k_norm, eps, n * spec.n_kv_heads, k_rows);
         }
-        backend.will_read(L.wo, n);  // while RoPE, the K/V stores and attention run
         backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view, layout);
         if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
         output_for({&L.wo});

@@ -559,10 +559,8 @@ void check_attention(CudaOps& t, Backend& scalar, Backend& cuda, int n_heads, in
 }
 
 // rope_kv_store in one launch gives the bits of rope, rope and kv_store in turn (q, k and the
-// pool), over every pool type, and the scalar backend's values within rope's tolerance; also
-// when it carries the L2 prefetch of a weight (will_read: more blocks than its work needs).
+// pool), over every pool type, and the scalar backend's values within rope's tolerance.
 TEST_F(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
-    const auto wo = random_weights(rng, DType::bf16, 4096, 4096);  // 32 MiB
     for (DType kv_type : {DType::f32, DType::f16, DType::bf16}) {
         for (int head_dim : {16, 128}) {
             SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " + std::to_string(head_dim));
@@ -588,7 +586,6 @@ TEST_F(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
             float* k1 = up(k);
             pool.device = up(pool.host.data);
             cuda->begin_batch(layout);
-            cuda->will_read(wo.view, 1);
             cuda->rope_kv_store(q1, n_heads, k1, up(v), table, pool.device_view(1), layout);
             const auto q_fused = down(q1, q.size()), k_fused = down(k1, k.size());
             const auto pool_fused = down(pool.device, pool_floats);

@@ -12,12 +12,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -114,10 +112,6 @@ class CudaBackend final : public Backend {
                  options.device, count);
         check_cuda(cudaSetDevice(options.device), "cudaSetDevice");
         check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
-        check_cuda(cudaDeviceGetAttribute(&l2_bytes_, cudaDevAttrL2CacheSize, options.device),
-                   "L2 cache size");
-        check_cuda(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, options.device),
-                   "multiprocessor count");
         check_cuda(cudaEventCreateWithFlags(&staged_, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
     }
@@ -212,21 +206,6 @@ class CudaBackend final : public Backend {
     }
 
     void next_output_for_matmuls(DType weight_type) override { output_for_ = weight_type; }
-
-    // The weight of a coming GEMV, prefetched into L2 by the next rope_kv_store (l2_prefetch.cuh)
-    // when it fits in 3/4 of the cache (the decode step's `wo`: 32 MiB of the H100's 50 MiB).
-    // ENCORE_CUDA_PREFETCH: 0 off, 1 evict_normal, 2 (default) evict_last.
-    void will_read(const TensorView& w, int64_t x_rows) override {
-        prefetch_ = {};
-        static const int mode = [] {
-            const char* env = std::getenv("ENCORE_CUDA_PREFETCH");
-            return env ? std::atoi(env) : 2;
-        }();
-        if (mode == 0 || !gemv16_takes(x_rows, w.row_elems(), w.dtype)) return;
-        const int64_t bytes = w.n_bytes() / 16 * 16;
-        if (bytes > int64_t(l2_bytes_) * 3 / 4) return;
-        prefetch_ = {weight(w), bytes, mode == 2};
-    }
 
     void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
         // x is only read when no y is given.
@@ -369,13 +348,11 @@ class CudaBackend final : public Backend {
     void rope_kv_store(float* q, int n_heads, float* k, const float* v, const RopeTable& table,
                        const KvLayerView& kv, const BatchLayout& batch) override {
         x16_of_ = nullptr;
-        const L2Prefetch prefetch = std::exchange(prefetch_, {});
         if (table.head_dim != kv.head_dim)
             return Backend::rope_kv_store(q, n_heads, k, v, table, kv, batch);
         prepare(batch, kv.block_size);
         const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
-        launch_rope_kv_store(q, n_heads, k, v, cos_sin, device_view(kv), dev_, prefetch, 2 * sms_,
-                             stream_);
+        launch_rope_kv_store(q, n_heads, k, v, cos_sin, device_view(kv), dev_, stream_);
         check_launch("rope_kv_store");
     }
 
@@ -412,13 +389,6 @@ class CudaBackend final : public Backend {
                 tiles.back().n_tokens++;
                 tiles.back().max_pos = std::max(tiles.back().max_pos, batch.positions[i]);
             }
-            // Longest first: blocks start in grid order, so the last wave holds the shortest
-            // tiles instead of a causal prompt's longest (a tile's bits do not depend on when it
-            // runs).
-            std::stable_sort(tiles.begin(), tiles.end(),
-                             [](const AttentionTile& a, const AttentionTile& b) {
-                                 return a.max_pos > b.max_pos;
-                             });
             tiles_ = upload(tiles.data(), tiles.size());
             n_tiles_ = int(tiles.size());
             tiles_tokens_ = plan.tile_tokens;
@@ -612,8 +582,6 @@ class CudaBackend final : public Backend {
     int tables_block_size_ = 0;
     const AttentionTile* tiles_ = nullptr;
     int n_tiles_ = 0, tiles_tokens_ = 0;
-    int l2_bytes_ = 0, sms_ = 0;
-    L2Prefetch prefetch_;  // will_read's weight, for the next rope_kv_store
 
     DeviceArray<uint16_t> x16_, x16_spare_;
     void* x16_at_ = nullptr;         // x16_ or x16_spare_: where the copy of x16_of_ is

@@ -5,8 +5,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <algorithm>
-
 #include "backend/cuda/activation.cuh"
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
@@ -272,9 +270,7 @@ __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
 // the rotated pair and v's pair into the pool as kv_store_kernel does.
 template <typename T>
 __global__ void rope_kv_store_kernel(float* q, int n_heads, float* k, const float* v,
-                                     const float2* cos_sin, KvDeviceView kv, BatchDevice batch,
-                                     L2Prefetch prefetch) {
-    issue_l2_prefetch(prefetch);  // weights only: before the wait
+                                     const float2* cos_sin, KvDeviceView kv, BatchDevice batch) {
     wait_for_previous_kernel();
     const int hd = kv.head_dim, half = hd / 2, heads = n_heads + kv.n_kv_heads;
     const int64_t total = batch.n_tokens * heads * half;
@@ -416,17 +412,13 @@ void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
 }
 
 void launch_rope_kv_store(float* q, int n_heads, float* k, const float* v, const float* cos_sin,
-                          const KvDeviceView& kv, const BatchDevice& batch,
-                          const L2Prefetch& prefetch, int prefetch_blocks, cudaStream_t stream) {
+                          const KvDeviceView& kv, const BatchDevice& batch, cudaStream_t stream) {
     const int64_t total = batch.n_tokens * (n_heads + kv.n_kv_heads) * (kv.head_dim / 2);
     if (total == 0) return;
     const auto* rot = reinterpret_cast<const float2*>(cos_sin);
-    // Blocks past the work (for the prefetch) find none in the grid-stride loop.
-    const unsigned grid =
-        prefetch.bytes > 0 ? std::max(grid_cap(total), unsigned(prefetch_blocks)) : grid_cap(total);
     with_kv_element(kv.type, [&](auto element) {
-        launch(rope_kv_store_kernel<decltype(element)>, grid, k_threads, 0, stream, q, n_heads, k,
-               v, rot, kv, batch, prefetch);
+        launch(rope_kv_store_kernel<decltype(element)>, grid_cap(total), k_threads, 0, stream, q,
+               n_heads, k, v, rot, kv, batch);
     });
 }
 

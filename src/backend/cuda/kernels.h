@@ -12,7 +12,6 @@
 
 #include <cstdint>
 
-#include "backend/cuda/l2_prefetch.cuh"
 #include "core/dtype.h"
 
 namespace encore::cuda {
@@ -78,12 +77,10 @@ void launch_kv_store(const float* k /*[n, n_kv_heads, head_dim]*/,
 
 // rope on q [n, n_heads, head_dim] and on k, then launch_kv_store of k and v, in one launch: the
 // same bits as the three launches in turn. cos_sin as for launch_rope (of the batch's tokens).
-// Its blocks (at least `prefetch_blocks` of them when `prefetch` has bytes) issue `prefetch`.
 void launch_rope_kv_store(float* q, int n_heads, float* k /*[n, n_kv_heads, head_dim]*/,
                           const float* v /*[n, n_kv_heads, head_dim]*/,
                           const float* cos_sin /*[n, head_dim / 2, 2]*/, const KvDeviceView& kv,
-                          const BatchDevice& batch, const L2Prefetch& prefetch, int prefetch_blocks,
-                          cudaStream_t stream);
+                          const BatchDevice& batch, cudaStream_t stream);
 
 // Attention tiles: runs of consecutive tokens of one sequence, at most `tile_tokens` each.
 struct AttentionTile {
