@@ -29,9 +29,8 @@ struct ModelArgs {
     int64_t max_batch_tokens = 0;  // tokens per forward pass; 0 = the backend's default
 };
 
-// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget, --kv-type,
-// --max-batch-tokens to a
-// subcommand (only -m and --layers without the runtime ones).
+// Adds -m/--model, --layers, --device, --precision, --threads, --kv-budget, --kv-type and
+// --max-batch-tokens to a subcommand (only -m and --layers without the runtime ones).
 void add_model_options(CLI::App* cmd, ModelArgs& args, bool with_runtime = true);
 
 // Adds --kv-type (auto, f32, f16 or bf16; checked as it is parsed), stored in `kv_type`.

@@ -131,11 +131,12 @@ class CudaBackend final : public Backend {
         check_cuda(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
         return int64_t(free);
     }
-    // Passes of 16384 tokens on GPUs of 70 GiB and more, as vLLM's offline default: the GEMMs of
-    // a long prompt or of a scoring batch (32 items of 300 tokens) run as one pass; a pass of
-    // 10240 tokens instead of 2048 prefilled 8192 tokens 4-5% faster and scored 5% faster on an
-    // H100 (bench/RESULTS.md). Smaller GPUs take 4096: the scratch of a pass grows with it
-    // (about 230 KB per token for the Llama-3-8B shape).
+    // Passes of 16384 tokens on GPUs of 70 GiB and more (vLLM's offline default there, which it
+    // does not take on the A100; not measured here): a long prompt or a scoring batch (32 items
+    // of 300 tokens) runs as one pass. On an H100, passes of 10240 tokens instead of 2048
+    // prefilled 8192 tokens 4-5% faster and scored 5% faster (bench/RESULTS.md). Smaller GPUs
+    // take 4096: a pass's f32 scratch grows with it (about 230 KB per token for the Llama-3-8B
+    // shape).
     int64_t default_pass_tokens() const override {
         size_t free = 0, total = 0;
         check_cuda(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
