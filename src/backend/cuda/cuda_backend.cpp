@@ -135,7 +135,7 @@ class CudaBackend final : public Backend {
     // does not take on the A100; not measured here): a long prompt or a scoring batch (32 items
     // of 300 tokens) runs as one pass. On an H100, passes of 10240 tokens instead of 2048
     // prefilled 8192 tokens 4-5% faster and scored 5% faster (bench/RESULTS.md). Smaller GPUs
-    // take 4096: a pass's f32 scratch grows with it (about 230 KB per token for the Llama-3-8B
+    // take 4096: a pass's scratch grows with it (about 250 KB per token for the Llama-3-8B
     // shape).
     int64_t default_pass_tokens() const override {
         size_t free = 0, total = 0;
