@@ -28,6 +28,21 @@ cudaDataType_t cuda_type(DType dtype) {
     }
 }
 
+// The column-major layouts of y = x · Wᵀ: W [m, k] row-major is k x m (ld k), used transposed;
+// x is k x n (ld k); y is m x n (ld m), f32.
+void create_layouts(DType dtype, int64_t m, int64_t k, int64_t n, cublasLtMatrixLayout_t& a,
+                    cublasLtMatrixLayout_t& b, cublasLtMatrixLayout_t& c) {
+    const cudaDataType_t t = cuda_type(dtype);
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a, t, uint64_t(k), uint64_t(m), k));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b, t, uint64_t(k), uint64_t(n), k));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+}
+void destroy_layouts(cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c) {
+    cublasLtMatrixLayoutDestroy(a);
+    cublasLtMatrixLayoutDestroy(b);
+    cublasLtMatrixLayoutDestroy(c);
+}
+
 }  // namespace
 
 Gemm::Gemm(cudaStream_t stream, bool deterministic)
@@ -39,16 +54,10 @@ Gemm::Gemm(cudaStream_t stream, bool deterministic)
 }
 
 Gemm::~Gemm() {
-    for (auto& [key, p] : pair_plans_) {
-        if (!p.desc) continue;
-        cublasLtMatrixLayoutDestroy(p.a);
-        cublasLtMatrixLayoutDestroy(p.b);
-        cublasLtMatrixLayoutDestroy(p.c);
-    }
+    for (auto& [key, p] : pair_plans_)
+        if (p.desc) destroy_layouts(p.a, p.b, p.c);  // the desc is the single plan's
     for (auto& [key, p] : plans_) {
-        cublasLtMatrixLayoutDestroy(p.a);
-        cublasLtMatrixLayoutDestroy(p.b);
-        cublasLtMatrixLayoutDestroy(p.c);
+        destroy_layouts(p.a, p.b, p.c);
         cublasLtMatmulDescDestroy(p.desc);
     }
     cudaFree(workspace_);
@@ -57,11 +66,8 @@ Gemm::~Gemm() {
 
 cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
                                   cublasLtMatmulDesc_t desc) {
-    const cudaDataType_t t = cuda_type(dtype);
     cublasLtMatrixLayout_t a, b, c;
-    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a, t, uint64_t(k), uint64_t(m), k));
-    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b, t, uint64_t(k), uint64_t(n), k));
-    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+    create_layouts(dtype, m, k, n, a, b, c);
     cublasLtMatmulPreference_t pref;
     ENCORE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     ENCORE_CUBLAS_CHECK(
@@ -72,9 +78,7 @@ cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(handle_, desc, a, b, c, c, pref, 8, results, &found);
     cublasLtMatmulPreferenceDestroy(pref);
-    cublasLtMatrixLayoutDestroy(a);
-    cublasLtMatrixLayoutDestroy(b);
-    cublasLtMatrixLayoutDestroy(c);
+    destroy_layouts(a, b, c);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0)
         fail(ErrorKind::unsupported, "cuBLASLt has no algorithm for a {} GEMM of {}x{}x{}",
              dtype_name(dtype), m, n, k);
@@ -95,18 +99,13 @@ Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n) {
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
     Plan p;
-    const cudaDataType_t t = cuda_type(dtype);
     ENCORE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t op_t = CUBLAS_OP_T, op_n = CUBLAS_OP_N;
     ENCORE_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_t, sizeof(op_t)));
     ENCORE_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof(op_n)));
-    // Column-major view: W [m, k] row-major is k x m (ld k), used transposed; x is k x n (ld k);
-    // y is m x n (ld m).
-    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, t, uint64_t(k), uint64_t(m), k));
-    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, t, uint64_t(k), uint64_t(n), k));
-    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+    create_layouts(dtype, m, k, n, p.a, p.b, p.c);
     if (deterministic_) {
         const auto akey = std::make_tuple(int(dtype), m, k);
         auto a = fixed_algos_.find(akey);
@@ -143,11 +142,7 @@ Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, in
     if (it == pair_plans_.end()) {
         const Plan& single = plan_for(dtype, m, k, n);
         Plan p;
-        const cudaDataType_t t = cuda_type(dtype);
-        ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, t, uint64_t(k), uint64_t(m), k));
-        ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, t, uint64_t(k), uint64_t(n), k));
-        ENCORE_CUBLAS_CHECK(
-            cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+        create_layouts(dtype, m, k, n, p.a, p.b, p.c);
         const int32_t two = 2;
         const int64_t zero = 0;
         for (const auto& [layout, stride] :
@@ -163,9 +158,7 @@ Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, in
         if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
                 CUBLAS_STATUS_SUCCESS ||
             check.workspaceSize > workspace_bytes_) {
-            cublasLtMatrixLayoutDestroy(p.a);
-            cublasLtMatrixLayoutDestroy(p.b);
-            cublasLtMatrixLayoutDestroy(p.c);
+            destroy_layouts(p.a, p.b, p.c);
             p = Plan{};
         }
         it = pair_plans_.emplace(key, p).first;
