@@ -179,6 +179,35 @@ TEST_F(CudaOps, MatmulEveryWeightDtype) {
     }
 }
 
+// Decode rows (1-4) against 40 weight rows of 14336 columns (Llama-3-8B's down projection), whose
+// GEMV starts each row at another of its 14 steps (gemv.cu): against the scalar backend on the
+// same rounded x.
+TEST_F(CudaOps, DecodeGemvOfLongRows) {
+    for (DType dtype : {DType::bf16, DType::f16}) {
+        for (int64_t n : {1, 2, 4}) {
+            SCOPED_TRACE(std::string(dtype_name(dtype)) + " n=" + std::to_string(n));
+            const int64_t m = 40, k = 14336;
+            const auto w = random_weights(rng, dtype, m, k);
+            auto x = random_floats(rng, n * k);
+            for (auto& v : x)
+                v = dtype == DType::bf16 ? bf16_to_f32(f32_to_bf16(v)) : f16_to_f32(f32_to_f16(v));
+            std::vector<float> ref(size_t(n * m)), mag(size_t(n * m));
+            scalar->matmul(x.data(), n, w.view, nullptr, ref.data());
+            const auto wa = abs_rows(w.view);
+            for (int64_t i = 0; i < n; ++i)
+                for (int64_t j = 0; j < m; ++j) {
+                    double s = 0;
+                    for (int64_t q = 0; q < k; ++q)
+                        s += std::fabs(double(x[size_t(i * k + q)])) * wa[size_t(j * k + q)];
+                    mag[size_t(i * m + j)] = float(s);
+                }
+            float* y = device_floats(size_t(n * m));
+            cuda->matmul(up(x), n, w.view, nullptr, y);
+            EXPECT_LE(error_vs_magnitude(down(y, size_t(n * m)), ref, mag), 1e-6);
+        }
+    }
+}
+
 TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
     // n = 1 and 3 take the GEMV with the weights in one launch, n = 5 the GEMMs.
     for (int64_t n : {1, 3, 5}) {

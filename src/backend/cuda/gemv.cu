@@ -1,4 +1,4 @@
-// Decode GEMV of the CUDA backend: y[i, j] = sum_k x[i, k] * W[j, k] for up to 8 rows of x, with
+// Decode GEMV of the CUDA backend: y[i, j] = sum_k x[i, k] * W[j, k] for up to 4 rows of x, with
 // W and x in the same 16-bit type (bf16 or f16: x rounded as for the cuBLASLt GEMMs), f32
 // accumulation. A warp per weight row streams it once with 16-byte loads, four in flight per
 // lane, for every row of x; lanes' partial sums are added in a fixed tree. One launch takes up to
@@ -8,16 +8,25 @@
 // rows (gemv16_fits), where cuBLASLt reads the weights far below the memory bandwidth; never
 // under --deterministic (its reduction order differs from the GEMMs').
 //
+// Rows start at a step of their own: a row is read in steps of 32 x 4 groups of 8 elements, and
+// row j begins at step j (mod the row's steps) and wraps around. When every warp began at step 0,
+// the warps of a wave read the same offset of rows a fixed stride apart, all at once, which most
+// likely crowded a few of the memory's channels (not profiled; the speed-up is what was
+// measured); starting each row elsewhere spreads the reads. Measured on an
+// H100 (2026-12-07, Llama-3-8B shape, builds run in turn in one lease, bench/RESULTS.md): decode
+// of 1 row after 512 tokens 165.8-166.1 tok/s against 157.9 (+5%), of 4 rows 537 against 388
+// (+39%). The order in which a row's terms are added depends on the row only, never on the
+// batch. What was measured before this:
+//
 // Its blocks become resident while the kernel before it ends (launch.cuh); they load their first
 // weights (never written by a kernel), then wait for x. Measured on an H100 (2026-12-06,
 // Llama-3-8B shape, decode of 1 row after 512 tokens, builds run in turn in one lease): 159 tok/s
 // so, 157 waiting before any load, 146-148 with the same loads at three blocks per
 // multiprocessor (more registers) or at five or six (fewer), 142 with no overlapping launches.
-// Still below the bandwidth (bench/RESULTS.md): rows of 4096 and 6144 read at 2.3-2.4 TB/s, as
-// 4096 rows are less than one wave of 528 resident blocks and 6144 leave the second half empty.
-// Two warps per row (their sums added through shared memory) fill those waves and read them at
-// 2.36-2.39 TB/s, but decoded no faster (155.1-155.6 tok/s against 155.3-155.8, same lease):
-// under overlapping launches the next kernel's blocks already fill a wave's tail.
+// Rows of 4096 and 6144 read at 2.3-2.4 TB/s. Two warps per row (their sums added through shared
+// memory) read them at 2.36-2.39 TB/s but decoded no faster (155.1-155.6 tok/s against
+// 155.3-155.8, same lease), and six loads in flight for rows of 14336 (2026-12-07) decoded
+// 155.3 tok/s against 157.8.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -32,7 +41,7 @@ namespace encore::cuda {
 
 namespace {
 
-constexpr int k_max_rows = 8;
+constexpr int k_max_rows = 4;  // rows of x (gemv16_fits)
 constexpr int k_warps = 8;
 constexpr int k_unroll = 4;
 constexpr int k_swiglu_rows = k_warps / 2;  // rows of each of W_gate and W_up per SwiGLU block
@@ -69,13 +78,13 @@ struct Segments {
 };
 
 // A warp's weight row wr (k8 16-byte groups of 8 elements) against every row of x, streamed once
-// with 16-byte loads, k_unroll in flight per lane. The first step's weights (never written by a
-// kernel) load before the wait for x. Gives sum[r] for r < n, the lanes' partial sums added in a
-// fixed tree (every lane holds the total).
+// with 16-byte loads, k_unroll in flight per lane, from step first_step (mod the row's steps) on.
+// The first step's weights (never written by a kernel) load before the wait for x. Gives sum[r]
+// for r < n, the lanes' partial sums added in a fixed tree (every lane holds the total).
 template <bool Bf16>
 __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool has_row,
                                               int64_t k8, const uint4* __restrict__ x, int n,
-                                              float (&sum)[k_max_rows]) {
+                                              float (&sum)[k_max_rows], int64_t first_step) {
     const int lane = int(threadIdx.x % 32);
     // A step: groups g0 + 32 u of the row (zeros past its end) into wv, then into the sums.
     uint4 wv[k_unroll];
@@ -103,15 +112,20 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
             }
         }
     };
-    if (has_row) load_step(lane);
+    // Steps of 32 * k_unroll groups, from step first_step % n_steps on, wrapping around.
+    constexpr int64_t step = 32 * k_unroll;
+    const int64_t n_steps = (k8 + step - 1) / step;
+    int64_t st = first_step % n_steps;
+    if (has_row) load_step(lane + st * step);
     wait_for_previous_kernel();
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
     if (has_row) {
-        add_step(lane);
-        for (int64_t g0 = lane + 32 * k_unroll; g0 < k8; g0 += 32 * k_unroll) {
-            load_step(g0);
-            add_step(g0);
+        add_step(lane + st * step);
+        for (int64_t i = 1; i < n_steps; ++i) {
+            if (++st == n_steps) st = 0;
+            load_step(lane + st * step);
+            add_step(lane + st * step);
         }
     }
 #pragma unroll
@@ -143,7 +157,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const int64_t j = int64_t(blockIdx.x - first) * k_warps + warp;
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum);
+    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum, j);
     if (!has_row || lane != 0) return;
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r)
@@ -164,7 +178,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const int64_t j = j0 + warp % pairs;  // warps [0, pairs): gate rows; [pairs, k_warps): up
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum);
+    warp_row_sums<Bf16>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum, j);
     __shared__ float sums[k_warps][k_max_rows];
     if (lane == 0)
 #pragma unroll
@@ -185,6 +199,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
 // fast as cuBLASLt and 8 rows at 0.57x of it (every x row is re-read from cache per weight
 // vector); 2-4 rows were not measured.
 constexpr int k_gemv_rows = 4;
+static_assert(k_gemv_rows <= k_max_rows);
 
 bool gemv16_fits(int64_t n, int64_t k) {
     return n >= 1 && n <= k_gemv_rows && k % 8 == 0;
