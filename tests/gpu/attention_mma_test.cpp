@@ -36,7 +36,6 @@ class CudaAttentionMma : public ::testing::Test {
     }
     void TearDown() override {
         cuda::set_attention_fused_min_blocks(-1);
-        cuda::set_attention_combine_in_block(-1);
         for (void* p : owned) cuda->deallocate(p);
     }
     void* up_bytes(const void* host, size_t bytes) {
@@ -184,8 +183,7 @@ TEST_F(CudaAttentionMma, AQueryIsTheSameBitsAloneAndInAFusedBatch) {
     }
 }
 
-// The split path (a block per split, then the combine kernel, or the last block of each tile
-// combining its splits) gives the fused path's bits: one
+// The split path (a block per split, then the combine kernel) gives the fused path's bits: one
 // decode token alone at positions of 1, 2 and several splits, the decode tokens of several
 // sequences in one call (rows with different numbers of splits), and a prefill of several tiles
 // whose rows straddle split boundaries. Each call is made twice in a row with no wait between
@@ -231,14 +229,9 @@ TEST_F(CudaAttentionMma, TheSplitPathGivesTheFusedBitsInEveryBatch) {
                     cuda->attention(in2, s.n_heads, pool.device_view(), b.layout(pool.host), out2);
                     return std::pair{down(out1, n), down(out2, n)};
                 };
-                cuda::set_attention_combine_in_block(0);
                 const auto split = attend_twice(false), fused = attend_twice(true);
-                cuda::set_attention_combine_in_block(1);
-                const auto in_block = attend_twice(false);
                 EXPECT_EQ(split.first, fused.first) << "first launch";
                 EXPECT_EQ(split.second, fused.second) << "second launch";
-                EXPECT_EQ(in_block.first, fused.first) << "first launch, combined in block";
-                EXPECT_EQ(in_block.second, fused.second) << "second launch, combined in block";
                 if (b.size() > int64_t(lengths.size())) continue;  // the prefill: bits only
                 std::vector<float> ref(n);
                 scalar->attention(q2.data(), s.n_heads, pool.host.view(1), b.layout(pool.host),

@@ -20,7 +20,6 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "backend/cuda/attention_combine.cuh"
@@ -253,9 +252,10 @@ __global__ void __launch_bounds__(k_warps * 32)
     }
 }
 
-// out[token, head, :]: the query's splits combined in order (attention_combine.cuh), a warp per
-// row (token * n_heads + head).
-constexpr int k_combine_cols = 8;  // head_dim <= 32 * k_combine_cols
+// out[token, head, :]: the query's splits combined in order (attention_combine.cuh). A warp
+// takes a row (token * n_heads + head), lane l its columns l + 32 t (head_dim <= 32 *
+// k_combine_cols); the split weights are computed once per lane, not once per column.
+constexpr int k_combine_cols = 8;
 constexpr int k_combine_rows = 4;  // rows (warps) per block
 __global__ void __launch_bounds__(32 * k_combine_rows)
     combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
@@ -264,9 +264,38 @@ __global__ void __launch_bounds__(32 * k_combine_rows)
     wait_for_previous_kernel();
     const int64_t row = int64_t(blockIdx.x) * k_combine_rows + threadIdx.x / 32;
     if (row >= n_rows) return;
-    const int n_splits = positions[row / n_heads] / k_attention_split + 1;
-    combine_row<k_combine_cols>(ml, part, row, n_splits, max_splits, hd, int(threadIdx.x % 32),
-                                out);
+    const int lane = int(threadIdx.x % 32);
+    const int64_t token = row / n_heads;
+    const int n_splits = positions[token] / k_attention_split + 1;
+    const float* mlr = ml + row * max_splits * 2;
+    // Split s + 1's values are read while split s is added (the loads' latency, not the
+    // arithmetic, is what a few rows take).
+    auto read = [&](int s, float& m, float& l, float(&v)[k_combine_cols]) {
+        m = mlr[s * 2];
+        l = mlr[s * 2 + 1];
+        const float* ps = part + (row * max_splits + s) * hd;
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t)
+            v[t] = lane + 32 * t < hd ? ps[lane + 32 * t] : 0.0f;
+    };
+    float big = -INFINITY, den = 0.0f, num[k_combine_cols] = {};
+    float m_next, l_next, v_next[k_combine_cols];
+    read(0, m_next, l_next, v_next);
+    for (int s = 0; s < n_splits; ++s) {
+        const float m = m_next, l = l_next;
+        float v[k_combine_cols];
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t) v[t] = v_next[t];
+        if (s + 1 < n_splits) read(s + 1, m_next, l_next, v_next);
+        float a, b;
+        if (!combine_step(big, den, m, l, a, b)) continue;
+#pragma unroll
+        for (int t = 0; t < k_combine_cols; ++t) num[t] = combine_value(num[t], a, v[t], b);
+    }
+#pragma unroll
+    for (int t = 0; t < k_combine_cols; ++t)
+        if (lane + 32 * t < hd)
+            store_attention_out(out, row * hd + lane + 32 * t, __fdiv_rn(num[t], den));
 }
 
 template <typename KvT, int Hdl>
@@ -344,22 +373,6 @@ void set_attention_fused_min_blocks(int blocks) {
     fused_min_blocks = blocks;
 }
 
-namespace {
-int combine_in_block = -1;  // -1: ENCORE_CUDA_COMBINE_IN_BLOCK=1 in the environment says
-}  // namespace
-
-void set_attention_combine_in_block(int on) {
-    combine_in_block = on;
-}
-
-bool attention_combine_in_block() {
-    if (combine_in_block < 0) {
-        const char* env = std::getenv("ENCORE_CUDA_COMBINE_IN_BLOCK");
-        combine_in_block = env && std::strcmp(env, "1") == 0 ? 1 : 0;
-    }
-    return combine_in_block != 0;
-}
-
 bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
                      int n_tiles) {
     if (!attention_mma_fits(kv_type, head_dim, plan)) return false;
@@ -380,7 +393,7 @@ bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const Attentio
 
 void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
                       const AttentionTile* tiles, int n_tiles, int max_pos, float* scratch,
-                      const AttentionOut& out, unsigned* counters, cudaStream_t stream) {
+                      const AttentionOut& out, cudaStream_t stream) {
     if (batch.n_tokens == 0) return;
     const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
     const int max_splits = max_pos / k_attention_split + 1;
@@ -389,8 +402,8 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
     if (attention_mma_fits(kv.type, kv.head_dim, plan)) {
         const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles);
         launch_attention_mma(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                             part, out, counters, stream);
-        if (fused || counters) return;
+                             part, out, stream);
+        if (fused) return;
     } else {
         switch (kv.type) {
             case DType::f16:

@@ -43,45 +43,6 @@ __device__ __forceinline__ float combine_value(float running, float a, float spl
     return __fadd_rn(__fmul_rn(running, a), __fmul_rn(split_value, b));
 }
 
-// One query row's splits combined into out[row, :], by one warp: lane l takes columns l + 32 t
-// (head_dim <= 32 * Cols); the split weights are computed once per lane, not once per column.
-// `ml` [rows, max_splits, 2] and `part` [rows, max_splits, hd] as the split kernels write them;
-// they are read past L1 (__ldcg), so a block may combine what other blocks of its own launch
-// wrote (after a __threadfence on both sides). Split s + 1's values are read while split s is
-// added (the loads' latency, not the arithmetic, is what a few rows take).
-template <int Cols>
-__device__ __forceinline__ void combine_row(const float* ml, const float* part, int64_t row,
-                                            int n_splits, int max_splits, int hd, int lane,
-                                            const AttentionOut& out) {
-    const float* mlr = ml + row * max_splits * 2;
-    auto read = [&](int s, float& m, float& l, float(&v)[Cols]) {
-        m = __ldcg(mlr + s * 2);
-        l = __ldcg(mlr + s * 2 + 1);
-        const float* ps = part + (row * max_splits + s) * hd;
-#pragma unroll
-        for (int t = 0; t < Cols; ++t)
-            v[t] = lane + 32 * t < hd ? __ldcg(ps + lane + 32 * t) : 0.0f;
-    };
-    float big = -INFINITY, den = 0.0f, num[Cols] = {};
-    float m_next, l_next, v_next[Cols];
-    read(0, m_next, l_next, v_next);
-    for (int s = 0; s < n_splits; ++s) {
-        const float m = m_next, l = l_next;
-        float v[Cols];
-#pragma unroll
-        for (int t = 0; t < Cols; ++t) v[t] = v_next[t];
-        if (s + 1 < n_splits) read(s + 1, m_next, l_next, v_next);
-        float a, b;
-        if (!combine_step(big, den, m, l, a, b)) continue;
-#pragma unroll
-        for (int t = 0; t < Cols; ++t) num[t] = combine_value(num[t], a, v[t], b);
-    }
-#pragma unroll
-    for (int t = 0; t < Cols; ++t)
-        if (lane + 32 * t < hd)
-            store_attention_out(out, row * hd + lane + 32 * t, __fdiv_rn(num[t], den));
-}
-
 // One query row's combination, for NT groups of two output columns held by one thread (the
 // accumulator layout of attention_mma.cu).
 template <int NT>

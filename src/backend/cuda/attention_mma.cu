@@ -142,7 +142,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               const AttentionTile* __restrict__ tiles,
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
-                                              AttentionOut out, unsigned* __restrict__ counters) {
+                                              AttentionOut out) {
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
@@ -421,29 +421,6 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                      combined[i].result(dt, 0), combined[i].result(dt, 1));
             }
         }
-    } else if (counters) {
-        // The last block of the tile to finish combines its rows' splits (no combine kernel):
-        // each block counts itself once its (m, l, acc) are visible to the device; the one that
-        // brings the count to the tile's number of splits resets it for the next launch and
-        // reads every split back, with combine_kernel's arithmetic (the same bits).
-        __shared__ unsigned is_last;
-        __threadfence();
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            unsigned* count = counters + size_t(blockIdx.y) * gridDim.x + blockIdx.x;
-            const unsigned n_splits = unsigned(tile.max_pos / k_attention_split + 1);
-            is_last = atomicAdd(count, 1u) + 1u == n_splits;
-            if (is_last) *count = 0u;
-        }
-        __syncthreads();
-        if (!is_last) return;
-        __threadfence();
-        for (int r = warp; r < k_rows; r += k_warps) {
-            const int64_t row = query_row(r);
-            if (row < 0) continue;
-            const int n_splits = batch.positions[row / n_heads] / k_attention_split + 1;
-            combine_row<(D + 31) / 32>(ml, part, row, n_splits, max_splits, D, lane, out);
-        }
     }
 }
 
@@ -454,7 +431,7 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
                          AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
-                         float* __restrict__ part, AttentionOut out, unsigned* counters) {
+                         float* __restrict__ part, AttentionOut out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
     if constexpr (Fused && D == 128) {
         __trap();
@@ -463,7 +440,7 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     {
         wait_for_previous_kernel();
         attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
-                                   out, counters);
+                                   out);
     }
 }
 
@@ -471,7 +448,7 @@ template <typename T, int D>
 void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                   const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                   const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                  const AttentionOut& out, unsigned* counters, cudaStream_t stream) {
+                  const AttentionOut& out, cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
     constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
     // The opt-in is a per-device attribute of the kernels: asked once on each device.
@@ -489,12 +466,12 @@ void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& k
     if (fused) {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
         launch(attention_mma_kernel<T, D, true>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
-               batch, tiles, plan, max_splits, scale, ml, part, out, nullptr);
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     } else {
         const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
                         unsigned(max_splits));
         launch(attention_mma_kernel<T, D, false>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
-               batch, tiles, plan, max_splits, scale, ml, part, out, counters);
+               batch, tiles, plan, max_splits, scale, ml, part, out);
     }
 }
 
@@ -502,13 +479,13 @@ template <typename T>
 void launch_for_dim(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                     const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                     const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                    const AttentionOut& out, unsigned* counters, cudaStream_t stream) {
+                    const AttentionOut& out, cudaStream_t stream) {
     if (kv.head_dim == 64)
         launch_typed<T, 64>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                            part, out, counters, stream);
+                            part, out, stream);
     else
         launch_typed<T, 128>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                             part, out, counters, stream);
+                             part, out, stream);
 }
 
 }  // namespace
@@ -521,13 +498,13 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) 
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                          const AttentionOut& out, unsigned* counters, cudaStream_t stream) {
+                          const AttentionOut& out, cudaStream_t stream) {
     if (kv.type == DType::f16)
         launch_for_dim<__half>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
-                               part, out, counters, stream);
+                               part, out, stream);
     else
         launch_for_dim<__nv_bfloat16>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                                      max_splits, ml, part, out, counters, stream);
+                                      max_splits, ml, part, out, stream);
 }
 
 }  // namespace encore::cuda

@@ -401,19 +401,8 @@ class CudaBackend final : public Backend {
         // The output's 16-bit copy for the matmul that follows (side16), written by attention.
         void* out16 = side16(out, batch.n_tokens * n_heads * kv.head_dim);
         const AttentionOut o{f32_target(out, out16), out16, activation16_};
-        unsigned* counters = nullptr;
-        if (!fused && attention_combine_in_block() &&
-            attention_mma_fits(kv.type, kv.head_dim, plan)) {  // one count per block of a split
-            const size_t n = size_t(n_tiles_) * size_t(plan.head_chunks) * size_t(kv.n_kv_heads);
-            counters = attention_counters_.get(n);
-            if (n > counters_zeroed_) {  // a new allocation: zeros once, left zero by each launch
-                check_cuda(cudaMemsetAsync(counters, 0, n * sizeof(unsigned), stream_),
-                           "attention counters");
-                counters_zeroed_ = n;
-            }
-        }
         launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch, o,
-                         counters, stream_);
+                         stream_);
         check_launch("attention");
     }
 
@@ -603,8 +592,6 @@ class CudaBackend final : public Backend {
     std::optional<DType> output_for_;     // next_output_for_matmuls's hint for the next op
     const float* f32_skipped_ = nullptr;  // the output last written without its f32 values
     DeviceArray<float> attention_scratch_, rope_device_;
-    DeviceArray<unsigned> attention_counters_;
-    size_t counters_zeroed_ = 0;       // counters zeroed so far (all of attention_counters_)
     DeviceArray<float> rope_cos_sin_;  // [tokens, head_dim / 2, 2] of the batch (launch_rope_table)
     int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for
     std::vector<float> rope_host_;

@@ -31,7 +31,6 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "backend/cuda/activation.cuh"
 #include "backend/cuda/device_dtype.cuh"
@@ -85,8 +84,7 @@ struct Segments {
 template <bool Bf16>
 __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool has_row,
                                               int64_t k8, const uint4* __restrict__ x, int n,
-                                              float (&sum)[k_max_rows], int64_t first_step,
-                                              int l2_steps) {
+                                              float (&sum)[k_max_rows], int64_t first_step) {
     const int lane = int(threadIdx.x % 32);
     // A step: groups g0 + 32 u of the row (zeros past its end) into wv, then into the sums.
     uint4 wv[k_unroll];
@@ -118,22 +116,7 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
     constexpr int64_t step = 32 * k_unroll;
     const int64_t n_steps = (k8 + step - 1) / step;
     int64_t st = first_step % n_steps;
-    if (has_row) {
-        load_step(lane + st * step);
-        // The next l2_steps steps into L2 while the kernel before runs: one lane per 128-byte
-        // line (8 groups), no registers held.
-        if (lane % 8 == 0) {
-            int64_t s2 = st;
-            for (int p = 0; p < l2_steps && p + 1 < n_steps; ++p) {
-                if (++s2 == n_steps) s2 = 0;
-#pragma unroll
-                for (int u = 0; u < k_unroll; ++u) {
-                    const int64_t g = lane + s2 * step + 32 * u;
-                    if (g < k8) asm volatile("prefetch.global.L2 [%0];" ::"l"(wr + g));
-                }
-            }
-        }
-    }
+    if (has_row) load_step(lane + st * step);
     wait_for_previous_kernel();
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
@@ -154,7 +137,7 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
 
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
-    gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n, int l2_steps) {
+    gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n) {
     // This block's weight, chosen with constant indices only (a computed index into the
     // parameters would copy them to local memory).
     const uint4* w = segs.w[0];
@@ -174,7 +157,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const int64_t j = int64_t(blockIdx.x - first) * k_warps + warp;
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum, j, l2_steps);
+    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum, j);
     if (!has_row || lane != 0) return;
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r)
@@ -188,15 +171,14 @@ template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_swiglu_kernel(const uint4* __restrict__ w_gate, const uint4* __restrict__ w_up,
                          int64_t m, int64_t k8, const uint4* __restrict__ x, int n,
-                         float* __restrict__ out, void* out16, DType t16, int l2_steps) {
+                         float* __restrict__ out, void* out16, DType t16) {
     constexpr int pairs = k_swiglu_rows;
     const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
     const int64_t j0 = int64_t(blockIdx.x) * pairs;
     const int64_t j = j0 + warp % pairs;  // warps [0, pairs): gate rows; [pairs, k_warps): up
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum, j,
-                        l2_steps);
+    warp_row_sums<Bf16>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum, j);
     __shared__ float sums[k_warps][k_max_rows];
     if (lane == 0)
 #pragma unroll
@@ -218,18 +200,6 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
 // vector); 2-4 rows were not measured.
 constexpr int k_gemv_rows = 4;
 static_assert(k_gemv_rows <= k_max_rows);
-
-// Steps of each row after the first that a warp prefetches into L2 before it waits for the
-// previous kernel (ENCORE_CUDA_GEMV_L2_STEPS, default 0: none). An experiment: while RMSNorm,
-// RoPE, attention and its combine run, memory idles, and the GEMV's resident blocks could be
-// pulling their rows into L2 instead.
-int gemv_l2_steps() {
-    static const int steps = [] {
-        const char* env = std::getenv("ENCORE_CUDA_GEMV_L2_STEPS");
-        return env ? std::max(0, std::atoi(env)) : 0;
-    }();
-    return steps;
-}
 
 bool gemv16_fits(int64_t n, int64_t k) {
     return n >= 1 && n <= k_gemv_rows && k % 8 == 0;
@@ -253,11 +223,9 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
         if (blocks == 0) continue;
         const auto* xv = static_cast<const uint4*>(x16);
         if (dtype == DType::bf16)
-            launch(gemv16_kernel<true>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n),
-                   gemv_l2_steps());
+            launch(gemv16_kernel<true>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n));
         else
-            launch(gemv16_kernel<false>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n),
-                   gemv_l2_steps());
+            launch(gemv16_kernel<false>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n));
     }
 }
 
@@ -271,10 +239,10 @@ void launch_gemv16_swiglu(const void* w_gate, const void* w_up, int64_t m, DType
     const auto* xv = static_cast<const uint4*>(x16);
     if (dtype == DType::bf16)
         launch(gemv16_swiglu_kernel<true>, blocks, k_warps * 32, 0, stream, wg, wu, m, k / 8, xv,
-               int(n), out, out16, t16, gemv_l2_steps());
+               int(n), out, out16, t16);
     else
         launch(gemv16_swiglu_kernel<false>, blocks, k_warps * 32, 0, stream, wg, wu, m, k / 8, xv,
-               int(n), out, out16, t16, gemv_l2_steps());
+               int(n), out, out16, t16);
 }
 
 }  // namespace encore::cuda

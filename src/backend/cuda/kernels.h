@@ -118,12 +118,6 @@ bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const Attentio
 // Tests: the fewest blocks for which attention_fused says yes (default 7/8 of the
 // multiprocessors; ENCORE_CUDA_FUSED_MIN_BLOCKS in the environment sets it, for comparisons).
 void set_attention_fused_min_blocks(int blocks);
-// Whether the split path of the tensor-core kernel combines its splits in the last block of each
-// tile instead of a separate kernel (ENCORE_CUDA_COMBINE_IN_BLOCK=1; default off, an experiment:
-// the same bits either way).
-bool attention_combine_in_block();
-// Tests: 1 or 0 sets it, -1 goes back to the environment's choice.
-void set_attention_combine_in_block(int on);
 // Where attention writes its output [n, n_heads * head_dim]: in f32 and, when out16 is set, the
 // same values rounded to out16_type (f16 or bf16) beside them, the 16-bit copy the next matmul
 // takes as its input (the backend's side copy; rounded as launch_convert rounds).
@@ -134,22 +128,19 @@ struct AttentionOut {
 };
 
 // attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
-// [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim], and with
-// `counters` (zeros, one per block of a split: n_tiles * head_chunks * n_kv_heads, left zero
-// again) the last block of each tile also combines them into `out`.
+// [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                          const AttentionOut& out, unsigned* counters, cudaStream_t stream);
+                          const AttentionOut& out, cudaStream_t stream);
 
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the
-// largest position in the batch. `counters` as launch_attention_mma takes them, or null: a
-// separate kernel combines the splits.
+// largest position in the batch.
 void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
                       const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
                       int n_tiles, int max_pos, float* scratch, const AttentionOut& out,
-                      unsigned* counters, cudaStream_t stream);
+                      cudaStream_t stream);
 
 // y = x · Wᵀ for block-quantized W (q8_0, q4_0), dequantized in the kernel, f32 accumulation.
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
