@@ -195,9 +195,9 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
 
 }  // namespace
 
-// Taken for 1-4 rows: on an H100 (2026-12-06, Llama-3-8B shape) the GEMV decoded 1 row 1.28x as
-// fast as cuBLASLt and 8 rows at 0.57x of it (every x row is re-read from cache per weight
-// vector); 2-4 rows were not measured.
+// Taken for 1-4 rows: on an H100 (2026-12-06, Llama-3-8B shape, before rows were rotated) the
+// GEMV decoded 1 row 1.28x as fast as cuBLASLt and 8 rows at 0.57x of it (every x row is re-read
+// from cache per weight vector); 2-4 rows were not measured against cuBLASLt.
 constexpr int k_gemv_rows = 4;
 static_assert(k_gemv_rows <= k_max_rows);
 
