@@ -5,8 +5,8 @@ then a table of every run and of each variant's median against the first variant
 
     python3 bench/ab.py --rounds 2 \\
         --variant main build-gpu/encore \\
-        --variant wgmma build-90a/encore \\
-        --variant l2 build-gpu/encore ENCORE_CUDA_GEMV_L2_STEPS=2 \\
+        --variant other-build other-build/encore \\
+        --variant no-pairs build-gpu/encore ENCORE_CUDA_GEMM_PAIRS=0 \\
         -- bench --device cuda --prefill-tokens 512 2048 --score-items 256
 
 A variant is a name, a binary and settings of the environment (VAR=VALUE) for its runs. Rounds
