@@ -12,16 +12,15 @@
 // row j begins at step j (mod the row's steps) and wraps around. When every warp began at step 0,
 // the warps of a wave read the same offset of rows a fixed stride apart, all at once, which most
 // likely crowded a few of the memory's channels (not profiled; the speed-up is what was
-// measured); starting each row elsewhere spreads the reads. Measured on an
-// H100 (2026-12-07, Llama-3-8B shape, builds run in turn in one lease, bench/RESULTS.md): decode
-// of 1 row after 512 tokens 165.8-166.1 tok/s against 157.9 (+5%), of 4 rows 537 against 388
-// (+39%). The order in which a row's terms are added depends on the row only, never on the
-// batch. What was measured before this:
+// measured); starting each row elsewhere spreads the reads. The order in which a row's terms are
+// added depends on the row only, never on the batch. Measured on an H100 (2026-12-07,
+// Llama-3-8B shape, builds run in turn in one lease, bench/RESULTS.md): decode of 1 row after
+// 512 tokens 165.8-166.1 tok/s against 157.9 (+5%), of 4 rows 537 against 388 (+39%).
 //
 // Its blocks become resident while the kernel before it ends (launch.cuh); they load their first
-// weights (never written by a kernel), then wait for x. Measured on an H100 (2026-12-06,
-// Llama-3-8B shape, decode of 1 row after 512 tokens, builds run in turn in one lease): 159 tok/s
-// so, 157 waiting before any load, 146-148 with the same loads at three blocks per
+// weights (never written by a kernel), then wait for x. Measured on an H100 before rows were
+// rotated (2026-12-06, Llama-3-8B shape, decode of 1 row after 512 tokens, builds run in turn in
+// one lease): 159 tok/s so, 157 waiting before any load, 146-148 with the same loads at three blocks per
 // multiprocessor (more registers) or at five or six (fewer), 142 with no overlapping launches.
 // Rows of 4096 and 6144 read at 2.3-2.4 TB/s. Two warps per row (their sums added through shared
 // memory) read them at 2.36-2.39 TB/s but decoded no faster (155.1-155.6 tok/s against
