@@ -20,8 +20,9 @@
 // Its blocks become resident while the kernel before it ends (launch.cuh); they load their first
 // weights (never written by a kernel), then wait for x. Measured on an H100 before rows were
 // rotated (2026-12-06, Llama-3-8B shape, decode of 1 row after 512 tokens, builds run in turn in
-// one lease): 159 tok/s so, 157 waiting before any load, 146-148 with the same loads at three blocks per
-// multiprocessor (more registers) or at five or six (fewer), 142 with no overlapping launches.
+// one lease): 159 tok/s so, 157 waiting before any load, 146-148 with the same loads at three
+// blocks per multiprocessor (more registers) or at five or six (fewer), 142 with no overlapping
+// launches.
 // Rows of 4096 and 6144 read at 2.3-2.4 TB/s. Two warps per row (their sums added through shared
 // memory) read them at 2.36-2.39 TB/s but decoded no faster (155.1-155.6 tok/s against
 // 155.3-155.8, same lease), and six loads in flight for rows of 14336 (2026-12-07) decoded
