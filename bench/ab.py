@@ -143,7 +143,9 @@ def main():
             log = os.path.join(args.logs, f"{v['name']}_{r}.log") if args.logs else None
             report, error = run_once(v, command, args.timeout, log)
             runs.append((v["name"], r, report, error))
-            status = "ok" if report else f"FAILED ({error})"
+            # Each run's figures as it ends, so that a sitting cut short still says what it had.
+            status = ("ok: " + ", ".join(f"{c} {rate(x)}" for c, x in figures(report).items())
+                      if report else f"FAILED ({error})")
             print(f"ab: {v['name']} round {r}: {status}", file=sys.stderr)
 
     columns = []
