@@ -93,6 +93,23 @@ inline std::vector<float> abs_rows(const TensorView& w) {
     return out;
 }
 
+// The sums of |terms| of x · Wᵀ (+ bias): mag[i, j] = |bias[j]| + sum_k |x[i, k]| * |W[j, k]|, in
+// double, for error_vs_magnitude. x [n, k]; bias an f32 [m] or null.
+inline std::vector<float> term_magnitudes(const std::vector<float>& x, int64_t n,
+                                          const TensorView& w, const TensorView* bias = nullptr) {
+    const int64_t m = w.n_rows(), k = w.row_elems();
+    const std::vector<float> wa = abs_rows(w);
+    std::vector<float> mag(static_cast<size_t>(n * m));
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < m; ++j) {
+            double s = bias ? std::fabs(double(static_cast<const float*>(bias->data)[j])) : 0.0;
+            for (int64_t q = 0; q < k; ++q)
+                s += std::fabs(double(x[size_t(i * k + q)])) * wa[size_t(j * k + q)];
+            mag[size_t(i * m + j)] = float(s);
+        }
+    return mag;
+}
+
 // The CPU backend's bf16 matmuls take x to 16 significant bits, as two bf16 parts (matmul.h): a
 // result may differ from the exact f32 one by this much of the sum of |terms|.
 constexpr double k_bf16_x_precision = 1.0 / 65536;

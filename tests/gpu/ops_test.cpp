@@ -33,11 +33,11 @@
 namespace encore {
 namespace {
 
-using test::abs_rows;
 using test::error_vs_magnitude;
 using test::max_rel_error;
 using test::random_floats;
 using test::random_weights;
+using test::term_magnitudes;
 
 class CudaOps : public ::testing::Test {
   public:
@@ -158,18 +158,11 @@ TEST_F(CudaOps, MatmulEveryWeightDtype) {
                 if (c.dtype == DType::bf16) v = bf16_to_f32(f32_to_bf16(v));
                 if (c.dtype == DType::f16) v = f16_to_f32(f32_to_f16(v));
             }
-            std::vector<float> ref(size_t(n * m)), ref_seen(size_t(n * m)), mag(size_t(n * m));
+            std::vector<float> ref(size_t(n * m)), ref_seen(size_t(n * m));
             scalar->matmul(x.data(), n, w.view, &bias.view, ref.data());
             scalar->matmul(x_seen.data(), n, w.view, &bias.view, ref_seen.data());
             // Sum of |terms| of each output, for the error measure.
-            const auto wa = abs_rows(w.view);
-            for (int64_t i = 0; i < n; ++i)
-                for (int64_t j = 0; j < m; ++j) {
-                    double s = std::fabs(double(static_cast<const float*>(bias.view.data)[j]));
-                    for (int64_t q = 0; q < k; ++q)
-                        s += std::fabs(double(x[size_t(i * k + q)])) * wa[size_t(j * k + q)];
-                    mag[size_t(i * m + j)] = float(s);
-                }
+            const auto mag = term_magnitudes(x, n, w.view, &bias.view);
             float* y = device_floats(size_t(n * m));
             cuda->matmul(up(x), n, w.view, &bias.view, y);
             const auto got = down(y, size_t(n * m));
@@ -191,16 +184,9 @@ TEST_F(CudaOps, DecodeGemvOfLongRows) {
             auto x = random_floats(rng, n * k);
             for (auto& v : x)
                 v = dtype == DType::bf16 ? bf16_to_f32(f32_to_bf16(v)) : f16_to_f32(f32_to_f16(v));
-            std::vector<float> ref(size_t(n * m)), mag(size_t(n * m));
+            std::vector<float> ref(size_t(n * m));
             scalar->matmul(x.data(), n, w.view, nullptr, ref.data());
-            const auto wa = abs_rows(w.view);
-            for (int64_t i = 0; i < n; ++i)
-                for (int64_t j = 0; j < m; ++j) {
-                    double s = 0;
-                    for (int64_t q = 0; q < k; ++q)
-                        s += std::fabs(double(x[size_t(i * k + q)])) * wa[size_t(j * k + q)];
-                    mag[size_t(i * m + j)] = float(s);
-                }
+            const auto mag = term_magnitudes(x, n, w.view);
             float* y = device_floats(size_t(n * m));
             cuda->matmul(up(x), n, w.view, nullptr, y);
             EXPECT_LE(error_vs_magnitude(down(y, size_t(n * m)), ref, mag), 1e-6);
