@@ -392,6 +392,9 @@ class CudaBackend final : public Backend {
             }
             tiles_ = upload(tiles.data(), tiles.size());
             n_tiles_ = int(tiles.size());
+            tiles_max_tokens_ = 0;
+            for (const AttentionTile& t : tiles)
+                tiles_max_tokens_ = std::max(tiles_max_tokens_, int(t.n_tokens));
             tiles_tokens_ = plan.tile_tokens;
         }
         const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_);
@@ -401,8 +404,8 @@ class CudaBackend final : public Backend {
         // The output's 16-bit copy for the matmul that follows (side16), written by attention.
         void* out16 = side16(out, batch.n_tokens * n_heads * kv.head_dim);
         const AttentionOut o{f32_target(out, out16), out16, activation16_};
-        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch, o,
-                         stream_);
+        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, tiles_max_tokens_,
+                         max_pos_, scratch, o, stream_);
         check_launch("attention");
     }
 
@@ -582,7 +585,7 @@ class CudaBackend final : public Backend {
     int32_t max_pos_ = 0, n_seqs_ = 0;
     int tables_block_size_ = 0;
     const AttentionTile* tiles_ = nullptr;
-    int n_tiles_ = 0, tiles_tokens_ = 0;
+    int n_tiles_ = 0, tiles_tokens_ = 0, tiles_max_tokens_ = 0;
 
     DeviceArray<uint16_t> x16_, x16_spare_;
     void* x16_at_ = nullptr;         // x16_ or x16_spare_: where the copy of x16_of_ is

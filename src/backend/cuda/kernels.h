@@ -129,18 +129,19 @@ struct AttentionOut {
 
 // attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
 // [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
+// max_tile_tokens: the most tokens of any tile (a call of decode tokens has 1).
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
-                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                          const AttentionOut& out, cudaStream_t stream);
+                          int max_tile_tokens, const AttentionPlan& plan, int max_splits, float* ml,
+                          float* part, const AttentionOut& out, cudaStream_t stream);
 
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the
 // largest position in the batch.
 void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
                       const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
-                      int n_tiles, int max_pos, float* scratch, const AttentionOut& out,
-                      cudaStream_t stream);
+                      int n_tiles, int max_tile_tokens, int max_pos, float* scratch,
+                      const AttentionOut& out, cudaStream_t stream);
 
 // y = x · Wᵀ for block-quantized W (q8_0, q4_0), dequantized in the kernel, f32 accumulation.
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
