@@ -147,9 +147,9 @@ void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
                          int64_t m, int64_t k, float* y /*[n, m]*/, cudaStream_t stream);
 
-// Decode GEMV (gemv.cu): y = x · Wᵀ for n <= 4 rows with W and x both bf16 or both f16, f32
-// accumulation; gemv16_fits says whether it takes the shape. Several weights of the same x
-// (every one with k columns) share a launch, up to k_max_gemv16_outs at a time.
+// Decode GEMV (gemv.cu): y = x · Wᵀ (accumulate: y += x · Wᵀ) for n <= 4 rows with W and x both
+// bf16 or both f16, f32 accumulation; gemv16_fits says whether it takes the shape. Several weights
+// of the same x (every one with k columns) share a launch, up to k_max_gemv16_outs at a time.
 bool gemv16_fits(int64_t n, int64_t k);
 constexpr int k_max_gemv16_outs = 4;
 struct Gemv16Out {
@@ -157,13 +157,27 @@ struct Gemv16Out {
     int64_t m = 0;
     float* y = nullptr;  // [n, m]
 };
-void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
-                   const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
+// The x of a decode GEMV: its 16-bit copy x16, or, with norm_x, the RMSNorm of the residual norm_x
+// by norm_w, which every block computes for itself before its rows (no launch of its own), with
+// the bits launch_rms_norm gives it (f32 values rounded to the weights' type). gemv16_norm_fits
+// says when a launch can take the norm: k of 257-8192 (launch_rms_norm's one-block-per-row paths of
+// float4 groups), and [n, k] 16-bit values within k_max_normed_x_bytes of shared memory.
+struct Gemv16X {
+    const void* x16 = nullptr;      // [n, k] of the weights' dtype, or null:
+    const float* norm_x = nullptr;  // [n, k], 16-byte aligned
+    const void* norm_w = nullptr;   // [k] of norm_w_dtype, memory no kernel writes
+    DType norm_w_dtype = DType::f32;
+    float norm_eps = 0.0f;
+};
+constexpr size_t k_max_normed_x_bytes = 40 * 1024;  // under the 48 KiB without opt-in
+bool gemv16_norm_fits(int64_t n, int64_t k);
+void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, const Gemv16X& x,
+                   int64_t n, bool accumulate, cudaStream_t stream);
 // SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ), the bits of launch_gemv16
 // of both weights followed by launch_silu_mul (with out16 its 16-bit copy), in one launch that
 // writes neither product.
 void launch_gemv16_swiglu(const void* w_gate /*[m, k]*/, const void* w_up /*[m, k]*/, int64_t m,
-                          DType dtype, int64_t k, const void* x16 /*[n, k]*/, int64_t n,
+                          DType dtype, int64_t k, const Gemv16X& x, int64_t n,
                           float* out /*[n, m] or null*/, void* out16 /*[n, m] or null*/, DType t16,
                           cudaStream_t stream);
 
