@@ -116,8 +116,11 @@ class CudaBackend final : public Backend {
         check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
         check_cuda(cudaEventCreateWithFlags(&staged_, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
+        // ENCORE_CUDA_NORM_IN_GEMV: 0 keeps every norm a launch of its own, "qkv" folds only the
+        // norms q/k/v read (for comparisons); the default folds every one.
         const char* fold = std::getenv("ENCORE_CUDA_NORM_IN_GEMV");
         fold_norms_ = !(fold && std::strcmp(fold, "0") == 0);
+        fold_into_swiglu_ = fold_norms_ && !(fold && std::strcmp(fold, "qkv") == 0);
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);
@@ -369,7 +372,8 @@ class CudaBackend final : public Backend {
         const bool same = w_up.dtype == type && w_up.n_rows() == m && w_up.row_elems() == k;
         const bool gemv = same && gemv16_takes(n, k, type);
         const bool pair = same && !gemv && (type == DType::bf16 || type == DType::f16);
-        const std::optional<Gemv16X> normed = gemv ? take_norm(x, n, k, type) : std::nullopt;
+        const std::optional<Gemv16X> normed =
+            gemv && fold_into_swiglu_ ? take_norm(x, n, k, type) : std::nullopt;
         settle_norm();
         if (!gemv && !pair) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
         // x's 16-bit copy (written beside it by the op before), x converted now, or x the norm
@@ -710,7 +714,7 @@ class CudaBackend final : public Backend {
     DeviceArray<float> rope_cos_sin_;  // [tokens, head_dim / 2, 2] of the batch (launch_rope_table)
     int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for
     std::vector<float> rope_host_;
-    bool fold_norms_ = true;  // ENCORE_CUDA_NORM_IN_GEMV=0 turns matmul_add_rms_norm's fold off
+    bool fold_norms_ = true, fold_into_swiglu_ = true;  // ENCORE_CUDA_NORM_IN_GEMV
     std::optional<PendingNorm> pending_norm_;
 };
 
