@@ -213,6 +213,19 @@ class Backend {
                            const KvLayerView& kv, const BatchLayout& batch,
                            float* out /*[n, n_heads * head_dim]*/) = 0;
 
+    // rope_kv_store() then attention(): the same values in out and in the pool. q and k are the
+    // call's scratch: afterwards they may hold their values before RoPE or after it. A backend
+    // may take RoPE and the K/V store into its attention (no pass over q and k of their own).
+    virtual void rope_kv_store_attention(float* q /*[n, n_heads, head_dim]*/, int n_heads,
+                                         float* k /*[n, n_kv_heads, head_dim]*/,
+                                         const float* v /*[n, n_kv_heads, head_dim]*/,
+                                         const RopeTable& table, const KvLayerView& kv,
+                                         const BatchLayout& batch,
+                                         float* out /*[n, n_heads * head_dim]*/) {
+        rope_kv_store(q, n_heads, k, v, table, kv, batch);
+        attention(q, n_heads, kv, batch, out);
+    }
+
     // dst[i, :] = src[rows[i], :].
     virtual void gather_rows(const float* src /*[*, d]*/, int64_t d, const int32_t* rows, int64_t n,
                              float* dst /*[n, d]*/) = 0;

@@ -104,10 +104,17 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
             backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
             backend.rms_norm(k_rows, L.k_norm, eps, n * spec.n_kv_heads, k_rows);
         }
-        backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view, layout);
-        if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
-        output_for({&L.wo});
-        backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
+        if (in.tap) {  // the tap reads the rotated k
+            backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view,
+                                  layout);
+            tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
+            output_for({&L.wo});
+            backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
+        } else {
+            output_for({&L.wo});
+            backend.rope_kv_store_attention(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope,
+                                            kv_view, layout, s.attn.data());
+        }
         // The output projection, the residual add and the MLP block's norm.
         output_for({&L.w_gate, &L.w_up});
         backend.matmul_add_rms_norm(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr,

@@ -721,6 +721,78 @@ TEST_F(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
     }
 }
 
+// rope_kv_store_attention, where the decode attention takes RoPE and the K/V store over, gives
+// the bits of rope_kv_store then attention: the output and the whole pool, for f16 and bf16 pools,
+// head_dim 64 and 128, new rows at the first position, at chunk (64) and split (256) edges, and
+// three tokens of one sequence across a split edge. q left as it was shows the fold ran.
+TEST_F(CudaOps, RopeKvStoreAttentionGivesTheBitsOfRopeKvStoreThenAttention) {
+    struct Case {
+        std::vector<int> lengths;  // per sequence: its length after the batch
+        int new_tokens_of_first;   // tokens of sequence 0 in the batch (the others: one)
+    };
+    const Case cases[] = {{{1, 64, 65, 256, 257, 700}, 1}, {{1}, 1}, {{257, 5}, 3}};
+    for (DType kv_type : {DType::f16, DType::bf16}) {
+        for (int head_dim : {64, 128}) {
+            for (const Case& c : cases) {
+                SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " +
+                             std::to_string(head_dim) + " lengths " +
+                             std::to_string(c.lengths.size()) + " first " +
+                             std::to_string(c.lengths[0]));
+                const int n_heads = 32, n_kv_heads = 8;
+                std::vector<float> inv_freq(size_t(head_dim / 2));
+                for (int i = 0; i < head_dim / 2; ++i)
+                    inv_freq[size_t(i)] = std::pow(500000.0f, -2.0f * float(i) / float(head_dim));
+                const RopeTable table{inv_freq.data(), head_dim};
+                MirroredPool pool(n_kv_heads, head_dim, 16, 128, rng, kv_type);
+                pool.host.assign(c.lengths, rng);
+                {  // finite K/V everywhere (the pool's garbage is f32 bits)
+                    const auto values = random_floats(rng, int64_t(pool.host.data.size() * 2));
+                    std::vector<uint16_t> bits(values.size());
+                    for (size_t i = 0; i < bits.size(); ++i)
+                        bits[i] = kv_type == DType::bf16 ? f32_to_bf16(values[i])
+                                                         : f32_to_f16(values[i]);
+                    std::memcpy(pool.host.data.data(), bits.data(),
+                                bits.size() * sizeof(uint16_t));
+                }
+                test::Batch batch;
+                for (int s = 0; s < int(c.lengths.size()); ++s) {
+                    const int len = c.lengths[size_t(s)];
+                    for (int p = len - (s == 0 ? c.new_tokens_of_first : 1); p < len; ++p)
+                        batch.add(s, p);
+                }
+                const int64_t n = batch.size();
+                const BatchLayout layout = batch.layout(pool.host);
+                const auto q = random_floats(rng, n * n_heads * head_dim);
+                const auto k = random_floats(rng, n * n_kv_heads * head_dim);
+                const auto v = random_floats(rng, n * n_kv_heads * head_dim);
+                const size_t pool_floats = pool.host.data.size();
+                const size_t out_floats = q.size();
+
+                pool.device = up(pool.host.data);
+                float* out1 = device_floats(out_floats);
+                cuda->begin_batch(layout);
+                float* q1 = up(q);
+                cuda->rope_kv_store(q1, n_heads, up(k), up(v), table, pool.device_view(1), layout);
+                cuda->attention(q1, n_heads, pool.device_view(1), layout, out1);
+                const auto out_apart = down(out1, out_floats);
+                const auto pool_apart = down(pool.device, pool_floats);
+
+                pool.device = up(pool.host.data);
+                float* out2 = device_floats(out_floats);
+                float* q2 = up(q);
+                cuda->begin_batch(layout);
+                cuda->rope_kv_store_attention(q2, n_heads, up(k), up(v), table,
+                                              pool.device_view(1), layout, out2);
+                EXPECT_EQ(down(q2, q.size()), q) << "RoPE ran apart: the fold was not taken";
+                EXPECT_EQ(down(out2, out_floats), out_apart);
+                EXPECT_EQ(std::memcmp(down(pool.device, pool_floats).data(), pool_apart.data(),
+                                      pool_floats * sizeof(float)),
+                          0);
+            }
+        }
+    }
+}
+
 TEST_F(CudaOps, AttentionPrefillEveryHeadDimAndGrouping) {
     struct Shape {
         int n_heads, n_kv_heads, head_dim;

@@ -17,7 +17,10 @@
 // Decode tiles (one token: a GQA group of 4 query rows) fill 4 of a block's 128 rows, so in the
 // split path such blocks run narrow: the first warp's 16 rows only, each chunk's keys and output
 // columns shared out among the 8 warps, with the bits of the wide layout (attention_mma says how).
-// ENCORE_CUDA_ATTENTION_NARROW=0 keeps them wide (for comparisons).
+// ENCORE_CUDA_ATTENTION_NARROW=0 keeps them wide (for comparisons). Narrow blocks can also take
+// over RoPE and the K/V store of the batch's tokens (AttentionRope): Q rotated as it is loaded,
+// each new K/V row rotated, rounded and written into the chunk that holds it and to the pool,
+// with rope_kv_store's expressions (rope.cuh), so the bits are those of the two launches.
 //
 // Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
 // attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
@@ -36,8 +39,10 @@
 #include <cstring>
 
 #include "backend/cuda/attention_combine.cuh"
+#include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/rope.cuh"
 
 namespace encore::cuda {
 
@@ -173,7 +178,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                                               const AttentionTile* __restrict__ tiles,
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
-                                              AttentionOut out) {
+                                              AttentionOut out, AttentionRope rope) {
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
@@ -185,6 +190,9 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     float(*p_s)[k_chunk + k_p_pad] =
         reinterpret_cast<float(*)[k_chunk + k_p_pad]>(max_s + k_warps * k_narrow_rows);
     static_assert(!Narrow || (!Fused && k_chunk / 8 == k_warps && D / 16 <= k_warps));
+    // RoPE and the K/V store taken over (narrow blocks only): rotations [n][D / 2].
+    constexpr int half = D / 2;
+    const float2* rot = Narrow ? reinterpret_cast<const float2*>(rope.cos_sin) : nullptr;
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -217,18 +225,33 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 
     // Q rounded to the pool's type into shared memory (zeros for rows without a query), read
     // back as A fragments by ldmatrix; 8 dims (two float4 loads) per copy, a row's D / 8 copies
-    // contiguous.
+    // contiguous. With RoPE taken over, each dim is first rotated with its pair's other dim
+    // (c + half or c - half, another 8 aligned dims of the row), as rope_kv_store rotates q.
     for (int idx = int(threadIdx.x); idx < k_rows * D / 8; idx += k_warps * 32) {
         const int r = idx / (D / 8), c = (idx % (D / 8)) * 8;
         const int64_t row = query_row(r);
-        float4 x0 = make_float4(0, 0, 0, 0), x1 = x0;
+        float x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         if (row >= 0) {
-            x0 = *reinterpret_cast<const float4*>(q + row * D + c);
-            x1 = *reinterpret_cast<const float4*>(q + row * D + c + 4);
+            *reinterpret_cast<float4*>(&x[0]) = *reinterpret_cast<const float4*>(q + row * D + c);
+            *reinterpret_cast<float4*>(&x[4]) =
+                *reinterpret_cast<const float4*>(q + row * D + c + 4);
+            if (rot) {
+                const int pc = c < half ? c + half : c - half;
+                float y[8];
+                *reinterpret_cast<float4*>(&y[0]) =
+                    *reinterpret_cast<const float4*>(q + row * D + pc);
+                *reinterpret_cast<float4*>(&y[4]) =
+                    *reinterpret_cast<const float4*>(q + row * D + pc + 4);
+                const float2* r_of = rot + (row / n_heads) * half + c % half;
+#pragma unroll
+                for (int e = 0; e < 8; ++e)
+                    x[e] = c < half ? rotated_first(x[e], y[e], r_of[e])
+                                    : rotated_second(y[e], x[e], r_of[e]);
+            }
         }
         *reinterpret_cast<uint4*>(&q_s[r][c]) =
-            make_uint4(Mma<T>::pack(x0.x, x0.y), Mma<T>::pack(x0.z, x0.w), Mma<T>::pack(x1.x, x1.y),
-                       Mma<T>::pack(x1.z, x1.w));
+            make_uint4(Mma<T>::pack(x[0], x[1]), Mma<T>::pack(x[2], x[3]),
+                       Mma<T>::pack(x[4], x[5]), Mma<T>::pack(x[6], x[7]));
     }
 
     const T* pool = static_cast<const T*>(kv.pool);
@@ -300,6 +323,42 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             }
         }
         cp_async_commit();
+    };
+    // RoPE and the K/V store taken over: the tile's tokens whose positions fall in the chunk at c0
+    // get their K row rotated and V row, rounded to T, in place of what the copy read into
+    // buffer buf (the pool's old contents), and the blocks of the first head chunk write them to
+    // the pool (every other block of the launch reading that row overwrites it alike). The
+    // tile's lowest such position and its last bound the chunks that hold one.
+    T* pool_out = static_cast<T*>(kv.pool);
+    int new_lo = INT_MAX;
+    if (rot)
+        for (int j = 0; j < tile.n_tokens; ++j)
+            new_lo = min(new_lo, batch.positions[tile.first_token + j]);
+    auto store_new_rows = [&](int buf, int c0) {
+        for (int j = 0; j < tile.n_tokens; ++j) {
+            const int64_t i = tile.first_token + j;
+            const int p = batch.positions[i];
+            if (p < c0 || p >= c0 + k_chunk) continue;
+            const int64_t row = (i * kv.n_kv_heads + kvh) * D;  // of k and v
+            const int64_t at = int64_t(table[block_of(p)]) * kv.block_stride + kv.instance_offset +
+                               (int64_t(kvh) * bs + in_block(p)) * D;
+            for (int idx = int(threadIdx.x); idx < 2 * D; idx += k_warps * 32) {
+                const bool is_v = idx >= D;
+                const int c = is_v ? idx - D : idx;
+                float value;
+                if (is_v) {
+                    value = rope.v[row + c];
+                } else {
+                    const float own = rope.k[row + c];
+                    const float other = rope.k[row + (c < half ? c + half : c - half)];
+                    const float2 r = rot[i * half + c % half];
+                    value = c < half ? rotated_first(own, other, r) : rotated_second(other, own, r);
+                }
+                const T element = from_f32<T>(value);
+                (is_v ? v_s : k_s)[buf * k_chunk + (p - c0)][c] = element;
+                if (head_chunk == 0) pool_out[at + (is_v ? v_offset : 0) + c] = element;
+            }
+        }
     };
     int32_t next_blk[k_passes];
     chunk_blocks(begin, next_blk);
@@ -410,6 +469,10 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             __syncthreads();
             if (more) load_chunk(buf ^ 1, c0 + k_chunk, next_blk);
             if constexpr (Narrow) {
+                if (rot && c0 + k_chunk > new_lo) {  // a new row in this chunk, maybe
+                    store_new_rows(buf, c0);
+                    __syncthreads();
+                }
                 narrow_chunk(buf, c0);
             } else if (warp_active) {
                 // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
@@ -543,13 +606,14 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 }
 
 // The fused variant of head_dim 128 needs more registers than Ampere's compiler keeps it in (it
-// spills there): it is built for Hopper only, and attention_fused() says no on older GPUs.
+// spills there): it is built for Hopper only, and attention_fused() says no on older GPUs. Narrow
+// blocks are kept to two per multiprocessor's registers (their shared memory allows two).
 template <typename T, int D, bool Fused, bool Narrow>
-__global__ void __launch_bounds__(k_warps * 32, 1)
+__global__ void __launch_bounds__(k_warps * 32, Narrow ? 2 : 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
                          AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
-                         float* __restrict__ part, AttentionOut out) {
+                         float* __restrict__ part, AttentionOut out, AttentionRope rope) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
     if constexpr (Fused && D == 128) {
         __trap();
@@ -558,7 +622,7 @@ __global__ void __launch_bounds__(k_warps * 32, 1)
     {
         wait_for_previous_kernel();
         attention_mma<T, D, Fused, Narrow>(q, n_heads, kv, batch, tiles, plan, max_splits, scale,
-                                           ml, part, out);
+                                           ml, part, out, rope);
     }
 }
 
@@ -566,7 +630,7 @@ template <typename T, int D>
 void launch_typed(bool fused, bool narrow, const float* q, int n_heads, const KvDeviceView& kv,
                   const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                   const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                  const AttentionOut& out, cudaStream_t stream) {
+                  const AttentionOut& out, const AttentionRope& rope, cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
     // Over the 48 KiB a launch gets without asking: the opt-in is a per-device attribute of the
     // kernels, asked once on each device.
@@ -588,26 +652,26 @@ void launch_typed(bool fused, bool narrow, const float* q, int n_heads, const Kv
                     fused ? 1u : unsigned(max_splits));
     if (fused)
         launch(attention_mma_kernel<T, D, true, false>, grid, k_warps * 32, smem, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out, rope);
     else if (narrow)
         launch(attention_mma_kernel<T, D, false, true>, grid, k_warps * 32, smem_narrow, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out, rope);
     else
         launch(attention_mma_kernel<T, D, false, false>, grid, k_warps * 32, smem, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out);
+               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out, rope);
 }
 
 template <typename T>
 void launch_for_dim(bool fused, bool narrow, const float* q, int n_heads, const KvDeviceView& kv,
                     const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                     const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                    const AttentionOut& out, cudaStream_t stream) {
+                    const AttentionOut& out, const AttentionRope& rope, cudaStream_t stream) {
     if (kv.head_dim == 64)
         launch_typed<T, 64>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits,
-                            ml, part, out, stream);
+                            ml, part, out, rope, stream);
     else
         launch_typed<T, 128>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits,
-                             ml, part, out, stream);
+                             ml, part, out, rope, stream);
 }
 
 // Narrow blocks unless ENCORE_CUDA_ATTENTION_NARROW=0 (for comparisons).
@@ -626,19 +690,32 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) 
            (head_dim == 64 || head_dim == 128) && plan.tile_tokens * plan.heads_per_block <= k_rows;
 }
 
+bool attention_mma_narrow(bool fused, int max_tile_tokens, const AttentionPlan& plan) {
+    return !fused && narrow_allowed() && max_tile_tokens * plan.heads_per_block <= k_narrow_rows;
+}
+
+bool attention_takes_rope(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
+                          int n_tiles, int max_tile_tokens, bool one_tile_per_sequence) {
+    return one_tile_per_sequence && attention_mma_fits(kv_type, head_dim, plan) &&
+           attention_mma_narrow(attention_fused(kv_type, n_kv_heads, head_dim, plan, n_tiles),
+                                max_tile_tokens, plan);
+}
+
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           int max_tile_tokens, const AttentionPlan& plan, int max_splits, float* ml,
-                          float* part, const AttentionOut& out, cudaStream_t stream) {
-    // Narrow blocks where every tile's rows lie in the first warp's 16 (decode).
-    const bool narrow =
-        !fused && narrow_allowed() && max_tile_tokens * plan.heads_per_block <= k_narrow_rows;
+                          float* part, const AttentionOut& out, const AttentionRope& rope,
+                          cudaStream_t stream) {
+    // Narrow blocks where every tile's rows lie in the first warp's 16 (decode); only they take
+    // RoPE over (the caller asked attention_takes_rope).
+    const bool narrow = attention_mma_narrow(fused, max_tile_tokens, plan);
+    if (rope.cos_sin && !narrow) std::abort();
     if (kv.type == DType::f16)
         launch_for_dim<__half>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                               max_splits, ml, part, out, stream);
+                               max_splits, ml, part, out, rope, stream);
     else
         launch_for_dim<__nv_bfloat16>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                                      max_splits, ml, part, out, stream);
+                                      max_splits, ml, part, out, rope, stream);
 }
 
 }  // namespace encore::cuda

@@ -121,6 +121,10 @@ class CudaBackend final : public Backend {
         const char* fold = std::getenv("ENCORE_CUDA_NORM_IN_GEMV");
         fold_norms_ = !(fold && std::strcmp(fold, "0") == 0);
         fold_into_swiglu_ = fold_norms_ && !(fold && std::strcmp(fold, "qkv") == 0);
+        // ENCORE_CUDA_ROPE_IN_ATTENTION=0: RoPE and the K/V store stay a launch of their own (for
+        // comparisons).
+        const char* rope = std::getenv("ENCORE_CUDA_ROPE_IN_ATTENTION");
+        rope_in_attention_ = !(rope && std::strcmp(rope, "0") == 0);
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);
@@ -455,32 +459,31 @@ class CudaBackend final : public Backend {
         x16_of_ = nullptr;
         prepare(batch, kv.block_size);
         const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
-        if (tiles_tokens_ != plan.tile_tokens) {  // tiles of this batch for this model
-            std::vector<AttentionTile> tiles;
-            for (int64_t i = 0; i < batch.n_tokens; ++i) {
-                if (tiles.empty() || tiles.back().seq != batch.seq_index[i] ||
-                    tiles.back().n_tokens == plan.tile_tokens)
-                    tiles.push_back({int32_t(i), 0, batch.seq_index[i], 0});
-                tiles.back().n_tokens++;
-                tiles.back().max_pos = std::max(tiles.back().max_pos, batch.positions[i]);
+        attention_tiles(batch, plan);
+        launch_attention_of(q, n_heads, kv, batch, plan, AttentionRope{}, out);
+    }
+
+    // RoPE and the K/V store inside the attention where its kernel takes them (decode), else the
+    // two calls.
+    void rope_kv_store_attention(float* q, int n_heads, float* k, const float* v,
+                                 const RopeTable& table, const KvLayerView& kv,
+                                 const BatchLayout& batch, float* out) override {
+        const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
+        if (table.head_dim == kv.head_dim && rope_in_attention_) {
+            settle_norm();
+            x16_of_ = nullptr;
+            prepare(batch, kv.block_size);
+            attention_tiles(batch, plan);
+            if (attention_takes_rope(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_,
+                                     tiles_max_tokens_, tiles_one_per_sequence_)) {
+                const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
+                launch_attention_of(q, n_heads, kv, batch, plan, AttentionRope{cos_sin, k, v},
+                                    out);
+                return;
             }
-            tiles_ = upload(tiles.data(), tiles.size());
-            n_tiles_ = int(tiles.size());
-            tiles_max_tokens_ = 0;
-            for (const AttentionTile& t : tiles)
-                tiles_max_tokens_ = std::max(tiles_max_tokens_, int(t.n_tokens));
-            tiles_tokens_ = plan.tile_tokens;
         }
-        const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_);
-        float* scratch = fused ? nullptr
-                               : attention_scratch_.get(size_t(attention_scratch_floats(
-                                     batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
-        // The output's 16-bit copy for the matmul that follows (side16), written by attention.
-        void* out16 = side16(out, batch.n_tokens * n_heads * kv.head_dim);
-        const AttentionOut o{f32_target(out, out16), out16, activation16_};
-        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, tiles_max_tokens_,
-                         max_pos_, scratch, o, stream_);
-        check_launch("attention");
+        rope_kv_store(q, n_heads, k, v, table, kv, batch);
+        attention(q, n_heads, kv, batch, out);
     }
 
     void gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n,
@@ -492,6 +495,48 @@ class CudaBackend final : public Backend {
     }
 
   private:
+    // The batch's attention tiles for this model's plan (runs of at most plan.tile_tokens
+    // consecutive tokens of one sequence), uploaded once per batch and plan.
+    void attention_tiles(const BatchLayout& batch, const AttentionPlan& plan) {
+        if (tiles_tokens_ == plan.tile_tokens) return;
+        std::vector<AttentionTile> tiles;
+        for (int64_t i = 0; i < batch.n_tokens; ++i) {
+            if (tiles.empty() || tiles.back().seq != batch.seq_index[i] ||
+                tiles.back().n_tokens == plan.tile_tokens)
+                tiles.push_back({int32_t(i), 0, batch.seq_index[i], 0});
+            tiles.back().n_tokens++;
+            tiles.back().max_pos = std::max(tiles.back().max_pos, batch.positions[i]);
+        }
+        tiles_ = upload(tiles.data(), tiles.size());
+        n_tiles_ = int(tiles.size());
+        tiles_max_tokens_ = 0;
+        std::vector<int32_t> seqs;
+        for (const AttentionTile& t : tiles) {
+            tiles_max_tokens_ = std::max(tiles_max_tokens_, int(t.n_tokens));
+            seqs.push_back(t.seq);
+        }
+        std::sort(seqs.begin(), seqs.end());
+        tiles_one_per_sequence_ = std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
+        tiles_tokens_ = plan.tile_tokens;
+    }
+
+    // Attention over the tiles of attention_tiles (with RoPE and the K/V store where `rope` is
+    // set).
+    void launch_attention_of(const float* q, int n_heads, const KvLayerView& kv,
+                             const BatchLayout& batch, const AttentionPlan& plan,
+                             const AttentionRope& rope, float* out) {
+        const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_);
+        float* scratch = fused ? nullptr
+                               : attention_scratch_.get(size_t(attention_scratch_floats(
+                                     batch.n_tokens, n_heads, kv.head_dim, max_pos_)));
+        // The output's 16-bit copy for the matmul that follows (side16), written by attention.
+        void* out16 = side16(out, batch.n_tokens * n_heads * kv.head_dim);
+        const AttentionOut o{f32_target(out, out16), out16, activation16_};
+        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, tiles_max_tokens_,
+                         max_pos_, scratch, o, rope, stream_);
+        check_launch("attention");
+    }
+
     struct Staging {
         uint8_t* host = nullptr;
         uint8_t* device = nullptr;
@@ -702,6 +747,7 @@ class CudaBackend final : public Backend {
     int tables_block_size_ = 0;
     const AttentionTile* tiles_ = nullptr;
     int n_tiles_ = 0, tiles_tokens_ = 0, tiles_max_tokens_ = 0;
+    bool tiles_one_per_sequence_ = false;  // no two tiles of one sequence
 
     DeviceArray<uint16_t> x16_, x16_spare_;
     void* x16_at_ = nullptr;         // x16_ or x16_spare_: where the copy of x16_of_ is
@@ -715,6 +761,7 @@ class CudaBackend final : public Backend {
     int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for
     std::vector<float> rope_host_;
     bool fold_norms_ = true, fold_into_swiglu_ = true;  // ENCORE_CUDA_NORM_IN_GEMV
+    bool rope_in_attention_ = true;                     // ENCORE_CUDA_ROPE_IN_ATTENTION
     std::optional<PendingNorm> pending_norm_;
 };
 

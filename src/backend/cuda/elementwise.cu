@@ -9,6 +9,7 @@
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/rope.cuh"
 #include "backend/cuda/row_norm.cuh"
 
 namespace encore::cuda {
@@ -108,14 +109,6 @@ __global__ void __launch_bounds__(Threads)
     }
 }
 
-// Rotates the pair (*a, *b) by r = (cos, sin): the one rotation of rope_kernel and
-// rope_kv_store_kernel, so that both give the same bits.
-__device__ __forceinline__ void rotate_pair(float* a, float* b, float2 r) {
-    const float x = *a, y = *b;
-    *a = x * r.x - y * r.y;
-    *b = y * r.x + x * r.y;
-}
-
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c], once per batch for every rope call.
 __global__ void rope_table_kernel(int64_t n, int half, const int32_t* positions,
                                   const float* inv_freq, float2* cos_sin) {
@@ -196,21 +189,6 @@ __global__ void gather_rows_kernel(const float* src, int64_t d, const int32_t* r
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
          c += int64_t(gridDim.x) * blockDim.x)
         dst[i * d + c] = s[c];
-}
-
-template <typename T>
-__device__ __forceinline__ T from_f32(float v);
-template <>
-__device__ __forceinline__ float from_f32<float>(float v) {
-    return v;
-}
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) {
-    return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
-    return __float2bfloat16_rn(v);
 }
 
 template <typename T>

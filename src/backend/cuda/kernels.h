@@ -127,13 +127,34 @@ struct AttentionOut {
     DType out16_type = DType::f32;
 };
 
+// RoPE and the K/V store of the batch's tokens, taken over by the attention that reads them
+// (launch_attention's `rope`, only where attention_takes_rope says yes): the rotations of the
+// batch's tokens (as launch_rope takes them) and k and v before RoPE. Q is rotated as it is
+// loaded, and each token's K/V row written to the pool and into the chunk that holds it, with
+// rope_kv_store's bits; q and k themselves are left as they are. cos_sin null: q is rotated and
+// the pool holds the batch's K/V already (rope_kv_store ran).
+struct AttentionRope {
+    const float* cos_sin = nullptr;  // [n, head_dim / 2, 2]
+    const float* k = nullptr;        // [n, n_kv_heads, head_dim]
+    const float* v = nullptr;        // [n, n_kv_heads, head_dim]
+};
+
+// Whether attention_mma.cu's kernel runs the call as narrow blocks (split path, every tile's query
+// rows within one warp's 16: decode), the one layout that takes RoPE and the K/V store over.
+bool attention_mma_narrow(bool fused, int max_tile_tokens, const AttentionPlan& plan);
+// Whether a call can be given AttentionRope: the tensor-core kernel takes it, narrow, and no two
+// tiles of one sequence (`one_tile_per_sequence`: a tile reads no other tile's new K/V rows).
+bool attention_takes_rope(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
+                          int n_tiles, int max_tile_tokens, bool one_tile_per_sequence);
+
 // attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
 // [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
 // max_tile_tokens: the most tokens of any tile (a call of decode tokens has 1).
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                           int max_tile_tokens, const AttentionPlan& plan, int max_splits, float* ml,
-                          float* part, const AttentionOut& out, cudaStream_t stream);
+                          float* part, const AttentionOut& out, const AttentionRope& rope,
+                          cudaStream_t stream);
 
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the
@@ -141,7 +162,7 @@ void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDevic
 void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
                       const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
                       int n_tiles, int max_tile_tokens, int max_pos, float* scratch,
-                      const AttentionOut& out, cudaStream_t stream);
+                      const AttentionOut& out, const AttentionRope& rope, cudaStream_t stream);
 
 // y = x · Wᵀ for block-quantized W (q8_0, q4_0), dequantized in the kernel, f32 accumulation.
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
