@@ -550,8 +550,8 @@ TEST_F(CudaOps, MatmulAddRmsNormGivesTheBitsOfMatmulThenAddRmsNorm) {
                     const auto hs = down(h, size_t(n * d));
                     got.insert(got.end(), hs.begin(), hs.end());
                 }
-                EXPECT_TRUE(std::all_of(got.begin(), got.end(),
-                                        [](float v) { return std::isfinite(v); }));
+                EXPECT_TRUE(
+                    std::all_of(got.begin(), got.end(), [](float v) { return std::isfinite(v); }));
                 return got;
             };
             for (const bool use_swiglu : {false, true}) {
@@ -559,7 +559,8 @@ TEST_F(CudaOps, MatmulAddRmsNormGivesTheBitsOfMatmulThenAddRmsNorm) {
                 const auto want = block(false, use_swiglu, false, false);
                 EXPECT_EQ(block(true, use_swiglu, false, false), want);
                 EXPECT_EQ(block(true, use_swiglu, true, false), want) << "another op between";
-                EXPECT_EQ(block(true, use_swiglu, false, true), block(false, use_swiglu, false, true))
+                EXPECT_EQ(block(true, use_swiglu, false, true),
+                          block(false, use_swiglu, false, true))
                     << "f32 values wanted";
             }
         }
@@ -734,9 +735,8 @@ TEST_F(CudaOps, RopeKvStoreAttentionGivesTheBitsOfRopeKvStoreThenAttention) {
     for (DType kv_type : {DType::f16, DType::bf16}) {
         for (int head_dim : {64, 128}) {
             for (const Case& c : cases) {
-                SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " +
-                             std::to_string(head_dim) + " lengths " +
-                             std::to_string(c.lengths.size()) + " first " +
+                SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " + std::to_string(head_dim) +
+                             " lengths " + std::to_string(c.lengths.size()) + " first " +
                              std::to_string(c.lengths[0]));
                 const int n_heads = 32, n_kv_heads = 8;
                 std::vector<float> inv_freq(size_t(head_dim / 2));
@@ -749,10 +749,9 @@ TEST_F(CudaOps, RopeKvStoreAttentionGivesTheBitsOfRopeKvStoreThenAttention) {
                     const auto values = random_floats(rng, int64_t(pool.host.data.size() * 2));
                     std::vector<uint16_t> bits(values.size());
                     for (size_t i = 0; i < bits.size(); ++i)
-                        bits[i] = kv_type == DType::bf16 ? f32_to_bf16(values[i])
-                                                         : f32_to_f16(values[i]);
-                    std::memcpy(pool.host.data.data(), bits.data(),
-                                bits.size() * sizeof(uint16_t));
+                        bits[i] =
+                            kv_type == DType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+                    std::memcpy(pool.host.data.data(), bits.data(), bits.size() * sizeof(uint16_t));
                 }
                 test::Batch batch;
                 for (int s = 0; s < int(c.lengths.size()); ++s) {
@@ -781,8 +780,8 @@ TEST_F(CudaOps, RopeKvStoreAttentionGivesTheBitsOfRopeKvStoreThenAttention) {
                 float* out2 = device_floats(out_floats);
                 float* q2 = up(q);
                 cuda->begin_batch(layout);
-                cuda->rope_kv_store_attention(q2, n_heads, up(k), up(v), table,
-                                              pool.device_view(1), layout, out2);
+                cuda->rope_kv_store_attention(q2, n_heads, up(k), up(v), table, pool.device_view(1),
+                                              layout, out2);
                 EXPECT_EQ(down(q2, q.size()), q) << "RoPE ran apart: the fold was not taken";
                 EXPECT_EQ(down(out2, out_floats), out_apart);
                 EXPECT_EQ(std::memcmp(down(pool.device, pool_floats).data(), pool_apart.data(),

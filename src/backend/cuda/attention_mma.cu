@@ -250,8 +250,8 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             }
         }
         *reinterpret_cast<uint4*>(&q_s[r][c]) =
-            make_uint4(Mma<T>::pack(x[0], x[1]), Mma<T>::pack(x[2], x[3]),
-                       Mma<T>::pack(x[4], x[5]), Mma<T>::pack(x[6], x[7]));
+            make_uint4(Mma<T>::pack(x[0], x[1]), Mma<T>::pack(x[2], x[3]), Mma<T>::pack(x[4], x[5]),
+                       Mma<T>::pack(x[6], x[7]));
     }
 
     const T* pool = static_cast<const T*>(kv.pool);

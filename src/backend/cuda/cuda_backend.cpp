@@ -339,9 +339,9 @@ class CudaBackend final : public Backend {
     // the GEMVs that read out next, whose blocks compute it for themselves (take_norm): no norm
     // launch. Elsewhere, and where out is read otherwise, the matmul and add_rms_norm, or a norm
     // launch before the next op (settle_norm): the same bits every way.
-    void matmul_add_rms_norm(const float* in, int64_t n, const TensorView& w, const TensorView* bias,
-                             float* x, const TensorView& norm_weight, float eps,
-                             float* out) override {
+    void matmul_add_rms_norm(const float* in, int64_t n, const TensorView& w,
+                             const TensorView* bias, float* x, const TensorView& norm_weight,
+                             float eps, float* out) override {
         settle_norm();
         const std::optional<DType> hint = output_for_;  // about out
         output_for_.reset();
@@ -364,8 +364,8 @@ class CudaBackend final : public Backend {
         const Gemv16Out sum_into_x{weight(w), d, x};
         launch_gemv16(&sum_into_x, 1, w.dtype, k, gx, n, true, stream_);
         check_launch("gemv16 into the residual");
-        pending_norm_ = PendingNorm{x, weight(norm_weight), norm_weight.dtype, eps, n, d, out,
-                                    w.dtype};
+        pending_norm_ =
+            PendingNorm{x, weight(norm_weight), norm_weight.dtype, eps, n, d, out, w.dtype};
         f32_skipped_ = out;
     }
 
@@ -477,8 +477,7 @@ class CudaBackend final : public Backend {
             if (attention_takes_rope(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_,
                                      tiles_max_tokens_, tiles_one_per_sequence_)) {
                 const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
-                launch_attention_of(q, n_heads, kv, batch, plan, AttentionRope{cos_sin, k, v},
-                                    out);
+                launch_attention_of(q, n_heads, kv, batch, plan, AttentionRope{cos_sin, k, v}, out);
                 return;
             }
         }

@@ -76,8 +76,7 @@ __global__ void __launch_bounds__(Threads)
             }
         }
 #pragma unroll
-        for (int u = 0; u < Vec; ++u)
-            sum = add_squares(sum, v[u]);
+        for (int u = 0; u < Vec; ++u) sum = add_squares(sum, v[u]);
         const float scale = rms_scale<Threads>(sum, d, eps);
 #pragma unroll
         for (int u = 0; u < Vec; ++u) {

@@ -180,8 +180,8 @@ __device__ __forceinline__ void row_sums(const uint4* wr, bool has_row, int64_t 
         warp_row_sums<Bf16>(wr, has_row, k8, normed_x, n, sum, first_step,
                             [&] { normed_x_into_shared<Bf16>(x, k8, n, normed_x); });
     } else {
-        warp_row_sums<Bf16>(wr, has_row, k8, static_cast<const uint4*>(x.x16), n, sum,
-                            first_step, [] {});
+        warp_row_sums<Bf16>(wr, has_row, k8, static_cast<const uint4*>(x.x16), n, sum, first_step,
+                            [] {});
     }
 }
 
@@ -297,10 +297,9 @@ void launch_gemv16_swiglu(const void* w_gate, const void* w_up, int64_t m, DType
     const auto* wg = static_cast<const uint4*>(w_gate);
     const auto* wu = static_cast<const uint4*>(w_up);
     const bool bf16 = dtype == DType::bf16;
-    auto kernel = x.norm_x
-                      ? (bf16 ? gemv16_swiglu_kernel<true, true> : gemv16_swiglu_kernel<false, true>)
-                      : (bf16 ? gemv16_swiglu_kernel<true, false>
-                              : gemv16_swiglu_kernel<false, false>);
+    auto kernel =
+        x.norm_x ? (bf16 ? gemv16_swiglu_kernel<true, true> : gemv16_swiglu_kernel<false, true>)
+                 : (bf16 ? gemv16_swiglu_kernel<true, false> : gemv16_swiglu_kernel<false, false>);
     launch(kernel, blocks, k_warps * 32, normed_x_bytes(x, n, k), stream, wg, wu, m, k / 8, x,
            int(n), out, out16, t16);
 }

@@ -33,6 +33,8 @@ __device__ __forceinline__ float rms_scale(float sum, int64_t d, float eps) {
     return 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
 }
 
-__device__ __forceinline__ float normed(float x, float scale, float w) { return x * scale * w; }
+__device__ __forceinline__ float normed(float x, float scale, float w) {
+    return x * scale * w;
+}
 
 }  // namespace encore::cuda
