@@ -155,20 +155,6 @@ class Backend {
         rms_norm(x, weight, eps, n, out);
     }
 
-    // A block's output projection, the residual add and the next block's norm: x += in · Wᵀ
-    // (+ bias), then out = rms_norm(x) * norm_weight, the same values as matmul() into out and
-    // add_rms_norm(x, out, ...) in turn (out is the call's scratch too). next_output_for_matmuls
-    // before it speaks of out. A backend may add into x inside the matmul and leave the norm to
-    // the matmuls that read out next.
-    virtual void matmul_add_rms_norm(const float* in /*[n, k]*/, int64_t n,
-                                     const TensorView& w /*[d, k]*/,
-                                     const TensorView* bias /*[d] or null*/, float* x /*[n, d]*/,
-                                     const TensorView& norm_weight /*[d]*/, float eps,
-                                     float* out /*[n, d]*/) {
-        matmul(in, n, w, bias, out);
-        add_rms_norm(x, out, norm_weight, eps, n, out);
-    }
-
     // The SwiGLU MLP's first half: gate = x · W_gateᵀ and up = x · W_upᵀ (as matmuls()), then
     // out = silu(gate) * up (as silu_mul()), the same values. gate and up are the call's scratch:
     // a backend may compute out without writing them. out may equal gate.
@@ -212,19 +198,6 @@ class Backend {
     virtual void attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
                            const KvLayerView& kv, const BatchLayout& batch,
                            float* out /*[n, n_heads * head_dim]*/) = 0;
-
-    // rope_kv_store() then attention(): the same values in out and in the pool. q and k are the
-    // call's scratch: afterwards they may hold their values before RoPE or after it. A backend
-    // may take RoPE and the K/V store into its attention (no pass over q and k of their own).
-    virtual void rope_kv_store_attention(float* q /*[n, n_heads, head_dim]*/, int n_heads,
-                                         float* k /*[n, n_kv_heads, head_dim]*/,
-                                         const float* v /*[n, n_kv_heads, head_dim]*/,
-                                         const RopeTable& table, const KvLayerView& kv,
-                                         const BatchLayout& batch,
-                                         float* out /*[n, n_heads * head_dim]*/) {
-        rope_kv_store(q, n_heads, k, v, table, kv, batch);
-        attention(q, n_heads, kv, batch, out);
-    }
 
     // dst[i, :] = src[rows[i], :].
     virtual void gather_rows(const float* src /*[*, d]*/, int64_t d, const int32_t* rows, int64_t n,

@@ -91,7 +91,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         const KvLayerView kv_view = kv.layer_view(ii);
 
         // Attention block. The norm of its input was taken with the previous instance's residual
-        // add (matmul_add_rms_norm), except in the first instance computed.
+        // add (add_rms_norm), except in the first instance computed.
         if (ii == start) {
             output_for({&L.wq, &L.wk, &L.wv});
             backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
@@ -104,32 +104,23 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
             backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
             backend.rms_norm(k_rows, L.k_norm, eps, n * spec.n_kv_heads, k_rows);
         }
-        if (in.tap) {  // the tap reads the rotated k
-            backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view,
-                                  layout);
-            tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
-            output_for({&L.wo});
-            backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
-        } else {
-            output_for({&L.wo});
-            backend.rope_kv_store_attention(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope,
-                                            kv_view, layout, s.attn.data());
-        }
-        // The output projection, the residual add and the MLP block's norm.
-        output_for({&L.w_gate, &L.w_up});
-        backend.matmul_add_rms_norm(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr,
-                                    s.x.data(), L.ffn_norm, eps, s.h.data());
+        backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view, layout);
+        if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
+        output_for({&L.wo});
+        backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
+        backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
 
         // MLP block (SwiGLU).
+        output_for({&L.w_gate, &L.w_up});
+        backend.add_rms_norm(s.x.data(), s.h.data(), L.ffn_norm, eps, n, s.h.data());
         output_for({&L.w_down});
         backend.swiglu(s.h.data(), n, L.w_gate, L.w_up, s.gate.data(), s.up.data(), s.gate.data());
+        backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
         if (ii + 1 < plan.n_instances()) {  // the residual add and the next instance's norm
             const LayerWeights& next = w.layers[size_t(plan.layers[size_t(ii + 1)])];
             output_for({&next.wq, &next.wk, &next.wv});
-            backend.matmul_add_rms_norm(s.gate.data(), n, L.w_down, nullptr, s.x.data(),
-                                        next.attn_norm, eps, s.h.data());
+            backend.add_rms_norm(s.x.data(), s.h.data(), next.attn_norm, eps, n, s.h.data());
         } else {
-            backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
             backend.add(s.x.data(), s.h.data(), n * d);
         }
     }

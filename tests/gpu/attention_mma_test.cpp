@@ -185,8 +185,7 @@ TEST_F(CudaAttentionMma, AQueryIsTheSameBitsAloneAndInAFusedBatch) {
 
 // The split path (a block per split, then the combine kernel) gives the fused path's bits: one
 // decode token alone at positions of 1, 2 and several splits, the decode tokens of several
-// sequences in one call (rows with different numbers of splits; these tiles of one token run as
-// narrow blocks, their chunks' work shared among the warps), and a prefill of several tiles
+// sequences in one call (rows with different numbers of splits), and a prefill of several tiles
 // whose rows straddle split boundaries. Each call is made twice in a row with no wait between
 // (the second reuses the first's scratch), and the scratch grows between batches of more tiles
 // and is reused by batches of fewer.

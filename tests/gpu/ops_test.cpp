@@ -428,10 +428,7 @@ TEST_F(CudaOps, SwigluEqualsMatmulsThenSiluMulBitwise) {
 // decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV and SiLU·mul, fused in every
 // other round, down GEMV, many times over, each reading what the one before wrote) gives the
 // same bits enqueued back to back as with the stream drained after every op, where nothing can
-// overlap. A kernel reading its input before its wait would see the previous round's values. The
-// chain runs a third time with the down GEMV adding into the residual and the norm computed by
-// the next GEMV's blocks (matmul_add_rms_norm), which writes x in one kernel while the next reads
-// it.
+// overlap. A kernel reading its input before its wait would see the previous round's values.
 TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
     const int64_t d = 1024, f = 2816;
     const auto norm_w = random_weights(rng, DType::bf16, 1, d);
@@ -440,19 +437,18 @@ TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
     const auto down_w = random_weights(rng, DType::bf16, d, f, 0.05f);
     const auto x0 = random_floats(rng, d), y0 = random_floats(rng, d);
     float* probe = device_floats(1);
-    enum class Mode { serial, overlapped, folded };
-    auto run = [&](Mode mode) {
+    auto run = [&](bool drain) {
         float* x = up(x0);
         float* y = up(y0);
         float* gate = device_floats(size_t(f));
         float* upv = device_floats(size_t(f));
         auto step = [&] {
-            if (mode != Mode::serial) return;
+            if (!drain) return;
             float host = 0;
             cuda->to_host(&host, probe, sizeof(float));  // waits for the stream to drain
         };
-        cuda->add_rms_norm(x, y, norm_w.view, 1e-5f, 1, y);
         for (int round = 0; round < 40; ++round) {
+            cuda->add_rms_norm(x, y, norm_w.view, 1e-5f, 1, y);
             step();
             if (round % 2) {
                 cuda->swiglu(y, 1, gate_w.view, up_w.view, gate, upv, gate);
@@ -464,107 +460,16 @@ TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
                 cuda->silu_mul(gate, upv, f, gate);
             }
             step();
-            if (mode == Mode::folded) {
-                cuda->next_output_for_matmuls(DType::bf16);
-                cuda->matmul_add_rms_norm(gate, 1, down_w.view, nullptr, x, norm_w.view, 1e-5f, y);
-                continue;
-            }
             cuda->matmul(gate, 1, down_w.view, nullptr, y);
             step();
-            cuda->add_rms_norm(x, y, norm_w.view, 1e-5f, 1, y);
         }
         return down(x, size_t(d));
     };
-    const auto overlapped = run(Mode::overlapped);
-    const auto serial = run(Mode::serial);
-    const auto folded = run(Mode::folded);
+    const auto overlapped = run(false);
+    const auto serial = run(true);
     EXPECT_EQ(overlapped, serial);
-    EXPECT_EQ(folded, serial);
     EXPECT_TRUE(
         std::all_of(serial.begin(), serial.end(), [](float v) { return std::isfinite(v); }));
-}
-
-// matmul_add_rms_norm at decode leaves its norm to the GEMVs that read its output (q/k/v through
-// matmuls, gate/up through swiglu), whose blocks compute it for themselves: the residual, the
-// GEMVs' results and the 16-bit copies they write are the bits of the matmul followed by
-// add_rms_norm, at every row count the GEMV takes, for bf16 and f16, at d = 4096 (the norm's
-// float4 path of 4 groups per thread) and 6144 (8 per thread, some past the row's end; 4 rows
-// of it exceed the shared memory the fold may take, and run unfolded); and
-// likewise when another op comes between (the norm launched before it) or the output's f32 values
-// are wanted. 5 rows take the GEMMs and add_rms_norm.
-TEST_F(CudaOps, MatmulAddRmsNormGivesTheBitsOfMatmulThenAddRmsNorm) {
-    for (const auto& [dtype, d] :
-         {std::pair{DType::bf16, int64_t(4096)}, std::pair{DType::f16, int64_t(4096)},
-          std::pair{DType::bf16, int64_t(6144)}}) {
-        for (int64_t n : {1, 2, 4, 5}) {
-            SCOPED_TRACE(std::string(dtype_name(dtype)) + " d=" + std::to_string(d) +
-                         " n=" + std::to_string(n));
-            const int64_t k = 512, m = 72, f = 304;
-            const auto wo = random_weights(rng, dtype, d, k, 0.05f);
-            const auto norm_w = random_weights(rng, DType::bf16, 1, d);
-            const auto wq = random_weights(rng, dtype, m, d, 0.05f);
-            const auto wk = random_weights(rng, dtype, 24, d, 0.05f);
-            const auto wg = random_weights(rng, dtype, f, d, 0.05f);
-            const auto wu = random_weights(rng, dtype, f, d, 0.05f);
-            const auto wd = random_weights(rng, dtype, d, f, 0.05f);
-            const auto in = random_floats(rng, n * k);
-            const auto x0 = random_floats(rng, n * d, 3.0f);
-            float* ind = up(in);
-            float* other = up(random_floats(rng, 64));
-            // The block as the forward pass runs it: matmul_add_rms_norm, then the q/k matmuls or
-            // swiglu (then the down matmul of its 16-bit output) reading h; `between` before them.
-            auto block = [&](bool folded, bool use_swiglu, bool between, bool f32_wanted) {
-                float* x = up(x0);
-                float* h = device_floats(size_t(n * d));
-                if (!f32_wanted) cuda->next_output_for_matmuls(dtype);
-                if (folded) {
-                    cuda->matmul_add_rms_norm(ind, n, wo.view, nullptr, x, norm_w.view, 1e-5f, h);
-                } else {
-                    cuda->matmul(ind, n, wo.view, nullptr, h);
-                    if (!f32_wanted) cuda->next_output_for_matmuls(dtype);
-                    cuda->add_rms_norm(x, h, norm_w.view, 1e-5f, n, h);
-                }
-                if (between) cuda->add(other, other, 64);
-                std::vector<float> got;
-                if (use_swiglu) {
-                    float* out = device_floats(size_t(n * f));
-                    float* y = device_floats(size_t(n * d));
-                    cuda->next_output_for_matmuls(dtype);
-                    cuda->swiglu(h, n, wg.view, wu.view, device_floats(size_t(n * f)),
-                                 device_floats(size_t(n * f)), out);
-                    cuda->matmul(out, n, wd.view, nullptr, y);
-                    got = down(y, size_t(n * d));
-                } else {
-                    float* q = device_floats(size_t(n * m));
-                    float* kk = device_floats(size_t(n * 24));
-                    const Backend::MatmulOut qk[] = {{&wq.view, nullptr, q},
-                                                     {&wk.view, nullptr, kk}};
-                    cuda->matmuls(h, n, qk);
-                    got = down(q, size_t(n * m));
-                    const auto kv = down(kk, size_t(n * 24));
-                    got.insert(got.end(), kv.begin(), kv.end());
-                }
-                const auto xs = down(x, size_t(n * d));
-                got.insert(got.end(), xs.begin(), xs.end());
-                if (f32_wanted) {
-                    const auto hs = down(h, size_t(n * d));
-                    got.insert(got.end(), hs.begin(), hs.end());
-                }
-                EXPECT_TRUE(
-                    std::all_of(got.begin(), got.end(), [](float v) { return std::isfinite(v); }));
-                return got;
-            };
-            for (const bool use_swiglu : {false, true}) {
-                SCOPED_TRACE(use_swiglu ? "swiglu" : "matmuls");
-                const auto want = block(false, use_swiglu, false, false);
-                EXPECT_EQ(block(true, use_swiglu, false, false), want);
-                EXPECT_EQ(block(true, use_swiglu, true, false), want) << "another op between";
-                EXPECT_EQ(block(true, use_swiglu, false, true),
-                          block(false, use_swiglu, false, true))
-                    << "f32 values wanted";
-            }
-        }
-    }
 }
 
 TEST_F(CudaOps, RopeAtLongPositions) {
@@ -718,76 +623,6 @@ TEST_F(CudaOps, RopeKvStoreEqualsRopeThenKvStore) {
                                   pool.host.view(1), layout);
             EXPECT_LE(max_rel_error(q_fused, q_ref), 2e-6);
             EXPECT_LE(max_rel_error(k_fused, k_ref), 2e-6);
-        }
-    }
-}
-
-// rope_kv_store_attention, where the decode attention takes RoPE and the K/V store over, gives
-// the bits of rope_kv_store then attention: the output and the whole pool, for f16 and bf16 pools,
-// head_dim 64 and 128, new rows at the first position, at chunk (64) and split (256) edges, and
-// three tokens of one sequence across a split edge. q left as it was shows the fold ran.
-TEST_F(CudaOps, RopeKvStoreAttentionGivesTheBitsOfRopeKvStoreThenAttention) {
-    struct Case {
-        std::vector<int> lengths;  // per sequence: its length after the batch
-        int new_tokens_of_first;   // tokens of sequence 0 in the batch (the others: one)
-    };
-    const Case cases[] = {{{1, 64, 65, 256, 257, 700}, 1}, {{1}, 1}, {{257, 5}, 3}};
-    for (DType kv_type : {DType::f16, DType::bf16}) {
-        for (int head_dim : {64, 128}) {
-            for (const Case& c : cases) {
-                SCOPED_TRACE(std::string(dtype_name(kv_type)) + " hd " + std::to_string(head_dim) +
-                             " lengths " + std::to_string(c.lengths.size()) + " first " +
-                             std::to_string(c.lengths[0]));
-                const int n_heads = 32, n_kv_heads = 8;
-                std::vector<float> inv_freq(size_t(head_dim / 2));
-                for (int i = 0; i < head_dim / 2; ++i)
-                    inv_freq[size_t(i)] = std::pow(500000.0f, -2.0f * float(i) / float(head_dim));
-                const RopeTable table{inv_freq.data(), head_dim};
-                MirroredPool pool(n_kv_heads, head_dim, 16, 128, rng, kv_type);
-                pool.host.assign(c.lengths, rng);
-                {  // finite K/V everywhere (the pool's garbage is f32 bits)
-                    const auto values = random_floats(rng, int64_t(pool.host.data.size() * 2));
-                    std::vector<uint16_t> bits(values.size());
-                    for (size_t i = 0; i < bits.size(); ++i)
-                        bits[i] =
-                            kv_type == DType::bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-                    std::memcpy(pool.host.data.data(), bits.data(), bits.size() * sizeof(uint16_t));
-                }
-                test::Batch batch;
-                for (int s = 0; s < int(c.lengths.size()); ++s) {
-                    const int len = c.lengths[size_t(s)];
-                    for (int p = len - (s == 0 ? c.new_tokens_of_first : 1); p < len; ++p)
-                        batch.add(s, p);
-                }
-                const int64_t n = batch.size();
-                const BatchLayout layout = batch.layout(pool.host);
-                const auto q = random_floats(rng, n * n_heads * head_dim);
-                const auto k = random_floats(rng, n * n_kv_heads * head_dim);
-                const auto v = random_floats(rng, n * n_kv_heads * head_dim);
-                const size_t pool_floats = pool.host.data.size();
-                const size_t out_floats = q.size();
-
-                pool.device = up(pool.host.data);
-                float* out1 = device_floats(out_floats);
-                cuda->begin_batch(layout);
-                float* q1 = up(q);
-                cuda->rope_kv_store(q1, n_heads, up(k), up(v), table, pool.device_view(1), layout);
-                cuda->attention(q1, n_heads, pool.device_view(1), layout, out1);
-                const auto out_apart = down(out1, out_floats);
-                const auto pool_apart = down(pool.device, pool_floats);
-
-                pool.device = up(pool.host.data);
-                float* out2 = device_floats(out_floats);
-                float* q2 = up(q);
-                cuda->begin_batch(layout);
-                cuda->rope_kv_store_attention(q2, n_heads, up(k), up(v), table, pool.device_view(1),
-                                              layout, out2);
-                EXPECT_EQ(down(q2, q.size()), q) << "RoPE ran apart: the fold was not taken";
-                EXPECT_EQ(down(out2, out_floats), out_apart);
-                EXPECT_EQ(std::memcmp(down(pool.device, pool_floats).data(), pool_apart.data(),
-                                      pool_floats * sizeof(float)),
-                          0);
-            }
         }
     }
 }

@@ -392,9 +392,8 @@ bool attention_fused(DType kv_type, int n_kv_heads, int head_dim, const Attentio
 }
 
 void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const BatchDevice& batch,
-                      const AttentionTile* tiles, int n_tiles, int max_tile_tokens, int max_pos,
-                      float* scratch, const AttentionOut& out, const AttentionRope& rope,
-                      cudaStream_t stream) {
+                      const AttentionTile* tiles, int n_tiles, int max_pos, float* scratch,
+                      const AttentionOut& out, cudaStream_t stream) {
     if (batch.n_tokens == 0) return;
     const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
     const int max_splits = max_pos / k_attention_split + 1;
@@ -402,8 +401,8 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
     float* part = scratch ? scratch + batch.n_tokens * n_heads * max_splits * 2 : nullptr;
     if (attention_mma_fits(kv.type, kv.head_dim, plan)) {
         const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles);
-        launch_attention_mma(fused, q, n_heads, kv, batch, tiles, n_tiles, max_tile_tokens, plan,
-                             max_splits, ml, part, out, rope, stream);
+        launch_attention_mma(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                             part, out, stream);
         if (fused) return;
     } else {
         switch (kv.type) {

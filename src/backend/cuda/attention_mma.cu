@@ -14,14 +14,6 @@
 // that reach past a warp's lowest position: elsewhere every key is visible and the same
 // arithmetic runs without it. A row's arithmetic depends on its own query and position only.
 //
-// Decode tiles (one token: a GQA group of 4 query rows) fill 4 of a block's 128 rows, so in the
-// split path such blocks run narrow: the first warp's 16 rows only, each chunk's keys and output
-// columns shared out among the 8 warps, with the bits of the wide layout (attention_mma says how).
-// ENCORE_CUDA_ATTENTION_NARROW=0 keeps them wide (for comparisons). Narrow blocks can also take
-// over RoPE and the K/V store of the batch's tokens (AttentionRope): Q rotated as it is loaded,
-// each new K/V row rotated, rounded and written into the chunk that holds it and to the pool,
-// with rope_kv_store's expressions (rope.cuh), so the bits are those of the two launches.
-//
 // Two ways to combine splits, with the same bits: a block per split writing (m, l, acc) for
 // attention.cu's combine kernel (decode: few tiles, many splits, so the splits give the
 // parallelism), or a block walking every split of its tile in order and combining as it goes
@@ -35,14 +27,10 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #include "backend/cuda/attention_combine.cuh"
-#include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
-#include "backend/cuda/rope.cuh"
 
 namespace encore::cuda {
 
@@ -132,67 +120,35 @@ __device__ __forceinline__ float natural(float m_log2) {
     return __fmul_rn(m_log2, 0.6931471805599453f);
 }
 
-// Narrow blocks (see attention_mma): the 16 rows of the first warp, worked on by every warp.
-constexpr int k_narrow_rows = 16;
-constexpr int k_p_pad = 8;  // floats of padding per row of the narrow blocks' weights
-
 // Shared memory of a block: two buffers of a chunk of K and of V, [2][k_chunk][D + k_pad] each,
-// then the block's queries in the pool's type, [k_rows][D + k_pad]; narrow blocks then hold each
-// warp's row maxima of a chunk, [k_warps][k_narrow_rows] floats, and the chunk's weights,
-// [k_narrow_rows][k_chunk + k_p_pad] floats.
-template <typename T, int D, bool Narrow>
+// then the block's queries in the pool's type, [k_rows][D + k_pad].
+template <typename T, int D>
 constexpr int smem_bytes() {
-    return (2 * 2 * k_chunk + k_rows) * (D + k_pad) * int(sizeof(T)) +
-           (Narrow ? (k_warps + k_chunk + k_p_pad) * k_narrow_rows * int(sizeof(float)) : 0);
+    return (2 * 2 * k_chunk + k_rows) * (D + k_pad) * int(sizeof(T));
 }
 
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
 // columns of the warp's rows g and g + 8: o[dt][0..1] row g, o[dt][2..3] row g + 8, columns
-// (first + dt) * 8 + 2 * (lane % 4) + {0, 1}, for Tiles groups of 8 columns from group first).
-template <int Tiles>
+// dt * 8 + 2 * (lane % 4) + {0, 1}).
+template <int D>
 struct SplitState {
     float m[2], l[2];
-    float o[Tiles][4];
-    // The outputs of rows g and g + 8 times alpha[0] and alpha[1].
-    __device__ __forceinline__ void rescale(const float (&alpha)[2]) {
-#pragma unroll
-        for (int dt = 0; dt < Tiles; ++dt) {
-            o[dt][0] = __fmul_rn(o[dt][0], alpha[0]);
-            o[dt][1] = __fmul_rn(o[dt][1], alpha[0]);
-            o[dt][2] = __fmul_rn(o[dt][2], alpha[1]);
-            o[dt][3] = __fmul_rn(o[dt][3], alpha[1]);
-        }
-    }
+    float o[D / 8][4];
 };
 
-// Narrow (split path only, tiles of at most 16 query rows: decode): the rows of the first warp
-// only, and every warp takes a share of each chunk's work instead of rows of its own: warp w
-// computes the scores of keys 8w..8w+7 and the outputs of columns 16w..16w+15. Each score, weight,
-// row sum and output is the same expression over the same terms in the same order as in the
-// wide layout (row maxima, the one part taken in another order, are exact), so the bits are the
-// same; the chunk's weights and the warps' row maxima pass through shared memory, two barriers
-// more per chunk. A wide block of decode keeps one warp of eight busy, its chunks in sequence.
-template <typename T, int D, bool Fused, bool Narrow>
+template <typename T, int D, bool Fused>
 __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n_heads,
                                               KvDeviceView kv, BatchDevice batch,
                                               const AttentionTile* __restrict__ tiles,
                                               AttentionPlan plan, int max_splits, float scale,
                                               float* __restrict__ ml, float* __restrict__ part,
-                                              AttentionOut out, AttentionRope rope) {
+                                              AttentionOut out) {
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
     Row* k_s = reinterpret_cast<Row*>(smem);
     Row* v_s = k_s + 2 * k_chunk;
     Row* q_s = v_s + 2 * k_chunk;
-    // Narrow: row maxima [k_warps][k_narrow_rows] and weights [k_narrow_rows][k_chunk + k_p_pad].
-    float* max_s = reinterpret_cast<float*>(q_s + k_rows);
-    float(*p_s)[k_chunk + k_p_pad] =
-        reinterpret_cast<float(*)[k_chunk + k_p_pad]>(max_s + k_warps * k_narrow_rows);
-    static_assert(!Narrow || (!Fused && k_chunk / 8 == k_warps && D / 16 <= k_warps));
-    // RoPE and the K/V store taken over (narrow blocks only): rotations [n][D / 2].
-    constexpr int half = D / 2;
-    const float2* rot = Narrow ? reinterpret_cast<const float2*>(rope.cos_sin) : nullptr;
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -215,43 +171,26 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     int64_t out_row[2];
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-        const int r = (Narrow ? 0 : warp * 16) + g + 8 * i;
+        const int r = warp * 16 + g + 8 * i;
         out_row[i] = query_row(r);
         qpos[i] = out_row[i] >= 0 ? batch.positions[out_row[i] / n_heads] : -1;
     }
-    // Narrow: the same rows in every warp, so every warp works (the block's barriers stay
-    // uniform); a narrow block has a query in its rows (the tile's first token).
-    const bool warp_active = Narrow || __any_sync(0xffffffffu, qpos[0] >= 0 || qpos[1] >= 0);
+    const bool warp_active = __any_sync(0xffffffffu, qpos[0] >= 0 || qpos[1] >= 0);
 
     // Q rounded to the pool's type into shared memory (zeros for rows without a query), read
     // back as A fragments by ldmatrix; 8 dims (two float4 loads) per copy, a row's D / 8 copies
-    // contiguous. With RoPE taken over, each dim is first rotated with its pair's other dim
-    // (c + half or c - half, another 8 aligned dims of the row), as rope_kv_store rotates q.
+    // contiguous.
     for (int idx = int(threadIdx.x); idx < k_rows * D / 8; idx += k_warps * 32) {
         const int r = idx / (D / 8), c = (idx % (D / 8)) * 8;
         const int64_t row = query_row(r);
-        float x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        float4 x0 = make_float4(0, 0, 0, 0), x1 = x0;
         if (row >= 0) {
-            *reinterpret_cast<float4*>(&x[0]) = *reinterpret_cast<const float4*>(q + row * D + c);
-            *reinterpret_cast<float4*>(&x[4]) =
-                *reinterpret_cast<const float4*>(q + row * D + c + 4);
-            if (rot) {
-                const int pc = c < half ? c + half : c - half;
-                float y[8];
-                *reinterpret_cast<float4*>(&y[0]) =
-                    *reinterpret_cast<const float4*>(q + row * D + pc);
-                *reinterpret_cast<float4*>(&y[4]) =
-                    *reinterpret_cast<const float4*>(q + row * D + pc + 4);
-                const float2* r_of = rot + (row / n_heads) * half + c % half;
-#pragma unroll
-                for (int e = 0; e < 8; ++e)
-                    x[e] = c < half ? rotated_first(x[e], y[e], r_of[e])
-                                    : rotated_second(y[e], x[e], r_of[e]);
-            }
+            x0 = *reinterpret_cast<const float4*>(q + row * D + c);
+            x1 = *reinterpret_cast<const float4*>(q + row * D + c + 4);
         }
         *reinterpret_cast<uint4*>(&q_s[r][c]) =
-            make_uint4(Mma<T>::pack(x[0], x[1]), Mma<T>::pack(x[2], x[3]), Mma<T>::pack(x[4], x[5]),
-                       Mma<T>::pack(x[6], x[7]));
+            make_uint4(Mma<T>::pack(x0.x, x0.y), Mma<T>::pack(x0.z, x0.w), Mma<T>::pack(x1.x, x1.y),
+                       Mma<T>::pack(x1.z, x1.w));
     }
 
     const T* pool = static_cast<const T*>(kv.pool);
@@ -324,138 +263,18 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
         }
         cp_async_commit();
     };
-    // RoPE and the K/V store taken over: the tile's tokens whose positions fall in the chunk at c0
-    // get their K row rotated and V row, rounded to T, in place of what the copy read into
-    // buffer buf (the pool's old contents), and the blocks of the first head chunk write them to
-    // the pool (every other block of the launch reading that row overwrites it alike). The
-    // tile's lowest such position and its last bound the chunks that hold one.
-    T* pool_out = static_cast<T*>(kv.pool);
-    int new_lo = INT_MAX;
-    if (rot)
-        for (int j = 0; j < tile.n_tokens; ++j)
-            new_lo = min(new_lo, batch.positions[tile.first_token + j]);
-    auto store_new_rows = [&](int buf, int c0) {
-        for (int j = 0; j < tile.n_tokens; ++j) {
-            const int64_t i = tile.first_token + j;
-            const int p = batch.positions[i];
-            if (p < c0 || p >= c0 + k_chunk) continue;
-            const int64_t row = (i * kv.n_kv_heads + kvh) * D;  // of k and v
-            const int64_t at = int64_t(table[block_of(p)]) * kv.block_stride + kv.instance_offset +
-                               (int64_t(kvh) * bs + in_block(p)) * D;
-            for (int idx = int(threadIdx.x); idx < 2 * D; idx += k_warps * 32) {
-                const bool is_v = idx >= D;
-                const int c = is_v ? idx - D : idx;
-                float value;
-                if (is_v) {
-                    value = rope.v[row + c];
-                } else {
-                    const float own = rope.k[row + c];
-                    const float other = rope.k[row + (c < half ? c + half : c - half)];
-                    const float2 r = rot[i * half + c % half];
-                    value = c < half ? rotated_first(own, other, r) : rotated_second(other, own, r);
-                }
-                const T element = from_f32<T>(value);
-                (is_v ? v_s : k_s)[buf * k_chunk + (p - c0)][c] = element;
-                if (head_chunk == 0) pool_out[at + (is_v ? v_offset : 0) + c] = element;
-            }
-        }
-    };
     int32_t next_blk[k_passes];
     chunk_blocks(begin, next_blk);
     load_chunk(0, begin, next_blk);
-    // The column groups of 8 this warp's outputs cover: all of them, or (Narrow) two from 2 w.
-    constexpr int o_tiles = Narrow ? 2 : D / 8;
-    const int o_first = Narrow ? 2 * warp : 0;
-    SplitState<o_tiles> st;
+    SplitState<D> st;
     int buf = 0;
-    // Narrow: one chunk (keys from c0, in buffer buf) of the rows g and g + 8 of every warp, as the
-    // wide layout's chunk step below computes it for warp 0 (see above), every block's thread
-    // taking part (three barriers: at the chunk's start, after the maxima, after the weights).
-    auto narrow_chunk = [&](int buf, int c0) {
-        // S for keys c0 + 8 warp .. + 7: s holds keys 8 warp + 2 t4 + {0, 1} of rows g (0, 1) and
-        // g + 8 (2, 3), its k-steps summed in order.
-        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk += 2) {
-            uint32_t qa[4], qb[4], b[4];
-            ldmatrix_x4(qa, &q_s[lane % 16][kk * 16 + (lane / 16) * 8]);
-            ldmatrix_x4(qb, &q_s[lane % 16][(kk + 1) * 16 + (lane / 16) * 8]);
-            ldmatrix_x4(b, &k_s[buf * k_chunk + warp * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
-            Mma<T>::run(s, qa, b[0], b[1]);
-            Mma<T>::run(s, qb, b[2], b[3]);
-        }
-        const bool masked = c0 + k_chunk - 1 > warp_min_pos;
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-            float cmax = -INFINITY;
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                float& v = s[2 * i + e];
-                if (masked) v = c0 + warp * 8 + 2 * t4 + e <= qpos[i] ? v : -INFINITY;
-                cmax = fmaxf(cmax, v);
-            }
-            cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
-            cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
-            if (t4 == 0) max_s[warp * k_narrow_rows + g + 8 * i] = cmax;
-        }
-        __syncthreads();  // every warp's maxima
-        float alpha[2], neg_m[2];
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-            float cmax = -INFINITY;
-#pragma unroll
-            for (int w = 0; w < k_warps; ++w)
-                cmax = fmaxf(cmax, max_s[w * k_narrow_rows + g + 8 * i]);
-            const float m_new = fmaxf(st.m[i], __fmul_rn(cmax, scale2));
-            const bool none = m_new == -INFINITY;
-            neg_m[i] = none ? 0.0f : -m_new;
-            alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(st.m[i], m_new));
-            st.m[i] = m_new;
-#pragma unroll
-            for (int e = 0; e < 2; ++e)
-                p_s[g + 8 * i][warp * 8 + 2 * t4 + e] =
-                    fast_exp2(__fmaf_rn(s[2 * i + e], scale2, neg_m[i]));
-        }
-        __syncthreads();  // the chunk's weights
-        // Row sums in the wide layout's order: this thread's keys of every group of 8 in turn,
-        // then the quad.
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-            float psum = 0.0f;
-#pragma unroll
-            for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                for (int e = 0; e < 2; ++e)
-                    psum = __fadd_rn(psum, p_s[g + 8 * i][nt * 8 + 2 * t4 + e]);
-            psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 1));
-            psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 2));
-            st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
-        }
-        if (o_first * 8 >= D) return;  // head_dim 64: four warps have no columns
-        st.rescale(alpha);
-        // O += P · V for columns 16 warp .. + 15, 16 keys per step.
-#pragma unroll
-        for (int ks = 0; ks < k_chunk / 16; ++ks) {
-            auto weights = [&](int row, int nt) {
-                const float2 w = *reinterpret_cast<const float2*>(&p_s[row][nt * 8 + 2 * t4]);
-                return Mma<T>::pack(w.x, w.y);
-            };
-            const uint32_t a[4] = {weights(g, 2 * ks), weights(g + 8, 2 * ks),
-                                   weights(g, 2 * ks + 1), weights(g + 8, 2 * ks + 1)};
-            uint32_t b[4];
-            ldmatrix_x4_trans(b, &v_s[buf * k_chunk + ks * 16 + (lane / 8 % 2) * 8 + lane % 8]
-                                     [o_first * 8 + (lane / 16) * 8]);
-            Mma<T>::run(st.o[0], a, b[0], b[1]);
-            Mma<T>::run(st.o[1], a, b[2], b[3]);
-        }
-    };
     // Splits in order, each from a fresh row state; chunks of a split in order.
     for (int split = first_split; split <= last_split; ++split) {
         const int split_end = min((split + 1) * k_attention_split, tile.max_pos + 1);
 #pragma unroll
         for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
 #pragma unroll
-        for (int dt = 0; dt < o_tiles; ++dt)
+        for (int dt = 0; dt < D / 8; ++dt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
         for (int c0 = split * k_attention_split; c0 < split_end; c0 += k_chunk, buf ^= 1) {
@@ -468,13 +287,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             cp_async_wait<0>();
             __syncthreads();
             if (more) load_chunk(buf ^ 1, c0 + k_chunk, next_blk);
-            if constexpr (Narrow) {
-                if (rot && c0 + k_chunk > new_lo) {  // a new row in this chunk, maybe
-                    store_new_rows(buf, c0);
-                    __syncthreads();
-                }
-                narrow_chunk(buf, c0);
-            } else if (warp_active) {
+            if (warp_active) {
                 // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
                 // g + 8 (2, 3). A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
                 // (lane / 16)) two k-steps at a time; B fragments of K: matrices (keys nt * 8..,
@@ -546,10 +359,17 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                 }
                 // Rescale the outputs where a row's max moved (a multiplication by 1 changes
                 // nothing, so skipping it when no row of the warp moved gives the same bits).
-                if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f))
-                    st.rescale(alpha);
+                if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+                    for (int dt = 0; dt < D / 8; ++dt) {
+                        st.o[dt][0] = __fmul_rn(st.o[dt][0], alpha[0]);
+                        st.o[dt][1] = __fmul_rn(st.o[dt][1], alpha[0]);
+                        st.o[dt][2] = __fmul_rn(st.o[dt][2], alpha[1]);
+                        st.o[dt][3] = __fmul_rn(st.o[dt][3], alpha[1]);
+                    }
+                }
 
-                    // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
+                // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
 #pragma unroll
                 for (int ks = 0; ks < k_chunk / 16; ++ks) {
                     const uint32_t a[4] = {Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]),
@@ -579,14 +399,13 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                 for (int i = 0; i < 2; ++i) {
                     if (qpos[i] < 0) continue;
                     const int64_t slot = out_row[i] * max_splits + split;
-                    if (t4 == 0 && (!Narrow || warp == 0)) {
+                    if (t4 == 0) {
                         ml[slot * 2] = natural(st.m[i]);
                         ml[slot * 2 + 1] = st.l[i];
                     }
-                    if (o_first * 8 >= D) continue;  // Narrow, head_dim 64: warps 4-7
 #pragma unroll
-                    for (int dt = 0; dt < o_tiles; ++dt)
-                        *reinterpret_cast<float2*>(part + slot * D + (o_first + dt) * 8 + 2 * t4) =
+                    for (int dt = 0; dt < D / 8; ++dt)
+                        *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
                             float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
                 }
             }
@@ -606,14 +425,13 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 }
 
 // The fused variant of head_dim 128 needs more registers than Ampere's compiler keeps it in (it
-// spills there): it is built for Hopper only, and attention_fused() says no on older GPUs. Narrow
-// blocks are kept to two per multiprocessor's registers (their shared memory allows two).
-template <typename T, int D, bool Fused, bool Narrow>
-__global__ void __launch_bounds__(k_warps * 32, Narrow ? 2 : 1)
+// spills there): it is built for Hopper only, and attention_fused() says no on older GPUs.
+template <typename T, int D, bool Fused>
+__global__ void __launch_bounds__(k_warps * 32, 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
                          AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,
-                         float* __restrict__ part, AttentionOut out, AttentionRope rope) {
+                         float* __restrict__ part, AttentionOut out) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
     if constexpr (Fused && D == 128) {
         __trap();
@@ -621,66 +439,53 @@ __global__ void __launch_bounds__(k_warps * 32, Narrow ? 2 : 1)
 #endif
     {
         wait_for_previous_kernel();
-        attention_mma<T, D, Fused, Narrow>(q, n_heads, kv, batch, tiles, plan, max_splits, scale,
-                                           ml, part, out, rope);
+        attention_mma<T, D, Fused>(q, n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part,
+                                   out);
     }
 }
 
 template <typename T, int D>
-void launch_typed(bool fused, bool narrow, const float* q, int n_heads, const KvDeviceView& kv,
+void launch_typed(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                   const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                   const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                  const AttentionOut& out, const AttentionRope& rope, cudaStream_t stream) {
+                  const AttentionOut& out, cudaStream_t stream) {
     const float scale = 1.0f / sqrtf(float(D));
-    // Over the 48 KiB a launch gets without asking: the opt-in is a per-device attribute of the
-    // kernels, asked once on each device.
-    constexpr int smem = smem_bytes<T, D, false>(), smem_narrow = smem_bytes<T, D, true>();
+    constexpr int smem = smem_bytes<T, D>();  // over the 48 KiB a launch gets without asking
+    // The opt-in is a per-device attribute of the kernels: asked once on each device.
     static std::atomic<uint64_t> opted_in{0};
     int device = 0;
     cudaGetDevice(&device);
     const uint64_t bit = uint64_t(1) << (device % 64);
     if (!(opted_in.load() & bit)) {
-        cudaFuncSetAttribute(attention_mma_kernel<T, D, true, false>,
+        cudaFuncSetAttribute(attention_mma_kernel<T, D, true>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        cudaFuncSetAttribute(attention_mma_kernel<T, D, false, false>,
+        cudaFuncSetAttribute(attention_mma_kernel<T, D, false>,
                              cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        cudaFuncSetAttribute(attention_mma_kernel<T, D, false, true>,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem_narrow);
         opted_in.fetch_or(bit);
     }
-    const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
-                    fused ? 1u : unsigned(max_splits));
-    if (fused)
-        launch(attention_mma_kernel<T, D, true, false>, grid, k_warps * 32, smem, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out, rope);
-    else if (narrow)
-        launch(attention_mma_kernel<T, D, false, true>, grid, k_warps * 32, smem_narrow, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out, rope);
-    else
-        launch(attention_mma_kernel<T, D, false, false>, grid, k_warps * 32, smem, stream, q,
-               n_heads, kv, batch, tiles, plan, max_splits, scale, ml, part, out, rope);
+    if (fused) {
+        const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads), 1);
+        launch(attention_mma_kernel<T, D, true>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
+               batch, tiles, plan, max_splits, scale, ml, part, out);
+    } else {
+        const dim3 grid(unsigned(n_tiles * plan.head_chunks), unsigned(kv.n_kv_heads),
+                        unsigned(max_splits));
+        launch(attention_mma_kernel<T, D, false>, grid, k_warps * 32, smem, stream, q, n_heads, kv,
+               batch, tiles, plan, max_splits, scale, ml, part, out);
+    }
 }
 
 template <typename T>
-void launch_for_dim(bool fused, bool narrow, const float* q, int n_heads, const KvDeviceView& kv,
+void launch_for_dim(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                     const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
                     const AttentionPlan& plan, int max_splits, float* ml, float* part,
-                    const AttentionOut& out, const AttentionRope& rope, cudaStream_t stream) {
+                    const AttentionOut& out, cudaStream_t stream) {
     if (kv.head_dim == 64)
-        launch_typed<T, 64>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits,
-                            ml, part, out, rope, stream);
+        launch_typed<T, 64>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                            part, out, stream);
     else
-        launch_typed<T, 128>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits,
-                             ml, part, out, rope, stream);
-}
-
-// Narrow blocks unless ENCORE_CUDA_ATTENTION_NARROW=0 (for comparisons).
-bool narrow_allowed() {
-    static const bool allowed = [] {
-        const char* env = std::getenv("ENCORE_CUDA_ATTENTION_NARROW");
-        return !(env && std::strcmp(env, "0") == 0);
-    }();
-    return allowed;
+        launch_typed<T, 128>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                             part, out, stream);
 }
 
 }  // namespace
@@ -690,32 +495,16 @@ bool attention_mma_fits(DType kv_type, int head_dim, const AttentionPlan& plan) 
            (head_dim == 64 || head_dim == 128) && plan.tile_tokens * plan.heads_per_block <= k_rows;
 }
 
-bool attention_mma_narrow(bool fused, int max_tile_tokens, const AttentionPlan& plan) {
-    return !fused && narrow_allowed() && max_tile_tokens * plan.heads_per_block <= k_narrow_rows;
-}
-
-bool attention_takes_rope(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
-                          int n_tiles, int max_tile_tokens, bool one_tile_per_sequence) {
-    return one_tile_per_sequence && attention_mma_fits(kv_type, head_dim, plan) &&
-           attention_mma_narrow(attention_fused(kv_type, n_kv_heads, head_dim, plan, n_tiles),
-                                max_tile_tokens, plan);
-}
-
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
-                          int max_tile_tokens, const AttentionPlan& plan, int max_splits, float* ml,
-                          float* part, const AttentionOut& out, const AttentionRope& rope,
-                          cudaStream_t stream) {
-    // Narrow blocks where every tile's rows lie in the first warp's 16 (decode); only they take
-    // RoPE over (the caller asked attention_takes_rope).
-    const bool narrow = attention_mma_narrow(fused, max_tile_tokens, plan);
-    if (rope.cos_sin && !narrow) std::abort();
+                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                          const AttentionOut& out, cudaStream_t stream) {
     if (kv.type == DType::f16)
-        launch_for_dim<__half>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                               max_splits, ml, part, out, rope, stream);
+        launch_for_dim<__half>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan, max_splits, ml,
+                               part, out, stream);
     else
-        launch_for_dim<__nv_bfloat16>(fused, narrow, q, n_heads, kv, batch, tiles, n_tiles, plan,
-                                      max_splits, ml, part, out, rope, stream);
+        launch_for_dim<__nv_bfloat16>(fused, q, n_heads, kv, batch, tiles, n_tiles, plan,
+                                      max_splits, ml, part, out, stream);
 }
 
 }  // namespace encore::cuda

@@ -12,8 +12,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -116,15 +114,6 @@ class CudaBackend final : public Backend {
         check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
         check_cuda(cudaEventCreateWithFlags(&staged_, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
-        // ENCORE_CUDA_NORM_IN_GEMV: 0 keeps every norm a launch of its own, "qkv" folds only the
-        // norms q/k/v read (for comparisons); the default folds every one.
-        const char* fold = std::getenv("ENCORE_CUDA_NORM_IN_GEMV");
-        fold_norms_ = !(fold && std::strcmp(fold, "0") == 0);
-        fold_into_swiglu_ = fold_norms_ && !(fold && std::strcmp(fold, "qkv") == 0);
-        // ENCORE_CUDA_ROPE_IN_ATTENTION=0: RoPE and the K/V store stay a launch of their own (for
-        // comparisons).
-        const char* rope = std::getenv("ENCORE_CUDA_ROPE_IN_ATTENTION");
-        rope_in_attention_ = !(rope && std::strcmp(rope, "0") == 0);
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);
@@ -161,23 +150,19 @@ class CudaBackend final : public Backend {
         return p;
     }
     void deallocate(void* p) override {
-        settle_norm();
         cudaStreamSynchronize(stream_);
         cudaFree(p);
     }
     void copy(void* dst, const void* src, size_t bytes) override {
-        settle_norm();
         x16_of_ = nullptr;
         check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
     }
     void to_host(void* host_dst, const void* src, size_t bytes) override {
-        settle_norm();
         check_cuda(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_),
                    "copy to the host");
         check_cuda(cudaStreamSynchronize(stream_), "forward pass on the GPU");
     }
     void from_host(void* dst, const void* host_src, size_t bytes) override {
-        settle_norm();
         x16_of_ = nullptr;
         check_cuda(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_),
                    "copy from the host");
@@ -211,7 +196,6 @@ class CudaBackend final : public Backend {
     }
 
     void embed(const TensorView& table, const int32_t* ids, int64_t n, float* out) override {
-        settle_norm();
         x16_of_ = nullptr;
         for (int64_t i = 0; i < n; ++i)  // all ids are checked before anything is written
             if (ids[i] < 0 || ids[i] >= table.n_rows())
@@ -225,7 +209,6 @@ class CudaBackend final : public Backend {
     void next_output_for_matmuls(DType weight_type) override { output_for_ = weight_type; }
 
     void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
-        settle_norm();
         // x is only read when no y is given.
         void* out16 = side16(out, n * w.n_elements());
         launch_rms_norm(const_cast<float*>(x), nullptr, weight(w), w.dtype, eps, n, w.n_elements(),
@@ -235,7 +218,6 @@ class CudaBackend final : public Backend {
 
     void add_rms_norm(float* x, const float* y, const TensorView& w, float eps, int64_t n,
                       float* out) override {
-        settle_norm();
         void* out16 = side16(out, n * w.n_elements());
         launch_rms_norm(x, y, weight(w), w.dtype, eps, n, w.n_elements(), f32_target(out, out16),
                         out16, activation16_, stream_);
@@ -250,15 +232,6 @@ class CudaBackend final : public Backend {
 
     void matmuls(const float* x, int64_t n, std::span<const MatmulOut> outs) override {
         if (n == 0) return;
-        // Decode: every weight 16-bit of one type, a few rows: one GEMV launch for all of them.
-        const DType first_type = outs[0].w->dtype;
-        const int64_t k = outs[0].w->row_elems();
-        bool gemv = gemv16_takes(n, k, first_type);
-        for (const MatmulOut& o : outs)
-            gemv = gemv && o.w->dtype == first_type && o.w->row_elems() == k;
-        // x the norm a matmul_add_rms_norm left to this call: the GEMV's blocks compute it.
-        const std::optional<Gemv16X> normed = gemv ? take_norm(x, n, k, first_type) : std::nullopt;
-        settle_norm();
         // x converted once to the 16-bit type of the weights, or already there (side16).
         const void* x16 = nullptr;
         DType x16_type = DType::f32;
@@ -276,19 +249,17 @@ class CudaBackend final : public Backend {
             x16 = convert16(x, n * k, type);
             x16_type = type;
         };
+        // Decode: every weight 16-bit of one type, a few rows: one GEMV launch for all of them.
+        const DType first_type = outs[0].w->dtype;
+        const int64_t k = outs[0].w->row_elems();
+        bool gemv = gemv16_takes(n, k, first_type);
+        for (const MatmulOut& o : outs)
+            gemv = gemv && o.w->dtype == first_type && o.w->row_elems() == k;
         if (gemv) {
-            Gemv16X gx;
-            if (normed) {
-                gx = *normed;
-                activation16_ = first_type;
-            } else {
-                ensure_x16(first_type, k);
-                gx.x16 = x16;
-            }
+            ensure_x16(first_type, k);
             std::vector<Gemv16Out> gemv_outs;
             for (const MatmulOut& o : outs) gemv_outs.push_back({weight(*o.w), o.w->n_rows(), o.y});
-            launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, gx, n, false,
-                          stream_);
+            launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
             check_launch("gemv16");
         }
         auto add_bias = [&](const MatmulOut& o) {
@@ -335,40 +306,6 @@ class CudaBackend final : public Backend {
         }
     }
 
-    // Decode: the GEMV adds into x (each element of x has one writer), and the norm is left to
-    // the GEMVs that read out next, whose blocks compute it for themselves (take_norm): no norm
-    // launch. Elsewhere, and where out is read otherwise, the matmul and add_rms_norm, or a norm
-    // launch before the next op (settle_norm): the same bits every way.
-    void matmul_add_rms_norm(const float* in, int64_t n, const TensorView& w,
-                             const TensorView* bias, float* x, const TensorView& norm_weight,
-                             float eps, float* out) override {
-        settle_norm();
-        const std::optional<DType> hint = output_for_;  // about out
-        output_for_.reset();
-        const int64_t d = norm_weight.n_elements(), k = w.row_elems();
-        const bool fold = fold_norms_ && !bias && hint == w.dtype && w.n_rows() == d &&
-                          gemv16_takes(n, k, w.dtype) && gemv16_norm_fits(n, d) &&
-                          uintptr_t(x) % 16 == 0;
-        if (!fold) {
-            matmul(in, n, w, bias, out);
-            output_for_ = hint;
-            add_rms_norm(x, out, norm_weight, eps, n, out);
-            return;
-        }
-        Gemv16X gx;
-        gx.x16 = x16_of_ == in && x16_count_ == n * k && activation16_ == w.dtype
-                     ? x16_at_
-                     : convert16(in, n * k, w.dtype);
-        activation16_ = w.dtype;
-        x16_of_ = nullptr;
-        const Gemv16Out sum_into_x{weight(w), d, x};
-        launch_gemv16(&sum_into_x, 1, w.dtype, k, gx, n, true, stream_);
-        check_launch("gemv16 into the residual");
-        pending_norm_ =
-            PendingNorm{x, weight(norm_weight), norm_weight.dtype, eps, n, d, out, w.dtype};
-        f32_skipped_ = out;
-    }
-
     void swiglu(const float* x, int64_t n, const TensorView& w_gate, const TensorView& w_up,
                 float* gate, float* up, float* out) override {
         const DType type = w_gate.dtype;
@@ -376,20 +313,11 @@ class CudaBackend final : public Backend {
         const bool same = w_up.dtype == type && w_up.n_rows() == m && w_up.row_elems() == k;
         const bool gemv = same && gemv16_takes(n, k, type);
         const bool pair = same && !gemv && (type == DType::bf16 || type == DType::f16);
-        const std::optional<Gemv16X> normed =
-            gemv && fold_into_swiglu_ ? take_norm(x, n, k, type) : std::nullopt;
-        settle_norm();
         if (!gemv && !pair) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
-        // x's 16-bit copy (written beside it by the op before), x converted now, or x the norm
-        // the GEMV's blocks compute (normed).
-        Gemv16X gx;
-        if (normed)
-            gx = *normed;
-        else
-            gx.x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
-                         ? x16_at_
-                         : convert16(x, n * k, type);
-        const void* x16 = gx.x16;
+        // x's 16-bit copy (written beside it by the op before), or x converted now.
+        const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
+                              ? x16_at_
+                              : convert16(x, n * k, type);
         activation16_ = type;
         if (pair) {
             // The two GEMMs as one batch: gate and up are this call's scratch, so the product of
@@ -406,14 +334,13 @@ class CudaBackend final : public Backend {
             return;
         }
         void* out16 = side16(out, n * m, x16);
-        launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, gx, n,
+        launch_gemv16_swiglu(weight(w_gate), weight(w_up), m, type, k, x16, n,
                              f32_target(out, out16), out16, activation16_, stream_);
         check_launch("gemv16 swiglu");
     }
 
     void rope(float* x, int64_t n, int n_heads, const int32_t* positions,
               const RopeTable& table) override {
-        settle_norm();
         x16_of_ = nullptr;
         launch_rope(x, n, n_heads, table.head_dim, rotations(positions, n, table), stream_);
         check_launch("rope");
@@ -421,7 +348,6 @@ class CudaBackend final : public Backend {
 
     void rope_kv_store(float* q, int n_heads, float* k, const float* v, const RopeTable& table,
                        const KvLayerView& kv, const BatchLayout& batch) override {
-        settle_norm();
         x16_of_ = nullptr;
         if (table.head_dim != kv.head_dim)
             return Backend::rope_kv_store(q, n_heads, k, v, table, kv, batch);
@@ -432,14 +358,12 @@ class CudaBackend final : public Backend {
     }
 
     void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {
-        settle_norm();
         void* out16 = side16(out, n);
         launch_silu_mul(gate, up, n, f32_target(out, out16), out16, activation16_, stream_);
         check_launch("silu_mul");
     }
 
     void add(float* x, const float* y, int64_t n) override {
-        settle_norm();
         x16_of_ = nullptr;
         launch_add(x, y, n, stream_);
         check_launch("add");
@@ -447,7 +371,6 @@ class CudaBackend final : public Backend {
 
     void kv_store(const float* k, const float* v, const KvLayerView& kv,
                   const BatchLayout& batch) override {
-        settle_norm();
         prepare(batch, kv.block_size);
         launch_kv_store(k, v, device_view(kv), dev_, stream_);
         check_launch("kv_store");
@@ -455,75 +378,22 @@ class CudaBackend final : public Backend {
 
     void attention(const float* q, int n_heads, const KvLayerView& kv, const BatchLayout& batch,
                    float* out) override {
-        settle_norm();
         x16_of_ = nullptr;
         prepare(batch, kv.block_size);
         const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
-        attention_tiles(batch, plan);
-        launch_attention_of(q, n_heads, kv, batch, plan, AttentionRope{}, out);
-    }
-
-    // RoPE and the K/V store inside the attention where its kernel takes them (decode), else the
-    // two calls.
-    void rope_kv_store_attention(float* q, int n_heads, float* k, const float* v,
-                                 const RopeTable& table, const KvLayerView& kv,
-                                 const BatchLayout& batch, float* out) override {
-        const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
-        if (table.head_dim == kv.head_dim && rope_in_attention_) {
-            settle_norm();
-            x16_of_ = nullptr;
-            prepare(batch, kv.block_size);
-            attention_tiles(batch, plan);
-            if (attention_takes_rope(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_,
-                                     tiles_max_tokens_, tiles_one_per_sequence_)) {
-                const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
-                launch_attention_of(q, n_heads, kv, batch, plan, AttentionRope{cos_sin, k, v}, out);
-                return;
+        if (tiles_tokens_ != plan.tile_tokens) {  // tiles of this batch for this model
+            std::vector<AttentionTile> tiles;
+            for (int64_t i = 0; i < batch.n_tokens; ++i) {
+                if (tiles.empty() || tiles.back().seq != batch.seq_index[i] ||
+                    tiles.back().n_tokens == plan.tile_tokens)
+                    tiles.push_back({int32_t(i), 0, batch.seq_index[i], 0});
+                tiles.back().n_tokens++;
+                tiles.back().max_pos = std::max(tiles.back().max_pos, batch.positions[i]);
             }
+            tiles_ = upload(tiles.data(), tiles.size());
+            n_tiles_ = int(tiles.size());
+            tiles_tokens_ = plan.tile_tokens;
         }
-        rope_kv_store(q, n_heads, k, v, table, kv, batch);
-        attention(q, n_heads, kv, batch, out);
-    }
-
-    void gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n,
-                     float* dst) override {
-        settle_norm();
-        x16_of_ = nullptr;
-        launch_gather_rows(src, d, upload(rows, size_t(n)), n, dst, stream_);
-        check_launch("gather_rows");
-    }
-
-  private:
-    // The batch's attention tiles for this model's plan (runs of at most plan.tile_tokens
-    // consecutive tokens of one sequence), uploaded once per batch and plan.
-    void attention_tiles(const BatchLayout& batch, const AttentionPlan& plan) {
-        if (tiles_tokens_ == plan.tile_tokens) return;
-        std::vector<AttentionTile> tiles;
-        for (int64_t i = 0; i < batch.n_tokens; ++i) {
-            if (tiles.empty() || tiles.back().seq != batch.seq_index[i] ||
-                tiles.back().n_tokens == plan.tile_tokens)
-                tiles.push_back({int32_t(i), 0, batch.seq_index[i], 0});
-            tiles.back().n_tokens++;
-            tiles.back().max_pos = std::max(tiles.back().max_pos, batch.positions[i]);
-        }
-        tiles_ = upload(tiles.data(), tiles.size());
-        n_tiles_ = int(tiles.size());
-        tiles_max_tokens_ = 0;
-        std::vector<int32_t> seqs;
-        for (const AttentionTile& t : tiles) {
-            tiles_max_tokens_ = std::max(tiles_max_tokens_, int(t.n_tokens));
-            seqs.push_back(t.seq);
-        }
-        std::sort(seqs.begin(), seqs.end());
-        tiles_one_per_sequence_ = std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
-        tiles_tokens_ = plan.tile_tokens;
-    }
-
-    // Attention over the tiles of attention_tiles (with RoPE and the K/V store where `rope` is
-    // set).
-    void launch_attention_of(const float* q, int n_heads, const KvLayerView& kv,
-                             const BatchLayout& batch, const AttentionPlan& plan,
-                             const AttentionRope& rope, float* out) {
         const bool fused = attention_fused(kv.type, kv.n_kv_heads, kv.head_dim, plan, n_tiles_);
         float* scratch = fused ? nullptr
                                : attention_scratch_.get(size_t(attention_scratch_floats(
@@ -531,11 +401,19 @@ class CudaBackend final : public Backend {
         // The output's 16-bit copy for the matmul that follows (side16), written by attention.
         void* out16 = side16(out, batch.n_tokens * n_heads * kv.head_dim);
         const AttentionOut o{f32_target(out, out16), out16, activation16_};
-        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, tiles_max_tokens_,
-                         max_pos_, scratch, o, rope, stream_);
+        launch_attention(q, n_heads, device_view(kv), dev_, tiles_, n_tiles_, max_pos_, scratch, o,
+                         stream_);
         check_launch("attention");
     }
 
+    void gather_rows(const float* src, int64_t d, const int32_t* rows, int64_t n,
+                     float* dst) override {
+        x16_of_ = nullptr;
+        launch_gather_rows(src, d, upload(rows, size_t(n)), n, dst, stream_);
+        check_launch("gather_rows");
+    }
+
+  private:
     struct Staging {
         uint8_t* host = nullptr;
         uint8_t* device = nullptr;
@@ -609,47 +487,6 @@ class CudaBackend final : public Backend {
     }
 
     const void* weight(const TensorView& t) { return WeightCache::instance().get(t); }
-
-    // The norm a matmul_add_rms_norm left for the next GEMVs: out = rms_norm(x) * w, its 16-bit
-    // copy (of `type`) not yet written. Every op but the GEMVs that read out writes it first
-    // (settle_norm), so that what they read is what it would have been.
-    struct PendingNorm {
-        float* x;  // [n, d] the residual, the sum already added
-        const void* w;
-        DType w_dtype;
-        float eps;
-        int64_t n, d;
-        float* out;
-        DType type;
-    };
-    // The pending norm as the x of a GEMV that reads `x` (n rows of k, weights of `type`), taken
-    // over by it; nullopt when that GEMV reads something else.
-    std::optional<Gemv16X> take_norm(const float* x, int64_t n, int64_t k, DType type) {
-        if (!pending_norm_ || pending_norm_->out != x || pending_norm_->n != n ||
-            pending_norm_->d != k || pending_norm_->type != type)
-            return std::nullopt;
-        const PendingNorm p = *pending_norm_;
-        pending_norm_.reset();
-        Gemv16X gx;
-        gx.norm_x = p.x;
-        gx.norm_w = p.w;
-        gx.norm_w_dtype = p.w_dtype;
-        gx.norm_eps = p.eps;
-        return gx;
-    }
-    // The pending norm's launch: out's 16-bit copy, as add_rms_norm writes it when only matmuls
-    // read out (x holds the sum already, so the norm of x alone gives the same bits).
-    void settle_norm() {
-        if (!pending_norm_) return;
-        const PendingNorm p = *pending_norm_;
-        pending_norm_.reset();
-        activation16_ = p.type;
-        void* out16 = side16(p.out, p.n * p.d);
-        launch_rms_norm(p.x, nullptr, p.w, p.w_dtype, p.eps, p.n, p.d, nullptr, out16, p.type,
-                        stream_);
-        check_launch("rms_norm");
-        f32_skipped_ = p.out;
-    }
 
     // The 16-bit copy an op producing `out` (n values) writes beside it for the next matmuls, in
     // the 16-bit type of the weights seen last (null before any, or for f32/quantized models).
@@ -745,8 +582,7 @@ class CudaBackend final : public Backend {
     int32_t max_pos_ = 0, n_seqs_ = 0;
     int tables_block_size_ = 0;
     const AttentionTile* tiles_ = nullptr;
-    int n_tiles_ = 0, tiles_tokens_ = 0, tiles_max_tokens_ = 0;
-    bool tiles_one_per_sequence_ = false;  // no two tiles of one sequence
+    int n_tiles_ = 0, tiles_tokens_ = 0;
 
     DeviceArray<uint16_t> x16_, x16_spare_;
     void* x16_at_ = nullptr;         // x16_ or x16_spare_: where the copy of x16_of_ is
@@ -759,9 +595,6 @@ class CudaBackend final : public Backend {
     DeviceArray<float> rope_cos_sin_;  // [tokens, head_dim / 2, 2] of the batch (launch_rope_table)
     int rope_table_for_ = 0;           // head_dim rope_cos_sin_ holds the batch's rotations for
     std::vector<float> rope_host_;
-    bool fold_norms_ = true, fold_into_swiglu_ = true;  // ENCORE_CUDA_NORM_IN_GEMV
-    bool rope_in_attention_ = true;                     // ENCORE_CUDA_ROPE_IN_ATTENTION
-    std::optional<PendingNorm> pending_norm_;
 };
 
 }  // namespace

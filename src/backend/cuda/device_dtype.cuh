@@ -1,7 +1,6 @@
 // Device-side reads of the stored element types (core/dtype.h): one element of a weight tensor
 // as f32, whatever its dtype, with the same values as the scalar conversions of core/dtype.h;
-// and writes of f32 values into 16-bit copies (the matmuls' inputs) and KV pools, rounded to
-// nearest even.
+// and writes of f32 values into 16-bit copies (the matmuls' inputs), rounded to nearest even.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -63,22 +62,6 @@ __device__ __forceinline__ void store16x2(void* out16, DType t16, int64_t i, flo
             __floats2bfloat162_rn(a, b);
     else
         *reinterpret_cast<__half2*>(static_cast<__half*>(out16) + i) = __floats2half2_rn(a, b);
-}
-
-// f32 to a pool's or copy's element type T (f32, f16, bf16), rounded to nearest even.
-template <typename T>
-__device__ __forceinline__ T from_f32(float v);
-template <>
-__device__ __forceinline__ float from_f32<float>(float v) {
-    return v;
-}
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) {
-    return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
-    return __float2bfloat16_rn(v);
 }
 
 }  // namespace encore::cuda

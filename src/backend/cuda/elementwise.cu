@@ -9,8 +9,6 @@
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
-#include "backend/cuda/rope.cuh"
-#include "backend/cuda/row_norm.cuh"
 
 namespace encore::cuda {
 
@@ -30,6 +28,20 @@ __global__ void embed_kernel(const void* table, DType dtype, int64_t d, const in
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
          c += int64_t(gridDim.x) * blockDim.x)
         out[i * d + c] = load_element(table, dtype, row * d + c);
+}
+
+// The sum of every thread's `sum` over a block of Threads, by a fixed tree.
+template <int Threads>
+__device__ __forceinline__ float block_sum(float sum) {
+    __shared__ float partial[Threads / 32];
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (Threads > 32) {
+        if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+        __syncthreads();
+        sum = 0.0f;
+        for (int wi = 0; wi < Threads / 32; ++wi) sum += partial[wi];
+    }
+    return sum;
 }
 
 // One block of Threads per row. With Vec > 0 the row sits in registers: thread t holds the
@@ -76,16 +88,16 @@ __global__ void __launch_bounds__(Threads)
             }
         }
 #pragma unroll
-        for (int u = 0; u < Vec; ++u) sum = add_squares(sum, v[u]);
-        const float scale = rms_scale<Threads>(sum, d, eps);
+        for (int u = 0; u < Vec; ++u)
+            sum += v[u].x * v[u].x + v[u].y * v[u].y + v[u].z * v[u].z + v[u].w * v[u].w;
+        const float scale = 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
 #pragma unroll
         for (int u = 0; u < Vec; ++u) {
             const int64_t g = threadIdx.x + int64_t(u) * Threads;
             if (g >= groups) continue;
             const int64_t c = 4 * g;
-            const float4 r =
-                make_float4(normed(v[u].x, scale, wv[u].x), normed(v[u].y, scale, wv[u].y),
-                            normed(v[u].z, scale, wv[u].z), normed(v[u].w, scale, wv[u].w));
+            const float4 r = make_float4(v[u].x * scale * wv[u].x, v[u].y * scale * wv[u].y,
+                                         v[u].z * scale * wv[u].z, v[u].w * scale * wv[u].w);
             if (out) reinterpret_cast<float4*>(out + i * d)[g] = r;
             if (out16) {
                 store16(out16, t16, i * d + c, r.x), store16(out16, t16, i * d + c + 1, r.y);
@@ -99,13 +111,21 @@ __global__ void __launch_bounds__(Threads)
             if (y) xi[c] = a = a + y[i * d + c];
             sum += a * a;
         }
-        const float scale = rms_scale<Threads>(sum, d, eps);
+        const float scale = 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
         for (int64_t c = threadIdx.x; c < d; c += Threads) {
-            const float v = normed(xi[c], scale, load_element(w, w_dtype, c));
+            const float v = xi[c] * scale * load_element(w, w_dtype, c);
             if (out) out[i * d + c] = v;
             if (out16) store16(out16, t16, i * d + c, v);
         }
     }
+}
+
+// Rotates the pair (*a, *b) by r = (cos, sin): the one rotation of rope_kernel and
+// rope_kv_store_kernel, so that both give the same bits.
+__device__ __forceinline__ void rotate_pair(float* a, float* b, float2 r) {
+    const float x = *a, y = *b;
+    *a = x * r.x - y * r.y;
+    *b = y * r.x + x * r.y;
 }
 
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c], once per batch for every rope call.
@@ -188,6 +208,21 @@ __global__ void gather_rows_kernel(const float* src, int64_t d, const int32_t* r
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < d;
          c += int64_t(gridDim.x) * blockDim.x)
         dst[i * d + c] = s[c];
+}
+
+template <typename T>
+__device__ __forceinline__ T from_f32(float v);
+template <>
+__device__ __forceinline__ float from_f32<float>(float v) {
+    return v;
+}
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float v) {
+    return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
 }
 
 template <typename T>

@@ -36,7 +36,6 @@
 #include "backend/cuda/device_dtype.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
-#include "backend/cuda/row_norm.cuh"
 
 namespace encore::cuda {
 
@@ -76,48 +75,16 @@ struct Segments {
     int64_t m[k_max_gemv16_outs];
     unsigned first_block[k_max_gemv16_outs + 1];
     int count;
-    bool accumulate;  // y += x · Wᵀ instead of y = x · Wᵀ
 };
-
-// x16 [n, k8 groups of 8] = rms_norm(x.norm_x) * x.norm_w in the weights' 16-bit type, computed
-// by the block's k_warps * 32 threads into shared memory as rms_norm_kernel<256, Vec> computes it
-// (row_norm.cuh; groups past the row's end add zeros there, exactly), then a barrier. Called after
-// the wait for the previous kernel, by every thread of the block.
-template <bool Bf16>
-__device__ __forceinline__ void normed_x_into_shared(const Gemv16X& norm, int64_t k8, int n,
-                                                     uint4* x16) {
-    constexpr int threads = k_warps * 32;
-    const int64_t k = 8 * k8, groups = k / 4;
-    const DType t16 = Bf16 ? DType::bf16 : DType::f16;
-    for (int r = 0; r < n; ++r) {
-        const float4* xr = reinterpret_cast<const float4*>(norm.norm_x + r * k);
-        float sum = 0.0f;
-        for (int64_t g = threadIdx.x; g < groups; g += threads) sum = add_squares(sum, xr[g]);
-        const float scale = rms_scale<threads>(sum, k, norm.norm_eps);
-        for (int64_t g = threadIdx.x; g < groups; g += threads) {
-            const float4 v = xr[g];
-            const int64_t c = 4 * g;
-            const float a = normed(v.x, scale, load_element(norm.norm_w, norm.norm_w_dtype, c));
-            const float b = normed(v.y, scale, load_element(norm.norm_w, norm.norm_w_dtype, c + 1));
-            const float e = normed(v.z, scale, load_element(norm.norm_w, norm.norm_w_dtype, c + 2));
-            const float f = normed(v.w, scale, load_element(norm.norm_w, norm.norm_w_dtype, c + 3));
-            store16x2(x16, t16, r * k + c, a, b);
-            store16x2(x16, t16, r * k + c + 2, e, f);
-        }
-        __syncthreads();  // the row is written; block_sum's partial sums are free again
-    }
-}
 
 // A warp's weight row wr (k8 16-byte groups of 8 elements) against every row of x, streamed once
 // with 16-byte loads, k_unroll in flight per lane, from step first_step (mod the row's steps) on.
-// The first step's weights (never written by a kernel) load before the wait for x; after_wait()
-// runs right after that wait (every thread of the block calls this). Gives sum[r] for r < n, the
-// lanes' partial sums added in a fixed tree (every lane holds the total).
-template <bool Bf16, typename AfterWait>
+// The first step's weights (never written by a kernel) load before the wait for x. Gives sum[r]
+// for r < n, the lanes' partial sums added in a fixed tree (every lane holds the total).
+template <bool Bf16>
 __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool has_row,
                                               int64_t k8, const uint4* __restrict__ x, int n,
-                                              float (&sum)[k_max_rows], int64_t first_step,
-                                              AfterWait after_wait) {
+                                              float (&sum)[k_max_rows], int64_t first_step) {
     const int lane = int(threadIdx.x % 32);
     // A step: groups g0 + 32 u of the row (zeros past its end) into wv, then into the sums.
     uint4 wv[k_unroll];
@@ -151,7 +118,6 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
     int64_t st = first_step % n_steps;
     if (has_row) load_step(lane + st * step);
     wait_for_previous_kernel();
-    after_wait();
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
     if (has_row) {
@@ -169,25 +135,9 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
     }
 }
 
-// A warp's row sums (warp_row_sums) against the launch's x: its 16-bit copy in global memory, or
-// (NormedX) the block's own normed copy in dynamic shared memory ([n, k8] groups).
-template <bool Bf16, bool NormedX>
-__device__ __forceinline__ void row_sums(const uint4* wr, bool has_row, int64_t k8,
-                                         const Gemv16X& x, int n, float (&sum)[k_max_rows],
-                                         int64_t first_step) {
-    if constexpr (NormedX) {
-        extern __shared__ uint4 normed_x[];
-        warp_row_sums<Bf16>(wr, has_row, k8, normed_x, n, sum, first_step,
-                            [&] { normed_x_into_shared<Bf16>(x, k8, n, normed_x); });
-    } else {
-        warp_row_sums<Bf16>(wr, has_row, k8, static_cast<const uint4*>(x.x16), n, sum, first_step,
-                            [] {});
-    }
-}
-
-template <bool Bf16, bool NormedX>
+template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
-    gemv16_kernel(Segments segs, int64_t k8, Gemv16X x, int n) {
+    gemv16_kernel(Segments segs, int64_t k8, const uint4* __restrict__ x, int n) {
     // This block's weight, chosen with constant indices only (a computed index into the
     // parameters would copy them to local memory).
     const uint4* w = segs.w[0];
@@ -207,28 +157,28 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const int64_t j = int64_t(blockIdx.x - first) * k_warps + warp;
     const bool has_row = j < m;
     float sum[k_max_rows];
-    row_sums<Bf16, NormedX>(w + j * k8, has_row, k8, x, n, sum, j);
+    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum, j);
     if (!has_row || lane != 0) return;
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r)
-        if (r < n) y[r * m + j] = segs.accumulate ? y[r * m + j] + sum[r] : sum[r];
+        if (r < n) y[r * m + j] = sum[r];
 }
 
 // SwiGLU: a block takes rows [j0, j0 + k_swiglu_rows) of W_gate (its first warps) and the same
 // rows of W_up (the others), and writes silu(gate) * up of them, the sums passed through shared
 // memory: the values of the GEMV of both weights followed by launch_silu_mul.
-template <bool Bf16, bool NormedX>
+template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_swiglu_kernel(const uint4* __restrict__ w_gate, const uint4* __restrict__ w_up,
-                         int64_t m, int64_t k8, Gemv16X x, int n, float* __restrict__ out,
-                         void* out16, DType t16) {
+                         int64_t m, int64_t k8, const uint4* __restrict__ x, int n,
+                         float* __restrict__ out, void* out16, DType t16) {
     constexpr int pairs = k_swiglu_rows;
     const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
     const int64_t j0 = int64_t(blockIdx.x) * pairs;
     const int64_t j = j0 + warp % pairs;  // warps [0, pairs): gate rows; [pairs, k_warps): up
     const bool has_row = j < m;
     float sum[k_max_rows];
-    row_sums<Bf16, NormedX>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum, j);
+    warp_row_sums<Bf16>((warp < pairs ? w_gate : w_up) + j * k8, has_row, k8, x, n, sum, j);
     __shared__ float sums[k_warps][k_max_rows];
     if (lane == 0)
 #pragma unroll
@@ -243,11 +193,6 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     if (out16) store16(out16, t16, at, v);
 }
 
-// The shared memory of a launch: the normed x's [n, k] 16-bit values, or none.
-size_t normed_x_bytes(const Gemv16X& x, int64_t n, int64_t k) {
-    return x.norm_x ? size_t(n * k) * 2 : 0;
-}
-
 }  // namespace
 
 // Taken for 1-4 rows: on an H100 (2026-12-06, Llama-3-8B shape, before rows were rotated) the
@@ -260,17 +205,11 @@ bool gemv16_fits(int64_t n, int64_t k) {
     return n >= 1 && n <= k_gemv_rows && k % 8 == 0;
 }
 
-bool gemv16_norm_fits(int64_t n, int64_t k) {
-    return gemv16_fits(n, k) && k > 256 && k <= 8192 && size_t(n * k) * 2 <= k_max_normed_x_bytes;
-}
-
-void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, const Gemv16X& x,
-                   int64_t n, bool accumulate, cudaStream_t stream) {
-    const size_t smem = normed_x_bytes(x, n, k);
+void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, const void* x16,
+                   int64_t n, cudaStream_t stream) {
     for (int first = 0; first < n_outs; first += k_max_gemv16_outs) {
         Segments segs{};
         segs.count = std::min(n_outs - first, k_max_gemv16_outs);
-        segs.accumulate = accumulate;
         unsigned blocks = 0;
         for (int s = 0; s < segs.count; ++s) {
             const Gemv16Out& o = outs[first + s];
@@ -282,26 +221,28 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
         }
         segs.first_block[segs.count] = blocks;
         if (blocks == 0) continue;
-        const bool bf16 = dtype == DType::bf16;
-        auto kernel = x.norm_x ? (bf16 ? gemv16_kernel<true, true> : gemv16_kernel<false, true>)
-                               : (bf16 ? gemv16_kernel<true, false> : gemv16_kernel<false, false>);
-        launch(kernel, blocks, k_warps * 32, smem, stream, segs, k / 8, x, int(n));
+        const auto* xv = static_cast<const uint4*>(x16);
+        if (dtype == DType::bf16)
+            launch(gemv16_kernel<true>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n));
+        else
+            launch(gemv16_kernel<false>, blocks, k_warps * 32, 0, stream, segs, k / 8, xv, int(n));
     }
 }
 
 void launch_gemv16_swiglu(const void* w_gate, const void* w_up, int64_t m, DType dtype, int64_t k,
-                          const Gemv16X& x, int64_t n, float* out, void* out16, DType t16,
+                          const void* x16, int64_t n, float* out, void* out16, DType t16,
                           cudaStream_t stream) {
     const unsigned blocks = unsigned((m + k_swiglu_rows - 1) / k_swiglu_rows);
     if (blocks == 0) return;
     const auto* wg = static_cast<const uint4*>(w_gate);
     const auto* wu = static_cast<const uint4*>(w_up);
-    const bool bf16 = dtype == DType::bf16;
-    auto kernel =
-        x.norm_x ? (bf16 ? gemv16_swiglu_kernel<true, true> : gemv16_swiglu_kernel<false, true>)
-                 : (bf16 ? gemv16_swiglu_kernel<true, false> : gemv16_swiglu_kernel<false, false>);
-    launch(kernel, blocks, k_warps * 32, normed_x_bytes(x, n, k), stream, wg, wu, m, k / 8, x,
-           int(n), out, out16, t16);
+    const auto* xv = static_cast<const uint4*>(x16);
+    if (dtype == DType::bf16)
+        launch(gemv16_swiglu_kernel<true>, blocks, k_warps * 32, 0, stream, wg, wu, m, k / 8, xv,
+               int(n), out, out16, t16);
+    else
+        launch(gemv16_swiglu_kernel<false>, blocks, k_warps * 32, 0, stream, wg, wu, m, k / 8, xv,
+               int(n), out, out16, t16);
 }
 
 }  // namespace encore::cuda

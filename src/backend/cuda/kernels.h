@@ -127,50 +127,28 @@ struct AttentionOut {
     DType out16_type = DType::f32;
 };
 
-// RoPE and the K/V store of the batch's tokens, taken over by the attention that reads them
-// (launch_attention's `rope`, only where attention_takes_rope says yes): the rotations of the
-// batch's tokens (as launch_rope takes them) and k and v before RoPE. Q is rotated as it is
-// loaded, and each token's K/V row written to the pool and into the chunk that holds it, with
-// rope_kv_store's bits; q and k themselves are left as they are. cos_sin null: q is rotated and
-// the pool holds the batch's K/V already (rope_kv_store ran).
-struct AttentionRope {
-    const float* cos_sin = nullptr;  // [n, head_dim / 2, 2]
-    const float* k = nullptr;        // [n, n_kv_heads, head_dim]
-    const float* v = nullptr;        // [n, n_kv_heads, head_dim]
-};
-
-// Whether attention_mma.cu's kernel runs the call as narrow blocks (split path, every tile's query
-// rows within one warp's 16: decode), the one layout that takes RoPE and the K/V store over.
-bool attention_mma_narrow(bool fused, int max_tile_tokens, const AttentionPlan& plan);
-// Whether a call can be given AttentionRope: the tensor-core kernel takes it, narrow, and no two
-// tiles of one sequence (`one_tile_per_sequence`: a tile reads no other tile's new K/V rows).
-bool attention_takes_rope(DType kv_type, int n_kv_heads, int head_dim, const AttentionPlan& plan,
-                          int n_tiles, int max_tile_tokens, bool one_tile_per_sequence);
-
 // attention_mma.cu's launcher: fused, writes `out`; else writes the splits' (m, l) to `ml`
 // [n, n_heads, max_splits, 2] and outputs to `part` [n, n_heads, max_splits, head_dim].
-// max_tile_tokens: the most tokens of any tile (a call of decode tokens has 1).
 void launch_attention_mma(bool fused, const float* q, int n_heads, const KvDeviceView& kv,
                           const BatchDevice& batch, const AttentionTile* tiles, int n_tiles,
-                          int max_tile_tokens, const AttentionPlan& plan, int max_splits, float* ml,
-                          float* part, const AttentionOut& out, const AttentionRope& rope,
-                          cudaStream_t stream);
+                          const AttentionPlan& plan, int max_splits, float* ml, float* part,
+                          const AttentionOut& out, cudaStream_t stream);
 
 // Causal attention over the paged KV (GQA: head h reads KV head h / (n_heads / n_kv_heads)),
 // scale 1/sqrt(head_dim). `tiles` [n_tiles] device copy of the batch's tiles; `max_pos` the
 // largest position in the batch.
 void launch_attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,
                       const KvDeviceView& kv, const BatchDevice& batch, const AttentionTile* tiles,
-                      int n_tiles, int max_tile_tokens, int max_pos, float* scratch,
-                      const AttentionOut& out, const AttentionRope& rope, cudaStream_t stream);
+                      int n_tiles, int max_pos, float* scratch, const AttentionOut& out,
+                      cudaStream_t stream);
 
 // y = x · Wᵀ for block-quantized W (q8_0, q4_0), dequantized in the kernel, f32 accumulation.
 void launch_matmul_quant(const float* x /*[n, k]*/, int64_t n, const void* w, DType dtype,
                          int64_t m, int64_t k, float* y /*[n, m]*/, cudaStream_t stream);
 
-// Decode GEMV (gemv.cu): y = x · Wᵀ (accumulate: y += x · Wᵀ) for n <= 4 rows with W and x both
-// bf16 or both f16, f32 accumulation; gemv16_fits says whether it takes the shape. Several weights
-// of the same x (every one with k columns) share a launch, up to k_max_gemv16_outs at a time.
+// Decode GEMV (gemv.cu): y = x · Wᵀ for n <= 4 rows with W and x both bf16 or both f16, f32
+// accumulation; gemv16_fits says whether it takes the shape. Several weights of the same x
+// (every one with k columns) share a launch, up to k_max_gemv16_outs at a time.
 bool gemv16_fits(int64_t n, int64_t k);
 constexpr int k_max_gemv16_outs = 4;
 struct Gemv16Out {
@@ -178,27 +156,13 @@ struct Gemv16Out {
     int64_t m = 0;
     float* y = nullptr;  // [n, m]
 };
-// The x of a decode GEMV: its 16-bit copy x16, or, with norm_x, the RMSNorm of the residual norm_x
-// by norm_w, which every block computes for itself before its rows (no launch of its own), with
-// the bits launch_rms_norm gives it (f32 values rounded to the weights' type). gemv16_norm_fits
-// says when a launch can take the norm: k of 257-8192 (launch_rms_norm's one-block-per-row paths of
-// float4 groups), and [n, k] 16-bit values within k_max_normed_x_bytes of shared memory.
-struct Gemv16X {
-    const void* x16 = nullptr;      // [n, k] of the weights' dtype, or null:
-    const float* norm_x = nullptr;  // [n, k], 16-byte aligned
-    const void* norm_w = nullptr;   // [k] of norm_w_dtype, memory no kernel writes
-    DType norm_w_dtype = DType::f32;
-    float norm_eps = 0.0f;
-};
-constexpr size_t k_max_normed_x_bytes = 40 * 1024;  // under the 48 KiB without opt-in
-bool gemv16_norm_fits(int64_t n, int64_t k);
-void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, const Gemv16X& x,
-                   int64_t n, bool accumulate, cudaStream_t stream);
+void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
+                   const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
 // SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ), the bits of launch_gemv16
 // of both weights followed by launch_silu_mul (with out16 its 16-bit copy), in one launch that
 // writes neither product.
 void launch_gemv16_swiglu(const void* w_gate /*[m, k]*/, const void* w_up /*[m, k]*/, int64_t m,
-                          DType dtype, int64_t k, const Gemv16X& x, int64_t n,
+                          DType dtype, int64_t k, const void* x16 /*[n, k]*/, int64_t n,
                           float* out /*[n, m] or null*/, void* out16 /*[n, m] or null*/, DType t16,
                           cudaStream_t stream);
 
