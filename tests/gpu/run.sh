@@ -30,7 +30,7 @@ nvidia-smi -L | tee "$logs/device.txt"
 if [ -z "${ENCORE_GPU_NO_BUILD:-}" ]; then
   echo "== build ($build)"
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DENCORE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 >"$logs/build.log" 2>&1 &&
+    -DCMAKE_CUDA_ARCHITECTURES=90a >"$logs/build.log" 2>&1 &&
     cmake --build "$build" -j "$(nproc)" --target encore encore_gpu_tests encore_engine_tests \
       >>"$logs/build.log" 2>&1 || { tail -30 "$logs/build.log"; echo "build failed"; exit 1; }
 fi

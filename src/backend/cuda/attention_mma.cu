@@ -19,6 +19,16 @@
 // parallelism), or a block walking every split of its tile in order and combining as it goes
 // (prefill: enough tiles to fill the GPU, and no partial results through memory). Both combine
 // with attention_combine.cuh, in split order.
+//
+// Built for sm_90a (CMAKE_CUDA_ARCHITECTURES=90a), both products run as Hopper's warpgroup MMA
+// instead (wgmma: each group of four warps multiplies its 64 rows at once, the operands read by
+// the tensor cores from shared memory in the 128-byte swizzle layout, P from registers): S = Q ·
+// Kᵀ by D / 16 m64n64k16 per chunk, O += P · V by four m64nDk16, the softmax between them as
+// above. -DENCORE_ATTENTION_WGMMA_PV_OFF keeps P · V on mma.sync. Every other build (sm_90,
+// sm_80) runs mma.sync as before; the default build (CMakeLists.txt) is for sm_90a. Measured on an
+// H100 (2026-12-07, Llama-3-8B shape, builds run in turn in one lease, bench/RESULTS.md) against
+// mma.sync: prefill of 8192 tokens 30195 tok/s against 28090 (+7.5%), of 512 +1.3%, scoring
+// +4.0%; S alone on wgmma gave +2.6% and +2.1%. The scores were the same to the last bit.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -31,6 +41,19 @@
 #include "backend/cuda/attention_combine.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
+
+// S = Q · Kᵀ by wgmma in the device code built for sm_90a (below), by mma.sync otherwise.
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define ENCORE_ATTENTION_WGMMA 1
+#else
+#define ENCORE_ATTENTION_WGMMA 0
+#endif
+// O += P · V by wgmma too, unless built with -DENCORE_ATTENTION_WGMMA_PV_OFF (for comparisons).
+#if ENCORE_ATTENTION_WGMMA && !defined(ENCORE_ATTENTION_WGMMA_PV_OFF)
+#define ENCORE_ATTENTION_WGMMA_PV 1
+#else
+#define ENCORE_ATTENTION_WGMMA_PV 0
+#endif
 
 namespace encore::cuda {
 
@@ -81,18 +104,22 @@ struct Mma<__nv_bfloat16> {
 // Four 8x8 matrices of 16-bit elements from shared memory, lane i naming row i % 8 of matrix
 // i / 8: r[m] holds this lane's fragment of matrix m (row lane / 4, columns 2 * (lane % 4) + {0,
 // 1}; with .trans, of the transposed matrix).
+#if !ENCORE_ATTENTION_WGMMA
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
     const uint32_t a = uint32_t(__cvta_generic_to_shared(row));
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(a));
 }
+#endif
+#if !ENCORE_ATTENTION_WGMMA_PV
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* row) {
     const uint32_t a = uint32_t(__cvta_generic_to_shared(row));
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(a));
 }
+#endif
 
 // Asynchronous 16-byte copies global -> shared (cp.async, sm_80+): the next chunk of K/V loads
 // while the current one is multiplied.
@@ -123,9 +150,209 @@ __device__ __forceinline__ float natural(float m_log2) {
 // Shared memory of a block: two buffers of a chunk of K and of V, [2][k_chunk][D + k_pad] each,
 // then the block's queries in the pool's type, [k_rows][D + k_pad].
 template <typename T, int D>
-constexpr int smem_bytes() {
+constexpr int smem_bytes_mma() {
     return (2 * 2 * k_chunk + k_rows) * (D + k_pad) * int(sizeof(T));
 }
+
+// Hopper's warpgroup MMA (wgmma, built for sm_90a only). Each warpgroup (4 warps, 64 query rows)
+// multiplies its rows of Q by the chunk's 64 keys with D / 16 instructions m64n64k16, both
+// operands read by the tensor cores from shared memory, instead of 64 mma.sync and 40 ldmatrix
+// per warp; then O += P · V with four m64nDk16, P from registers, instead of 64 mma.sync and 32
+// ldmatrix. The accumulator fragments are mma.sync's (warp w of the group holds rows 16 w + lane
+// / 4 and + 8, columns 8 nt + 2 (lane % 4) + {0, 1}), and so is P's A fragment, so the softmax
+// between the two products is unchanged. K, Q and V sit in the layout the descriptors name: rows
+// of 64 elements (128 bytes) per half of D, [D / 64][rows][64], the 16-byte pieces of row r at
+// piece p ^ (r % 8) (the 128-byte swizzle), each region 1024-byte aligned: K and Q K-major (1024
+// bytes between groups of 8 rows), V MN-major (keys by dims: 1024 bytes between groups of 8
+// keys, k_chunk * 128 between blocks of 64 dims).
+// Byte offset of element (r, c) of a swizzled operand of `rows` rows (c a multiple of 8: the
+// 16-byte piece that holds c .. c + 7).
+template <int Rows>
+__host__ __device__ constexpr int swizzled_offset(int r, int c) {
+    return (c / 64) * Rows * 128 + r * 128 + ((((c % 64) / 8) ^ (r % 8)) * 16);
+}
+
+// Shared memory of the wgmma layout: K [2 buffers][D / 64][k_chunk][64] and Q [D / 64][k_rows][64]
+// swizzled, V [2][k_chunk][D + k_pad] as for mma.sync, plus 1024 bytes to align the base.
+template <typename T, int D>
+constexpr int smem_bytes_wgmma() {
+    return 2 * k_chunk * D * int(sizeof(T)) + k_rows * D * int(sizeof(T)) +
+           2 * k_chunk * (D + k_pad) * int(sizeof(T)) + 1024;
+}
+template <typename T, int D>
+constexpr int smem_bytes() {
+    return smem_bytes_mma<T, D>() > smem_bytes_wgmma<T, D>() ? smem_bytes_mma<T, D>()
+                                                             : smem_bytes_wgmma<T, D>();
+}
+
+#if ENCORE_ATTENTION_WGMMA
+// A K-major operand descriptor: start address, stride of 1024 bytes between groups of 8 rows,
+// 128-byte swizzle (the leading offset is unused in this layout).
+__device__ __forceinline__ uint64_t wgmma_descriptor(const void* smem_at) {
+    const uint32_t a = uint32_t(__cvta_generic_to_shared(smem_at));
+    uint64_t d = 0;
+    d |= uint64_t((a & 0x3FFFF) >> 4);
+    d |= uint64_t(1) << 16;          // leading byte offset (unused), in 16-byte units
+    d |= uint64_t(1024 >> 4) << 32;  // stride byte offset
+    d |= uint64_t(1) << 62;          // 128-byte swizzle
+    return d;
+}
+__device__ __forceinline__ void wgmma_fence() {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_commit() {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_wait_all() {
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+}
+// Shared memory written by this thread (st.shared, cp.async) made visible to the tensor cores'
+// reads that follow the next barrier.
+__device__ __forceinline__ void fence_shared_for_wgmma() {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// s += A · B for a 64 x 64 tile, k = 16: A and B K-major in shared memory (descriptors).
+template <typename T>
+__device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint64_t a, uint64_t b);
+
+#define ENCORE_WGMMA_M64N64K16(TYPE)                                                        \
+    asm volatile(                                                                           \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                        \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                         \
+        " "                                                                                 \
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "           \
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, " \
+        "%32, %33, p, 1, 1, 0, 0;\n}\n"                                                     \
+        : "+f"(s[0][0]), "+f"(s[0][1]), "+f"(s[0][2]), "+f"(s[0][3]), "+f"(s[1][0]),        \
+          "+f"(s[1][1]), "+f"(s[1][2]), "+f"(s[1][3]), "+f"(s[2][0]), "+f"(s[2][1]),        \
+          "+f"(s[2][2]), "+f"(s[2][3]), "+f"(s[3][0]), "+f"(s[3][1]), "+f"(s[3][2]),        \
+          "+f"(s[3][3]), "+f"(s[4][0]), "+f"(s[4][1]), "+f"(s[4][2]), "+f"(s[4][3]),        \
+          "+f"(s[5][0]), "+f"(s[5][1]), "+f"(s[5][2]), "+f"(s[5][3]), "+f"(s[6][0]),        \
+          "+f"(s[6][1]), "+f"(s[6][2]), "+f"(s[6][3]), "+f"(s[7][0]), "+f"(s[7][1]),        \
+          "+f"(s[7][2]), "+f"(s[7][3])                                                      \
+        : "l"(a), "l"(b), "r"(1))
+
+template <>
+__device__ __forceinline__ void wgmma_m64n64k16<__nv_bfloat16>(float (&s)[k_chunk / 8][4],
+                                                               uint64_t a, uint64_t b) {
+    static_assert(k_chunk == 64);
+    ENCORE_WGMMA_M64N64K16("bf16");
+}
+template <>
+__device__ __forceinline__ void wgmma_m64n64k16<__half>(float (&s)[k_chunk / 8][4], uint64_t a,
+                                                        uint64_t b) {
+    ENCORE_WGMMA_M64N64K16("f16");
+}
+#undef ENCORE_WGMMA_M64N64K16
+
+#if ENCORE_ATTENTION_WGMMA_PV
+// Descriptor of an MN-major operand (V: keys by dims, dims contiguous) in the 128-byte swizzle
+// layout: 1024 bytes between groups of 8 keys, `atom_stride` bytes between blocks of 64 dims.
+__device__ __forceinline__ uint64_t wgmma_descriptor_mn(const void* smem_at, int atom_stride) {
+    const uint32_t a = uint32_t(__cvta_generic_to_shared(smem_at));
+    uint64_t d = 0;
+    d |= uint64_t((a & 0x3FFFF) >> 4);
+    d |= uint64_t((atom_stride >> 4) & 0x3FFF) << 16;  // leading byte offset: next 64 dims
+    d |= uint64_t(1024 >> 4) << 32;                    // stride byte offset: next 8 keys
+    d |= uint64_t(1) << 62;                            // 128-byte swizzle
+    return d;
+}
+
+// o += A · B for a 64 x N tile (N = D), k = 16: A (P) from registers as mma.sync's A fragment of
+// this warp's 16 rows, B (V) MN-major in shared memory (transposed operand).
+template <typename T, int N>
+__device__ __forceinline__ void wgmma_pv(float (&o)[N / 8][4], const uint32_t (&a)[4], uint64_t b);
+
+template <>
+__device__ __forceinline__ void wgmma_pv<__nv_bfloat16, 64>(float (&o)[8][4],
+                                                            const uint32_t (&a)[4], uint64_t b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "
+        "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : "+f"(o[0][0]), "+f"(o[0][1]), "+f"(o[0][2]), "+f"(o[0][3]), "+f"(o[1][0]), "+f"(o[1][1]),
+          "+f"(o[1][2]), "+f"(o[1][3]), "+f"(o[2][0]), "+f"(o[2][1]), "+f"(o[2][2]), "+f"(o[2][3]),
+          "+f"(o[3][0]), "+f"(o[3][1]), "+f"(o[3][2]), "+f"(o[3][3]), "+f"(o[4][0]), "+f"(o[4][1]),
+          "+f"(o[4][2]), "+f"(o[4][3]), "+f"(o[5][0]), "+f"(o[5][1]), "+f"(o[5][2]), "+f"(o[5][3]),
+          "+f"(o[6][0]), "+f"(o[6][1]), "+f"(o[6][2]), "+f"(o[6][3]), "+f"(o[7][0]), "+f"(o[7][1]),
+          "+f"(o[7][2]), "+f"(o[7][3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
+template <>
+__device__ __forceinline__ void wgmma_pv<__nv_bfloat16, 128>(float (&o)[16][4],
+                                                             const uint32_t (&a)[4], uint64_t b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "
+        "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, "
+        "%37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, "
+        "%55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : "+f"(o[0][0]), "+f"(o[0][1]), "+f"(o[0][2]), "+f"(o[0][3]), "+f"(o[1][0]), "+f"(o[1][1]),
+          "+f"(o[1][2]), "+f"(o[1][3]), "+f"(o[2][0]), "+f"(o[2][1]), "+f"(o[2][2]), "+f"(o[2][3]),
+          "+f"(o[3][0]), "+f"(o[3][1]), "+f"(o[3][2]), "+f"(o[3][3]), "+f"(o[4][0]), "+f"(o[4][1]),
+          "+f"(o[4][2]), "+f"(o[4][3]), "+f"(o[5][0]), "+f"(o[5][1]), "+f"(o[5][2]), "+f"(o[5][3]),
+          "+f"(o[6][0]), "+f"(o[6][1]), "+f"(o[6][2]), "+f"(o[6][3]), "+f"(o[7][0]), "+f"(o[7][1]),
+          "+f"(o[7][2]), "+f"(o[7][3]), "+f"(o[8][0]), "+f"(o[8][1]), "+f"(o[8][2]), "+f"(o[8][3]),
+          "+f"(o[9][0]), "+f"(o[9][1]), "+f"(o[9][2]), "+f"(o[9][3]), "+f"(o[10][0]),
+          "+f"(o[10][1]), "+f"(o[10][2]), "+f"(o[10][3]), "+f"(o[11][0]), "+f"(o[11][1]),
+          "+f"(o[11][2]), "+f"(o[11][3]), "+f"(o[12][0]), "+f"(o[12][1]), "+f"(o[12][2]),
+          "+f"(o[12][3]), "+f"(o[13][0]), "+f"(o[13][1]), "+f"(o[13][2]), "+f"(o[13][3]),
+          "+f"(o[14][0]), "+f"(o[14][1]), "+f"(o[14][2]), "+f"(o[14][3]), "+f"(o[15][0]),
+          "+f"(o[15][1]), "+f"(o[15][2]), "+f"(o[15][3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
+template <>
+__device__ __forceinline__ void wgmma_pv<__half, 64>(float (&o)[8][4], const uint32_t (&a)[4],
+                                                     uint64_t b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "
+        "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+        : "+f"(o[0][0]), "+f"(o[0][1]), "+f"(o[0][2]), "+f"(o[0][3]), "+f"(o[1][0]), "+f"(o[1][1]),
+          "+f"(o[1][2]), "+f"(o[1][3]), "+f"(o[2][0]), "+f"(o[2][1]), "+f"(o[2][2]), "+f"(o[2][3]),
+          "+f"(o[3][0]), "+f"(o[3][1]), "+f"(o[3][2]), "+f"(o[3][3]), "+f"(o[4][0]), "+f"(o[4][1]),
+          "+f"(o[4][2]), "+f"(o[4][3]), "+f"(o[5][0]), "+f"(o[5][1]), "+f"(o[5][2]), "+f"(o[5][3]),
+          "+f"(o[6][0]), "+f"(o[6][1]), "+f"(o[6][2]), "+f"(o[6][3]), "+f"(o[7][0]), "+f"(o[7][1]),
+          "+f"(o[7][2]), "+f"(o[7][3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
+template <>
+__device__ __forceinline__ void wgmma_pv<__half, 128>(float (&o)[16][4], const uint32_t (&a)[4],
+                                                      uint64_t b) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "
+        "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, "
+        "%37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, "
+        "%55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "{%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+        : "+f"(o[0][0]), "+f"(o[0][1]), "+f"(o[0][2]), "+f"(o[0][3]), "+f"(o[1][0]), "+f"(o[1][1]),
+          "+f"(o[1][2]), "+f"(o[1][3]), "+f"(o[2][0]), "+f"(o[2][1]), "+f"(o[2][2]), "+f"(o[2][3]),
+          "+f"(o[3][0]), "+f"(o[3][1]), "+f"(o[3][2]), "+f"(o[3][3]), "+f"(o[4][0]), "+f"(o[4][1]),
+          "+f"(o[4][2]), "+f"(o[4][3]), "+f"(o[5][0]), "+f"(o[5][1]), "+f"(o[5][2]), "+f"(o[5][3]),
+          "+f"(o[6][0]), "+f"(o[6][1]), "+f"(o[6][2]), "+f"(o[6][3]), "+f"(o[7][0]), "+f"(o[7][1]),
+          "+f"(o[7][2]), "+f"(o[7][3]), "+f"(o[8][0]), "+f"(o[8][1]), "+f"(o[8][2]), "+f"(o[8][3]),
+          "+f"(o[9][0]), "+f"(o[9][1]), "+f"(o[9][2]), "+f"(o[9][3]), "+f"(o[10][0]),
+          "+f"(o[10][1]), "+f"(o[10][2]), "+f"(o[10][3]), "+f"(o[11][0]), "+f"(o[11][1]),
+          "+f"(o[11][2]), "+f"(o[11][3]), "+f"(o[12][0]), "+f"(o[12][1]), "+f"(o[12][2]),
+          "+f"(o[12][3]), "+f"(o[13][0]), "+f"(o[13][1]), "+f"(o[13][2]), "+f"(o[13][3]),
+          "+f"(o[14][0]), "+f"(o[14][1]), "+f"(o[14][2]), "+f"(o[14][3]), "+f"(o[15][0]),
+          "+f"(o[15][1]), "+f"(o[15][2]), "+f"(o[15][3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+#endif  // ENCORE_ATTENTION_WGMMA_PV
+#endif
 
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
 // columns of the warp's rows g and g + 8: o[dt][0..1] row g, o[dt][2..3] row g + 8, columns
@@ -146,9 +373,22 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     // [2 buffers * k_chunk keys][D + k_pad dims] of K, then of V, then Q [k_rows][D + k_pad].
     extern __shared__ __align__(16) unsigned char smem[];
     using Row = T[D + k_pad];
+#if ENCORE_ATTENTION_WGMMA
+    // K [2][D / 64][k_chunk][64] and Q [D / 64][k_rows][64] swizzled, then V as for mma.sync.
+    unsigned char* const k_sw =
+        smem + (1024 - uint32_t(__cvta_generic_to_shared(smem)) % 1024) % 1024;
+    constexpr int k_buf_bytes = k_chunk * D * int(sizeof(T));
+    unsigned char* const q_sw = k_sw + 2 * k_buf_bytes;
+#if ENCORE_ATTENTION_WGMMA_PV
+    unsigned char* const v_sw = q_sw + k_rows * D * int(sizeof(T));  // [2][D / 64][k_chunk][64]
+#else
+    Row* v_s = reinterpret_cast<Row*>(q_sw + k_rows * D * int(sizeof(T)));
+#endif
+#else
     Row* k_s = reinterpret_cast<Row*>(smem);
     Row* v_s = k_s + 2 * k_chunk;
     Row* q_s = v_s + 2 * k_chunk;
+#endif
 
     const AttentionTile tile = tiles[blockIdx.x / plan.head_chunks];
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
@@ -188,9 +428,13 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             x0 = *reinterpret_cast<const float4*>(q + row * D + c);
             x1 = *reinterpret_cast<const float4*>(q + row * D + c + 4);
         }
-        *reinterpret_cast<uint4*>(&q_s[r][c]) =
-            make_uint4(Mma<T>::pack(x0.x, x0.y), Mma<T>::pack(x0.z, x0.w), Mma<T>::pack(x1.x, x1.y),
-                       Mma<T>::pack(x1.z, x1.w));
+        const uint4 packed = make_uint4(Mma<T>::pack(x0.x, x0.y), Mma<T>::pack(x0.z, x0.w),
+                                        Mma<T>::pack(x1.x, x1.y), Mma<T>::pack(x1.z, x1.w));
+#if ENCORE_ATTENTION_WGMMA
+        *reinterpret_cast<uint4*>(q_sw + swizzled_offset<k_rows>(r, c)) = packed;
+#else
+        *reinterpret_cast<uint4*>(&q_s[r][c]) = packed;
+#endif
     }
 
     const T* pool = static_cast<const T*>(kv.pool);
@@ -228,6 +472,15 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const int begin = first_split * k_attention_split;
     if (begin > tile.max_pos) return;
     const int end = min((last_split + 1) * k_attention_split, tile.max_pos + 1);
+#if ENCORE_ATTENTION_WGMMA
+    // A warpgroup multiplies S if any of its warps has a query (wgmma takes all four warps).
+    __shared__ int warp_busy[k_warps];
+    if (lane == 0) warp_busy[warp] = warp_active;
+    __syncthreads();
+    const int group_first = warp / 4 * 4;
+    const bool group_active = warp_busy[group_first] || warp_busy[group_first + 1] ||
+                              warp_busy[group_first + 2] || warp_busy[group_first + 3];
+#endif
     // K and V rows of the chunk at c0 into buffer buf, 16 bytes (8 elements) per copy; keys past
     // the tile's last position are zeros (their weights are exact zeros). A thread copies the
     // same 16 bytes of rows threadIdx.x / (D / 8) + k * (256 / (D / 8)).
@@ -249,8 +502,18 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #pragma unroll
         for (int pass = 0; pass < k_passes; ++pass) {
             const int j = piece_row + pass * k_rows_per_pass;
+#if ENCORE_ATTENTION_WGMMA
+            T* kd = reinterpret_cast<T*>(k_sw + buf * k_buf_bytes +
+                                         swizzled_offset<k_chunk>(j, piece_col));
+#else
             T* kd = &k_s[buf * k_chunk + j][piece_col];
+#endif
+#if ENCORE_ATTENTION_WGMMA_PV
+            T* vd = reinterpret_cast<T*>(v_sw + buf * k_buf_bytes +
+                                         swizzled_offset<k_chunk>(j, piece_col));
+#else
             T* vd = &v_s[buf * k_chunk + j][piece_col];
+#endif
             if (blk[pass] >= 0) {
                 const int64_t at = int64_t(blk[pass]) * kv.block_stride + kv.instance_offset +
                                    (int64_t(kvh) * bs + in_block(c0 + j)) * D + piece_col;
@@ -285,19 +548,41 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             const bool more = c0 + k_chunk < end;
             if (more) chunk_blocks(c0 + k_chunk, next_blk);
             cp_async_wait<0>();
+#if ENCORE_ATTENTION_WGMMA
+            fence_shared_for_wgmma();  // this thread's copies and Q, for the tensor cores' reads
+#endif
             __syncthreads();
             if (more) load_chunk(buf ^ 1, c0 + k_chunk, next_blk);
+            // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
+            // g + 8 (2, 3) of this warp.
+            float s[k_chunk / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
+#if ENCORE_ATTENTION_WGMMA
+            if (group_active) {
+                // D / 16 k-steps in order: Q rows of this warpgroup and the chunk's keys, 16 dims
+                // (32 bytes) further into their 128-byte rows per step.
+                const unsigned char* k_buf = k_sw + buf * k_buf_bytes;
+                const unsigned char* q_rows = q_sw + (warp / 4) * 64 * 128;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < D / 16; ++kk) {
+                    const int half = kk * 16 / 64, at = (kk * 16 % 64) * int(sizeof(T));
+                    wgmma_m64n64k16<T>(s, wgmma_descriptor(q_rows + half * k_rows * 128 + at),
+                                       wgmma_descriptor(k_buf + half * k_chunk * 128 + at));
+                }
+                wgmma_commit();
+                wgmma_wait_all();
+            }
+#endif
             if (warp_active) {
-                // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
-                // g + 8 (2, 3). A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
+#if !ENCORE_ATTENTION_WGMMA
+                // mma.sync: A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
                 // (lane / 16)) two k-steps at a time; B fragments of K: matrices (keys nt * 8..,
                 // dims kk * 16 + 8 * m) for m = 0..3 give b0, b1 of k-steps kk and kk + 1. Each
                 // s[nt] sums its k-steps in order.
-                float s[k_chunk / 8][4];
-#pragma unroll
-                for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
 #pragma unroll
                 for (int kk = 0; kk < D / 16; kk += 2) {
                     uint32_t qa[4], qb[4];
@@ -312,6 +597,8 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                         Mma<T>::run(s[nt], qb, b[2], b[3]);
                     }
                 }
+
+#endif
 
                 // Online softmax (the four threads of a quad share a row): the row's max of the raw
                 // scores it sees, then weights 2^(s * scale2 - m). Keys past a row's position are
@@ -369,6 +656,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                     }
                 }
 
+#if !ENCORE_ATTENTION_WGMMA_PV
                 // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
 #pragma unroll
                 for (int ks = 0; ks < k_chunk / 16; ++ks) {
@@ -387,7 +675,32 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                         Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
                     }
                 }
+#endif
             }
+#if ENCORE_ATTENTION_WGMMA_PV
+            if (group_active) {
+                // O += P · V by the warpgroup, 16 keys per step: P's C fragments are the A
+                // fragments of this warp's rows (zeros in warps without a query), V the
+                // transposed operand (keys by dims, dims contiguous), 2048 bytes (16 keys) per
+                // step.
+                uint32_t a[k_chunk / 16][4];
+#pragma unroll
+                for (int ks = 0; ks < k_chunk / 16; ++ks) {
+                    a[ks][0] = Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]);
+                    a[ks][1] = Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]);
+                    a[ks][2] = Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                    a[ks][3] = Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                }
+                const unsigned char* v_buf = v_sw + buf * k_buf_bytes;
+                wgmma_fence();
+#pragma unroll
+                for (int ks = 0; ks < k_chunk / 16; ++ks)
+                    wgmma_pv<T, D>(st.o, a[ks],
+                                   wgmma_descriptor_mn(v_buf + ks * 16 * 128, k_chunk * 128));
+                wgmma_commit();
+                wgmma_wait_all();
+            }
+#endif
 
         }                   // the split's chunks
         if (warp_active) {  // the split ends
