@@ -327,6 +327,17 @@ __device__ __forceinline__ void wgmma_pv<__half, 128>(float (&o)[16][4], const u
 #undef ENCORE_F32_OUTS_32
 #endif
 
+// The A fragment of P for keys ks * 16 .. + 15: the softmax weights' C fragments s[2 ks] and
+// s[2 ks + 1] (rows g and g + 8 of this warp), rounded to T and packed as they stand.
+template <typename T>
+__device__ __forceinline__ void p_fragment(const float (&s)[k_chunk / 8][4], int ks,
+                                           uint32_t (&a)[4]) {
+    a[0] = Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]);
+    a[1] = Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]);
+    a[2] = Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+    a[3] = Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+}
+
 // The row state of one split: running max m, sum l, unnormalized output o (this thread's
 // columns of the warp's rows g and g + 8: o[dt][0..1] row g, o[dt][2..3] row g + 8, columns
 // dt * 8 + 2 * (lane % 4) + {0, 1}).
@@ -633,10 +644,8 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                 // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
 #pragma unroll
                 for (int ks = 0; ks < k_chunk / 16; ++ks) {
-                    const uint32_t a[4] = {Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]),
-                                           Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]),
-                                           Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                                           Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+                    uint32_t a[4];
+                    p_fragment<T>(s, ks, a);
                     // Transposed matrices (keys ks * 16 + 8 * (m % 2).., dims dt * 8 + 8 * (m / 2))
                     // give b0, b1 of column groups dt and dt + 1.
 #pragma unroll
@@ -658,12 +667,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                 // step.
                 uint32_t a[k_chunk / 16][4];
 #pragma unroll
-                for (int ks = 0; ks < k_chunk / 16; ++ks) {
-                    a[ks][0] = Mma<T>::pack(s[2 * ks][0], s[2 * ks][1]);
-                    a[ks][1] = Mma<T>::pack(s[2 * ks][2], s[2 * ks][3]);
-                    a[ks][2] = Mma<T>::pack(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                    a[ks][3] = Mma<T>::pack(s[2 * ks + 1][2], s[2 * ks + 1][3]);
-                }
+                for (int ks = 0; ks < k_chunk / 16; ++ks) p_fragment<T>(s, ks, a[ks]);
                 const unsigned char* v_buf = v_sw + buf * k_buf_bytes;
                 wgmma_fence();
 #pragma unroll
