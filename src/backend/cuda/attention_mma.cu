@@ -38,6 +38,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "backend/cuda/attention_combine.cuh"
 #include "backend/cuda/kernels.h"
@@ -174,11 +175,15 @@ __host__ __device__ constexpr int swizzled_offset(int r, int c) {
 }
 
 // Shared memory of the wgmma layout: K [2 buffers][D / 64][k_chunk][64] and Q [D / 64][k_rows][64]
-// swizzled, V [2][k_chunk][D + k_pad] as for mma.sync, plus 1024 bytes to align the base.
+// swizzled, then V: three buffers [D / 64][k_chunk][64] swizzled (P · V on wgmma reads a chunk's V
+// one step after its K, so three chunks of V are live: read, loaded, loading), or two
+// [k_chunk][D + k_pad] as for mma.sync; plus 1024 bytes to align the base. The host cannot tell
+// which the device code was built with and asks for the larger.
+constexpr int k_v_buffers_wgmma = 3;
 template <typename T, int D>
 constexpr int smem_bytes_wgmma() {
     return 2 * k_chunk * D * int(sizeof(T)) + k_rows * D * int(sizeof(T)) +
-           2 * k_chunk * (D + k_pad) * int(sizeof(T)) + 1024;
+           k_v_buffers_wgmma * k_chunk * (D + k_pad) * int(sizeof(T)) + 1024;
 }
 template <typename T, int D>
 constexpr int smem_bytes() {
@@ -204,8 +209,20 @@ __device__ __forceinline__ void wgmma_fence() {
 __device__ __forceinline__ void wgmma_commit() {
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
-__device__ __forceinline__ void wgmma_wait_all() {
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+// Waits until at most N of this thread's committed warpgroup MMA groups are still running.
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Pins an accumulator at this point of the program: the compiler may not move its reads or writes
+// across the call, so none of them lands between an MMA that runs on it asynchronously and the
+// wait for that MMA.
+template <int N>
+__device__ __forceinline__ void fence_accumulator(float (&x)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(x[i][e])::"memory");
 }
 // Shared memory written by this thread (st.shared, cp.async) made visible to the tensor cores'
 // reads that follow the next barrier.
@@ -456,7 +473,11 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const int begin = first_split * k_attention_split;
     if (begin > tile.max_pos) return;
     const int end = min((last_split + 1) * k_attention_split, tile.max_pos + 1);
-#if ENCORE_ATTENTION_WGMMA
+#if ENCORE_ATTENTION_WGMMA_PV
+    // Every warpgroup multiplies, queries or not (rows without one are zeros): with P · V in
+    // flight across the softmax, a branch around the MMAs makes ptxas serialize them.
+    constexpr bool group_active = true;
+#elif ENCORE_ATTENTION_WGMMA
     // A warpgroup multiplies S if any of its warps has a query (wgmma takes all four warps).
     __shared__ int warp_busy[k_warps];
     if (lane == 0) warp_busy[warp] = warp_active;
@@ -482,7 +503,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             blk[pass] = p <= tile.max_pos ? table[block_of(p)] : -1;
         }
     };
-    auto load_chunk = [&](int buf, int c0, const int32_t(&blk)[k_passes]) {
+    auto load_chunk = [&](int buf, int vbuf, int c0, const int32_t(&blk)[k_passes]) {
 #pragma unroll
         for (int pass = 0; pass < k_passes; ++pass) {
             const int j = piece_row + pass * k_rows_per_pass;
@@ -493,10 +514,10 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             T* kd = &k_s[buf * k_chunk + j][piece_col];
 #endif
 #if ENCORE_ATTENTION_WGMMA_PV
-            T* vd = reinterpret_cast<T*>(v_sw + buf * k_buf_bytes +
+            T* vd = reinterpret_cast<T*>(v_sw + vbuf * k_buf_bytes +
                                          swizzled_offset<k_chunk>(j, piece_col));
 #else
-            T* vd = &v_s[buf * k_chunk + j][piece_col];
+            T* vd = &v_s[vbuf * k_chunk + j][piece_col];
 #endif
             if (blk[pass] >= 0) {
                 const int64_t at = int64_t(blk[pass]) * kv.block_stride + kv.instance_offset +
@@ -512,9 +533,202 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     };
     int32_t next_blk[k_passes];
     chunk_blocks(begin, next_blk);
-    load_chunk(0, begin, next_blk);
+    load_chunk(0, 0, begin, next_blk);
     SplitState<D> st;
-    int buf = 0;
+    int buf = 0;   // the chunk's K buffer, and its V buffer where V has two
+    int vbuf = 0;  // the chunk's V buffer
+#if ENCORE_ATTENTION_WGMMA_PV
+    constexpr int k_v_buffers = k_v_buffers_wgmma;
+#else
+    constexpr int k_v_buffers = 2;
+#endif
+    // Rescales the outputs where a row's max moved (a multiplication by 1 changes nothing, so
+    // skipping it when no row of the warp moved gives the same bits).
+    auto rescale_outputs = [&](const float(&alpha)[2]) {
+        if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+#pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) {
+                st.o[dt][0] = __fmul_rn(st.o[dt][0], alpha[0]);
+                st.o[dt][1] = __fmul_rn(st.o[dt][1], alpha[0]);
+                st.o[dt][2] = __fmul_rn(st.o[dt][2], alpha[1]);
+                st.o[dt][3] = __fmul_rn(st.o[dt][3], alpha[1]);
+            }
+        }
+    };
+#if ENCORE_ATTENTION_WGMMA_PV
+    // P · V of a chunk runs one step late, beside the next chunk's S = Q · Kᵀ, so that the tensor
+    // cores multiply while the softmax of that S runs (FlashAttention-3's overlap within a
+    // warpgroup). The outputs see the same operations in the same order: rescaled by the chunk's
+    // alpha once the previous P · V is in, then the chunk's P · V added. p_late holds the late
+    // chunk's P as A fragments, v_late its V buffer.
+    uint32_t p_late[k_chunk / 16][4];
+    int v_late = 0;
+    // O += P · V of the late chunk by the warpgroup, 16 keys per step: P's C fragments are the A
+    // fragments of this warp's rows (zeros in warps without a query), V the transposed operand
+    // (keys by dims, dims contiguous), 2048 bytes (16 keys) per step. Issued, not waited for.
+    auto issue_late_pv = [&] {
+        const unsigned char* v_buf = v_sw + v_late * k_buf_bytes;
+#pragma unroll
+        for (int ks = 0; ks < k_chunk / 16; ++ks)
+            wgmma_pv<T, D>(st.o, p_late[ks],
+                           wgmma_descriptor_mn(v_buf + ks * 16 * 128, k_chunk * 128));
+        wgmma_commit();
+    };
+#endif
+    // One chunk of keys at c0 (late: the previous chunk's P · V is still to be issued, beside
+    // this chunk's S).
+    auto chunk_step = [&](int c0, auto late_tag) {
+        [[maybe_unused]] constexpr bool late = decltype(late_tag)::value;
+        // One barrier per chunk: after it this chunk is in shared memory for every warp, and
+        // every warp is done with the buffers the next chunk goes to (K read in the previous
+        // step; V two steps back where P · V runs late, else in the previous step), which are
+        // then refilled while this one is multiplied. The next chunk's block table entries
+        // are read before the wait.
+        const bool more = c0 + k_chunk < end;
+        if (more) chunk_blocks(c0 + k_chunk, next_blk);
+        cp_async_wait<0>();
+#if ENCORE_ATTENTION_WGMMA
+        fence_shared_for_wgmma();  // this thread's copies and Q, for the tensor cores' reads
+#endif
+        __syncthreads();
+        if (more) load_chunk(buf ^ 1, (vbuf + 1) % k_v_buffers, c0 + k_chunk, next_blk);
+        // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
+        // g + 8 (2, 3) of this warp.
+        float s[k_chunk / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
+#if ENCORE_ATTENTION_WGMMA
+        if (group_active) {
+            // D / 16 k-steps in order: Q rows of this warpgroup and the chunk's keys, 16 dims
+            // (32 bytes) further into their 128-byte rows per step.
+            const unsigned char* k_buf = k_sw + buf * k_buf_bytes;
+            const unsigned char* q_rows = q_sw + (warp / 4) * 64 * 128;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk) {
+                const int half = kk * 16 / 64, at = (kk * 16 % 64) * int(sizeof(T));
+                wgmma_m64n64k16<T>(s, wgmma_descriptor(q_rows + half * k_rows * 128 + at),
+                                   wgmma_descriptor(k_buf + half * k_chunk * 128 + at));
+            }
+            wgmma_commit();
+#if ENCORE_ATTENTION_WGMMA_PV
+            if constexpr (late) {  // the previous chunk's P · V, then wait for S only
+                issue_late_pv();
+                wgmma_wait<1>();
+            } else {
+                wgmma_wait<0>();
+            }
+#else
+            wgmma_wait<0>();
+#endif
+            fence_accumulator(s);
+        }
+#endif
+        float alpha[2] = {1.0f, 1.0f};
+        if (warp_active) {
+#if !ENCORE_ATTENTION_WGMMA
+            // mma.sync: A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
+            // (lane / 16)) two k-steps at a time; B fragments of K: matrices (keys nt * 8..,
+            // dims kk * 16 + 8 * m) for m = 0..3 give b0, b1 of k-steps kk and kk + 1. Each
+            // s[nt] sums its k-steps in order.
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk += 2) {
+                uint32_t qa[4], qb[4];
+                ldmatrix_x4(qa, &q_s[warp * 16 + lane % 16][kk * 16 + (lane / 16) * 8]);
+                ldmatrix_x4(qb, &q_s[warp * 16 + lane % 16][(kk + 1) * 16 + (lane / 16) * 8]);
+#pragma unroll
+                for (int nt = 0; nt < k_chunk / 8; ++nt) {
+                    uint32_t b[4];
+                    ldmatrix_x4(b,
+                                &k_s[buf * k_chunk + nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
+                    Mma<T>::run(s[nt], qa, b[0], b[1]);
+                    Mma<T>::run(s[nt], qb, b[2], b[3]);
+                }
+            }
+
+#endif
+
+            // Online softmax (the four threads of a quad share a row): the row's max of the raw
+            // scores it sees, then weights 2^(s * scale2 - m). Keys past a row's position are
+            // masked only in chunks that reach past the warp's lowest position.
+            const bool masked = c0 + k_chunk - 1 > warp_min_pos;
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                float cmax = -INFINITY;
+                if (masked) {
+#pragma unroll
+                    for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            float& v = s[nt][2 * i + e];
+                            v = c0 + nt * 8 + 2 * t4 + e <= qpos[i] ? v : -INFINITY;
+                            cmax = fmaxf(cmax, v);
+                        }
+                } else {
+#pragma unroll
+                    for (int nt = 0; nt < k_chunk / 8; ++nt)
+                        cmax = fmaxf(cmax, fmaxf(s[nt][2 * i], s[nt][2 * i + 1]));
+                }
+                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
+                cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
+                const float m_new = fmaxf(st.m[i], __fmul_rn(cmax, scale2));
+                // Nothing visible yet (masked chunks only): the row stays as it is (alpha 1,
+                // weights 0); otherwise masked keys (-inf) get 2^-inf = 0.
+                const bool none = m_new == -INFINITY;
+                const float neg_m = none ? 0.0f : -m_new;
+                float psum = 0.0f;
+#pragma unroll
+                for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        float& v = s[nt][2 * i + e];
+                        v = fast_exp2(__fmaf_rn(v, scale2, neg_m));
+                        psum = __fadd_rn(psum, v);
+                    }
+                psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 1));
+                psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 2));
+                alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(st.m[i], m_new));  // m = -inf: 0
+                st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
+                st.m[i] = m_new;
+            }
+
+#if !ENCORE_ATTENTION_WGMMA_PV
+            rescale_outputs(alpha);
+            // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
+#pragma unroll
+            for (int ks = 0; ks < k_chunk / 16; ++ks) {
+                uint32_t a[4];
+                p_fragment<T>(s, ks, a);
+                // Transposed matrices (keys ks * 16 + 8 * (m % 2).., dims dt * 8 + 8 * (m / 2))
+                // give b0, b1 of column groups dt and dt + 1.
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt += 2) {
+                    uint32_t b[4];
+                    ldmatrix_x4_trans(b, &v_s[vbuf * k_chunk + ks * 16 + (lane / 8 % 2) * 8 +
+                                              lane % 8][dt * 8 + (lane / 16) * 8]);
+                    Mma<T>::run(st.o[dt], a, b[0], b[1]);
+                    Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
+                }
+            }
+#endif
+        }
+#if ENCORE_ATTENTION_WGMMA_PV
+        if (group_active) {
+            if constexpr (late) {  // the previous chunk's P · V is in: rescale, then this one's
+                wgmma_wait<0>();
+                fence_accumulator(st.o);
+            }
+            if (warp_active) rescale_outputs(alpha);
+#pragma unroll
+            for (int ks = 0; ks < k_chunk / 16; ++ks) p_fragment<T>(s, ks, p_late[ks]);
+            v_late = vbuf;
+        }
+#endif
+        buf ^= 1;
+        vbuf = (vbuf + 1) % k_v_buffers;
+    };
     // Splits in order, each from a fresh row state; chunks of a split in order.
     for (int split = first_split; split <= last_split; ++split) {
         const int split_end = min((split + 1) * k_attention_split, tile.max_pos + 1);
@@ -524,162 +738,18 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
         for (int dt = 0; dt < D / 8; ++dt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
-        for (int c0 = split * k_attention_split; c0 < split_end; c0 += k_chunk, buf ^= 1) {
-            // One barrier per chunk: after it this chunk is in shared memory for every warp, and
-            // every warp is done with the other buffer (read in the previous step), which is then
-            // refilled with the next chunk while this one is multiplied. The next chunk's block
-            // table entries are read before the wait.
-            const bool more = c0 + k_chunk < end;
-            if (more) chunk_blocks(c0 + k_chunk, next_blk);
-            cp_async_wait<0>();
-#if ENCORE_ATTENTION_WGMMA
-            fence_shared_for_wgmma();  // this thread's copies and Q, for the tensor cores' reads
-#endif
-            __syncthreads();
-            if (more) load_chunk(buf ^ 1, c0 + k_chunk, next_blk);
-            // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
-            // g + 8 (2, 3) of this warp.
-            float s[k_chunk / 8][4];
-#pragma unroll
-            for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
-#if ENCORE_ATTENTION_WGMMA
-            if (group_active) {
-                // D / 16 k-steps in order: Q rows of this warpgroup and the chunk's keys, 16 dims
-                // (32 bytes) further into their 128-byte rows per step.
-                const unsigned char* k_buf = k_sw + buf * k_buf_bytes;
-                const unsigned char* q_rows = q_sw + (warp / 4) * 64 * 128;
-                wgmma_fence();
-#pragma unroll
-                for (int kk = 0; kk < D / 16; ++kk) {
-                    const int half = kk * 16 / 64, at = (kk * 16 % 64) * int(sizeof(T));
-                    wgmma_m64n64k16<T>(s, wgmma_descriptor(q_rows + half * k_rows * 128 + at),
-                                       wgmma_descriptor(k_buf + half * k_chunk * 128 + at));
-                }
-                wgmma_commit();
-                wgmma_wait_all();
-            }
-#endif
-            if (warp_active) {
-#if !ENCORE_ATTENTION_WGMMA
-                // mma.sync: A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
-                // (lane / 16)) two k-steps at a time; B fragments of K: matrices (keys nt * 8..,
-                // dims kk * 16 + 8 * m) for m = 0..3 give b0, b1 of k-steps kk and kk + 1. Each
-                // s[nt] sums its k-steps in order.
-#pragma unroll
-                for (int kk = 0; kk < D / 16; kk += 2) {
-                    uint32_t qa[4], qb[4];
-                    ldmatrix_x4(qa, &q_s[warp * 16 + lane % 16][kk * 16 + (lane / 16) * 8]);
-                    ldmatrix_x4(qb, &q_s[warp * 16 + lane % 16][(kk + 1) * 16 + (lane / 16) * 8]);
-#pragma unroll
-                    for (int nt = 0; nt < k_chunk / 8; ++nt) {
-                        uint32_t b[4];
-                        ldmatrix_x4(
-                            b, &k_s[buf * k_chunk + nt * 8 + lane % 8][kk * 16 + (lane / 8) * 8]);
-                        Mma<T>::run(s[nt], qa, b[0], b[1]);
-                        Mma<T>::run(s[nt], qb, b[2], b[3]);
-                    }
-                }
-
-#endif
-
-                // Online softmax (the four threads of a quad share a row): the row's max of the raw
-                // scores it sees, then weights 2^(s * scale2 - m). Keys past a row's position are
-                // masked only in chunks that reach past the warp's lowest position.
-                float alpha[2];
-                const bool masked = c0 + k_chunk - 1 > warp_min_pos;
-#pragma unroll
-                for (int i = 0; i < 2; ++i) {
-                    float cmax = -INFINITY;
-                    if (masked) {
-#pragma unroll
-                        for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                            for (int e = 0; e < 2; ++e) {
-                                float& v = s[nt][2 * i + e];
-                                v = c0 + nt * 8 + 2 * t4 + e <= qpos[i] ? v : -INFINITY;
-                                cmax = fmaxf(cmax, v);
-                            }
-                    } else {
-#pragma unroll
-                        for (int nt = 0; nt < k_chunk / 8; ++nt)
-                            cmax = fmaxf(cmax, fmaxf(s[nt][2 * i], s[nt][2 * i + 1]));
-                    }
-                    cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
-                    cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
-                    const float m_new = fmaxf(st.m[i], __fmul_rn(cmax, scale2));
-                    // Nothing visible yet (masked chunks only): the row stays as it is (alpha 1,
-                    // weights 0); otherwise masked keys (-inf) get 2^-inf = 0.
-                    const bool none = m_new == -INFINITY;
-                    const float neg_m = none ? 0.0f : -m_new;
-                    float psum = 0.0f;
-#pragma unroll
-                    for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-                        for (int e = 0; e < 2; ++e) {
-                            float& v = s[nt][2 * i + e];
-                            v = fast_exp2(__fmaf_rn(v, scale2, neg_m));
-                            psum = __fadd_rn(psum, v);
-                        }
-                    psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 1));
-                    psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 2));
-                    alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(st.m[i], m_new));  // m = -inf: 0
-                    st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
-                    st.m[i] = m_new;
-                }
-                // Rescale the outputs where a row's max moved (a multiplication by 1 changes
-                // nothing, so skipping it when no row of the warp moved gives the same bits).
-                if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
-#pragma unroll
-                    for (int dt = 0; dt < D / 8; ++dt) {
-                        st.o[dt][0] = __fmul_rn(st.o[dt][0], alpha[0]);
-                        st.o[dt][1] = __fmul_rn(st.o[dt][1], alpha[0]);
-                        st.o[dt][2] = __fmul_rn(st.o[dt][2], alpha[1]);
-                        st.o[dt][3] = __fmul_rn(st.o[dt][3], alpha[1]);
-                    }
-                }
-
-#if !ENCORE_ATTENTION_WGMMA_PV
-                // O += P · V, 16 keys per step; P's C fragments are A fragments as they stand.
-#pragma unroll
-                for (int ks = 0; ks < k_chunk / 16; ++ks) {
-                    uint32_t a[4];
-                    p_fragment<T>(s, ks, a);
-                    // Transposed matrices (keys ks * 16 + 8 * (m % 2).., dims dt * 8 + 8 * (m / 2))
-                    // give b0, b1 of column groups dt and dt + 1.
-#pragma unroll
-                    for (int dt = 0; dt < D / 8; dt += 2) {
-                        uint32_t b[4];
-                        ldmatrix_x4_trans(b, &v_s[buf * k_chunk + ks * 16 + (lane / 8 % 2) * 8 +
-                                                  lane % 8][dt * 8 + (lane / 16) * 8]);
-                        Mma<T>::run(st.o[dt], a, b[0], b[1]);
-                        Mma<T>::run(st.o[dt + 1], a, b[2], b[3]);
-                    }
-                }
-#endif
-            }
+        const int split_begin = split * k_attention_split;
+        // The split's first chunk, then the others beside the P · V of the chunk before.
+        chunk_step(split_begin, std::false_type{});
+        for (int c0 = split_begin + k_chunk; c0 < split_end; c0 += k_chunk)
+            chunk_step(c0, std::bool_constant<bool(ENCORE_ATTENTION_WGMMA_PV)>{});
 #if ENCORE_ATTENTION_WGMMA_PV
-            if (group_active) {
-                // O += P · V by the warpgroup, 16 keys per step: P's C fragments are the A
-                // fragments of this warp's rows (zeros in warps without a query), V the
-                // transposed operand (keys by dims, dims contiguous), 2048 bytes (16 keys) per
-                // step.
-                uint32_t a[k_chunk / 16][4];
-#pragma unroll
-                for (int ks = 0; ks < k_chunk / 16; ++ks) p_fragment<T>(s, ks, a[ks]);
-                const unsigned char* v_buf = v_sw + buf * k_buf_bytes;
-                wgmma_fence();
-#pragma unroll
-                for (int ks = 0; ks < k_chunk / 16; ++ks)
-                    wgmma_pv<T, D>(st.o, a[ks],
-                                   wgmma_descriptor_mn(v_buf + ks * 16 * 128, k_chunk * 128));
-                wgmma_commit();
-                wgmma_wait_all();
-            }
+        // The split's last P · V (its V is in since that chunk's barrier).
+        wgmma_fence();
+        issue_late_pv();
+        wgmma_wait<0>();
+        fence_accumulator(st.o);
 #endif
-
-        }                   // the split's chunks
         if (warp_active) {  // the split ends
             if constexpr (Fused) {
 #pragma unroll

@@ -22,6 +22,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/pass_timeline.h"
 
 namespace encore {
 
@@ -158,9 +159,12 @@ class CudaBackend final : public Backend {
         check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
     }
     void to_host(void* host_dst, const void* src, size_t bytes) override {
+        timeline_.before_copy(stream_);
         check_cuda(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_),
                    "copy to the host");
+        timeline_.after_copy(stream_);
         check_cuda(cudaStreamSynchronize(stream_), "forward pass on the GPU");
+        timeline_.results_on_host();
     }
     void from_host(void* dst, const void* host_src, size_t bytes) override {
         x16_of_ = nullptr;
@@ -170,6 +174,7 @@ class CudaBackend final : public Backend {
     }
 
     void begin_batch(const BatchLayout& batch) override {
+        timeline_.begin_pass(stream_);
         // Staging memory of the previous batch may still be read by its copies.
         check_cuda(cudaEventSynchronize(staged_), "waiting for staged copies");
         staging_used_ = 0;
@@ -553,6 +558,7 @@ class CudaBackend final : public Backend {
     DeviceOptions options_;
     cudaStream_t stream_ = nullptr;
     cudaEvent_t staged_ = nullptr;
+    PassTimeline timeline_;  // ENCORE_CUDA_TIMELINE=1: where a pass's time goes
     std::unique_ptr<Gemm> gemm_;
     Staging staging_;
     std::vector<Staging> retired_;
