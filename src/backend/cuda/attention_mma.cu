@@ -249,11 +249,9 @@ __device__ __forceinline__ void fence_shared_for_wgmma() {
         "+f"(x[14][0]), "+f"(x[14][1]), "+f"(x[14][2]), "+f"(x[14][3]), "+f"(x[15][0]), \
         "+f"(x[15][1]), "+f"(x[15][2]), "+f"(x[15][3])
 
-// s = A · B + (accumulate ? s : 0) for a 64 x 64 tile, k = 16: A and B K-major in shared memory
-// (descriptors). Without accumulate, s's old values are not read (nothing to zero first).
+// s += A · B for a 64 x 64 tile, k = 16: A and B K-major in shared memory (descriptors).
 template <typename T>
-__device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint64_t a, uint64_t b,
-                                                int accumulate);
+__device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint64_t a, uint64_t b);
 
 #define ENCORE_WGMMA_M64N64K16(TYPE)                                                        \
     asm volatile(                                                                           \
@@ -264,18 +262,17 @@ __device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint
         "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, " \
         "%32, %33, p, 1, 1, 0, 0;\n}\n"                                                     \
         : ENCORE_F32_OUTS_32(s)                                                             \
-        : "l"(a), "l"(b), "r"(accumulate))
+        : "l"(a), "l"(b), "r"(1))
 
 template <>
 __device__ __forceinline__ void wgmma_m64n64k16<__nv_bfloat16>(float (&s)[k_chunk / 8][4],
-                                                               uint64_t a, uint64_t b,
-                                                               int accumulate) {
+                                                               uint64_t a, uint64_t b) {
     static_assert(k_chunk == 64);
     ENCORE_WGMMA_M64N64K16("bf16");
 }
 template <>
 __device__ __forceinline__ void wgmma_m64n64k16<__half>(float (&s)[k_chunk / 8][4], uint64_t a,
-                                                        uint64_t b, int accumulate) {
+                                                        uint64_t b) {
     ENCORE_WGMMA_M64N64K16("f16");
 }
 #undef ENCORE_WGMMA_M64N64K16
@@ -547,16 +544,6 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #else
     constexpr int k_v_buffers = 2;
 #endif
-#if ENCORE_ATTENTION_WGMMA
-    // The descriptors of this warpgroup's Q rows and of the first K (and V) buffer; every other
-    // operand lies a whole number of 16-byte units further, added to the address field (which
-    // cannot carry: shared addresses stay below 2^18).
-    const uint64_t q_desc = wgmma_descriptor(q_sw + (warp / 4) * 64 * 128);
-    const uint64_t k_desc = wgmma_descriptor(k_sw);
-#endif
-#if ENCORE_ATTENTION_WGMMA_PV
-    const uint64_t v_desc = wgmma_descriptor_mn(v_sw, k_chunk * 128);
-#endif
     // Rescales the outputs where a row's max moved (a multiplication by 1 changes nothing, so
     // skipping it when no row of the warp moved gives the same bits).
     auto rescale_outputs = [&](const float(&alpha)[2]) {
@@ -570,61 +557,29 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             }
         }
     };
-    // The row state (m, l, o) of split `split`, complete: combined into the rows' results
-    // (fused) or written for the combine kernel.
-    auto finish_split = [&](int split) {
-        if (!warp_active) return;
-        if constexpr (Fused) {
-#pragma unroll
-            for (int i = 0; i < 2; ++i) combined[i].add(natural(st.m[i]), st.l[i], st.o, i);
-        } else {
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                if (qpos[i] < 0) continue;
-                const int64_t slot = out_row[i] * max_splits + split;
-                if (t4 == 0) {
-                    ml[slot * 2] = natural(st.m[i]);
-                    ml[slot * 2 + 1] = st.l[i];
-                }
-#pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt)
-                    *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
-                        float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
-            }
-        }
-    };
-    auto clear_outputs = [&] {
-#pragma unroll
-        for (int dt = 0; dt < D / 8; ++dt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
-    };
-#pragma unroll
-    for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
-    clear_outputs();
 #if ENCORE_ATTENTION_WGMMA_PV
     // P · V of a chunk runs one step late, beside the next chunk's S = Q · Kᵀ, so that the tensor
     // cores multiply while the softmax of that S runs (FlashAttention-3's overlap within a
-    // warpgroup), across the splits too: the outputs see the same operations in the same order
-    // (rescaled by the chunk's alpha once the previous P · V is in, then the chunk's P · V added;
-    // a split's first chunk starts from zeros once the split before is finished). p_late holds
-    // the late chunk's P as A fragments, v_late its V buffer.
+    // warpgroup). The outputs see the same operations in the same order: rescaled by the chunk's
+    // alpha once the previous P · V is in, then the chunk's P · V added. p_late holds the late
+    // chunk's P as A fragments, v_late its V buffer.
     uint32_t p_late[k_chunk / 16][4];
     int v_late = 0;
     // O += P · V of the late chunk by the warpgroup, 16 keys per step: P's C fragments are the A
     // fragments of this warp's rows (zeros in warps without a query), V the transposed operand
     // (keys by dims, dims contiguous), 2048 bytes (16 keys) per step. Issued, not waited for.
     auto issue_late_pv = [&] {
+        const unsigned char* v_buf = v_sw + v_late * k_buf_bytes;
 #pragma unroll
         for (int ks = 0; ks < k_chunk / 16; ++ks)
             wgmma_pv<T, D>(st.o, p_late[ks],
-                           v_desc + uint64_t((v_late * k_buf_bytes + ks * 16 * 128) >> 4));
+                           wgmma_descriptor_mn(v_buf + ks * 16 * 128, k_chunk * 128));
         wgmma_commit();
     };
 #endif
-    // One chunk of keys at c0, the first of a split if new_split (late: the previous chunk's
-    // P · V is still to be issued, beside this chunk's S).
-    auto chunk_step = [&](int c0, bool new_split, auto late_tag) {
+    // One chunk of keys at c0 (late: the previous chunk's P · V is still to be issued, beside
+    // this chunk's S).
+    auto chunk_step = [&](int c0, auto late_tag) {
         [[maybe_unused]] constexpr bool late = decltype(late_tag)::value;
         // One barrier per chunk: after it this chunk is in shared memory for every warp, and
         // every warp is done with the buffers the next chunk goes to (K read in the previous
@@ -639,27 +594,25 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #endif
         __syncthreads();
         if (more) load_chunk(buf ^ 1, (vbuf + 1) % k_v_buffers, c0 + k_chunk, next_blk);
-        if constexpr (!late) {  // the split before is complete: finish it, start from zeros
-            if (new_split) {
-                finish_split(c0 / k_attention_split - 1);
-                clear_outputs();
-            }
-        }
         // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
         // g + 8 (2, 3) of this warp.
         float s[k_chunk / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < k_chunk / 8; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
 #if ENCORE_ATTENTION_WGMMA
         if (group_active) {
-            // D / 16 k-steps in order (the first one not reading s): Q rows of this warpgroup
-            // and the chunk's keys, 16 dims (32 bytes) further into their 128-byte rows per step.
+            // D / 16 k-steps in order: Q rows of this warpgroup and the chunk's keys, 16 dims
+            // (32 bytes) further into their 128-byte rows per step.
+            const unsigned char* k_buf = k_sw + buf * k_buf_bytes;
+            const unsigned char* q_rows = q_sw + (warp / 4) * 64 * 128;
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < D / 16; ++kk) {
                 const int half = kk * 16 / 64, at = (kk * 16 % 64) * int(sizeof(T));
-                wgmma_m64n64k16<T>(
-                    s, q_desc + uint64_t((half * k_rows * 128 + at) >> 4),
-                    k_desc + uint64_t((buf * k_buf_bytes + half * k_chunk * 128 + at) >> 4),
-                    kk > 0);
+                wgmma_m64n64k16<T>(s, wgmma_descriptor(q_rows + half * k_rows * 128 + at),
+                                   wgmma_descriptor(k_buf + half * k_chunk * 128 + at));
             }
             wgmma_commit();
 #if ENCORE_ATTENTION_WGMMA_PV
@@ -674,19 +627,8 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #endif
             fence_accumulator(s);
         }
-#else
-#pragma unroll
-        for (int nt = 0; nt < k_chunk / 8; ++nt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
 #endif
-        // The row state this chunk updates: the split's so far, or a fresh one.
-        float m_cur[2], l_cur[2], alpha[2] = {1.0f, 1.0f};
-#pragma unroll
-        for (int i = 0; i < 2; ++i) {
-            m_cur[i] = new_split ? -INFINITY : st.m[i];
-            l_cur[i] = new_split ? 0.0f : st.l[i];
-        }
+        float alpha[2] = {1.0f, 1.0f};
         if (warp_active) {
 #if !ENCORE_ATTENTION_WGMMA
             // mma.sync: A fragments of Q (rows warp * 16 + lane % 16, dims kk * 16 + 8 *
@@ -733,7 +675,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                 }
                 cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 1));
                 cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffffu, cmax, 2));
-                const float m_new = fmaxf(m_cur[i], __fmul_rn(cmax, scale2));
+                const float m_new = fmaxf(st.m[i], __fmul_rn(cmax, scale2));
                 // Nothing visible yet (masked chunks only): the row stays as it is (alpha 1,
                 // weights 0); otherwise masked keys (-inf) get 2^-inf = 0.
                 const bool none = m_new == -INFINITY;
@@ -749,9 +691,9 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                     }
                 psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 1));
                 psum = __fadd_rn(psum, __shfl_xor_sync(0xffffffffu, psum, 2));
-                alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(m_cur[i], m_new));  // m = -inf: 0
-                l_cur[i] = __fadd_rn(__fmul_rn(l_cur[i], alpha[i]), psum);
-                m_cur[i] = m_new;
+                alpha[i] = none ? 1.0f : fast_exp2(__fsub_rn(st.m[i], m_new));  // m = -inf: 0
+                st.l[i] = __fadd_rn(__fmul_rn(st.l[i], alpha[i]), psum);
+                st.m[i] = m_new;
             }
 
 #if !ENCORE_ATTENTION_WGMMA_PV
@@ -776,43 +718,61 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
         }
 #if ENCORE_ATTENTION_WGMMA_PV
         if (group_active) {
-            // The previous chunk's P · V is in: this chunk's P takes its registers, then the
-            // split before is finished if it ended there (this chunk starts from zeros), or the
-            // outputs are rescaled.
-            if constexpr (late) {
+            if constexpr (late) {  // the previous chunk's P · V is in: rescale, then this one's
                 wgmma_wait<0>();
                 fence_accumulator(st.o);
             }
+            if (warp_active) rescale_outputs(alpha);
 #pragma unroll
             for (int ks = 0; ks < k_chunk / 16; ++ks) p_fragment<T>(s, ks, p_late[ks]);
             v_late = vbuf;
-            if (late && new_split) {
-                finish_split(c0 / k_attention_split - 1);
-                clear_outputs();
-            } else if (warp_active) {
-                rescale_outputs(alpha);
-            }
         }
 #endif
-#pragma unroll
-        for (int i = 0; i < 2; ++i) st.m[i] = m_cur[i], st.l[i] = l_cur[i];
         buf ^= 1;
         vbuf = (vbuf + 1) % k_v_buffers;
     };
-    // The chunks of [begin, end) in order: every split of the tile (fused) or one. The first
-    // chunk, then the others beside the P · V of the chunk before.
-    chunk_step(begin, false, std::false_type{});
-    for (int c0 = begin + k_chunk; c0 < end; c0 += k_chunk)
-        chunk_step(c0, c0 % k_attention_split == 0,
-                   std::bool_constant<bool(ENCORE_ATTENTION_WGMMA_PV)>{});
+    // Splits in order, each from a fresh row state; chunks of a split in order.
+    for (int split = first_split; split <= last_split; ++split) {
+        const int split_end = min((split + 1) * k_attention_split, tile.max_pos + 1);
+#pragma unroll
+        for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
+        const int split_begin = split * k_attention_split;
+        // The split's first chunk, then the others beside the P · V of the chunk before.
+        chunk_step(split_begin, std::false_type{});
+        for (int c0 = split_begin + k_chunk; c0 < split_end; c0 += k_chunk)
+            chunk_step(c0, std::bool_constant<bool(ENCORE_ATTENTION_WGMMA_PV)>{});
 #if ENCORE_ATTENTION_WGMMA_PV
-    // The last P · V (its V is in since that chunk's barrier).
-    wgmma_fence();
-    issue_late_pv();
-    wgmma_wait<0>();
-    fence_accumulator(st.o);
+        // The split's last P · V (its V is in since that chunk's barrier).
+        wgmma_fence();
+        issue_late_pv();
+        wgmma_wait<0>();
+        fence_accumulator(st.o);
 #endif
-    finish_split((end - 1) / k_attention_split);
+        if (warp_active) {  // the split ends
+            if constexpr (Fused) {
+#pragma unroll
+                for (int i = 0; i < 2; ++i) combined[i].add(natural(st.m[i]), st.l[i], st.o, i);
+            } else {
+#pragma unroll
+                for (int i = 0; i < 2; ++i) {
+                    if (qpos[i] < 0) continue;
+                    const int64_t slot = out_row[i] * max_splits + split;
+                    if (t4 == 0) {
+                        ml[slot * 2] = natural(st.m[i]);
+                        ml[slot * 2 + 1] = st.l[i];
+                    }
+#pragma unroll
+                    for (int dt = 0; dt < D / 8; ++dt)
+                        *reinterpret_cast<float2*>(part + slot * D + dt * 8 + 2 * t4) =
+                            float2{st.o[dt][2 * i], st.o[dt][2 * i + 1]};
+                }
+            }
+        }
+    }  // splits
     if constexpr (Fused) {
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
