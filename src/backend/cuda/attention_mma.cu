@@ -63,7 +63,7 @@ namespace encore::cuda {
 
 namespace {
 
-constexpr int k_warps = 4;
+constexpr int k_warps = 8;
 constexpr int k_rows = 16 * k_warps;  // query rows per block (k_attention_mma_rows)
 static_assert(k_rows == k_attention_mma_rows);
 constexpr int k_chunk = 64;  // keys per step
@@ -789,7 +789,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 // The fused variant of head_dim 128 needs more registers than Ampere's compiler keeps it in (it
 // spills there): it is built for Hopper only, and attention_fused() says no on older GPUs.
 template <typename T, int D, bool Fused>
-__global__ void __launch_bounds__(k_warps * 32, 2)
+__global__ void __launch_bounds__(k_warps * 32, 1)
     attention_mma_kernel(const float* __restrict__ q, int n_heads, KvDeviceView kv,
                          BatchDevice batch, const AttentionTile* __restrict__ tiles,
                          AttentionPlan plan, int max_splits, float scale, float* __restrict__ ml,

@@ -101,7 +101,7 @@ struct AttentionPlan {
     int head_chunks = 1;      // blocks per (tile, KV head)
 };
 // Query rows of a block of the tensor-core kernel (attention_mma.cu).
-constexpr int k_attention_mma_rows = 64;
+constexpr int k_attention_mma_rows = 128;
 AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim, DType kv_type);
 
 // Scratch floats attention needs: partial results of every split.
