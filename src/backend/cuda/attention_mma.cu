@@ -177,11 +177,11 @@ __host__ __device__ constexpr int swizzled_offset(int r, int c) {
 }
 
 // Shared memory of the wgmma layout: K [2 buffers][D / 64][k_chunk][64] and Q [D / 64][k_rows][64]
-// swizzled, then V: four buffers [D / 64][k_chunk][64] swizzled (P · V on wgmma reads a chunk's V
-// one step after its K, and the second warpgroup runs half a step behind the first, so up to four
-// chunks of V are live), or two [k_chunk][D + k_pad] as for mma.sync; plus 1024 bytes to align
-// the base. The host cannot tell which the device code was built with and asks for the larger.
-constexpr int k_v_buffers_wgmma = 4;
+// swizzled, then V: three buffers [D / 64][k_chunk][64] swizzled (P · V on wgmma reads a chunk's V
+// one step after its K, so three chunks of V are live: read, loaded, loading), or two
+// [k_chunk][D + k_pad] as for mma.sync; plus 1024 bytes to align the base. The host cannot tell
+// which the device code was built with and asks for the larger.
+constexpr int k_v_buffers_wgmma = 3;
 template <typename T, int D>
 constexpr int smem_bytes_wgmma() {
     return 2 * k_chunk * D * int(sizeof(T)) + k_rows * D * int(sizeof(T)) +
@@ -249,11 +249,9 @@ __device__ __forceinline__ void fence_shared_for_wgmma() {
         "+f"(x[14][0]), "+f"(x[14][1]), "+f"(x[14][2]), "+f"(x[14][3]), "+f"(x[15][0]), \
         "+f"(x[15][1]), "+f"(x[15][2]), "+f"(x[15][3])
 
-// s = A · B + (accumulate ? s : 0) for a 64 x 64 tile, k = 16: A and B K-major in shared memory
-// (descriptors). Without accumulate, s's old values are not read (nothing to zero first).
+// s += A · B for a 64 x 64 tile, k = 16: A and B K-major in shared memory (descriptors).
 template <typename T>
-__device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint64_t a, uint64_t b,
-                                                int accumulate);
+__device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint64_t a, uint64_t b);
 
 #define ENCORE_WGMMA_M64N64K16(TYPE)                                                        \
     asm volatile(                                                                           \
@@ -264,18 +262,17 @@ __device__ __forceinline__ void wgmma_m64n64k16(float (&s)[k_chunk / 8][4], uint
         "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, " \
         "%32, %33, p, 1, 1, 0, 0;\n}\n"                                                     \
         : ENCORE_F32_OUTS_32(s)                                                             \
-        : "l"(a), "l"(b), "r"(accumulate))
+        : "l"(a), "l"(b), "r"(1))
 
 template <>
 __device__ __forceinline__ void wgmma_m64n64k16<__nv_bfloat16>(float (&s)[k_chunk / 8][4],
-                                                               uint64_t a, uint64_t b,
-                                                               int accumulate) {
+                                                               uint64_t a, uint64_t b) {
     static_assert(k_chunk == 64);
     ENCORE_WGMMA_M64N64K16("bf16");
 }
 template <>
 __device__ __forceinline__ void wgmma_m64n64k16<__half>(float (&s)[k_chunk / 8][4], uint64_t a,
-                                                        uint64_t b, int accumulate) {
+                                                        uint64_t b) {
     ENCORE_WGMMA_M64N64K16("f16");
 }
 #undef ENCORE_WGMMA_M64N64K16
@@ -540,13 +537,6 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     chunk_blocks(begin, next_blk);
     load_chunk(0, 0, begin, next_blk);
     SplitState<D> st;
-#if ENCORE_ATTENTION_WGMMA
-    const uint64_t q_desc = wgmma_descriptor(q_sw + (warp / 4) * 64 * 128);
-    const uint64_t k_desc = wgmma_descriptor(k_sw);
-#endif
-#if ENCORE_ATTENTION_WGMMA_PV
-    const uint64_t v_desc = wgmma_descriptor_mn(v_sw, k_chunk * 128);
-#endif
     int buf = 0;   // the chunk's K buffer, and its V buffer where V has two
     int vbuf = 0;  // the chunk's V buffer
 #if ENCORE_ATTENTION_WGMMA_PV
@@ -579,70 +569,50 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     // fragments of this warp's rows (zeros in warps without a query), V the transposed operand
     // (keys by dims, dims contiguous), 2048 bytes (16 keys) per step. Issued, not waited for.
     auto issue_late_pv = [&] {
+        const unsigned char* v_buf = v_sw + v_late * k_buf_bytes;
 #pragma unroll
         for (int ks = 0; ks < k_chunk / 16; ++ks)
             wgmma_pv<T, D>(st.o, p_late[ks],
-                           v_desc + uint64_t((v_late * k_buf_bytes + ks * 16 * 128) >> 4));
+                           wgmma_descriptor_mn(v_buf + ks * 16 * 128, k_chunk * 128));
         wgmma_commit();
     };
-#endif
-    // One barrier per chunk (c_ready): after it that chunk is in shared memory for every warp,
-    // and every warp is done with the buffers of the chunk after it (K read two chunks back; V
-    // four chunks back where P · V runs late and the warpgroups take turns, else two), whose
-    // copies then start. Its block table entries are read before the wait. A named barrier: the
-    // warpgroups may reach it at different places of their chunk (below).
-    auto make_ready = [&](int c_ready) {
-        const int c_next = c_ready + k_chunk;
-        const bool more = c_next < end;
-        if (more) chunk_blocks(c_next, next_blk);
-        cp_async_wait<0>();
-#if ENCORE_ATTENTION_WGMMA
-        fence_shared_for_wgmma();  // this thread's copies and Q, for the tensor cores' reads
-#endif
-        asm volatile("bar.sync 1, %0;\n" ::"n"(k_warps * 32) : "memory");
-        if (more) {
-            const int index = (c_next - begin) / k_chunk;
-            load_chunk(index & 1, index % k_v_buffers, c_next, next_blk);
-        }
-    };
-#if ENCORE_ATTENTION_WGMMA_PV
-    // The warpgroups take turns on the tensor cores (FlashAttention-3's ping-pong): the first
-    // passes chunk c's barrier before it multiplies chunk c, the second as soon as its S of chunk
-    // c - 1 is in, so the second's softmax runs while the first multiplies, and the other way
-    // round. The same barriers in the same number, the same loads: the same bits.
-    const bool leader = warp < 4;
-    if (!leader) make_ready(begin);
 #endif
     // One chunk of keys at c0 (late: the previous chunk's P · V is still to be issued, beside
     // this chunk's S).
     auto chunk_step = [&](int c0, auto late_tag) {
         [[maybe_unused]] constexpr bool late = decltype(late_tag)::value;
-#if ENCORE_ATTENTION_WGMMA_PV
-        if (leader) make_ready(c0);
-#else
-        make_ready(c0);
+        // One barrier per chunk: after it this chunk is in shared memory for every warp, and
+        // every warp is done with the buffers the next chunk goes to (K read in the previous
+        // step; V two steps back where P · V runs late, else in the previous step), which are
+        // then refilled while this one is multiplied. The next chunk's block table entries
+        // are read before the wait.
+        const bool more = c0 + k_chunk < end;
+        if (more) chunk_blocks(c0 + k_chunk, next_blk);
+        cp_async_wait<0>();
+#if ENCORE_ATTENTION_WGMMA
+        fence_shared_for_wgmma();  // this thread's copies and Q, for the tensor cores' reads
 #endif
+        __syncthreads();
+        if (more) load_chunk(buf ^ 1, (vbuf + 1) % k_v_buffers, c0 + k_chunk, next_blk);
         // S = Q · Kᵀ: s[nt] holds keys nt * 8 + 2 * t4 + {0, 1} of rows g (0, 1) and
         // g + 8 (2, 3) of this warp.
         float s[k_chunk / 8][4];
-#if !ENCORE_ATTENTION_WGMMA
 #pragma unroll
         for (int nt = 0; nt < k_chunk / 8; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
-#endif
 #if ENCORE_ATTENTION_WGMMA
         if (group_active) {
             // D / 16 k-steps in order: Q rows of this warpgroup and the chunk's keys, 16 dims
             // (32 bytes) further into their 128-byte rows per step.
+            const unsigned char* k_buf = k_sw + buf * k_buf_bytes;
+            const unsigned char* q_rows = q_sw + (warp / 4) * 64 * 128;
             wgmma_fence();
 #pragma unroll
             for (int kk = 0; kk < D / 16; ++kk) {
                 const int half = kk * 16 / 64, at = (kk * 16 % 64) * int(sizeof(T));
-                wgmma_m64n64k16<T>(
-                    s, q_desc + uint64_t((half * k_rows * 128 + at) >> 4),
-                    k_desc + uint64_t((buf * k_buf_bytes + half * k_chunk * 128 + at) >> 4),
-                    kk > 0);
+                wgmma_m64n64k16<T>(s, wgmma_descriptor(q_rows + half * k_rows * 128 + at),
+                                   wgmma_descriptor(k_buf + half * k_chunk * 128 + at));
             }
             wgmma_commit();
 #if ENCORE_ATTENTION_WGMMA_PV
@@ -657,9 +627,6 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
 #endif
             fence_accumulator(s);
         }
-#endif
-#if ENCORE_ATTENTION_WGMMA_PV
-        if (!leader && c0 + k_chunk < end) make_ready(c0 + k_chunk);
 #endif
         float alpha[2] = {1.0f, 1.0f};
         if (warp_active) {
