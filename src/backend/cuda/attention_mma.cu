@@ -127,14 +127,9 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 
 // Asynchronous 16-byte copies global -> shared (cp.async, sm_80+): the next chunk of K/V loads
 // while the current one is multiplied.
-// Where `copy` is false it writes zeros instead and reads nothing (a source size of 0).
-__device__ __forceinline__ void cp_async16_or_zeros(uint32_t smem, const void* gmem, bool copy) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem), "l"(gmem),
-                 "r"(copy ? 16 : 0)
-                 : "memory");
-}
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-    return uint32_t(__cvta_generic_to_shared(p));
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    const uint32_t a = uint32_t(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(a), "l"(gmem) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() {
     asm volatile("cp.async.commit_group;\n" ::: "memory");
@@ -493,9 +488,9 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     const bool group_active = warp_busy[group_first] || warp_busy[group_first + 1] ||
                               warp_busy[group_first + 2] || warp_busy[group_first + 3];
 #endif
-    // K and V rows of the chunk at c0 into buffers buf and vbuf, 16 bytes (8 elements) per copy;
-    // keys past the tile's last position are zeros (their weights are exact zeros). A thread copies
-    // the same 16 bytes of rows threadIdx.x / (D / 8) + k * (256 / (D / 8)).
+    // K and V rows of the chunk at c0 into buffer buf, 16 bytes (8 elements) per copy; keys past
+    // the tile's last position are zeros (their weights are exact zeros). A thread copies the
+    // same 16 bytes of rows threadIdx.x / (D / 8) + k * (256 / (D / 8)).
     constexpr int k_row_pieces = D / 8;
     constexpr int k_rows_per_pass = k_warps * 32 / k_row_pieces;
     const int piece_col = (int(threadIdx.x) % k_row_pieces) * 8;
@@ -510,36 +505,31 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
             blk[pass] = p <= tile.max_pos ? table[block_of(p)] : -1;
         }
     };
-    // This thread's piece of K row r of pool block b lies at k_piece + b * block_stride + r * D
-    // elements, V's v_offset further; its destinations in a buffer lie a fixed step apart per
-    // pass (rows_per_pass rows, the same row % 8 in the swizzled layout).
-    const T* const k_piece = pool + kv.instance_offset + int64_t(kvh) * bs * D + piece_col;
-#if ENCORE_ATTENTION_WGMMA
-    const uint32_t k_dst = shared_address(k_sw) + swizzled_offset<k_chunk>(piece_row, piece_col);
-    constexpr uint32_t k_dst_pass = k_rows_per_pass * 128, k_dst_buf = k_buf_bytes;
-#else
-    const uint32_t k_dst = shared_address(&k_s[piece_row][piece_col]);
-    constexpr uint32_t k_dst_pass = k_rows_per_pass * sizeof(Row),
-                       k_dst_buf = k_chunk * sizeof(Row);
-#endif
-#if ENCORE_ATTENTION_WGMMA_PV
-    const uint32_t v_dst = shared_address(v_sw) + swizzled_offset<k_chunk>(piece_row, piece_col);
-    constexpr uint32_t v_dst_pass = k_rows_per_pass * 128, v_dst_buf = k_buf_bytes;
-#else
-    const uint32_t v_dst = shared_address(&v_s[piece_row][piece_col]);
-    constexpr uint32_t v_dst_pass = k_rows_per_pass * sizeof(Row),
-                       v_dst_buf = k_chunk * sizeof(Row);
-#endif
     auto load_chunk = [&](int buf, int vbuf, int c0, const int32_t(&blk)[k_passes]) {
 #pragma unroll
         for (int pass = 0; pass < k_passes; ++pass) {
             const int j = piece_row + pass * k_rows_per_pass;
-            const bool copy = blk[pass] >= 0;
-            const T* k_at =
-                k_piece + int64_t(copy ? blk[pass] : 0) * kv.block_stride + in_block(c0 + j) * D;
-            cp_async16_or_zeros(k_dst + buf * k_dst_buf + pass * k_dst_pass, k_at, copy);
-            cp_async16_or_zeros(v_dst + vbuf * v_dst_buf + pass * v_dst_pass, k_at + v_offset,
-                                copy);
+#if ENCORE_ATTENTION_WGMMA
+            T* kd = reinterpret_cast<T*>(k_sw + buf * k_buf_bytes +
+                                         swizzled_offset<k_chunk>(j, piece_col));
+#else
+            T* kd = &k_s[buf * k_chunk + j][piece_col];
+#endif
+#if ENCORE_ATTENTION_WGMMA_PV
+            T* vd = reinterpret_cast<T*>(v_sw + vbuf * k_buf_bytes +
+                                         swizzled_offset<k_chunk>(j, piece_col));
+#else
+            T* vd = &v_s[vbuf * k_chunk + j][piece_col];
+#endif
+            if (blk[pass] >= 0) {
+                const int64_t at = int64_t(blk[pass]) * kv.block_stride + kv.instance_offset +
+                                   (int64_t(kvh) * bs + in_block(c0 + j)) * D + piece_col;
+                cp_async16(kd, pool + at);
+                cp_async16(vd, pool + at + v_offset);
+            } else {
+                *reinterpret_cast<uint4*>(kd) = make_uint4(0, 0, 0, 0);
+                *reinterpret_cast<uint4*>(vd) = make_uint4(0, 0, 0, 0);
+            }
         }
         cp_async_commit();
     };
