@@ -81,46 +81,34 @@ class WeightCache {
     std::unordered_map<const void*, Entry> entries_;
 };
 
-// A growable device array (contents not kept when it grows).
-template <typename T>
-struct DeviceArray {
+// A growable array of device memory or of pinned host memory (contents not kept when it grows).
+enum class Memory { device, pinned_host };
+template <typename T, Memory Where = Memory::device>
+struct GrowableArray {
     T* ptr = nullptr;
     size_t capacity = 0;
     T* get(size_t n) {
         if (n > capacity) {
-            if (ptr) cudaFree(ptr);
-            ptr = nullptr;
-            capacity = 0;
-            check_cuda(
-                cudaMalloc(reinterpret_cast<void**>(&ptr), std::max<size_t>(n, 1) * sizeof(T)),
-                "scratch");
+            release();
+            void* p = nullptr;
+            const size_t bytes = std::max<size_t>(n, 1) * sizeof(T);
+            check_cuda(Where == Memory::device ? cudaMalloc(&p, bytes) : cudaMallocHost(&p, bytes),
+                       Where == Memory::device ? "scratch" : "pinned host memory");
+            ptr = static_cast<T*>(p);
             capacity = n;
         }
         return ptr;
     }
-    ~DeviceArray() {
-        if (ptr) cudaFree(ptr);
+    void release() {
+        if (ptr) Where == Memory::device ? cudaFree(ptr) : cudaFreeHost(ptr);
+        ptr = nullptr;
+        capacity = 0;
     }
+    ~GrowableArray() { release(); }
 };
-
-// A growable pinned host array (contents not kept when it grows).
-struct PinnedArray {
-    uint8_t* ptr = nullptr;
-    size_t capacity = 0;
-    uint8_t* get(size_t n) {
-        if (n > capacity) {
-            if (ptr) cudaFreeHost(ptr);
-            ptr = nullptr;
-            capacity = 0;
-            check_cuda(cudaMallocHost(reinterpret_cast<void**>(&ptr), n), "pinned host memory");
-            capacity = n;
-        }
-        return ptr;
-    }
-    ~PinnedArray() {
-        if (ptr) cudaFreeHost(ptr);
-    }
-};
+template <typename T>
+using DeviceArray = GrowableArray<T, Memory::device>;
+using PinnedArray = GrowableArray<uint8_t, Memory::pinned_host>;
 
 class CudaBackend final : public Backend {
   public:
