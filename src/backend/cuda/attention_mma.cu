@@ -722,8 +722,7 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
                 wgmma_wait<0>();
                 fence_accumulator(st.o);
             }
-            // A split's first chunk finds the outputs at +0, which any alpha keeps at +0.
-            if (late && warp_active) rescale_outputs(alpha);
+            if (warp_active) rescale_outputs(alpha);
 #pragma unroll
             for (int ks = 0; ks < k_chunk / 16; ++ks) p_fragment<T>(s, ks, p_late[ks]);
             v_late = vbuf;
