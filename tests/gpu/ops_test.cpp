@@ -223,49 +223,62 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
 }
 
 // Weights of one shape next to each other in matmuls() (k and v, gate and up) run as one strided
-// batch of two GEMMs: the bits of separate calls, here at the layer shapes of Llama-3-8B, whose
-// GEMMs are cuBLASLt's large-tile kernels (the test above covers small shapes and the GEMV).
-TEST_F(CudaOps, PairedGemmsEqualSeparateMatmulsBitwise) {
+// batch of two GEMMs, here at the layer shapes of Llama-3-8B, whose GEMMs are cuBLASLt's
+// large-tile kernels (the test above covers small shapes and the GEMV). Deterministic: the
+// single product's algorithm, so the bits of separate calls. By default the batch's own
+// algorithm: the values of separate calls up to the order of their sums (1e-5 of the largest).
+TEST_F(CudaOps, PairedGemmsEqualSeparateMatmuls) {
     struct Case {
         int64_t m, k, n;
     };
-    for (const Case c : {Case{1024, 4096, 512}, Case{1024, 4096, 300}, Case{14336, 4096, 96}}) {
-        SCOPED_TRACE(c.m);
-        SCOPED_TRACE(c.n);
-        const auto w0 = random_weights(rng, DType::bf16, c.m, c.k);
-        const auto w1 = random_weights(rng, DType::bf16, c.m, c.k);
-        const auto bias = random_weights(rng, DType::f32, 1, c.m);
-        const auto x = random_floats(rng, c.n * c.k);
-        float* xd = up(x);
-        const size_t count = size_t(c.n * c.m);
-        float* z0 = device_floats(count);
-        float* z1 = device_floats(count);
-        cuda->matmul(xd, c.n, w0.view, nullptr, z0);
-        cuda->matmul(xd, c.n, w1.view, &bias.view, z1);
-        const auto want0 = down(z0, count), want1 = down(z1, count);
-        // Outputs one after the other in both orders: whichever weight lies first in memory,
-        // one of the two runs has both strides positive and takes the batch.
-        float* y = device_floats(2 * count);
-        for (const bool swapped : {false, true}) {
-            SCOPED_TRACE(swapped);
-            float* y0 = swapped ? y + count : y;
-            float* y1 = swapped ? y : y + count;
-            const Backend::MatmulOut pair[] = {{&w0.view, nullptr, y0}, {&w1.view, &bias.view, y1}};
-            cuda->matmuls(xd, c.n, pair);
-            EXPECT_EQ(down(y0, count), want0);
-            EXPECT_EQ(down(y1, count), want1);
+    for (const bool deterministic : {true, false}) {
+        SCOPED_TRACE(deterministic ? "deterministic" : "default");
+        cuda = make_cuda_backend({0, deterministic});
+        auto expect_same = [&](const std::vector<float>& got, const std::vector<float>& want) {
+            if (deterministic)
+                EXPECT_EQ(got, want);
+            else
+                EXPECT_LE(max_rel_error(got, want), 1e-5);
+        };
+        for (const Case c : {Case{1024, 4096, 512}, Case{1024, 4096, 300}, Case{14336, 4096, 96}}) {
+            SCOPED_TRACE(c.m);
+            SCOPED_TRACE(c.n);
+            const auto w0 = random_weights(rng, DType::bf16, c.m, c.k);
+            const auto w1 = random_weights(rng, DType::bf16, c.m, c.k);
+            const auto bias = random_weights(rng, DType::f32, 1, c.m);
+            const auto x = random_floats(rng, c.n * c.k);
+            float* xd = up(x);
+            const size_t count = size_t(c.n * c.m);
+            float* z0 = device_floats(count);
+            float* z1 = device_floats(count);
+            cuda->matmul(xd, c.n, w0.view, nullptr, z0);
+            cuda->matmul(xd, c.n, w1.view, &bias.view, z1);
+            const auto want0 = down(z0, count), want1 = down(z1, count);
+            // Outputs one after the other in both orders: whichever weight lies first in memory,
+            // one of the two runs has both strides positive and takes the batch.
+            float* y = device_floats(2 * count);
+            for (const bool swapped : {false, true}) {
+                SCOPED_TRACE(swapped);
+                float* y0 = swapped ? y + count : y;
+                float* y1 = swapped ? y : y + count;
+                const Backend::MatmulOut pair[] = {{&w0.view, nullptr, y0},
+                                                   {&w1.view, &bias.view, y1}};
+                cuda->matmuls(xd, c.n, pair);
+                expect_same(down(y0, count), want0);
+                expect_same(down(y1, count), want1);
+            }
+            // Another pair of the same shape lies at another distance in memory (as every
+            // layer's weights do): the batch layouts of the shape take this call's strides.
+            const auto w2 = random_weights(rng, DType::bf16, c.m, c.k);
+            float* z2 = device_floats(count);
+            cuda->matmul(xd, c.n, w2.view, nullptr, z2);
+            const auto want2 = down(z2, count);
+            const Backend::MatmulOut far_pair[] = {{&w0.view, nullptr, y},
+                                                   {&w2.view, nullptr, y + count}};
+            cuda->matmuls(xd, c.n, far_pair);
+            expect_same(down(y, count), want0);
+            expect_same(down(y + count, count), want2);
         }
-        // Another pair of the same shape lies at another distance in memory (as every layer's
-        // weights do): the batch layouts of the shape take this call's strides.
-        const auto w2 = random_weights(rng, DType::bf16, c.m, c.k);
-        float* z2 = device_floats(count);
-        cuda->matmul(xd, c.n, w2.view, nullptr, z2);
-        const auto want2 = down(z2, count);
-        const Backend::MatmulOut far_pair[] = {{&w0.view, nullptr, y},
-                                               {&w2.view, nullptr, y + count}};
-        cuda->matmuls(xd, c.n, far_pair);
-        EXPECT_EQ(down(y, count), want0);
-        EXPECT_EQ(down(y + count, count), want2);
     }
 }
 
@@ -354,33 +367,45 @@ TEST_F(CudaOps, OutputsForMatmulsAreWrittenAsTheirSixteenBitCopyOnly) {
 }
 
 // swiglu at a prefill's rows runs gate and up as one batch into its scratch, lower weight into
-// the lower buffer: the bits of separate matmul calls and silu_mul, whichever order the scratch
-// buffers lie in (Llama-3-8B's shape, cuBLASLt's large-tile kernels).
-TEST_F(CudaOps, SwigluOfPrefillRowsEqualsSeparateMatmulsBitwise) {
+// the lower buffer, whichever order the scratch buffers lie in (Llama-3-8B's shape, cuBLASLt's
+// large-tile kernels): deterministic, the bits of separate matmul calls and silu_mul; by default
+// (the batch's own algorithm) their values up to the order of the sums (1e-5 of the largest).
+TEST_F(CudaOps, SwigluOfPrefillRowsEqualsSeparateMatmuls) {
     const int64_t f = 14336, k = 4096;
     const auto wg = random_weights(rng, DType::bf16, f, k, 0.05f);
     const auto wu = random_weights(rng, DType::bf16, f, k, 0.05f);
-    for (int64_t n : {96, 512}) {
-        SCOPED_TRACE(n);
-        const auto x = random_floats(rng, n * k);
-        float* xd = up(x);
-        const size_t count = size_t(n * f);
-        float* gate = device_floats(count);
-        float* upv = device_floats(count);
-        cuda->matmul(xd, n, wg.view, nullptr, gate);
-        cuda->matmul(xd, n, wu.view, nullptr, upv);
-        cuda->silu_mul(gate, upv, n * f, gate);
-        const auto want = down(gate, count);
-        float* scratch = device_floats(2 * count);
-        for (const bool swapped : {false, true}) {
-            SCOPED_TRACE(swapped);
-            float* g = swapped ? scratch + count : scratch;
-            float* u = swapped ? scratch : scratch + count;
-            float* out = device_floats(count);
-            cuda->swiglu(xd, n, wg.view, wu.view, g, u, out);
-            EXPECT_EQ(down(out, count), want);
-            cuda->swiglu(xd, n, wg.view, wu.view, g, u, g);  // out may be gate
-            EXPECT_EQ(down(g, count), want);
+    for (const bool deterministic : {true, false}) {
+        SCOPED_TRACE(deterministic ? "deterministic" : "default");
+        cuda = make_cuda_backend({0, deterministic});
+        auto expect_same = [&](const std::vector<float>& got, const std::vector<float>& want) {
+            if (deterministic)
+                EXPECT_EQ(got, want);
+            else
+                EXPECT_LE(max_rel_error(got, want), 1e-5);
+        };
+        for (int64_t n : {96, 512}) {
+            SCOPED_TRACE(n);
+            const auto x = random_floats(rng, n * k);
+            float* xd = up(x);
+            const size_t count = size_t(n * f);
+            float* gate = device_floats(count);
+            float* upv = device_floats(count);
+            cuda->matmul(xd, n, wg.view, nullptr, gate);
+            cuda->matmul(xd, n, wu.view, nullptr, upv);
+            cuda->silu_mul(gate, upv, n * f, gate);
+            const auto want = down(gate, count);
+            float* scratch = device_floats(2 * count);
+            for (const bool swapped : {false, true}) {
+                SCOPED_TRACE(swapped);
+                float* g = swapped ? scratch + count : scratch;
+                float* u = swapped ? scratch : scratch + count;
+                float* out = device_floats(count);
+                cuda->swiglu(xd, n, wg.view, wu.view, g, u, out);
+                const auto got = down(out, count);
+                expect_same(got, want);
+                cuda->swiglu(xd, n, wg.view, wu.view, g, u, g);  // out may be gate
+                EXPECT_EQ(down(g, count), got);
+            }
         }
     }
 }

@@ -51,6 +51,8 @@ Gemm::Gemm(cudaStream_t stream, bool deterministic)
     ENCORE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
     const char* env = std::getenv("ENCORE_CUDA_GEMM_PAIRS");
     pairs_ = !(env && std::strcmp(env, "0") == 0);
+    const char* algo = std::getenv("ENCORE_CUDA_GEMM_PAIR_ALGO");
+    pair_single_algo_ = algo && std::strcmp(algo, "single") == 0;
 }
 
 Gemm::~Gemm() {
@@ -68,6 +70,25 @@ cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
                                   cublasLtMatmulDesc_t desc) {
     cublasLtMatrixLayout_t a, b, c;
     create_layouts(dtype, m, k, n, a, b, c);
+    cublasLtMatmulAlgo_t algo{};
+    const bool found = heuristic(desc, a, b, c, algo);
+    destroy_layouts(a, b, c);
+    if (!found)
+        fail(ErrorKind::unsupported, "cuBLASLt has no algorithm for a {} GEMM of {}x{}x{}",
+             dtype_name(dtype), m, n, k);
+    if (deterministic_) {
+        const int one = 1;
+        const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
+        cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one,
+                                             sizeof(one));
+        cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &none,
+                                             sizeof(none));
+    }
+    return algo;
+}
+
+bool Gemm::heuristic(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                     cublasLtMatrixLayout_t c, cublasLtMatmulAlgo_t& algo) {
     cublasLtMatmulPreference_t pref;
     ENCORE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     ENCORE_CUBLAS_CHECK(
@@ -78,20 +99,9 @@ cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(handle_, desc, a, b, c, c, pref, 8, results, &found);
     cublasLtMatmulPreferenceDestroy(pref);
-    destroy_layouts(a, b, c);
-    if (st != CUBLAS_STATUS_SUCCESS || found == 0)
-        fail(ErrorKind::unsupported, "cuBLASLt has no algorithm for a {} GEMM of {}x{}x{}",
-             dtype_name(dtype), m, n, k);
-    cublasLtMatmulAlgo_t algo = results[0].algo;
-    if (deterministic_) {
-        const int one = 1;
-        const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
-        cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one,
-                                             sizeof(one));
-        cublasLtMatmulAlgoConfigSetAttribute(&algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &none,
-                                             sizeof(none));
-    }
-    return algo;
+    if (st != CUBLAS_STATUS_SUCCESS || found == 0) return false;
+    algo = results[0].algo;
+    return true;
 }
 
 Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n) {
@@ -154,6 +164,14 @@ Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, in
         }
         p.desc = single.desc;
         p.algo = single.algo;
+        // By default the batch runs the algorithm cuBLASLt's heuristic gives the batch itself
+        // (another kernel than the single product's may fill the GPU better: bits of their own).
+        // Deterministic, or ENCORE_CUDA_GEMM_PAIR_ALGO=single: the single product's algorithm,
+        // the bits of two run() calls.
+        if (!deterministic_ && !pair_single_algo_) {
+            cublasLtMatmulAlgo_t own{};
+            if (heuristic(p.desc, p.a, p.b, p.c, own)) p.algo = own;
+        }
         cublasLtMatmulHeuristicResult_t check{};
         if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
                 CUBLAS_STATUS_SUCCESS ||

@@ -8,11 +8,16 @@
 // every n; each output element is then reduced in the same order whatever the batch.
 //
 // Pairs: two products of the same x with weights of one shape (k and v, gate and up) run as one
-// strided batch of two, with the single product's algorithm, so the bits are those of two run()
-// calls; small shapes fill more of the GPU this way (two GEMMs of 128 blocks in one launch of
-// 256). The batch needs the output of the weight lower in memory to lie lower too (strides are
-// positive, 16-byte multiples); otherwise the two run one after the other.
-// ENCORE_CUDA_GEMM_PAIRS=0 in the environment always runs them one at a time (for comparisons).
+// strided batch of two; small shapes fill more of the GPU this way (two GEMMs of 128 blocks in
+// one launch of 256). By default the batch runs the algorithm cuBLASLt's heuristic picks for the
+// batch, whose bits may differ from two run() calls as any other algorithm's may (the choice is
+// a function of the shape and n alone, so a row's bits still do not depend on the other rows
+// beyond what the heuristic's choice per n already allows). Deterministic: the single product's
+// fixed algorithm, so the bits are those of two run() calls at every n. The batch needs the
+// output of the weight lower in memory to lie lower too (strides are positive, 16-byte
+// multiples); otherwise the two run one after the other. In the environment,
+// ENCORE_CUDA_GEMM_PAIRS=0 always runs them one at a time, and ENCORE_CUDA_GEMM_PAIR_ALGO=single
+// gives the batch the single product's algorithm (both for comparisons).
 #pragma once
 
 #ifdef ENCORE_HAVE_CUDA
@@ -38,7 +43,7 @@ class Gemm {
     // dtype: f32, f16 or bf16 (the type of both w and x); y f32.
     void run(DType dtype, const void* w /*[m, k]*/, int64_t m, int64_t k, const void* x /*[n, k]*/,
              int64_t n, float* y /*[n, m]*/);
-    // y0 = x · w0ᵀ and y1 = x · w1ᵀ, the bits of two run() calls, in one launch where it can.
+    // y0 = x · w0ᵀ and y1 = x · w1ᵀ in one launch where it can (see Pairs above for the bits).
     void run_pair(DType dtype, const void* w0 /*[m, k]*/, const void* w1 /*[m, k]*/, int64_t m,
                   int64_t k, const void* x /*[n, k]*/, int64_t n, float* y0 /*[n, m]*/,
                   float* y1 /*[n, m]*/);
@@ -57,6 +62,9 @@ class Gemm {
                         int64_t stride_y);
     cublasLtMatmulAlgo_t choose(DType dtype, int64_t m, int64_t k, int64_t n,
                                 cublasLtMatmulDesc_t desc);
+    // cuBLASLt's first choice for these layouts; false where it offers none.
+    bool heuristic(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                   cublasLtMatrixLayout_t c, cublasLtMatmulAlgo_t& algo);
 
     cudaStream_t stream_;
     bool deterministic_;
@@ -68,6 +76,7 @@ class Gemm {
     // Keyed by (dtype, m, k, n); desc null: the batch is not taken.
     std::map<std::tuple<int, int64_t, int64_t, int64_t>, Plan> pair_plans_;
     bool pairs_ = true;
+    bool pair_single_algo_ = false;
 };
 
 }  // namespace encore::cuda
