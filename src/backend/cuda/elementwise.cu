@@ -299,6 +299,59 @@ __global__ void rope_kv_store_kernel(float* q, int n_heads, float* k, const floa
     }
 }
 
+// rope_kv_store_kernel four pairs at a time: a thread per (token, head of q then of k, pairs c ..
+// c + 3), with 16-byte loads and stores of both halves of its head and of v, and the pool's four
+// elements of each half stored at once. Each pair sees the same operations as in
+// rope_kv_store_kernel (rotate_pair, from_f32), so the bits are the same; index arithmetic runs
+// once per four pairs and in 32 bits (the launcher takes this kernel only where the thread count
+// and every offset fit, and every vector access is aligned).
+template <typename T>
+struct alignas(4 * sizeof(T)) Four {
+    T e[4];
+};
+template <typename T>
+__global__ void rope_kv_store4_kernel(float* q, int n_heads, float* k, const float* v,
+                                      const float2* cos_sin, KvDeviceView kv, BatchDevice batch) {
+    wait_for_previous_kernel();
+    const int hd = kv.head_dim, half = hd / 2, quads = half / 4, heads = n_heads + kv.n_kv_heads;
+    const uint32_t total = uint32_t(batch.n_tokens) * uint32_t(heads * quads);
+    for (uint32_t t = blockIdx.x * blockDim.x + threadIdx.x; t < total;
+         t += gridDim.x * blockDim.x) {
+        const int c = int(t % uint32_t(quads)) * 4;
+        const uint32_t row = t / uint32_t(quads);  // token * heads + head
+        const uint32_t i = row / uint32_t(heads);  // token
+        const int h = int(row % uint32_t(heads));
+        const float4* rot = reinterpret_cast<const float4*>(cos_sin + size_t(i) * half + c);
+        const float4 r01 = rot[0], r23 = rot[1];  // (cos, sin) of pairs c, c + 1; c + 2, c + 3
+        float* head_row = h < n_heads ? q + (size_t(i) * n_heads + h) * hd
+                                      : k + (size_t(i) * kv.n_kv_heads + (h - n_heads)) * hd;
+        float4 a = *reinterpret_cast<const float4*>(head_row + c);
+        float4 b = *reinterpret_cast<const float4*>(head_row + c + half);
+        rotate_pair(&a.x, &b.x, make_float2(r01.x, r01.y));
+        rotate_pair(&a.y, &b.y, make_float2(r01.z, r01.w));
+        rotate_pair(&a.z, &b.z, make_float2(r23.x, r23.y));
+        rotate_pair(&a.w, &b.w, make_float2(r23.z, r23.w));
+        *reinterpret_cast<float4*>(head_row + c) = a;
+        *reinterpret_cast<float4*>(head_row + c + half) = b;
+        if (h < n_heads) continue;
+        const int kh = h - n_heads;
+        const float* v_row = v + (size_t(i) * kv.n_kv_heads + kh) * hd;
+        const float4 va = *reinterpret_cast<const float4*>(v_row + c);
+        const float4 vb = *reinterpret_cast<const float4*>(v_row + c + half);
+        T* pool = static_cast<T*>(kv.pool);
+        const int64_t k_at = kv_index(kv, batch, i, kh, c);
+        const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
+        auto store4 = [&](int64_t at, float4 x) {
+            *reinterpret_cast<Four<T>*>(pool + at) =
+                Four<T>{{from_f32<T>(x.x), from_f32<T>(x.y), from_f32<T>(x.z), from_f32<T>(x.w)}};
+        };
+        store4(k_at, a);
+        store4(k_at + half, b);
+        store4(v_at, va);
+        store4(v_at + half, vb);
+    }
+}
+
 // f(T{}) with T the element type of a KV pool of `type` (f16, bf16, else f32): the kernel
 // instantiation a launcher takes.
 template <typename F>
@@ -416,9 +469,22 @@ void launch_rope_kv_store(float* q, int n_heads, float* k, const float* v, const
     const int64_t total = batch.n_tokens * (n_heads + kv.n_kv_heads) * (kv.head_dim / 2);
     if (total == 0) return;
     const auto* rot = reinterpret_cast<const float2*>(cos_sin);
+    // Four pairs per thread where the head's halves split into fours, the counts fit 32 bits and
+    // every vector access is aligned (16 bytes for f32 rows, four pool elements), else one pair.
+    auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+    const bool by_four =
+        kv.head_dim % 8 == 0 && total / 4 < (int64_t(1) << 31) && aligned16(q) && aligned16(k) &&
+        aligned16(v) && aligned16(cos_sin) && kv.block_stride % 4 == 0 &&
+        kv.instance_offset % 4 == 0 && reinterpret_cast<uintptr_t>(kv.pool) % 16 == 0 &&
+        int64_t(batch.n_tokens) * (n_heads + kv.n_kv_heads) * kv.head_dim < (int64_t(1) << 31);
     with_kv_element(kv.type, [&](auto element) {
-        launch(rope_kv_store_kernel<decltype(element)>, grid_cap(total), k_threads, 0, stream, q,
-               n_heads, k, v, rot, kv, batch);
+        using T = decltype(element);
+        if (by_four)
+            launch(rope_kv_store4_kernel<T>, grid_cap(total / 4), k_threads, 0, stream, q, n_heads,
+                   k, v, rot, kv, batch);
+        else
+            launch(rope_kv_store_kernel<T>, grid_cap(total), k_threads, 0, stream, q, n_heads, k, v,
+                   rot, kv, batch);
     });
 }
 
