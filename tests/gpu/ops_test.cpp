@@ -6,7 +6,7 @@
 //     pool both backends round to nearest even, the same bits);
 //   rms_norm: 2e-6 max relative up to d = 4096, growing with d (f32 sums in another order);
 //   silu_mul, add: 1e-6 max relative (f32 math, expf);
-//   swiglu (GPU against GPU): for bf16 weights gate and up stored in bf16, then silu_mul;
+//   swiglu (GPU against GPU): gate and up stored in the weights' 16-bit type, then silu_mul;
 //     against separate matmuls rounded alike, bitwise where both sums round alike;
 //   rope: 2e-6 max relative (sincosf against the host's sin and cos);
 //   matmul f32 weights: 1e-6 of the sum of |terms| (plain f32, no TF32; another summation order);
@@ -387,8 +387,8 @@ void expect_swiglu_close(const std::vector<float>& got, const std::vector<float>
     EXPECT_LE(max_rel_error(got, want), 8e-3);
 }
 
-// swiglu at a prefill's rows runs gate and up as one batch into its scratch, stored in bf16 (for
-// bf16 weights), then SiLU·mul of those values; whichever order the scratch buffers lie
+// swiglu at a prefill's rows runs gate and up as one batch into its scratch, stored in the
+// weights' 16-bit type, then SiLU·mul of those values; whichever order the scratch buffers lie
 // in and whether out is gate (Llama-3-8B's shape, cuBLASLt's large-tile kernels). Against
 // separate matmul calls whose outputs are rounded likewise, then silu_mul, in both modes (the
 // 16-bit products run their own algorithm, so agreement up to the rounding of different sums).
@@ -429,12 +429,11 @@ TEST_F(CudaOps, SwigluOfPrefillRowsEqualsSeparateMatmuls) {
     }
 }
 
-// swiglu gives the bits of the gate/up matmuls followed by silu_mul, for bf16 weights with the
-// matmuls' outputs rounded to bf16 first: n = 1 and 3 take the GEMV with SwiGLU in its epilogue
-// (the same sums as the matmuls' GEMV: bitwise), n = 5 the GEMMs and SiLU·mul (f16: f32 outputs,
-// bitwise; bf16: bf16 outputs of their own algorithm, equal up to the rounding of different
-// sums). Its output's 16-bit copy (for the down matmul) gives that matmul the bits of the same
-// values uploaded afresh.
+// swiglu gives the bits of the gate/up matmuls, their outputs rounded to the weights' 16-bit
+// type, followed by silu_mul: n = 1 and 3 take the GEMV with SwiGLU in its epilogue (the same
+// sums as the matmuls' GEMV: bitwise), n = 5 the GEMMs with 16-bit outputs and SiLU·mul (their
+// own algorithm: up to the rounding of different sums). Its output's 16-bit copy (for the down
+// matmul) gives that matmul the bits of the same values uploaded afresh.
 TEST_F(CudaOps, SwigluEqualsMatmulsThenSiluMul) {
     // f = 302: the last block has rows past the end; 304: a k the down GEMV takes.
     for (const auto& [dtype, f] :
@@ -461,14 +460,9 @@ TEST_F(CudaOps, SwigluEqualsMatmulsThenSiluMul) {
             const Backend::MatmulOut gate_up[] = {{&wg.view, nullptr, gate},
                                                   {&wu.view, nullptr, upv}};
             cuda->matmuls(xd, n, gate_up);
-            const bool stored16 = dtype == DType::bf16;  // gate and up stored in bf16
-            auto seen = [&](float* p) {
-                const auto v = down(p, size_t(n * f));
-                return stored16 ? rounded16(v, dtype) : v;
-            };
-            float* gate16 = up(seen(gate));
-            cuda->silu_mul(gate16, up(seen(upv)), n * f, gate16);
-            if (n < 5 || !stored16)
+            float* gate16 = up(rounded16(down(gate, size_t(n * f)), dtype));
+            cuda->silu_mul(gate16, up(rounded16(down(upv, size_t(n * f)), dtype)), n * f, gate16);
+            if (n < 5)
                 EXPECT_EQ(fused, down(gate16, size_t(n * f)));
             else
                 expect_swiglu_close(fused, down(gate16, size_t(n * f)));

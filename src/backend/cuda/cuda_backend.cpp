@@ -359,23 +359,20 @@ class CudaBackend final : public Backend {
                               : convert16(x, n * k, type);
         activation16_ = type;
         if (pair) {
-            // The two GEMMs as one batch into this call's scratch, the product of the weight
-            // lower in memory into the lower half, so that both strides are positive. bf16
-            // weights: both products stored in bf16 (half the bytes for SiLU·mul to read; the
-            // decode GEMV rounds them alike; f32's exponent range, so no overflow, which f16
-            // could give) in the scratch buffer `out` is not, whose [n, m] floats hold both.
+            // The two GEMMs as one batch, their outputs stored in the weights' 16-bit type (half
+            // the bytes for SiLU·mul to read; the decode GEMV rounds them alike), both in the
+            // scratch buffer `out` is not: [n, m] floats hold the two [n, m] 16-bit products.
+            // The product of the weight lower in memory goes to the lower half, so both strides
+            // are positive.
             const void* wg = weight(w_gate);
             const void* wu = weight(w_up);
-            const bool stored16 = type == DType::bf16;
-            char* low =
-                reinterpret_cast<char*>(stored16 ? (out == gate ? up : gate) : std::min(gate, up));
-            char* high = stored16 ? low + n * m * 2 : reinterpret_cast<char*>(std::max(gate, up));
+            char* both = reinterpret_cast<char*>(out == gate ? up : gate);
+            char* low = both;
+            char* high = both + n * m * 2;
             void* gate_y = wg < wu ? low : high;
             void* up_y = wg < wu ? high : low;
-            gemm_->run_pair(type, wg, wu, m, k, x16, n, gate_y, up_y, stored16);
+            gemm_->run_pair(type, wg, wu, m, k, x16, n, gate_y, up_y, /*out16=*/true);
             x16_of_ = nullptr;
-            if (!stored16)
-                return silu_mul(static_cast<float*>(gate_y), static_cast<float*>(up_y), n * m, out);
             void* out16 = side16(out, n * m);
             launch_silu_mul16(gate_y, up_y, type, n * m, f32_target(out, out16), out16,
                               activation16_, stream_);

@@ -162,10 +162,10 @@ struct Gemv16Out {
 };
 void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
                    const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
-// SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ), for bf16 weights with both
-// products rounded to bf16 first (as the prefill path's GEMMs store them): the bits of
-// launch_gemv16 of both weights (bf16: stored in bf16) followed by launch_silu_mul (bf16:
-// launch_silu_mul16), with out16 its 16-bit copy, in one launch that writes neither product.
+// SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ) with both products rounded to
+// the weights' 16-bit type first (as the prefill path's GEMMs store them): the bits of
+// launch_gemv16 of both weights, stored in that type, followed by launch_silu_mul16 (with out16
+// its 16-bit copy), in one launch that writes neither product.
 void launch_gemv16_swiglu(const void* w_gate /*[m, k]*/, const void* w_up /*[m, k]*/, int64_t m,
                           DType dtype, int64_t k, const void* x16 /*[n, k]*/, int64_t n,
                           float* out /*[n, m] or null*/, void* out16 /*[n, m] or null*/, DType t16,
