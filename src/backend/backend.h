@@ -156,10 +156,8 @@ class Backend {
     }
 
     // The SwiGLU MLP's first half: gate = x · W_gateᵀ and up = x · W_upᵀ (as matmuls()), then
-    // out = silu(gate) * up (as silu_mul()), the same values (the CUDA backend stores gate and up
-    // of 16-bit weights in their 16-bit type first, as its GEMMs' inputs are). gate and up are
-    // the call's scratch: a backend may compute out without writing them, or write anything
-    // there. out may equal gate or up.
+    // out = silu(gate) * up (as silu_mul()), the same values. gate and up are the call's scratch:
+    // a backend may compute out without writing them. out may equal gate.
     virtual void swiglu(const float* x /*[n, d]*/, int64_t n, const TensorView& w_gate /*[f, d]*/,
                         const TensorView& w_up /*[f, d]*/, float* gate /*[n, f]*/,
                         float* up /*[n, f]*/, float* out /*[n, f]*/) {

@@ -359,24 +359,17 @@ class CudaBackend final : public Backend {
                               : convert16(x, n * k, type);
         activation16_ = type;
         if (pair) {
-            // The two GEMMs as one batch, their outputs stored in the weights' 16-bit type (half
-            // the bytes for SiLU·mul to read; the decode GEMV rounds them alike), both in the
-            // scratch buffer `out` is not: [n, m] floats hold the two [n, m] 16-bit products.
-            // The product of the weight lower in memory goes to the lower half, so both strides
-            // are positive.
+            // The two GEMMs as one batch: gate and up are this call's scratch, so the product of
+            // the weight lower in memory goes to the lower buffer, and both strides are positive.
             const void* wg = weight(w_gate);
             const void* wu = weight(w_up);
-            char* both = reinterpret_cast<char*>(out == gate ? up : gate);
-            char* low = both;
-            char* high = both + n * m * 2;
-            void* gate_y = wg < wu ? low : high;
-            void* up_y = wg < wu ? high : low;
-            gemm_->run_pair(type, wg, wu, m, k, x16, n, gate_y, up_y, /*out16=*/true);
+            float* low = std::min(gate, up);
+            float* high = std::max(gate, up);
+            float* gate_y = wg < wu ? low : high;
+            float* up_y = wg < wu ? high : low;
+            gemm_->run_pair(type, wg, wu, m, k, x16, n, gate_y, up_y);
             x16_of_ = nullptr;
-            void* out16 = side16(out, n * m);
-            launch_silu_mul16(gate_y, up_y, type, n * m, f32_target(out, out16), out16,
-                              activation16_, stream_);
-            check_launch("silu_mul16");
+            silu_mul(gate_y, up_y, n * m, out);
             return;
         }
         void* out16 = side16(out, n * m, x16);

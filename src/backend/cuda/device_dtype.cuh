@@ -47,16 +47,6 @@ __device__ __forceinline__ float load_element(const void* base, DType dtype, int
     }
 }
 
-// v rounded to nearest even in bf16 (Bf16) or f16 and widened back: the value a 16-bit store of v
-// keeps.
-template <bool Bf16>
-__device__ __forceinline__ float round_to16(float v) {
-    if constexpr (Bf16)
-        return __bfloat162float(__float2bfloat16_rn(v));
-    else
-        return __half2float(__float2half_rn(v));
-}
-
 // Stores v as element i of a 16-bit array of type t16 (f16 or bf16).
 __device__ __forceinline__ void store16(void* out16, DType t16, int64_t i, float v) {
     if (t16 == DType::bf16)

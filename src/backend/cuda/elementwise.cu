@@ -352,44 +352,6 @@ __global__ void rope_kv_store4_kernel(float* q, int n_heads, float* k, const flo
     }
 }
 
-// silu_mul over 16-bit gate and up (T: __nv_bfloat16 or __half), eight elements per thread
-// with 16-byte loads (n % 8 == 0, 16-byte aligned arrays): each element widened exactly to f32,
-// then silu_mul_value as silu_mul4_kernel computes it.
-template <typename T>
-__global__ void silu_mul16x8_kernel(const uint4* gate, const uint4* up, int64_t n8, float* out,
-                                    void* out16, DType t16) {
-    wait_for_previous_kernel();
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n8;
-         i += int64_t(gridDim.x) * blockDim.x) {
-        const uint4 g4 = gate[i], u4 = up[i];
-        const T* g = reinterpret_cast<const T*>(&g4);
-        const T* u = reinterpret_cast<const T*>(&u4);
-        float v[8];
-#pragma unroll
-        for (int e = 0; e < 8; ++e) v[e] = silu_mul_value(float(g[e]), float(u[e]));
-        if (out) {
-            reinterpret_cast<float4*>(out)[2 * i] = make_float4(v[0], v[1], v[2], v[3]);
-            reinterpret_cast<float4*>(out)[2 * i + 1] = make_float4(v[4], v[5], v[6], v[7]);
-        }
-        if (out16)
-#pragma unroll
-            for (int e = 0; e < 8; e += 2) store16x2(out16, t16, 8 * i + e, v[e], v[e + 1]);
-    }
-}
-
-// The same one element per thread (any n and alignment).
-template <typename T>
-__global__ void silu_mul16_kernel(const T* gate, const T* up, int64_t n, float* out, void* out16,
-                                  DType t16) {
-    wait_for_previous_kernel();
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-         i += int64_t(gridDim.x) * blockDim.x) {
-        const float v = silu_mul_value(float(gate[i]), float(up[i]));
-        if (out) out[i] = v;
-        if (out16) store16(out16, t16, i, v);
-    }
-}
-
 // f(T{}) with T the element type of a KV pool of `type` (f16, bf16, else f32): the kernel
 // instantiation a launcher takes.
 template <typename F>
@@ -462,28 +424,6 @@ void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out, 
                reinterpret_cast<float4*>(out), out16, t16);
     else
         launch(silu_mul_kernel, grid_cap(n), k_threads, 0, stream, gate, up, n, out, out16, t16);
-}
-
-void launch_silu_mul16(const void* gate, const void* up, DType type, int64_t n, float* out,
-                       void* out16, DType t16, cudaStream_t stream) {
-    if (n == 0) return;
-    auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-    const bool by_eight = n % 8 == 0 && aligned16(gate) && aligned16(up) &&
-                          (!out || aligned16(out)) && (!out16 || aligned16(out16));
-    auto go = [&](auto element) {
-        using T = decltype(element);
-        if (by_eight)
-            launch(silu_mul16x8_kernel<T>, grid_cap(n / 8), k_threads, 0, stream,
-                   static_cast<const uint4*>(gate), static_cast<const uint4*>(up), n / 8, out,
-                   out16, t16);
-        else
-            launch(silu_mul16_kernel<T>, grid_cap(n), k_threads, 0, stream,
-                   static_cast<const T*>(gate), static_cast<const T*>(up), n, out, out16, t16);
-    };
-    if (type == DType::bf16)
-        go(__nv_bfloat16{});
-    else
-        go(__half{});
 }
 
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream) {

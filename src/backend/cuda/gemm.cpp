@@ -29,14 +29,13 @@ cudaDataType_t cuda_type(DType dtype) {
 }
 
 // The column-major layouts of y = x · Wᵀ: W [m, k] row-major is k x m (ld k), used transposed;
-// x is k x n (ld k); y is m x n (ld m), f32 or (out16) the weights' 16-bit type.
+// x is k x n (ld k); y is m x n (ld m), f32.
 void create_layouts(DType dtype, int64_t m, int64_t k, int64_t n, cublasLtMatrixLayout_t& a,
-                    cublasLtMatrixLayout_t& b, cublasLtMatrixLayout_t& c, bool out16) {
+                    cublasLtMatrixLayout_t& b, cublasLtMatrixLayout_t& c) {
     const cudaDataType_t t = cuda_type(dtype);
     ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a, t, uint64_t(k), uint64_t(m), k));
     ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b, t, uint64_t(k), uint64_t(n), k));
-    ENCORE_CUBLAS_CHECK(
-        cublasLtMatrixLayoutCreate(&c, out16 ? t : CUDA_R_32F, uint64_t(m), uint64_t(n), m));
+    ENCORE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, uint64_t(m), uint64_t(n), m));
 }
 void destroy_layouts(cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c) {
     cublasLtMatrixLayoutDestroy(a);
@@ -67,10 +66,10 @@ Gemm::~Gemm() {
     cublasLtDestroy(handle_);
 }
 
-cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n, bool out16,
+cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
                                   cublasLtMatmulDesc_t desc) {
     cublasLtMatrixLayout_t a, b, c;
-    create_layouts(dtype, m, k, n, a, b, c, out16);
+    create_layouts(dtype, m, k, n, a, b, c);
     cublasLtMatmulAlgo_t algo{};
     const bool found = heuristic(desc, a, b, c, algo);
     destroy_layouts(a, b, c);
@@ -105,8 +104,8 @@ bool Gemm::heuristic(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublas
     return true;
 }
 
-Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bool out16) {
-    const auto key = std::make_tuple(int(dtype), m, k, n, out16);
+Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n) {
+    const auto key = std::make_tuple(int(dtype), m, k, n);
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
     Plan p;
@@ -116,13 +115,12 @@ Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bool ou
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_t, sizeof(op_t)));
     ENCORE_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_n, sizeof(op_n)));
-    create_layouts(dtype, m, k, n, p.a, p.b, p.c, out16);
+    create_layouts(dtype, m, k, n, p.a, p.b, p.c);
     if (deterministic_) {
-        const auto akey = std::make_tuple(int(dtype), m, k, out16);
+        const auto akey = std::make_tuple(int(dtype), m, k);
         auto a = fixed_algos_.find(akey);
         if (a == fixed_algos_.end())
-            a = fixed_algos_.emplace(akey, choose(dtype, m, k, k_fixed_algorithm_n, out16, p.desc))
-                    .first;
+            a = fixed_algos_.emplace(akey, choose(dtype, m, k, k_fixed_algorithm_n, p.desc)).first;
         p.algo = a->second;
         cublasLtMatmulHeuristicResult_t check{};
         if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
@@ -133,33 +131,28 @@ Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bool ou
                  "with {} rows",
                  dtype_name(dtype), m, k, n);
     } else {
-        p.algo = choose(dtype, m, k, n, out16, p.desc);
+        p.algo = choose(dtype, m, k, n, p.desc);
     }
     return plans_.emplace(key, p).first->second;
 }
 
 void Gemm::run(DType dtype, const void* w, int64_t m, int64_t k, const void* x, int64_t n,
                float* y) {
-    run_into(dtype, w, m, k, x, n, y, false);
-}
-
-void Gemm::run_into(DType dtype, const void* w, int64_t m, int64_t k, const void* x, int64_t n,
-                    void* y, bool out16) {
     if (n == 0 || m == 0) return;
-    Plan& p = plan_for(dtype, m, k, n, out16);
+    Plan& p = plan_for(dtype, m, k, n);
     const float alpha = 1.0f, beta = 0.0f;
     ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y,
                                        p.c, &p.algo, workspace_, workspace_bytes_, stream_));
 }
 
-Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bool out16,
-                                int64_t stride_w, int64_t stride_y) {
-    const auto key = std::make_tuple(int(dtype), m, k, n, out16);
+Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, int64_t stride_w,
+                                int64_t stride_y) {
+    const auto key = std::make_tuple(int(dtype), m, k, n);
     auto it = pair_plans_.find(key);
     if (it == pair_plans_.end()) {
-        const Plan& single = plan_for(dtype, m, k, n, out16);
+        const Plan& single = plan_for(dtype, m, k, n);
         Plan p;
-        create_layouts(dtype, m, k, n, p.a, p.b, p.c, out16);
+        create_layouts(dtype, m, k, n, p.a, p.b, p.c);
         const int32_t two = 2;
         const int64_t zero = 0;
         for (const auto& [layout, stride] :
@@ -200,7 +193,7 @@ Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bo
 }
 
 void Gemm::run_pair(DType dtype, const void* w0, const void* w1, int64_t m, int64_t k,
-                    const void* x, int64_t n, void* y0, void* y1, bool out16) {
+                    const void* x, int64_t n, float* y0, float* y1) {
     if (n == 0 || m == 0) return;
     // The batch's second matrices at a positive stride from its first: order by weight address.
     if (w1 < w0) {
@@ -208,16 +201,15 @@ void Gemm::run_pair(DType dtype, const void* w0, const void* w1, int64_t m, int6
         std::swap(y0, y1);
     }
     const int64_t element = dtype == DType::f32 ? 4 : 2;
-    const int64_t out_element = out16 ? 2 : 4;
     const int64_t bytes_w = static_cast<const char*>(w1) - static_cast<const char*>(w0);
-    const int64_t bytes_y = static_cast<const char*>(y1) - static_cast<const char*>(y0);
+    const int64_t bytes_y = reinterpret_cast<const char*>(y1) - reinterpret_cast<const char*>(y0);
     // 16-byte steps keep every matrix as aligned as the first; outputs must not overlap.
     Plan* p = nullptr;
-    if (pairs_ && bytes_w % 16 == 0 && bytes_y % 16 == 0 && bytes_y >= m * n * out_element)
-        p = pair_plan_for(dtype, m, k, n, out16, bytes_w / element, bytes_y / out_element);
+    if (pairs_ && bytes_w % 16 == 0 && bytes_y % 16 == 0 && bytes_y >= m * n * 4)
+        p = pair_plan_for(dtype, m, k, n, bytes_w / element, bytes_y / 4);
     if (!p) {
-        run_into(dtype, w0, m, k, x, n, y0, out16);
-        run_into(dtype, w1, m, k, x, n, y1, out16);
+        run(dtype, w0, m, k, x, n, y0);
+        run(dtype, w1, m, k, x, n, y1);
         return;
     }
     const float alpha = 1.0f, beta = 0.0f;

@@ -1,7 +1,6 @@
 // GEMMs of the CUDA backend through cuBLASLt: y[n, m] = x[n, k] · W[m, k]ᵀ with W in its stored
 // dtype (bf16, f16: x converted to the same 16-bit type; f32: x as is, plain f32 arithmetic, no
-// TF32), f32 accumulation and f32 output (a pair of 16-bit products may ask for its outputs in
-// the weights' 16-bit type instead: the f32 accumulators rounded to nearest even).
+// TF32), f32 accumulation and f32 output.
 //
 // Algorithm choice: by default cuBLASLt's heuristic for each shape (n included), which may pick a
 // split-K or another tiling for another batch size. Deterministic: one algorithm per weight shape
@@ -44,11 +43,10 @@ class Gemm {
     // dtype: f32, f16 or bf16 (the type of both w and x); y f32.
     void run(DType dtype, const void* w /*[m, k]*/, int64_t m, int64_t k, const void* x /*[n, k]*/,
              int64_t n, float* y /*[n, m]*/);
-    // y0 = x · w0ᵀ and y1 = x · w1ᵀ in one launch where it can (see Pairs above for the bits);
-    // f32 outputs, or with out16 (16-bit weights) the accumulators rounded to the weights' type.
+    // y0 = x · w0ᵀ and y1 = x · w1ᵀ in one launch where it can (see Pairs above for the bits).
     void run_pair(DType dtype, const void* w0 /*[m, k]*/, const void* w1 /*[m, k]*/, int64_t m,
-                  int64_t k, const void* x /*[n, k]*/, int64_t n, void* y0 /*[n, m]*/,
-                  void* y1 /*[n, m]*/, bool out16 = false);
+                  int64_t k, const void* x /*[n, k]*/, int64_t n, float* y0 /*[n, m]*/,
+                  float* y1 /*[n, m]*/);
 
   private:
     struct Plan {
@@ -56,15 +54,13 @@ class Gemm {
         cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
         cublasLtMatmulAlgo_t algo{};
     };
-    Plan& plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bool out16);
-    void run_into(DType dtype, const void* w, int64_t m, int64_t k, const void* x, int64_t n,
-                  void* y, bool out16);
+    Plan& plan_for(DType dtype, int64_t m, int64_t k, int64_t n);
     // The layouts of a strided batch of two (the single shape's plan, weights stride_w and
     // outputs stride_y elements apart: set at every call), or null where its algorithm does not
     // take the batch.
-    Plan* pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, bool out16, int64_t stride_w,
+    Plan* pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, int64_t stride_w,
                         int64_t stride_y);
-    cublasLtMatmulAlgo_t choose(DType dtype, int64_t m, int64_t k, int64_t n, bool out16,
+    cublasLtMatmulAlgo_t choose(DType dtype, int64_t m, int64_t k, int64_t n,
                                 cublasLtMatmulDesc_t desc);
     // cuBLASLt's first choice for these layouts; false where it offers none.
     bool heuristic(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
@@ -75,11 +71,10 @@ class Gemm {
     cublasLtHandle_t handle_ = nullptr;
     void* workspace_ = nullptr;
     size_t workspace_bytes_ = size_t(32) << 20;
-    // Keyed by (dtype, m, k, n, out16).
-    std::map<std::tuple<int, int64_t, int64_t, int64_t, bool>, Plan> plans_;
-    std::map<std::tuple<int, int64_t, int64_t, bool>, cublasLtMatmulAlgo_t> fixed_algos_;
-    // Keyed by (dtype, m, k, n, out16); desc null: the batch is not taken.
-    std::map<std::tuple<int, int64_t, int64_t, int64_t, bool>, Plan> pair_plans_;
+    std::map<std::tuple<int, int64_t, int64_t, int64_t>, Plan> plans_;
+    std::map<std::tuple<int, int64_t, int64_t>, cublasLtMatmulAlgo_t> fixed_algos_;
+    // Keyed by (dtype, m, k, n); desc null: the batch is not taken.
+    std::map<std::tuple<int, int64_t, int64_t, int64_t>, Plan> pair_plans_;
     bool pairs_ = true;
     bool pair_single_algo_ = false;
 };

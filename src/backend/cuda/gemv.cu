@@ -179,8 +179,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
 
 // SwiGLU: a block takes rows [j0, j0 + k_swiglu_rows) of W_gate (its first warps) and the same
 // rows of W_up (the others), and writes silu(gate) * up of them, the sums passed through shared
-// memory and rounded to the weights' 16-bit type: the values of the GEMV of both weights, stored
-// in that type, followed by launch_silu_mul16.
+// memory: the values of the GEMV of both weights followed by launch_silu_mul.
 template <bool Bf16>
 __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     gemv16_swiglu_kernel(const uint4* __restrict__ w_gate, const uint4* __restrict__ w_up,
@@ -200,9 +199,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     __syncthreads();
     const int t = int(threadIdx.x), pair = t % pairs, r = t / pairs;
     if (r >= n || j0 + pair >= m) return;
-    // gate and up rounded to the weights' 16-bit type, as the prefill path's GEMMs store them.
-    const float gate = round_to16<Bf16>(sums[pair][r]),
-                up = round_to16<Bf16>(sums[pairs + pair][r]);
+    const float gate = sums[pair][r], up = sums[pairs + pair][r];
     const float v = silu_mul_value(gate, up);
     const int64_t at = r * m + j0 + pair;
     if (out) out[at] = v;

@@ -40,10 +40,6 @@ void launch_rope(float* x /*[n, n_heads, head_dim]*/, int64_t n, int n_heads, in
 
 void launch_silu_mul(const float* gate, const float* up, int64_t n, float* out /*[n] or null*/,
                      void* out16 /*[n] or null*/, DType t16, cudaStream_t stream);
-// launch_silu_mul of gate and up stored in a 16-bit type (bf16 or f16), widened exactly.
-void launch_silu_mul16(const void* gate /*[n]*/, const void* up /*[n]*/, DType type, int64_t n,
-                       float* out /*[n] or null*/, void* out16 /*[n] or null*/, DType t16,
-                       cudaStream_t stream);
 void launch_add(float* x, const float* y, int64_t n, cudaStream_t stream);
 // y[i, :] += bias; bias [m] in its stored dtype.
 void launch_add_bias(float* y /*[n, m]*/, int64_t n, int64_t m, const void* bias, DType dtype,
@@ -162,10 +158,9 @@ struct Gemv16Out {
 };
 void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
                    const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
-// SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ) with both products rounded to
-// the weights' 16-bit type first (as the prefill path's GEMMs store them): the bits of
-// launch_gemv16 of both weights, stored in that type, followed by launch_silu_mul16 (with out16
-// its 16-bit copy), in one launch that writes neither product.
+// SwiGLU of the decode GEMV: out = silu(x · W_gateᵀ) * (x · W_upᵀ), the bits of launch_gemv16
+// of both weights followed by launch_silu_mul (with out16 its 16-bit copy), in one launch that
+// writes neither product.
 void launch_gemv16_swiglu(const void* w_gate /*[m, k]*/, const void* w_up /*[m, k]*/, int64_t m,
                           DType dtype, int64_t k, const void* x16 /*[n, k]*/, int64_t n,
                           float* out /*[n, m] or null*/, void* out16 /*[n, m] or null*/, DType t16,
