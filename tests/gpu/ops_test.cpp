@@ -222,6 +222,16 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
     }
 }
 
+// A GEMM pair's outputs against separate calls': the same bits under deterministic (the single
+// product's algorithm), else the same values up to the order of the sums (1e-5 of the largest).
+void expect_pair_values(bool deterministic, const std::vector<float>& got,
+                        const std::vector<float>& want) {
+    if (deterministic)
+        EXPECT_EQ(got, want);
+    else
+        EXPECT_LE(max_rel_error(got, want), 1e-5);
+}
+
 // Weights of one shape next to each other in matmuls() (k and v, gate and up) run as one strided
 // batch of two GEMMs, here at the layer shapes of Llama-3-8B, whose GEMMs are cuBLASLt's
 // large-tile kernels (the test above covers small shapes and the GEMV). Deterministic: the
@@ -235,10 +245,7 @@ TEST_F(CudaOps, PairedGemmsEqualSeparateMatmuls) {
         SCOPED_TRACE(deterministic ? "deterministic" : "default");
         cuda = make_cuda_backend({0, deterministic});
         auto expect_same = [&](const std::vector<float>& got, const std::vector<float>& want) {
-            if (deterministic)
-                EXPECT_EQ(got, want);
-            else
-                EXPECT_LE(max_rel_error(got, want), 1e-5);
+            expect_pair_values(deterministic, got, want);
         };
         for (const Case c : {Case{1024, 4096, 512}, Case{1024, 4096, 300}, Case{14336, 4096, 96}}) {
             SCOPED_TRACE(c.m);
@@ -378,10 +385,7 @@ TEST_F(CudaOps, SwigluOfPrefillRowsEqualsSeparateMatmuls) {
         SCOPED_TRACE(deterministic ? "deterministic" : "default");
         cuda = make_cuda_backend({0, deterministic});
         auto expect_same = [&](const std::vector<float>& got, const std::vector<float>& want) {
-            if (deterministic)
-                EXPECT_EQ(got, want);
-            else
-                EXPECT_LE(max_rel_error(got, want), 1e-5);
+            expect_pair_values(deterministic, got, want);
         };
         for (int64_t n : {96, 512}) {
             SCOPED_TRACE(n);
