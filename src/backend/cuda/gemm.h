@@ -10,9 +10,8 @@
 // Pairs: two products of the same x with weights of one shape (k and v, gate and up) run as one
 // strided batch of two; small shapes fill more of the GPU this way (two GEMMs of 128 blocks in
 // one launch of 256). By default the batch runs the algorithm cuBLASLt's heuristic picks for the
-// batch, whose bits may differ from two run() calls as any other algorithm's may (the choice is
-// a function of the shape and n alone, so a row's bits still do not depend on the other rows
-// beyond what the heuristic's choice per n already allows). Deterministic: the single product's
+// batch, whose bits may differ from two run() calls, as another algorithm's may; like the single
+// product's, the choice depends on the shapes and n alone. Deterministic: the single product's
 // fixed algorithm, so the bits are those of two run() calls at every n. The batch needs the
 // output of the weight lower in memory to lie lower too (strides are positive, 16-byte
 // multiples); otherwise the two run one after the other. In the environment,
