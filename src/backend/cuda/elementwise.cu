@@ -469,14 +469,15 @@ void launch_rope_kv_store(float* q, int n_heads, float* k, const float* v, const
     const int64_t total = batch.n_tokens * (n_heads + kv.n_kv_heads) * (kv.head_dim / 2);
     if (total == 0) return;
     const auto* rot = reinterpret_cast<const float2*>(cos_sin);
-    // Four pairs per thread where the head's halves split into fours, the counts fit 32 bits and
-    // every vector access is aligned (16 bytes for f32 rows, four pool elements), else one pair.
-    auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-    const bool by_four =
-        kv.head_dim % 8 == 0 && total / 4 < (int64_t(1) << 31) && aligned16(q) && aligned16(k) &&
-        aligned16(v) && aligned16(cos_sin) && kv.block_stride % 4 == 0 &&
-        kv.instance_offset % 4 == 0 && reinterpret_cast<uintptr_t>(kv.pool) % 16 == 0 &&
-        int64_t(batch.n_tokens) * (n_heads + kv.n_kv_heads) * kv.head_dim < (int64_t(1) << 31);
+    // Four pairs per thread where the head's halves split into fours, the element count fits 32
+    // bits and every vector access is aligned (16 bytes for f32 rows, four pool elements), else
+    // one pair.
+    const uintptr_t addresses =
+        uintptr_t(q) | uintptr_t(k) | uintptr_t(v) | uintptr_t(cos_sin) | uintptr_t(kv.pool);
+    const int64_t elements = int64_t(batch.n_tokens) * (n_heads + kv.n_kv_heads) * kv.head_dim;
+    const bool by_four = kv.head_dim % 8 == 0 && elements < (int64_t(1) << 31) &&
+                         addresses % 16 == 0 && kv.block_stride % 4 == 0 &&
+                         kv.instance_offset % 4 == 0;
     with_kv_element(kv.type, [&](auto element) {
         using T = decltype(element);
         if (by_four)
