@@ -145,6 +145,16 @@ class Backend {
         for (const MatmulOut& o : outs) matmul(x, n, *o.w, o.bias, o.y);
     }
 
+    // A block's output projection added to the residual stream: residual += x · Wᵀ (+ bias),
+    // the values of matmul() into `scratch` followed by add(residual, scratch). A backend may add
+    // the products to the residual as it writes them (scratch then unused).
+    virtual void matmul_add(const float* x /*[n, k]*/, int64_t n, const TensorView& w /*[m, k]*/,
+                            const TensorView* bias /*[m] or null*/, float* residual /*[n, m]*/,
+                            float* scratch /*[n, m]*/) {
+        matmul(x, n, w, bias, scratch);
+        add(residual, scratch, n * w.n_rows());
+    }
+
     // The residual add followed by the next block's norm: x += y, then out = rms_norm(x) with the
     // same values as add() and rms_norm() in turn (out may equal y). A backend may do both in one
     // pass over x.

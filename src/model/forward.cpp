@@ -90,8 +90,8 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         const LayerWeights& L = w.layers[size_t(plan.layers[size_t(ii)])];
         const KvLayerView kv_view = kv.layer_view(ii);
 
-        // Attention block. The norm of its input was taken with the previous instance's residual
-        // add (add_rms_norm), except in the first instance computed.
+        // Attention block. The norm of its input was taken at the end of the previous instance,
+        // except in the first instance computed.
         if (ii == start) {
             output_for({&L.wq, &L.wk, &L.wv});
             backend.rms_norm(s.x.data(), L.attn_norm, eps, n, s.h.data());
@@ -108,20 +108,19 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
         output_for({&L.wo});
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
-        backend.matmul(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.h.data());
+        backend.matmul_add(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.x.data(),
+                           s.h.data());  // the residual add
 
         // MLP block (SwiGLU).
         output_for({&L.w_gate, &L.w_up});
-        backend.add_rms_norm(s.x.data(), s.h.data(), L.ffn_norm, eps, n, s.h.data());
+        backend.rms_norm(s.x.data(), L.ffn_norm, eps, n, s.h.data());
         output_for({&L.w_down});
         backend.swiglu(s.h.data(), n, L.w_gate, L.w_up, s.gate.data(), s.up.data(), s.gate.data());
-        backend.matmul(s.gate.data(), n, L.w_down, nullptr, s.h.data());
-        if (ii + 1 < plan.n_instances()) {  // the residual add and the next instance's norm
+        backend.matmul_add(s.gate.data(), n, L.w_down, nullptr, s.x.data(), s.h.data());
+        if (ii + 1 < plan.n_instances()) {  // the next instance's norm
             const LayerWeights& next = w.layers[size_t(plan.layers[size_t(ii + 1)])];
             output_for({&next.wq, &next.wk, &next.wv});
-            backend.add_rms_norm(s.x.data(), s.h.data(), next.attn_norm, eps, n, s.h.data());
-        } else {
-            backend.add(s.x.data(), s.h.data(), n * d);
+            backend.rms_norm(s.x.data(), next.attn_norm, eps, n, s.h.data());
         }
     }
 

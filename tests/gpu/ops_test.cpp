@@ -21,7 +21,9 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <numeric>
 #include <random>
 
 #include "../backend/test_util.h"
@@ -222,8 +224,9 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
     }
 }
 
-// A GEMM pair's outputs against separate calls': the same bits under deterministic (the single
-// product's algorithm), else the same values up to the order of the sums (1e-5 of the largest).
+// A GEMM pair's (or a GEMM's with its residual add) outputs against separate calls': the same
+// bits under deterministic (the single product's algorithm), else the same values up to the
+// order of the sums (1e-5 of the largest).
 void expect_pair_values(bool deterministic, const std::vector<float>& got,
                         const std::vector<float>& want) {
     if (deterministic)
@@ -409,6 +412,61 @@ TEST_F(CudaOps, SwigluOfPrefillRowsEqualsSeparateMatmuls) {
                 expect_same(got, want);
                 cuda->swiglu(xd, n, wg.view, wu.view, g, u, g);  // out may be gate
                 EXPECT_EQ(down(g, count), got);
+            }
+        }
+    }
+}
+
+// matmul_add (the residual add in the GEMM's epilogue or the GEMV's store) against matmul into
+// scratch then add: n = 1 and 3 take the GEMV (bitwise: the same sum plus the same residual), 64
+// and 512 the GEMM (Llama-3-8B's o and down shapes at 512), with bf16 and f16 weights; with a
+// bias or f32 weights the two steps themselves. Bitwise under deterministic; by default within
+// 1e-5 of the largest (a split-K GEMM may meet the residual in another order), and the count of
+// differing elements printed.
+TEST_F(CudaOps, MatmulAddEqualsMatmulThenAdd) {
+    struct Case {
+        DType dtype;
+        int64_t m, k;
+        bool bias;
+    };
+    for (const bool deterministic : {true, false}) {
+        SCOPED_TRACE(deterministic ? "deterministic" : "default");
+        cuda = make_cuda_backend({0, deterministic});
+        for (const Case c :
+             {Case{DType::bf16, 4096, 4096, false}, Case{DType::bf16, 4096, 14336, false},
+              Case{DType::f16, 1024, 2048, false}, Case{DType::bf16, 512, 1024, true},
+              Case{DType::f32, 256, 512, false}}) {
+            SCOPED_TRACE(std::string(dtype_name(c.dtype)) + " " + std::to_string(c.m) + "x" +
+                         std::to_string(c.k) + (c.bias ? " bias" : ""));
+            const auto w = random_weights(rng, c.dtype, c.m, c.k);
+            const auto bias = random_weights(rng, DType::f32, 1, c.m);
+            for (int64_t n : {1, 3, 64, 512}) {
+                SCOPED_TRACE(n);
+                const auto x = random_floats(rng, n * c.k);
+                const auto residual = random_floats(rng, n * c.m, 4.0f);
+                const size_t count = size_t(n * c.m);
+                float* xd = up(x);
+                float* want_d = up(residual);
+                float* scratch = device_floats(count);
+                cuda->matmul(xd, n, w.view, c.bias ? &bias.view : nullptr, scratch);
+                cuda->add(want_d, scratch, int64_t(count));
+                const auto want = down(want_d, count);
+                float* got_d = up(residual);
+                cuda->matmul_add(xd, n, w.view, c.bias ? &bias.view : nullptr, got_d,
+                                 device_floats(count));
+                const auto got = down(got_d, count);
+                const bool gemv = !deterministic && n <= 4 && c.dtype != DType::f32;
+                if (gemv || c.bias || c.dtype == DType::f32) {
+                    EXPECT_EQ(got, want);
+                } else {
+                    expect_pair_values(deterministic, got, want);
+                    const auto differ = std::inner_product(
+                        got.begin(), got.end(), want.begin(), size_t(0), std::plus<>(),
+                        [](float a, float b) { return size_t(a != b); });
+                    if (differ)
+                        std::printf("matmul_add %s: %zu of %zu elements differ\n",
+                                    deterministic ? "deterministic" : "default", differ, count);
+                }
             }
         }
     }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -124,6 +125,8 @@ class CudaBackend final : public Backend {
         for (cudaEvent_t& e : piece_copied_)
             check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
+        const char* residual = std::getenv("ENCORE_CUDA_RESIDUAL_IN_GEMM");
+        residual_in_gemm_ = !(residual && std::strcmp(residual, "0") == 0);
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);
@@ -270,6 +273,25 @@ class CudaBackend final : public Backend {
     }
 
     void matmuls(const float* x, int64_t n, std::span<const MatmulOut> outs) override {
+        run_matmuls(x, n, outs, false);
+    }
+
+    // residual += x · Wᵀ with the add in the GEMM's epilogue (cuBLASLt's beta = 1, C = D =
+    // residual) or in the GEMV's store: one rounding of (product + residual), as matmul() into
+    // scratch and add() give, and no pass of the products through memory. With a bias, or
+    // weights the GEMMs do not take in 16 bits, the matmul and the add in turn. In the
+    // environment, ENCORE_CUDA_RESIDUAL_IN_GEMM=0 always takes the two steps (for comparisons).
+    void matmul_add(const float* x, int64_t n, const TensorView& w, const TensorView* bias,
+                    float* residual, float* scratch) override {
+        if (bias || !residual_in_gemm_ || (w.dtype != DType::bf16 && w.dtype != DType::f16))
+            return Backend::matmul_add(x, n, w, bias, residual, scratch);
+        check_f32_written(residual);
+        const MatmulOut one{&w, nullptr, residual};
+        run_matmuls(x, n, std::span(&one, 1), true);
+    }
+
+    // matmuls(), or with `accumulate` every y += x · Wᵀ (16-bit weights without bias only).
+    void run_matmuls(const float* x, int64_t n, std::span<const MatmulOut> outs, bool accumulate) {
         if (n == 0) return;
         // x converted once to the 16-bit type of the weights, or already there (side16).
         const void* x16 = nullptr;
@@ -297,7 +319,8 @@ class CudaBackend final : public Backend {
         if (gemv) {
             ensure_x16(first_type, k);
             std::vector<Gemv16Out> gemv_outs;
-            for (const MatmulOut& o : outs) gemv_outs.push_back({weight(*o.w), o.w->n_rows(), o.y});
+            for (const MatmulOut& o : outs)
+                gemv_outs.push_back({weight(*o.w), o.w->n_rows(), o.y, accumulate});
             launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
             check_launch("gemv16");
         }
@@ -320,7 +343,7 @@ class CudaBackend final : public Backend {
                 // done above
             } else if (w.dtype == DType::bf16 || w.dtype == DType::f16) {
                 ensure_x16(w.dtype, kw);
-                if (twin) {
+                if (twin && !accumulate) {
                     // Uploaded in order at first use (consecutive allocations usually ascend).
                     const void* w0 = weight(w);
                     const void* w1 = weight(*twin->w);
@@ -330,7 +353,7 @@ class CudaBackend final : public Backend {
                     ++i;
                     continue;
                 }
-                gemm_->run(w.dtype, weight(w), m, kw, x16, n, o.y);
+                gemm_->run(w.dtype, weight(w), m, kw, x16, n, o.y, accumulate);
             } else if (w.dtype == DType::f32) {
                 check_f32_written(x);
                 gemm_->run(DType::f32, weight(w), m, kw, x, n, o.y);
@@ -590,6 +613,7 @@ class CudaBackend final : public Backend {
     }
 
     DeviceOptions options_;
+    bool residual_in_gemm_ = true;  // matmul_add in the GEMM/GEMV (ENCORE_CUDA_RESIDUAL_IN_GEMM)
     cudaStream_t stream_ = nullptr;
     cudaEvent_t staged_ = nullptr;
     static constexpr size_t k_pinned_copy_min = size_t(64) << 10;

@@ -136,11 +136,11 @@ Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n) {
     return plans_.emplace(key, p).first->second;
 }
 
-void Gemm::run(DType dtype, const void* w, int64_t m, int64_t k, const void* x, int64_t n,
-               float* y) {
+void Gemm::run(DType dtype, const void* w, int64_t m, int64_t k, const void* x, int64_t n, float* y,
+               bool accumulate) {
     if (n == 0 || m == 0) return;
     Plan& p = plan_for(dtype, m, k, n);
-    const float alpha = 1.0f, beta = 0.0f;
+    const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y,
                                        p.c, &p.algo, workspace_, workspace_bytes_, stream_));
 }

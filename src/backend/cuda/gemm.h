@@ -39,9 +39,10 @@ class Gemm {
     Gemm(const Gemm&) = delete;
     Gemm& operator=(const Gemm&) = delete;
 
-    // dtype: f32, f16 or bf16 (the type of both w and x); y f32.
+    // dtype: f32, f16 or bf16 (the type of both w and x); y f32. With `accumulate`, y += x · Wᵀ
+    // (beta = 1 in place: each element rounded once from the f32 product plus y's value).
     void run(DType dtype, const void* w /*[m, k]*/, int64_t m, int64_t k, const void* x /*[n, k]*/,
-             int64_t n, float* y /*[n, m]*/);
+             int64_t n, float* y /*[n, m]*/, bool accumulate = false);
     // y0 = x · w0ᵀ and y1 = x · w1ᵀ in one launch where it can (see Pairs above for the bits).
     void run_pair(DType dtype, const void* w0 /*[m, k]*/, const void* w1 /*[m, k]*/, int64_t m,
                   int64_t k, const void* x /*[n, k]*/, int64_t n, float* y0 /*[n, m]*/,

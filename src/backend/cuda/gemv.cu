@@ -4,9 +4,10 @@
 // lane, for every row of x; lanes' partial sums are added in a fixed tree. One launch takes up to
 // four weights of the same x (q/k/v), so that the small ones do not run alone with the GPU half
 // idle; gate and up take the SwiGLU kernel, whose blocks hold rows of both and write
-// silu(gate) * up (no SiLU·mul launch, no products written). Used by default for batches of 1-4
-// rows (gemv16_fits), where cuBLASLt reads the weights far below the memory bandwidth; never
-// under --deterministic (its reduction order differs from the GEMMs').
+// silu(gate) * up (no SiLU·mul launch, no products written). A weight's products may be added to
+// y as they are stored (Gemv16Out::accumulate: the residual add of matmul_add). Used by default for
+// batches of 1-4 rows (gemv16_fits), where cuBLASLt reads the weights far below the memory
+// bandwidth; never under --deterministic (its reduction order differs from the GEMMs').
 //
 // Rows start at a step of their own: a row is read in steps of 32 x 4 groups of 8 elements, and
 // row j begins at step j (mod the row's steps) and wraps around. When every warp began at step 0,
@@ -73,6 +74,7 @@ struct Segments {
     const uint4* w[k_max_gemv16_outs];
     float* y[k_max_gemv16_outs];
     int64_t m[k_max_gemv16_outs];
+    bool accumulate[k_max_gemv16_outs];
     unsigned first_block[k_max_gemv16_outs + 1];
     int count;
 };
@@ -156,6 +158,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const uint4* w = segs.w[0];
     float* y = segs.y[0];
     int64_t m = segs.m[0];
+    bool accumulate = segs.accumulate[0];
     unsigned first = 0;
 #pragma unroll
     for (int s = 1; s < k_max_gemv16_outs; ++s) {
@@ -163,6 +166,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
             w = segs.w[s];
             y = segs.y[s];
             m = segs.m[s];
+            accumulate = segs.accumulate[s];
             first = segs.first_block[s];
         }
     }
@@ -174,7 +178,7 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     if (!has_row || lane != 0) return;
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r)
-        if (r < n) y[r * m + j] = sum[r];
+        if (r < n) y[r * m + j] = accumulate ? y[r * m + j] + sum[r] : sum[r];
 }
 
 // SwiGLU: a block takes rows [j0, j0 + k_swiglu_rows) of W_gate (its first warps) and the same
@@ -229,6 +233,7 @@ void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k, co
             segs.w[s] = static_cast<const uint4*>(o.w);
             segs.y[s] = o.y;
             segs.m[s] = o.m;
+            segs.accumulate[s] = o.accumulate;
             segs.first_block[s] = blocks;
             blocks += unsigned((o.m + k_warps - 1) / k_warps);
         }

@@ -154,7 +154,8 @@ constexpr int k_max_gemv16_outs = 4;
 struct Gemv16Out {
     const void* w = nullptr;  // [m, k] of dtype
     int64_t m = 0;
-    float* y = nullptr;  // [n, m]
+    float* y = nullptr;       // [n, m]
+    bool accumulate = false;  // y += x · Wᵀ (y's value plus the sum, rounded once)
 };
 void launch_gemv16(const Gemv16Out* outs, int n_outs, DType dtype, int64_t k,
                    const void* x16 /*[n, k]*/, int64_t n, cudaStream_t stream);
