@@ -95,11 +95,17 @@ __device__ __forceinline__ uint4 load_weight_group(const uint4* p) {
 // A warp's weight row wr (k8 16-byte groups of 8 elements) against every row of x, streamed once
 // with 16-byte loads, k_unroll in flight per lane, from step first_step (mod the row's steps) on.
 // The first step's weights (never written by a kernel) load before the wait for x. Gives sum[r]
-// for r < n, the lanes' partial sums added in a fixed tree (every lane holds the total).
+// for r < n, the lanes' partial sums added in a fixed tree (every lane holds the total). With
+// `addend`, each total then has addend[r * addend_stride] added (one rounding). Those values are
+// copied into `staged` (this warp's k_max_rows floats of shared memory) by cp.async right after
+// the wait, so that their load overlaps the row's stream instead of following its sums, and
+// holds no registers across it.
 template <bool Bf16>
 __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool has_row,
                                               int64_t k8, const uint4* __restrict__ x, int n,
-                                              float (&sum)[k_max_rows], int64_t first_step) {
+                                              float (&sum)[k_max_rows], int64_t first_step,
+                                              const float* addend = nullptr,
+                                              int64_t addend_stride = 0, float* staged = nullptr) {
     const int lane = int(threadIdx.x % 32);
     // A step: groups g0 + 32 u of the row (zeros past its end) into wv, then into the sums.
     uint4 wv[k_unroll];
@@ -133,6 +139,13 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
     int64_t st = first_step % n_steps;
     if (has_row) load_step(lane + st * step);
     wait_for_previous_kernel();
+    if (addend && has_row && lane < n) {
+        const auto to = uint32_t(__cvta_generic_to_shared(staged + lane));
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(to),
+                     "l"(addend + lane * addend_stride)
+                     : "memory");
+        asm volatile("cp.async.commit_group;\n" ::: "memory");
+    }
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r) sum[r] = 0.0f;
     if (has_row) {
@@ -147,6 +160,13 @@ __device__ __forceinline__ void warp_row_sums(const uint4* __restrict__ wr, bool
     for (int r = 0; r < k_max_rows; ++r) {
         if (r >= n) break;
         for (int o = 16; o > 0; o >>= 1) sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], o);
+    }
+    if (addend && has_row) {
+        asm volatile("cp.async.wait_all;\n" ::: "memory");
+        __syncwarp();
+#pragma unroll
+        for (int r = 0; r < k_max_rows; ++r)
+            if (r < n) sum[r] += staged[r];
     }
 }
 
@@ -174,11 +194,13 @@ __global__ void __launch_bounds__(k_warps * 32, k_min_blocks)
     const int64_t j = int64_t(blockIdx.x - first) * k_warps + warp;
     const bool has_row = j < m;
     float sum[k_max_rows];
-    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum, j);
+    __shared__ float staged[k_warps][k_max_rows];  // y's values where the sums are added to y
+    warp_row_sums<Bf16>(w + j * k8, has_row, k8, x, n, sum, j, accumulate ? y + j : nullptr, m,
+                        staged[warp]);
     if (!has_row || lane != 0) return;
 #pragma unroll
     for (int r = 0; r < k_max_rows; ++r)
-        if (r < n) y[r * m + j] = accumulate ? y[r * m + j] + sum[r] : sum[r];
+        if (r < n) y[r * m + j] = sum[r];
 }
 
 // SwiGLU: a block takes rows [j0, j0 + k_swiglu_rows) of W_gate (its first warps) and the same
