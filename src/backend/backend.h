@@ -155,16 +155,6 @@ class Backend {
         add(residual, scratch, n * w.n_rows());
     }
 
-    // The residual add followed by the next block's norm: x += y, then out = rms_norm(x) with the
-    // same values as add() and rms_norm() in turn (out may equal y). A backend may do both in one
-    // pass over x.
-    virtual void add_rms_norm(float* x /*[n, d]*/, const float* y /*[n, d]*/,
-                              const TensorView& weight /*[d]*/, float eps, int64_t n,
-                              float* out /*[n, d]*/) {
-        add(x, y, n * weight.n_elements());
-        rms_norm(x, weight, eps, n, out);
-    }
-
     // The SwiGLU MLP's first half: gate = x · W_gateᵀ and up = x · W_upᵀ (as matmuls()), then
     // out = silu(gate) * up (as silu_mul()), the same values. gate and up are the call's scratch:
     // a backend may compute out without writing them. out may equal gate.

@@ -120,25 +120,6 @@ TEST_F(CudaOps, RmsNormRowsOfEveryLength) {
     }
 }
 
-TEST_F(CudaOps, AddRmsNormEqualsAddThenRmsNorm) {
-    for (int64_t d : {64, 300, 4096, 4098, 12288}) {
-        for (int64_t n : {1, 7}) {
-            SCOPED_TRACE("d=" + std::to_string(d) + " n=" + std::to_string(n));
-            auto x = random_floats(rng, n * d, 3.0f);
-            const auto y = random_floats(rng, n * d, 3.0f);
-            const auto w = random_weights(rng, DType::bf16, 1, d);
-            std::vector<float> ref(x.size());
-            float* xd = up(x);
-            float* yd = up(y);
-            cuda->add_rms_norm(xd, yd, w.view, 1e-5f, n, yd);  // out over y, as the forward pass
-            scalar->add(x.data(), y.data(), n * d);
-            scalar->rms_norm(x.data(), w.view, 1e-5f, n, ref.data());
-            EXPECT_EQ(down(xd, x.size()), x);  // the sum, bitwise
-            EXPECT_LE(max_rel_error(down(yd, x.size()), ref), rms_norm_tolerance(d));
-        }
-    }
-}
-
 TEST_F(CudaOps, MatmulEveryWeightDtype) {
     struct Case {
         DType dtype;
@@ -294,7 +275,7 @@ TEST_F(CudaOps, PairedGemmsEqualSeparateMatmuls) {
 
 // An output said to be read only by 16-bit matmuls (next_output_for_matmuls) is written as its
 // 16-bit copy only (its f32 values stay as they were: poison here), and those matmuls give the
-// bits they give without the hint, whichever op wrote it: rms_norm, add_rms_norm, silu_mul,
+// bits they give without the hint, whichever op wrote it: rms_norm, silu_mul,
 // swiglu at prefill rows (the batched GEMMs) and at decode rows (the GEMV). The hint covers one
 // op; for weights of another type the f32 values are written, and a matmul that would read
 // skipped f32 values stops with an internal error.
@@ -312,11 +293,9 @@ TEST_F(CudaOps, OutputsForMatmulsAreWrittenAsTheirSixteenBitCopyOnly) {
     for (int64_t n : {2, 37}) {
         SCOPED_TRACE(n);
         const auto x = random_floats(rng, n * d, 3.0f);
-        const auto y = random_floats(rng, n * d, 3.0f);
         const auto gate = random_floats(rng, n * f, 3.0f);
         const auto upv = random_floats(rng, n * f, 3.0f);
         float* xd = up(x);
-        float* yd = up(y);
         float* gd = up(gate);
         float* ud = up(upv);
         float* z = device_floats(size_t(n * f));
@@ -345,13 +324,6 @@ TEST_F(CudaOps, OutputsForMatmulsAreWrittenAsTheirSixteenBitCopyOnly) {
         check(
             "rms_norm", size_t(n * d),
             [&](float* out) { cuda->rms_norm(xd, norm_w.view, 1e-5f, n, out); }, through_w);
-        check(
-            "add_rms_norm", size_t(n * d),
-            [&](float* out) {
-                float* x2 = up(x);  // each run adds y to a fresh x
-                cuda->add_rms_norm(x2, yd, norm_w.view, 1e-5f, n, out);
-            },
-            through_w);
         check(
             "silu_mul", size_t(n * f), [&](float* out) { cuda->silu_mul(gd, ud, n * f, out); },
             through_down);
@@ -512,8 +484,9 @@ TEST_F(CudaOps, SwigluEqualsMatmulsThenSiluMulBitwise) {
 }
 
 // Kernels may start before the one before them has ended (launch.cuh): a chain of dependent
-// decode-shaped ops (the MLP block: add + RMSNorm, gate/up GEMV and SiLU·mul, fused in every
-// other round, down GEMV, many times over, each reading what the one before wrote) gives the
+// decode-shaped ops (the MLP block: RMSNorm, gate/up GEMV and SiLU·mul, fused in every other
+// round, the down GEMV adding to the residual, many times over, each reading what the one before
+// wrote) gives the
 // same bits enqueued back to back as with the stream drained after every op, where nothing can
 // overlap. A kernel reading its input before its wait would see the previous round's values.
 TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
@@ -535,7 +508,7 @@ TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
             cuda->to_host(&host, probe, sizeof(float));  // waits for the stream to drain
         };
         for (int round = 0; round < 40; ++round) {
-            cuda->add_rms_norm(x, y, norm_w.view, 1e-5f, 1, y);
+            cuda->rms_norm(x, norm_w.view, 1e-5f, 1, y);
             step();
             if (round % 2) {
                 cuda->swiglu(y, 1, gate_w.view, up_w.view, gate, upv, gate);
@@ -547,7 +520,7 @@ TEST_F(CudaOps, OverlappedLaunchesGiveTheBitsOfSerialOnes) {
                 cuda->silu_mul(gate, upv, f, gate);
             }
             step();
-            cuda->matmul(gate, 1, down_w.view, nullptr, y);
+            cuda->matmul_add(gate, 1, down_w.view, nullptr, x, y);
             step();
         }
         return down(x, size_t(d));

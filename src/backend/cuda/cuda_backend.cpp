@@ -251,19 +251,10 @@ class CudaBackend final : public Backend {
     void next_output_for_matmuls(DType weight_type) override { output_for_ = weight_type; }
 
     void rms_norm(const float* x, const TensorView& w, float eps, int64_t n, float* out) override {
-        // x is only read when no y is given.
         void* out16 = side16(out, n * w.n_elements());
-        launch_rms_norm(const_cast<float*>(x), nullptr, weight(w), w.dtype, eps, n, w.n_elements(),
-                        f32_target(out, out16), out16, activation16_, stream_);
-        check_launch("rms_norm");
-    }
-
-    void add_rms_norm(float* x, const float* y, const TensorView& w, float eps, int64_t n,
-                      float* out) override {
-        void* out16 = side16(out, n * w.n_elements());
-        launch_rms_norm(x, y, weight(w), w.dtype, eps, n, w.n_elements(), f32_target(out, out16),
+        launch_rms_norm(x, weight(w), w.dtype, eps, n, w.n_elements(), f32_target(out, out16),
                         out16, activation16_, stream_);
-        check_launch("add_rms_norm");
+        check_launch("rms_norm");
     }
 
     void matmul(const float* x, int64_t n, const TensorView& w, const TensorView* bias,

@@ -47,16 +47,15 @@ __device__ __forceinline__ float block_sum(float sum) {
 // One block of Threads per row. With Vec > 0 the row sits in registers: thread t holds the
 // float4 groups t, t + Threads, ... (Vec of them, rows of d <= 4 * Threads * Vec, d % 4 == 0),
 // loaded once, all loads in flight before the first use; otherwise (Vec == 0) a strided loop
-// reads x twice. With `y`, the residual add comes first: x += y (stored back), then the norm of
-// the sum (out may equal y: each thread reads its elements of y before writing them to out).
-// Each thread sums its own elements in index order, then a fixed tree over the block: the order
-// depends only on d. The register path reads its weights before waiting for the previous kernel.
+// reads x twice (out may equal x: each thread writes only elements it has read). Each thread sums
+// its own elements in index order, then a fixed tree over the block: the order depends only on d.
+// The register path reads its weights before waiting for the previous kernel.
 template <int Threads, int Vec>
 __global__ void __launch_bounds__(Threads)
-    rms_norm_kernel(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t d,
-                    float* out, void* out16, DType t16) {
+    rms_norm_kernel(const float* x, const void* w, DType w_dtype, float eps, int64_t d, float* out,
+                    void* out16, DType t16) {
     const int64_t i = blockIdx.x;
-    float* xi = x + i * d;
+    const float* xi = x + i * d;
     float sum = 0.0f;
     if constexpr (Vec > 0) {
         float4 v[Vec], wv[Vec];
@@ -74,18 +73,6 @@ __global__ void __launch_bounds__(Threads)
         for (int u = 0; u < Vec; ++u) {
             const int64_t g = threadIdx.x + int64_t(u) * Threads;
             v[u] = g < groups ? reinterpret_cast<const float4*>(xi)[g] : make_float4(0, 0, 0, 0);
-        }
-        if (y) {
-            const float* yi = y + i * d;
-#pragma unroll
-            for (int u = 0; u < Vec; ++u) {
-                const int64_t g = threadIdx.x + int64_t(u) * Threads;
-                if (g < groups) {
-                    const float4 b = reinterpret_cast<const float4*>(yi)[g];
-                    v[u].x += b.x, v[u].y += b.y, v[u].z += b.z, v[u].w += b.w;
-                    reinterpret_cast<float4*>(xi)[g] = v[u];
-                }
-            }
         }
 #pragma unroll
         for (int u = 0; u < Vec; ++u)
@@ -107,8 +94,7 @@ __global__ void __launch_bounds__(Threads)
     } else {
         wait_for_previous_kernel();
         for (int64_t c = threadIdx.x; c < d; c += Threads) {
-            float a = xi[c];
-            if (y) xi[c] = a = a + y[i * d + c];
+            const float a = xi[c];
             sum += a * a;
         }
         const float scale = 1.0f / sqrtf(block_sum<Threads>(sum) / float(d) + eps);
@@ -380,22 +366,21 @@ void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids,
     launch(embed_kernel, grid, k_threads, 0, stream, table, dtype, d, ids, out);
 }
 
-void launch_rms_norm(float* x, const float* y, const void* w, DType w_dtype, float eps, int64_t n,
-                     int64_t d, float* out, void* out16, DType t16, cudaStream_t stream) {
+void launch_rms_norm(const float* x, const void* w, DType w_dtype, float eps, int64_t n, int64_t d,
+                     float* out, void* out16, DType t16, cudaStream_t stream) {
     if (n == 0) return;
     const unsigned grid = unsigned(n);
-    const bool vec = d % 4 == 0 && (uintptr_t(x) | uintptr_t(y) | uintptr_t(out)) % 16 == 0;
+    const bool vec = d % 4 == 0 && (uintptr_t(x) | uintptr_t(out)) % 16 == 0;
     if (d <= 256)
-        launch(rms_norm_kernel<32, 0>, grid, 32, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
-               t16);
+        launch(rms_norm_kernel<32, 0>, grid, 32, 0, stream, x, w, w_dtype, eps, d, out, out16, t16);
     else if (vec && d <= 4 * 256 * 4)
-        launch(rms_norm_kernel<256, 4>, grid, 256, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+        launch(rms_norm_kernel<256, 4>, grid, 256, 0, stream, x, w, w_dtype, eps, d, out, out16,
                t16);
     else if (vec && d <= 4 * 256 * 8)
-        launch(rms_norm_kernel<256, 8>, grid, 256, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+        launch(rms_norm_kernel<256, 8>, grid, 256, 0, stream, x, w, w_dtype, eps, d, out, out16,
                t16);
     else
-        launch(rms_norm_kernel<256, 0>, grid, 256, 0, stream, x, y, w, w_dtype, eps, d, out, out16,
+        launch(rms_norm_kernel<256, 0>, grid, 256, 0, stream, x, w, w_dtype, eps, d, out, out16,
                t16);
 }
 

@@ -20,14 +20,13 @@ namespace encore::cuda {
 void launch_embed(const void* table, DType dtype, int64_t d, const int32_t* ids /*[n]*/, int64_t n,
                   float* out /*[n, d]*/, cudaStream_t stream);
 
-// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype. With y,
-// first x += y (the residual add, x written back), then the norm of the sum; out may equal x or
-// y. With out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input, so that
-// it needs no conversion pass (launch_silu_mul likewise). A null out writes the 16-bit copy only
-// (so in launch_silu_mul, launch_gemv16_swiglu and AttentionOut::f32).
-void launch_rms_norm(float* x /*[n, d]*/, const float* y /*[n, d] or null*/, const void* w,
-                     DType w_dtype, float eps, int64_t n, int64_t d, float* out /*[n, d] or null*/,
-                     void* out16 /*[n, d] or null*/, DType t16, cudaStream_t stream);
+// out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * w; w [d] in its stored dtype; out may
+// equal x. With out16, the same values rounded to t16 (f16 or bf16) too: the next GEMM's input,
+// so that it needs no conversion pass (launch_silu_mul likewise). A null out writes the 16-bit
+// copy only (so in launch_silu_mul, launch_gemv16_swiglu and AttentionOut::f32).
+void launch_rms_norm(const float* x /*[n, d]*/, const void* w, DType w_dtype, float eps, int64_t n,
+                     int64_t d, float* out /*[n, d] or null*/, void* out16 /*[n, d] or null*/,
+                     DType t16, cudaStream_t stream);
 
 // cos_sin[i, c] = (cos, sin) of positions[i] * inv_freq[c]: the rotations of a batch, computed
 // once and read by every launch_rope of its layers.
