@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -21,6 +20,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_switch.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/pass_timeline.h"
@@ -125,8 +125,7 @@ class CudaBackend final : public Backend {
         for (cudaEvent_t& e : piece_copied_)
             check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
-        const char* residual = std::getenv("ENCORE_CUDA_RESIDUAL_IN_GEMM");
-        residual_in_gemm_ = !(residual && std::strcmp(residual, "0") == 0);
+        residual_in_gemm_ = !env_equals("ENCORE_CUDA_RESIDUAL_IN_GEMM", "0");
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);

@@ -4,9 +4,8 @@
 #include "backend/cuda/gemm.h"
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_switch.h"
 
-#include <cstdlib>
-#include <cstring>
 #include <utility>
 
 namespace encore::cuda {
@@ -49,10 +48,8 @@ Gemm::Gemm(cudaStream_t stream, bool deterministic)
     : stream_(stream), deterministic_(deterministic) {
     ENCORE_CUBLAS_CHECK(cublasLtCreate(&handle_));
     ENCORE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
-    const char* env = std::getenv("ENCORE_CUDA_GEMM_PAIRS");
-    pairs_ = !(env && std::strcmp(env, "0") == 0);
-    const char* algo = std::getenv("ENCORE_CUDA_GEMM_PAIR_ALGO");
-    pair_single_algo_ = algo && std::strcmp(algo, "single") == 0;
+    pairs_ = !env_equals("ENCORE_CUDA_GEMM_PAIRS", "0");
+    pair_single_algo_ = env_equals("ENCORE_CUDA_GEMM_PAIR_ALGO", "single");
 }
 
 Gemm::~Gemm() {

@@ -18,9 +18,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <utility>
+
+#include "backend/cuda/env_switch.h"
 
 namespace encore::cuda {
 
@@ -36,10 +36,7 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 // Whether launches on the current device may overlap (compute capability 9.0 or later, and not
 // turned off by ENCORE_CUDA_PDL=0); asked of the device once.
 inline bool programmatic_launch_enabled() {
-    static const bool allowed = [] {
-        const char* env = std::getenv("ENCORE_CUDA_PDL");
-        return !(env && std::strcmp(env, "0") == 0);
-    }();
+    static const bool allowed = !env_equals("ENCORE_CUDA_PDL", "0");
     if (!allowed) return false;
     static std::atomic<uint64_t> known{0}, capable{0};  // one bit per device
     int device = 0;

@@ -16,17 +16,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
+
+#include "backend/cuda/env_switch.h"
 
 namespace encore::cuda {
 
 class PassTimeline {
   public:
     PassTimeline() {
-        const char* env = std::getenv("ENCORE_CUDA_TIMELINE");
-        on_ = env && std::strcmp(env, "1") == 0;
+        on_ = env_equals("ENCORE_CUDA_TIMELINE", "1");
         if (!on_) return;
         cudaEventCreate(&begin_);
         cudaEventCreate(&kernels_done_);
