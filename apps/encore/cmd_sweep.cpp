@@ -29,6 +29,7 @@ struct SweepArgs {
     ProbeConfig probes;
     bool stem_reuse = false, no_stem_reuse = false, no_report = false, deterministic = false;
     int64_t stem_budget_mib = 1024;
+    CLI::Option* stem_budget = nullptr;
     SamplerOptions sampling;
     CLI::Option* temp = nullptr;
 };
@@ -129,8 +130,10 @@ void add_sweep(CLI::App& app) {
                   "more than recomputing them, so there it is off unless given)");
     cmd->add_flag("--no-stem-reuse", a->no_stem_reuse,
                   "compute every plan from layer 0 (for comparison; results are the same)");
-    cmd->add_option("--stem-budget", a->stem_budget_mib,
-                    "MiB the rubric and choice probes' stem states may take (1024)");
+    a->stem_budget =
+        cmd->add_option("--stem-budget", a->stem_budget_mib,
+                        "MiB the rubric and choice probes' stem states may take (default 1024; on "
+                        "cuda a quarter of the GPU memory left after the weights)");
     cmd->add_flag("--no-report", a->no_report, "do not draw heatmaps and report.html");
     cmd->add_option("--device", a->device,
                     "cpu (SIMD, default), scalar (reference) or cuda (GPU 0)");
@@ -158,10 +161,11 @@ void add_sweep(CLI::App& app) {
             fail(ErrorKind::invalid_argument,
                  "--stem-reuse and --no-stem-reuse exclude each other");
         o.stem_reuse = a->stem_reuse || (!a->no_stem_reuse && a->device.rfind("cuda", 0) != 0);
-        if (a->stem_budget_mib < 0)
+        const bool budget_given = a->stem_budget->count() > 0;
+        if (budget_given && a->stem_budget_mib < 0)
             fail(ErrorKind::invalid_argument, "--stem-budget must be >= 0 MiB, got {}",
                  a->stem_budget_mib);
-        o.stem_store_bytes = a->stem_budget_mib << 20;
+        o.stem_store_bytes = budget_given ? a->stem_budget_mib << 20 : -1;
         o.engine.backend = a->device;
         o.engine.n_threads = a->threads;
         o.engine.deterministic = a->deterministic;

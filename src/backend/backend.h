@@ -105,6 +105,17 @@ class Backend {
     virtual void copy(void* dst, const void* src, size_t bytes);
     virtual void to_host(void* host_dst, const void* src, size_t bytes);
     virtual void from_host(void* dst, const void* host_src, size_t bytes);
+    // Memory that may outlive this backend, for results shared between engines, each with a
+    // backend of its own (stem states: engine/stem.h). Host memory for the CPU backends; device
+    // memory for a device backend, which every backend of the same memory_place() reads, writes
+    // and copies as its own. Zeroed; freed when the last owner lets go.
+    virtual std::shared_ptr<float> allocate_shared(size_t n_floats);
+    // Where this backend's memory lies: "host", or a device ("cuda:0"). Backends of one place
+    // share pointers to allocate_shared() memory.
+    virtual std::string memory_place() const { return "host"; }
+    // Returns once the work enqueued so far (copies included) is complete, so that another
+    // backend may read what it wrote. The CPU backends finish each op before returning.
+    virtual void synchronize() {}
     // Called by the forward pass before the ops of one call: the layout's pointers (host memory)
     // stay valid until the next begin_batch. A device backend copies them to the device here once
     // instead of in every op. The CPU backends need nothing.

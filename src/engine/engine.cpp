@@ -98,6 +98,10 @@ void Engine::eval_stem(EvalItem item, const StemRun& run) {
             fail(ErrorKind::invalid_argument,
                  "stem state computed at --precision {}, this engine runs --precision {}",
                  precision_name(from->precision), precision_name(options_.precision));
+        if (from->memory_place != backend_->memory_place())
+            fail(ErrorKind::invalid_argument,
+                 "stem state lies in {} memory, this engine computes in {} memory",
+                 from->memory_place, backend_->memory_place());
         if (from->kv_type != kv_type())  // earlier instances attended over other K/V
             fail(ErrorKind::invalid_argument,
                  "stem state computed with --kv-type {}, this engine runs --kv-type {}",
@@ -216,7 +220,8 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
             if (stem_store_use_ == StemStoreUse::reuse) {
                 const StemState* s = stem_store_->find(context, todo);
                 if (!s || s->model_identity != model_->identity() ||
-                    s->precision != options_.precision || s->kv_type != kv_type())
+                    s->precision != options_.precision || s->kv_type != kv_type() ||
+                    s->memory_place != backend_->memory_place())
                     continue;
                 item_start[i] = s->shared_instances(plan_.layers);
                 if (item_start[i] > 0) item_from[i] = s;
@@ -280,13 +285,14 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         c.layers = plan_.layers;
         c.tokens.assign(to_compute[i].begin(), to_compute[i].end());
         c.start_position = items[i].seq->size();
-        c.residual.assign(size_t(n_inst + 1), std::vector<float>(size_t(m * d)));
-        c.k.assign(size_t(n_inst), std::vector<float>(size_t(m * kvd)));
-        c.v.assign(size_t(n_inst), std::vector<float>(size_t(m * kvd)));
+        c.n_embd = d;
+        c.kv_dim = kvd;
+        c.allocate(*backend_);
         for (int b = 0; b < item_start[i]; ++b) {  // the reused stem
-            c.residual[size_t(b)] = item_from[i]->residual[size_t(b)];
-            c.k[size_t(b)] = item_from[i]->k[size_t(b)];
-            c.v[size_t(b)] = item_from[i]->v[size_t(b)];
+            const StemState& from = *item_from[i];
+            backend_->copy(c.residual(b), from.residual(b), size_t(m * d) * sizeof(float));
+            backend_->copy(c.k(b), from.k(b), size_t(m * kvd) * sizeof(float));
+            backend_->copy(c.v(b), from.v(b), size_t(m * kvd) * sizeof(float));
         }
     }
 
@@ -305,43 +311,39 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         g0 = g1;
         // The group's stem: the residual entering group_start and the skipped instances' K/V,
         // [end - begin, n_embd] and [group_start] x [end - begin, kv_dim]: one item's state in
-        // place, several items' states gathered.
+        // place, several items' states gathered (backend memory, like the states).
         const float* stem_x = nullptr;
         const size_t n_skipped = size_t(group_start);
         std::vector<const float*> stem_k(n_skipped), stem_v(n_skipped);
-        std::vector<float> gathered_x;
-        std::vector<std::vector<float>> gathered_k, gathered_v;
         if (group_start > 0 && group.size() == 1) {
             const StemState& from = *item_from[group[0]];
-            stem_x = from.residual[size_t(group_start)].data();
+            stem_x = from.residual(group_start);
             for (int ii = 0; ii < group_start; ++ii) {
-                stem_k[size_t(ii)] = from.k[size_t(ii)].data();
-                stem_v[size_t(ii)] = from.v[size_t(ii)].data();
+                stem_k[size_t(ii)] = from.k(ii);
+                stem_v[size_t(ii)] = from.v(ii);
             }
         } else if (group_start > 0) {
-            gathered_k.resize(size_t(group_start));
-            gathered_v.resize(size_t(group_start));
-            const size_t n_group = size_t(end - begin);  // sized once: no regrowth copies
-            gathered_x.reserve(n_group * size_t(d));
-            for (int ii = 0; ii < group_start; ++ii) {
-                gathered_k[size_t(ii)].reserve(n_group * size_t(kvd));
-                gathered_v[size_t(ii)].reserve(n_group * size_t(kvd));
-            }
+            // [end - begin, n_embd], then K of each skipped instance, then V: [end - begin, kv]
+            const int64_t n_group = end - begin;
+            stem_gather_.resize(*backend_, size_t(n_group * (d + 2 * group_start * kvd)));
+            float* const x = stem_gather_.data();
+            float* const k = x + n_group * d;
+            float* const v = k + group_start * n_group * kvd;
             for (size_t i : group) {
                 const StemState& from = *item_from[i];
-                const auto& x = from.residual[size_t(group_start)];
-                gathered_x.insert(gathered_x.end(), x.begin(), x.end());
+                const int64_t at = item_begin[i] - begin, m = item_end[i] - item_begin[i];
+                backend_->copy(x + at * d, from.residual(group_start),
+                               size_t(m * d) * sizeof(float));
                 for (int ii = 0; ii < group_start; ++ii) {
-                    const auto& k = from.k[size_t(ii)];
-                    const auto& v = from.v[size_t(ii)];
-                    gathered_k[size_t(ii)].insert(gathered_k[size_t(ii)].end(), k.begin(), k.end());
-                    gathered_v[size_t(ii)].insert(gathered_v[size_t(ii)].end(), v.begin(), v.end());
+                    const int64_t to = (ii * n_group + at) * kvd;
+                    backend_->copy(k + to, from.k(ii), size_t(m * kvd) * sizeof(float));
+                    backend_->copy(v + to, from.v(ii), size_t(m * kvd) * sizeof(float));
                 }
             }
-            stem_x = gathered_x.data();
+            stem_x = x;
             for (int ii = 0; ii < group_start; ++ii) {
-                stem_k[size_t(ii)] = gathered_k[size_t(ii)].data();
-                stem_v[size_t(ii)] = gathered_v[size_t(ii)].data();
+                stem_k[size_t(ii)] = k + ii * n_group * kvd;
+                stem_v[size_t(ii)] = v + ii * n_group * kvd;
             }
         }
         bool group_captures = false;
@@ -380,15 +382,15 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
                         const int64_t lo = std::max(c0, item_begin[i]);
                         const int64_t hi = std::min(c1, item_end[i]);
                         if (!capturing[i] || lo >= hi) continue;
-                        StemState& c = captured[i];
+                        const StemState& c = captured[i];
                         const int64_t at = lo - item_begin[i], from = lo - c0, m = hi - lo;
-                        std::copy(x + from * d, x + (from + m) * d,
-                                  c.residual[size_t(ii)].data() + at * d);
+                        backend_->copy(c.residual(ii) + at * d, x + from * d,
+                                       size_t(m * d) * sizeof(float));
                         if (!k) continue;
-                        std::copy(k + from * kvd, k + (from + m) * kvd,
-                                  c.k[size_t(ii)].data() + at * kvd);
-                        std::copy(v + from * kvd, v + (from + m) * kvd,
-                                  c.v[size_t(ii)].data() + at * kvd);
+                        backend_->copy(c.k(ii) + at * kvd, k + from * kvd,
+                                       size_t(m * kvd) * sizeof(float));
+                        backend_->copy(c.v(ii) + at * kvd, v + from * kvd,
+                                       size_t(m * kvd) * sizeof(float));
                     }
                 };
             }
@@ -398,7 +400,10 @@ void Engine::eval_impl(std::span<EvalItem> items, const StemRun* stem) {
         }
     }
 
-    // Commit.
+    // Commit. States are read next by other engines, on backends of their own: their copies
+    // must be complete first.
+    if (std::find(capturing.begin(), capturing.end(), 1) != capturing.end())
+        backend_->synchronize();
     for (size_t i = 0; i < items.size(); ++i) {
         if (!capturing[i]) continue;
         if (stem)

@@ -126,6 +126,7 @@ class Engine {
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<KvPool> kv_;
     ForwardScratch scratch_;
+    BackendBuffer<float> stem_gather_;  // the stems of a group of several items (eval_impl)
     uint64_t cache_salt_ = 0;
     std::shared_ptr<StemStore> stem_store_;
     StemStoreUse stem_store_use_ = StemStoreUse::reuse;

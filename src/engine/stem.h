@@ -12,12 +12,18 @@
 // depend on the storage type the stem attended over, so a state is used only by engines of the
 // same KV type.
 //
+// A state lies in backend memory (Backend::allocate_shared): host memory on the CPU, the GPU's own
+// memory on a GPU, where capturing and reusing it are device-to-device copies. It is used only by
+// engines whose backend shares that memory (Backend::memory_place). Once captured it is not
+// changed, so copies of a StemState share their memory.
+//
 // eval_stem serves a caller that holds each state (one run of tokens at a time); for batched
 // work over forked sequences (a rubric's prefix and its items), engines share states through a
 // StemStore instead (stem_store.h).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,16 +35,30 @@ struct StemState {
     std::string model_identity;                 // the model that computed it
     Precision precision = Precision::standard;  // of the engine that computed it
     DType kv_type = DType::f32;                 // KV storage type of the engine that computed it
+    std::string memory_place = "host";          // where `memory` lies (Backend::memory_place)
     std::vector<int> layers;                    // [n_instances] the plan that computed it
     std::vector<int32_t> tokens;                // [n_tokens] the tokens it covers
     int64_t start_position = 0;                 // position of tokens[0]
-    std::vector<std::vector<float>>
-        residual;                          // [n_instances + 1] each [n_tokens, n_embd]:
-                                           // the residual entering instance b (b == n_instances:
-                                           // the final residual, before the output norm)
-    std::vector<std::vector<float>> k, v;  // [n_instances] each [n_tokens, kv_dim], after RoPE
+    int64_t n_embd = 0, kv_dim = 0;
+    // One block: the residual entering each instance b in 0..n_instances (b == n_instances: the
+    // final residual, before the output norm), each [n_tokens, n_embd]; then the K of each
+    // instance, then its V, each [n_tokens, kv_dim], after RoPE.
+    std::shared_ptr<float> memory;
 
+    int n_instances() const { return int(layers.size()); }
     int64_t n_tokens() const { return int64_t(tokens.size()); }
+    // Floats of the block of a state of these sizes.
+    static int64_t floats(int64_t n_tokens, int n_instances, int64_t n_embd, int64_t kv_dim) {
+        return n_tokens * (int64_t(n_instances + 1) * n_embd + 2 * int64_t(n_instances) * kv_dim);
+    }
+    float* residual(int b) const { return memory.get() + b * n_tokens() * n_embd; }
+    float* k(int ii) const { return residual(n_instances() + 1) + ii * n_tokens() * kv_dim; }
+    float* v(int ii) const { return k(n_instances()) + ii * n_tokens() * kv_dim; }
+    // Takes the block for the fields above (layers, tokens and sizes set) from `backend`.
+    void allocate(Backend& backend) {
+        memory = backend.allocate_shared(size_t(floats(n_tokens(), n_instances(), n_embd, kv_dim)));
+        memory_place = backend.memory_place();
+    }
     // Instances shared with `plan_layers`: the length of the common prefix of the layer lists.
     int shared_instances(const std::vector<int>& plan_layers) const;
 };

@@ -14,8 +14,7 @@ StemStore::StemStore(int64_t budget_bytes) : budget_(budget_bytes) {
 }
 
 int64_t StemStore::state_bytes(int64_t n_tokens, int n_instances, int64_t n_embd, int64_t kv_dim) {
-    const int64_t floats_per_token = int64_t(n_instances + 1) * n_embd + 2 * n_instances * kv_dim;
-    return n_tokens * floats_per_token * int64_t(sizeof(float));
+    return StemState::floats(n_tokens, n_instances, n_embd, kv_dim) * int64_t(sizeof(float));
 }
 
 uint64_t StemStore::key_hash(std::span<const int32_t> context, std::span<const int32_t> tokens) {
@@ -25,12 +24,9 @@ uint64_t StemStore::key_hash(std::span<const int32_t> context, std::span<const i
 
 bool StemStore::add(std::span<const int32_t> context, StemState state) {
     if (lookup(context, state.tokens)) return true;
-    int64_t floats = 0;
-    for (const auto& r : state.residual) floats += int64_t(r.size());
-    for (const auto& k : state.k) floats += int64_t(k.size());
-    for (const auto& v : state.v) floats += int64_t(v.size());
-    const int64_t bytes = floats * int64_t(sizeof(float)) +
-                          int64_t(context.size() + state.tokens.size()) * int64_t(sizeof(int32_t));
+    const int64_t bytes =
+        state_bytes(state.n_tokens(), state.n_instances(), state.n_embd, state.kv_dim) +
+        int64_t(context.size() + state.tokens.size()) * int64_t(sizeof(int32_t));
     if (!fits(bytes)) {
         ++stats_.refused;
         return false;

@@ -9,25 +9,6 @@
 
 namespace encore {
 
-namespace {
-
-// Calls the input's tap with host memory: the buffers themselves, or copies of them.
-void tap(Backend& backend, ForwardScratch& s, const ForwardInput& in, int ii, int64_t n_x,
-         int64_t n_kv, const float* x, const float* k, const float* v) {
-    if (backend.host_memory()) return in.tap(ii, x, k, v);
-    s.tap_x.resize(size_t(n_x));
-    backend.to_host(s.tap_x.data(), x, size_t(n_x) * sizeof(float));
-    if (k) {
-        s.tap_k.resize(size_t(n_kv));
-        s.tap_v.resize(size_t(n_kv));
-        backend.to_host(s.tap_k.data(), k, size_t(n_kv) * sizeof(float));
-        backend.to_host(s.tap_v.data(), v, size_t(n_kv) * sizeof(float));
-    }
-    in.tap(ii, s.tap_x.data(), k ? s.tap_k.data() : nullptr, k ? s.tap_v.data() : nullptr);
-}
-
-}  // namespace
-
 void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool& kv,
              ForwardScratch& s, const ForwardInput& in, float* logits) {
     const ModelSpec& spec = model.spec();
@@ -73,18 +54,10 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     } else {  // stem reuse: the residual entering `start` and the skipped instances' K/V given
         ENCORE_ASSERT(in.residual_in && in.stem_k.size() >= size_t(start) &&
                       in.stem_v.size() >= size_t(start));
-        backend.from_host(s.x.data(), in.residual_in, size_t(n * d) * sizeof(float));
-        for (int ii = 0; ii < start; ++ii) {
-            const float* k = in.stem_k[size_t(ii)];
-            const float* v = in.stem_v[size_t(ii)];
-            if (!backend.host_memory()) {
-                backend.from_host(k_rows, k, size_t(n * kvd) * sizeof(float));
-                backend.from_host(v_rows, v, size_t(n * kvd) * sizeof(float));
-                k = k_rows;
-                v = v_rows;
-            }
-            backend.kv_store(k, v, kv.layer_view(ii), layout);
-        }
+        backend.copy(s.x.data(), in.residual_in, size_t(n * d) * sizeof(float));
+        for (int ii = 0; ii < start; ++ii)
+            backend.kv_store(in.stem_k[size_t(ii)], in.stem_v[size_t(ii)], kv.layer_view(ii),
+                             layout);
     }
     for (int ii = start; ii < plan.n_instances(); ++ii) {
         const LayerWeights& L = w.layers[size_t(plan.layers[size_t(ii)])];
@@ -105,7 +78,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
             backend.rms_norm(k_rows, L.k_norm, eps, n * spec.n_kv_heads, k_rows);
         }
         backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view, layout);
-        if (in.tap) tap(backend, s, in, ii, n * d, n * kvd, s.x.data(), k_rows, v_rows);
+        if (in.tap) in.tap(ii, s.x.data(), k_rows, v_rows);
         output_for({&L.wo});
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());
         backend.matmul_add(s.attn.data(), n, L.wo, L.bo.n_dims ? &L.bo : nullptr, s.x.data(),
@@ -124,7 +97,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         }
     }
 
-    if (in.tap) tap(backend, s, in, plan.n_instances(), n * d, 0, s.x.data(), nullptr, nullptr);
+    if (in.tap) in.tap(plan.n_instances(), s.x.data(), nullptr, nullptr);
 
     // Output head, only for the rows whose logits are wanted.
     const int64_t n_rows = int64_t(in.logit_rows.size());

@@ -29,10 +29,10 @@ struct ForwardInput {
     int start_instance = 0;
     const float* residual_in = nullptr;           // [n_tokens, n_embd]
     std::span<const float*const> stem_k, stem_v;  // [start_instance] each [n_tokens, kv]
-    // residual_in and stem_k/stem_v are host memory (copied in through the backend).
+    // residual_in and stem_k/stem_v are backend memory.
     // Called for each computed instance ii with the residual entering it and its K/V after RoPE,
     // and once more with ii == n_instances, the final residual (before the norm) and null K/V;
-    // the pointers are host memory (copies, when the backend's memory is not the host's).
+    // the pointers are backend memory, valid until the next op (copy them with Backend::copy).
     std::function<void(int ii, const float* x, const float* k, const float* v)> tap;
 };
 
@@ -43,7 +43,6 @@ struct ForwardScratch {
     BackendBuffer<float> x, h, q, kv, attn, gate, up, rows;
     BackendBuffer<float> logits;  // [n_rows, vocab] when the backend's memory is not the host's
     std::vector<float> inv_freq;
-    std::vector<float> tap_x, tap_k, tap_v;  // host copies for the tap of a device backend
 };
 
 // Runs the plan (from input.start_instance) over the input, writing K/V into `kv` and logits[i, :]

@@ -12,29 +12,38 @@
 
 namespace encore {
 
-LayerDistance layer_distance(const std::vector<StemState>& states, int n_layers, int64_t n_embd) {
+LayerDistance layer_distance(const std::vector<StemState>& states, Backend& backend, int n_layers,
+                             int64_t n_embd) {
     LayerDistance out;
     out.n_layers = n_layers;
     const size_t nb = size_t(n_layers) + 1;
     std::vector<std::vector<double>> sum(nb, std::vector<double>(nb, 0.0));
     std::vector<double> norm(nb);
+    std::vector<float> streams;  // [nb, n_tokens, n_embd]: one state's residuals on the host
     for (const StemState& s : states) {
-        if (s.residual.size() != nb)
+        if (size_t(s.n_instances()) + 1 != nb || s.n_embd != n_embd)
             fail(ErrorKind::invalid_argument,
                  "layer distance: a stem state of {} boundaries, want {} (the unmodified model)",
-                 s.residual.size(), nb);
+                 s.n_instances() + 1, nb);
+        if (s.memory_place != backend.memory_place())
+            fail(ErrorKind::invalid_argument, "layer distance: a stem state in {} memory, not {}",
+                 s.memory_place, backend.memory_place());
+        const int64_t per_boundary = s.n_tokens() * n_embd;
+        streams.resize(nb * size_t(per_boundary));
+        backend.to_host(streams.data(), s.residual(0), streams.size() * sizeof(float));
+        auto boundary = [&](size_t b) { return streams.data() + int64_t(b) * per_boundary; };
         for (int64_t t = 1; t < s.n_tokens(); ++t) {
             // [nb] rows of [n_embd]: the stream of token t at each boundary
             for (size_t b = 0; b < nb; ++b) {
-                const float* x = s.residual[b].data() + t * n_embd;
+                const float* x = boundary(b) + t * n_embd;
                 double n2 = 0;
                 for (int64_t e = 0; e < n_embd; ++e) n2 += double(x[e]) * double(x[e]);
                 norm[b] = std::sqrt(n2);
             }
             for (size_t i = 0; i < nb; ++i)
                 for (size_t j = i + 1; j < nb; ++j) {
-                    const float* x = s.residual[i].data() + t * n_embd;
-                    const float* y = s.residual[j].data() + t * n_embd;
+                    const float* x = boundary(i) + t * n_embd;
+                    const float* y = boundary(j) + t * n_embd;
                     double dot = 0;
                     for (int64_t e = 0; e < n_embd; ++e) dot += double(x[e]) * double(y[e]);
                     const double denom = norm[i] * norm[j];
@@ -64,7 +73,7 @@ LayerDistance measure_layer_distance(Engine& engine,
         run.capture = &states[w];
         engine.eval_stem(EvalItem{&seq, windows[w], Logits::none}, run);
     }
-    return layer_distance(states, n_layers, engine.spec().n_embd);
+    return layer_distance(states, engine.backend(), n_layers, engine.spec().n_embd);
 }
 
 void write_layer_distance(const std::string& dir, const LayerDistance& d) {

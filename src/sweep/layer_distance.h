@@ -22,8 +22,10 @@ struct LayerDistance {
 };
 
 // Averages over every token of every state except each state's first (the BOS, whose stream is
-// not that of text); states of one model and the unmodified plan, n_embd wide.
-LayerDistance layer_distance(const std::vector<StemState>& states, int n_layers, int64_t n_embd);
+// not that of text); states of one model and the unmodified plan, n_embd wide, read to the host
+// through `backend` (one of the states' memory place).
+LayerDistance layer_distance(const std::vector<StemState>& states, Backend& backend, int n_layers,
+                             int64_t n_embd);
 
 // Runs the unmodified model (engine's plan must be the identity) over each window, capturing
 // its boundary streams, and averages their distances.

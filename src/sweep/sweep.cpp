@@ -160,14 +160,23 @@ void Sweep::ensure_base_stems() {
     if (base_stems_) return;
     auto engine = make_engine(options_.plans[0].plan);
     BaseStems stems;
-    if (options_.stem_reuse && (inputs_.rubric || !inputs_.choices.empty()))
-        stems.scoring = std::make_shared<StemStore>(options_.stem_store_bytes);
+    if (options_.stem_reuse && (inputs_.rubric || !inputs_.choices.empty())) {
+        int64_t budget = options_.stem_store_bytes;
+        if (budget < 0) {
+            const Backend& backend = engine->backend();
+            budget = backend.host_memory()
+                         ? int64_t(1) << 30
+                         : std::max<int64_t>(0, backend.memory_free() - model_->weight_bytes()) / 4;
+        }
+        stems.scoring = std::make_shared<StemStore>(budget);
+    }
     PlanMeasurement m = measure_plan(*engine, inputs_, options_.probes, &stems, nullptr);
     if (!base_) base_ = std::move(m);
     if (coordinator_ && !stems.windows.empty() && !fs::exists(path("distance.json")))
-        write_json_file(path("distance.json"),
-                        layer_distance_json(layer_distance(stems.windows, model_->spec().n_layers,
-                                                           model_->spec().n_embd)));
+        write_json_file(
+            path("distance.json"),
+            layer_distance_json(layer_distance(stems.windows, engine->backend(),
+                                               model_->spec().n_layers, model_->spec().n_embd)));
     base_stems_ = std::move(stems);
 }
 

@@ -27,8 +27,9 @@ struct SweepOptions {
     ProbeConfig probes;
     bool stem_reuse = true;
     // Bytes the stem states of the rubric and choice probes may take (engine/stem_store.h says
-    // what a state costs); evaluations past it are computed from layer 0 by every plan.
-    int64_t stem_store_bytes = int64_t(1) << 30;
+    // what a state costs); evaluations past it are computed from layer 0 by every plan. -1: 1 GiB
+    // of host memory, or on a GPU a quarter of its memory left free after the model's weights.
+    int64_t stem_store_bytes = -1;
     EngineOptions engine;  // backend, threads (kv_budget is sized per plan)
     bool draw = true;      // heatmaps and report.html at the end
 };

@@ -11,9 +11,13 @@
 #include "engine/sequence.h"
 #include "engine/stem_store.h"
 #include "model/model.h"
+#include "scorer_like_run.h"
 
 namespace encore {
 namespace {
+
+using testing::scorer_like_run;
+using testing::ScorerLikeRun;
 
 std::shared_ptr<Model> brown() {
     static auto model = Model::load(std::string(ENCORE_SOURCE_DIR) + "/assets/brown-llama-12l");
@@ -36,7 +40,8 @@ TEST(Stem, RysFromBaseStemIsBitwiseTheFullPass) {
     StemState state;
     Sequence bseq(base);
     base.eval_stem({&bseq, tokens, Logits::all}, {nullptr, 0, &state});
-    ASSERT_EQ(state.residual.size(), size_t(N + 1));
+    ASSERT_EQ(state.n_instances(), N);
+    ASSERT_EQ(state.memory_place, "host");
     for (auto [i, j] : {std::pair{4, 8}, {0, 12}, {11, 12}, {2, 3}}) {
         const LayerPlan plan = LayerPlan::rys(i, j, N);
         ASSERT_EQ(state.shared_instances(plan.layers), j);
@@ -69,6 +74,10 @@ TEST(Stem, RejectsAStateOfAnotherStemOrOtherTokens) {
     EXPECT_EQ(s.size(), 0);
     const auto other = some_tokens(21);
     EXPECT_THROW(skip.eval_stem({&s, other, Logits::last}, {&state, 4, nullptr}), Error);
+    StemState elsewhere = state;  // as if captured in a GPU's memory
+    elsewhere.memory_place = "cuda:0";
+    EXPECT_THROW(skip.eval_stem({&s, tokens, Logits::last}, {&elsewhere, 4, nullptr}), Error);
+    EXPECT_EQ(s.size(), 0);
     EXPECT_NO_THROW(skip.eval_stem({&s, tokens, Logits::last}, {&state, 4, nullptr}));
 }
 
@@ -96,51 +105,7 @@ TEST(Stem, PrecisionOfTheStateMustMatch) {
     EXPECT_EQ(0, std::memcmp(a.logits().data(), b.logits().data(), a.logits().size_bytes()));
 }
 
-// The work a Scorer does, through a StemStore (engine/stem_store.h): a prefix prefilled without
-// logits, forks of it cut back to different lengths evaluated together in one batch, a fork of
-// a fork. Captured on the base, reused on RYS plans: bitwise the logits of a fresh engine, also
-// for tokens decoded after them, with a batch mixing items found in the store and one that is
-// not (two groups of forward passes), split in chunks.
-struct ScorerLikeRun {
-    std::vector<std::vector<float>> logits;  // of every eval'd sequence, in order
-};
-
-ScorerLikeRun scorer_like_run(Engine& engine, bool with_stranger) {
-    ScorerLikeRun out;
-    const auto prefix = some_tokens(45);
-    Sequence base(engine);
-    base.prefill(prefix, Logits::none);
-    std::vector<std::unique_ptr<Sequence>> forks;
-    std::vector<std::vector<int32_t>> suffixes;
-    for (int k = 0; k < 3; ++k) {
-        forks.push_back(base.fork());
-        forks.back()->truncate(45 - 14 * k);  // 45, 31, 17: blocks shared, one partial
-        std::vector<int32_t> t;
-        for (int n = 0; n < 9 + 5 * k; ++n) t.push_back(int32_t((n * 131 + 7 * k) % 3000 + 40));
-        suffixes.push_back(t);
-    }
-    if (with_stranger) {  // not captured: computed from instance 0 in the same batch
-        forks.push_back(base.fork());
-        suffixes.push_back({11, 12, 13, 14});
-    }
-    std::vector<EvalItem> batch;
-    for (size_t k = 0; k < forks.size(); ++k)
-        batch.push_back({forks[k].get(), suffixes[k], k == 1 ? Logits::last : Logits::all});
-    engine.eval(batch);
-    for (const auto& f : forks) out.logits.emplace_back(f->logits().begin(), f->logits().end());
-    auto label = forks[0]->fork();
-    const std::vector<int32_t> label_tokens{301, 302, 303};
-    label->prefill(label_tokens, Logits::all);
-    out.logits.emplace_back(label->logits().begin(), label->logits().end());
-    // Decoding on after the stem (its K/V were stored into the cache).
-    const std::vector<int32_t> next{5, 77};
-    for (const auto& f : forks) {
-        f->prefill(next, Logits::all);
-        out.logits.emplace_back(f->logits().begin(), f->logits().end());
-    }
-    return out;
-}
-
+// The work a Scorer does, through a StemStore: scorer_like_run.h.
 TEST(StemStore, ForkedItemsFromTheBaseAreBitwiseTheFullPass) {
     const auto model = brown();
     const int N = model->spec().n_layers;

@@ -8,7 +8,8 @@
 //   - batch invariance: an item's logits alone and inside batches of 1 to 64 other items,
 //     bitwise with deterministic on, within 1e-6 of the logit scale otherwise;
 //   - stem reuse and a fork of a cached prefix on the GPU equal to computing everything, for each
-//     KV storage type (f32, f16, bf16);
+//     KV storage type (f32, f16, bf16), also through a stem store whose states lie in device
+//     memory;
 //   - f16 / bf16 KV pools: logits within 1e-3 (f16) and 8e-3 (bf16) of the logit scale of the CPU
 //     backend with the same KV type (both store the same rounding of K and V, except where the
 //     two backends' K/V, which differ by f32 summation order, round to neighbouring 16-bit
@@ -20,8 +21,11 @@
 #include <random>
 
 #include "../e2e/golden_support.h"
+#include "../engine/scorer_like_run.h"
+#include "core/error.h"
 #include "engine/sampler.h"
 #include "engine/sequence.h"
+#include "engine/stem_store.h"
 #include "model/gguf_model.h"
 #include "model/random_model.h"
 
@@ -305,6 +309,57 @@ TEST(CudaEngine, StemReuseEqualsTheFullPass) {
         s2.prefill(tokens, Logits::all);
         EXPECT_EQ(std::vector<float>(s1.logits().begin(), s1.logits().end()),
                   std::vector<float>(s2.logits().begin(), s2.logits().end()));
+        // The state lies in the GPU's memory: an engine computing in host memory refuses it.
+        EXPECT_EQ(state.memory_place, "cuda:0");
+        EngineOptions cpu;
+        cpu.kv_type = kv_type;
+        Engine on_cpu(model, rys, cpu);
+        Sequence s3(on_cpu);
+        EXPECT_THROW(on_cpu.eval_stem({&s3, tokens, Logits::all}, {&state, 3, nullptr}), Error);
+    }
+}
+
+// A StemStore on the GPU (engine/stem_store.h): states captured into device memory by the
+// base's engine, read after that engine is gone by other plans' engines, which gather several
+// items' states into one group of passes on the device (tests/engine/scorer_like_run.h: a
+// prefix, forks of it in one batch, an item not in the store, passes of 24 tokens). Bitwise
+// the logits of a fresh engine. An engine computing in host memory does not use the states (it
+// computes everything, with the results of a fresh CPU engine).
+TEST(CudaEngine, StemStoreOnTheDeviceEqualsTheFullPass) {
+    if (skip_without_gpu()) GTEST_SKIP() << "no GPU";
+    const auto model = random_model(DType::bf16);
+    for (DType kv_type : {DType::f32, DType::bf16}) {
+        SCOPED_TRACE(dtype_name(kv_type));
+        EngineOptions opt = cuda_options(true, kv_type);
+        opt.max_batch_tokens = 24;
+        auto store = std::make_shared<StemStore>(int64_t(1) << 30);
+        {
+            Engine base(model, LayerPlan::identity(4), opt);
+            base.set_stem_store(store, StemStoreUse::capture);
+            testing::scorer_like_run(base, false);
+        }
+        EXPECT_EQ(store->size(), 8u);  // the prefix, 3 forks, the label fork, 3 decoding steps
+        for (const char* spec : {"rys:1,3", "rys:0,4", "rys:3,4", "0-2,1-3"}) {
+            const LayerPlan plan = LayerPlan::parse(spec, 4);
+            Engine fresh(model, plan, opt), reuse(model, plan, opt);
+            reuse.set_stem_store(store, StemStoreUse::reuse);
+            const int64_t hits = store->stats().hits;
+            const auto a = testing::scorer_like_run(fresh, true);
+            const auto b = testing::scorer_like_run(reuse, true);
+            EXPECT_EQ(store->stats().hits - hits, 8) << spec;
+            ASSERT_EQ(a.logits.size(), b.logits.size());
+            for (size_t k = 0; k < a.logits.size(); ++k)
+                EXPECT_EQ(a.logits[k], b.logits[k]) << spec << " sequence " << k;
+        }
+        EngineOptions cpu;
+        cpu.kv_type = kv_type;
+        cpu.max_batch_tokens = 24;
+        const LayerPlan plan = LayerPlan::parse("rys:1,3", 4);
+        Engine fresh(model, plan, cpu), on_cpu(model, plan, cpu);
+        on_cpu.set_stem_store(store, StemStoreUse::reuse);
+        const auto a = testing::scorer_like_run(fresh, true);
+        const auto b = testing::scorer_like_run(on_cpu, true);
+        EXPECT_EQ(a.logits, b.logits);
     }
 }
 

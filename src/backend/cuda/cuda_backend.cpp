@@ -166,6 +166,24 @@ class CudaBackend final : public Backend {
         cudaStreamSynchronize(stream_);
         cudaFree(p);
     }
+    // Freed by whichever thread lets go last, with this device current, after the backend may
+    // be gone (cudaFree waits for the device's work).
+    std::shared_ptr<float> allocate_shared(size_t n_floats) override {
+        const size_t bytes = std::max<size_t>(n_floats * sizeof(float), 1);
+        void* p = nullptr;
+        check_cuda(cudaMalloc(&p, bytes), "allocating device memory");
+        check_cuda(cudaMemsetAsync(p, 0, bytes, stream_), "zeroing device memory");
+        const int device = options_.device;
+        return std::shared_ptr<float>(static_cast<float*>(p), [device](float* q) {
+            int current = 0;
+            cudaGetDevice(&current);
+            cudaSetDevice(device);
+            cudaFree(q);
+            cudaSetDevice(current);
+        });
+    }
+    std::string memory_place() const override { return fmt::format("cuda:{}", options_.device); }
+    void synchronize() override { check_cuda(cudaStreamSynchronize(stream_), "work on the GPU"); }
     void copy(void* dst, const void* src, size_t bytes) override {
         x16_of_ = nullptr;
         check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
