@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # encore's jobs on --device cuda against the same jobs on the CPU, on the bundled model: held-out
 # perplexity (identity and a RYS plan; the GPU's default KV type, bf16 for this bf16 model, and
-# f32), the expected scores of `encore score`, and a small sweep's perplexities. Prints each pair
-# and fails past the tolerances:
+# f32), the expected scores of `encore score`, and a small sweep's perplexities and rubric
+# metrics (on the GPU with stem reuse and without). Prints each pair and fails past the
+# tolerances:
 #   perplexity, relative: 5e-3 with bf16 K/V on the GPU (K and V rounded to bf16; this model's
 #   head_dim of 32 keeps attention on the CUDA cores, the tensor-core kernel of head_dim 64 and
 #   128 is checked op by op in attention_mma_test.cpp), 5e-4 with --kv-type f32 (the same roundings as the CPU's default
 #   precision, another summation order; 9.3e-5 measured on an H100, 2026-12-06);
-#   expected scores (0-4 scale): 0.05 absolute.
+#   expected scores and the sweep's rubric metrics (0-4 scale): 0.05 absolute.
 #
 #   bash tests/gpu/cpu_vs_cuda.sh [ENCORE_BINARY]
 set -euo pipefail
@@ -53,21 +54,33 @@ print(f"{'encore score: expected scores, max difference':<44} {worst:.2e} (toler
 sys.exit(0 if worst <= 0.05 else 1)
 PY
 
-for device in cpu cuda; do
-  "$encore" sweep -m "$model" -o "$tmp/sweep_$device" --plans rys --min-block 3 --max-block 3 \
-    --ppl "$tmp/heldout.txt" --ppl-ctx 128 --ppl-windows 4 --no-report --device "$device" >/dev/null
+# The sweep on the GPU with stem reuse (states in device memory) and without, each against the
+# CPU's, with a perplexity and a rubric probe.
+head -n 3 "$tmp/items.jsonl" >"$tmp/items3.jsonl"
+for variant in cpu cuda-stem cuda-no-stem; do
+  case $variant in
+    cpu) args=(--device cpu) ;;
+    cuda-stem) args=(--device cuda --stem-reuse) ;;
+    cuda-no-stem) args=(--device cuda --no-stem-reuse) ;;
+  esac
+  "$encore" sweep -m "$model" -o "$tmp/sweep_$variant" --plans rys --min-block 3 --max-block 3 \
+    --ppl "$tmp/heldout.txt" --ppl-ctx 128 --ppl-windows 4 \
+    --rubric "$root/examples/rubrics/story_quality.yaml" --items "$tmp/items3.jsonl" \
+    --no-report "${args[@]}" >/dev/null
 done
-python3 - "$tmp/sweep_cpu/results.jsonl" "$tmp/sweep_cuda/results.jsonl" <<'PY' || failed=1
+for variant in cuda-stem cuda-no-stem; do
+  python3 - "$tmp/sweep_cpu/results.jsonl" "$tmp/sweep_$variant/results.jsonl" "$variant" <<'PY' || failed=1
 import json, sys
 def load(p):
-    out = {}
-    for line in open(p):
-        d = json.loads(line)
-        out[d["plan"]] = d["metrics"]["ppl"]["value"]
-    return out
+    return {d["plan"]: d["metrics"] for d in map(json.loads, open(p))}
 cpu, cuda = load(sys.argv[1]), load(sys.argv[2])
-worst = max(abs(cuda[p] - cpu[p]) / cpu[p] for p in cpu)
-print(f"{'encore sweep: ' + str(len(cpu)) + ' plans, perplexity, max rel':<44} {worst:.2e} (tolerance 5e-03)")
-sys.exit(0 if worst <= 5e-3 and set(cpu) == set(cuda) else 1)
+ppl = max(abs(cuda[p]["ppl"]["value"] - cpu[p]["ppl"]["value"]) / cpu[p]["ppl"]["value"] for p in cpu)
+rubric = [m for m in cpu[next(iter(cpu))] if m.startswith("rubric")]
+score = max(abs(cuda[p][m]["value"] - cpu[p][m]["value"]) for p in cpu for m in rubric)
+label = f"encore sweep ({sys.argv[3]}): {len(cpu)} plans"
+print(f"{label + ', perplexity, max rel':<44} {ppl:.2e} (tolerance 5e-03)")
+print(f"{label + ', ' + ','.join(rubric) + ', max':<44} {score:.2e} (tolerance 5e-02)")
+sys.exit(0 if ppl <= 5e-3 and score <= 5e-2 and rubric and set(cpu) == set(cuda) else 1)
 PY
+done
 exit $failed
