@@ -132,8 +132,8 @@ void add_sweep(CLI::App& app) {
                   "compute every plan from layer 0 (for comparison; results are the same)");
     a->stem_budget =
         cmd->add_option("--stem-budget", a->stem_budget_mib,
-                        "MiB the rubric and choice probes' stem states may take (default 1024; on "
-                        "cuda a quarter of the GPU memory left after the weights)");
+                        "MiB the base's stem states may take (default 1024; on cuda a quarter of "
+                        "the GPU memory left after the weights); inputs past it start at layer 0");
     cmd->add_flag("--no-report", a->no_report, "do not draw heatmaps and report.html");
     cmd->add_option("--device", a->device,
                     "cpu (SIMD, default), scalar (reference) or cuda (GPU 0)");

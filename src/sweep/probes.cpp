@@ -3,6 +3,7 @@
 
 #include <array>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -153,16 +154,36 @@ PlanMeasurement measure_plan(Engine& engine, const ProbeInputs& inputs, const Pr
                              BaseStems* capture, const BaseStems* from) {
     ENCORE_ASSERT(!(capture && from));
     PlanMeasurement m;
+    int64_t budget_left = std::numeric_limits<int64_t>::max();
     if (capture) {
         capture->windows.assign(inputs.windows.size(), {});
         capture->prompts.assign(inputs.prompts.size(), {});
+        if (capture->budget_bytes >= 0) budget_left = capture->budget_bytes;
     }
+    // Where `capture` keeps the state of input k of `states` (n_tokens long), or null: nothing
+    // captured, or over the budget.
+    auto keep = [&](std::vector<StemState> BaseStems::*states, size_t k,
+                    size_t n_tokens) -> StemState* {
+        if (!capture) return nullptr;
+        const ModelSpec& spec = engine.spec();
+        const int64_t bytes = StemStore::state_bytes(int64_t(n_tokens), engine.plan().n_instances(),
+                                                     spec.n_embd, spec.kv_dim());
+        if (bytes > budget_left) return nullptr;
+        budget_left -= bytes;
+        return &(capture->*states)[k];
+    };
+    // The state `from` holds of input k of `states`, or null: nothing reused, or not kept.
+    auto held = [&](std::vector<StemState> BaseStems::*states, size_t k) -> const StemState* {
+        if (!from) return nullptr;
+        const StemState& s = (from->*states)[k];
+        return s.memory ? &s : nullptr;
+    };
     Sequence seq(engine);
     for (size_t w = 0; w < inputs.windows.size(); ++w) {
         const std::vector<int32_t>& window = inputs.windows[w];
         seq.truncate(0);
-        run_input(engine, seq, window, Logits::all, capture ? &capture->windows[w] : nullptr,
-                  from ? &from->windows[w] : nullptr);
+        run_input(engine, seq, window, Logits::all, keep(&BaseStems::windows, w, window.size()),
+                  held(&BaseStems::windows, w));
         double nll = 0;
         for (size_t i = 0; i + 1 < window.size(); ++i)
             nll -= log_prob(seq.logits_at(int64_t(i)), window[i + 1]);
@@ -177,7 +198,8 @@ PlanMeasurement measure_plan(Engine& engine, const ProbeInputs& inputs, const Pr
     for (size_t p = 0; p < inputs.prompts.size(); ++p) {
         seq.truncate(0);
         run_input(engine, seq, inputs.prompt_ids[p], Logits::last,
-                  capture ? &capture->prompts[p] : nullptr, from ? &from->prompts[p] : nullptr);
+                  keep(&BaseStems::prompts, p, inputs.prompt_ids[p].size()),
+                  held(&BaseStems::prompts, p));
         SamplerOptions so = config.sampling;
         if (config.greedy) so.temperature = 0;
         so.seed = config.sampling.seed + p;  // each prompt its own stream, the same in every plan
@@ -193,7 +215,11 @@ PlanMeasurement measure_plan(Engine& engine, const ProbeInputs& inputs, const Pr
     }
     // The scoring probes: the base's engine records the state of every evaluation, another
     // plan's engine starts each one it finds after the instances it shares with the base.
-    if (capture && capture->scoring) engine.set_stem_store(capture->scoring, StemStoreUse::capture);
+    if (capture && capture->capture_scoring && (inputs.rubric || !inputs.choices.empty())) {
+        capture->scoring = std::make_shared<StemStore>(
+            budget_left == std::numeric_limits<int64_t>::max() ? int64_t(1) << 62 : budget_left);
+        engine.set_stem_store(capture->scoring, StemStoreUse::capture);
+    }
     if (from && from->scoring) engine.set_stem_store(from->scoring, StemStoreUse::reuse);
     if (inputs.rubric) {
         // Items are prepared per plan: the Scorer checks them against this engine's context.

@@ -14,7 +14,9 @@
 // once, items forked from it, several per eval): there the base's engine records every
 // evaluation's state in a StemStore and the other plans' engines consult it (see
 // engine/stem_store.h), so the prefix, each item's suffix after it, and each choice after its
-// context start after the shared instances too.
+// context start after the shared instances too. All these states share one byte budget (the
+// windows' and prompts' first, in order, then the store's): an input whose state does not fit is
+// computed from layer 0 by every plan, with the same results.
 #pragma once
 
 #include <cstdint>
@@ -87,9 +89,12 @@ struct PlanMeasurement {
 
 // The unmodified model's stem states of every probe input.
 struct BaseStems {
-    std::vector<StemState> windows, prompts;
-    // The rubric and choice probes' evaluations (null: none kept). Filled when given to
-    // measure_plan as `capture`, up to the store's byte budget.
+    int64_t budget_bytes = -1;  // what every state below may take together (-1: no bound)
+    std::vector<StemState> windows, prompts;  // a state not kept (over the budget) has no memory
+    // The rubric and choice probes' evaluations, made by measure_plan when it captures with
+    // capture_scoring and those probes are given, with the budget the windows and prompts left
+    // (null: none).
+    bool capture_scoring = true;
     std::shared_ptr<StemStore> scoring;
 };
 

@@ -160,22 +160,24 @@ void Sweep::ensure_base_stems() {
     if (base_stems_) return;
     auto engine = make_engine(options_.plans[0].plan);
     BaseStems stems;
-    if (options_.stem_reuse && (inputs_.rubric || !inputs_.choices.empty())) {
-        int64_t budget = options_.stem_store_bytes;
-        if (budget < 0) {
-            const Backend& backend = engine->backend();
-            budget = backend.host_memory()
-                         ? int64_t(1) << 30
-                         : std::max<int64_t>(0, backend.memory_free() - model_->weight_bytes()) / 4;
-        }
-        stems.scoring = std::make_shared<StemStore>(budget);
+    stems.budget_bytes = options_.stem_store_bytes;
+    if (stems.budget_bytes < 0) {
+        const Backend& backend = engine->backend();
+        stems.budget_bytes =
+            backend.host_memory()
+                ? int64_t(1) << 30
+                : std::max<int64_t>(0, backend.memory_free() - model_->weight_bytes()) / 4;
     }
+    stems.capture_scoring = options_.stem_reuse;
     PlanMeasurement m = measure_plan(*engine, inputs_, options_.probes, &stems, nullptr);
     if (!base_) base_ = std::move(m);
-    if (coordinator_ && !stems.windows.empty() && !fs::exists(path("distance.json")))
+    std::vector<StemState> kept_windows;  // the distance map averages over the windows kept
+    for (const StemState& s : stems.windows)
+        if (s.memory) kept_windows.push_back(s);
+    if (coordinator_ && !kept_windows.empty() && !fs::exists(path("distance.json")))
         write_json_file(
             path("distance.json"),
-            layer_distance_json(layer_distance(stems.windows, engine->backend(),
+            layer_distance_json(layer_distance(kept_windows, engine->backend(),
                                                model_->spec().n_layers, model_->spec().n_embd)));
     base_stems_ = std::move(stems);
 }

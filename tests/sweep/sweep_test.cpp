@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/engine.h"
+#include "engine/stem_store.h"
 #include "model/model.h"
 #include "score/choose.h"
 #include "score/records.h"
@@ -218,6 +219,17 @@ TEST_F(SweepRun, StemReuseGivesBitwiseTheSameResults) {
     EXPECT_LE(rows[1]["metrics"]["ppl"]["ci"][0].get<double>(), d);
     EXPECT_GE(rows[1]["metrics"]["ppl"]["ci"][1].get<double>(), d);
     EXPECT_TRUE(fs::exists(root_ / "with/distance.json"));
+    EXPECT_EQ(json::parse(file("with", "distance.json"))["tokens"], 3 * 47);
+    // A stem budget of one and a half windows' states: the first window's is kept, the other
+    // two are not (every plan computes them from layer 0), the prompts' fit in what is left.
+    // The same results; the distance map averages over the window kept.
+    auto part = options("part", kSpecs);
+    const ModelSpec& spec = brown()->spec();
+    part.stem_store_bytes = StemStore::state_bytes(48, 12, spec.n_embd, spec.kv_dim()) * 3 / 2;
+    run_sweep(brown(), part);
+    EXPECT_EQ(file("part", "results.jsonl"), file("without", "results.jsonl"));
+    EXPECT_EQ(file("part", "samples.jsonl"), file("without", "samples.jsonl"));
+    EXPECT_EQ(json::parse(file("part", "distance.json"))["tokens"], 47);
     const auto samples = read_json_lines((root_ / "with/samples.jsonl").string(), false);
     EXPECT_EQ(samples.size(), 2 * rows.size());
     EXPECT_TRUE(samples[0].contains("stop_reason"));
