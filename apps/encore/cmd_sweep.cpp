@@ -126,10 +126,10 @@ void add_sweep(CLI::App& app) {
     cmd->add_option("--shard", a->shard, "measure only share K of N of the plans (K/N)");
     cmd->add_flag("--stem-reuse", a->stem_reuse,
                   "start each plan after the layers it shares with the unmodified model, from "
-                  "states kept in host memory (the default on the CPU; on cuda moving them costs "
-                  "more than recomputing them, so there it is off unless given)");
+                  "the base's states (the default; on cuda they stay in the GPU's memory)");
     cmd->add_flag("--no-stem-reuse", a->no_stem_reuse,
-                  "compute every plan from layer 0 (for comparison; results are the same)");
+                  "compute every plan from layer 0 (for comparison; the same results, bit for bit "
+                  "on the CPU and with --deterministic)");
     a->stem_budget =
         cmd->add_option("--stem-budget", a->stem_budget_mib,
                         "MiB the base's stem states may take (default 1024; on cuda a quarter of "
@@ -160,7 +160,7 @@ void add_sweep(CLI::App& app) {
         if (a->stem_reuse && a->no_stem_reuse)
             fail(ErrorKind::invalid_argument,
                  "--stem-reuse and --no-stem-reuse exclude each other");
-        o.stem_reuse = a->stem_reuse || (!a->no_stem_reuse && a->device.rfind("cuda", 0) != 0);
+        o.stem_reuse = !a->no_stem_reuse;
         const bool budget_given = a->stem_budget->count() > 0;
         if (budget_given && a->stem_budget_mib < 0)
             fail(ErrorKind::invalid_argument, "--stem-budget must be >= 0 MiB, got {}",
