@@ -9,25 +9,25 @@
 // it computes, keyed by the tokens cached before them in the sequence (the context they extend:
 // empty for a fresh sequence, the prefix for a fork of it) and by the tokens themselves. An
 // engine of another plan attached in reuse mode looks every item up by the same key; a state
-// found of its model, precision, KV storage type and memory (stem.h) whose plan shares the first k
-// > 0 instances with its own starts the item at instance k (any other state is not used).
+// found of its model, precision, KV storage type and memory (stem.h) whose plan shares the
+// first k > 0 instances with its own starts the item at instance k (any other state is not
+// used).
 //
 // Why the key is enough: a stem instance's K/V and the residual entering instance k of a token
 // depend only on the model, the precision, the KV storage type, the first k layers of the
-// plan, the token, its
-// position and the K/V of the earlier tokens at those instances, which are themselves functions
-// of the context's tokens. A context whose first k instances were computed by the same layers
-// (from layer 0 or itself from a stem) holds the same K/V, so an item started from the state
-// gets bitwise the logits and cache of a full pass (kernels are row-invariant; see stem.h).
-// Lookups compare the stored context and tokens, never a hash alone.
+// plan, the token, its position and the K/V of the earlier tokens at those instances, which are
+// themselves functions of the context's tokens. A context whose first k instances were computed by
+// the same layers (from layer 0 or itself from a stem) holds the same K/V, so an item started from
+// the state gets bitwise the logits and cache of a full pass (kernels are row-invariant; see
+// stem.h). Lookups compare the stored context and tokens, never a hash alone.
 //
 // Cost: a state of n tokens captured on a plan of n_inst instances holds the residual entering
 // every boundary, (n_inst + 1) x n x n_embd floats, and each instance's K and V, 2 x n_inst x n x
 // kv_dim floats, plus its context's token ids. For the bundled 12-layer model (n_embd 256,
 // kv_dim 128) that is 25.6 KB per token; for an 8B Llama (4096, 1024, 32 layers) 800 KB per
 // token. States lie in the capturing backend's memory (stem.h), the GPU's on a GPU, and the
-// budget counts that memory. The store holds at most its byte budget: a state that would exceed it
-// is not kept (that item is then computed from layer 0 by the other plans: slower, the same
+// budget counts that memory. The store holds at most its byte budget: a state that would exceed
+// it is not kept (that item is then computed from layer 0 by the other plans: slower, the same
 // result).
 #pragma once
 
