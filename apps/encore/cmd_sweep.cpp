@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -172,18 +173,23 @@ void add_sweep(CLI::App& app) {
         o.engine.kv_type = parse_kv_type_option(a->kv_type);
         o.draw = !a->no_report;
         const auto t0 = Clock::now();
+        std::optional<SweepTiming> timing;  // of this process's measurements (not under mpirun)
         if (mpi_sweep_size() > 1) {
             run_sweep_mpi(model, o);
             if (mpi_sweep_rank() != 0) return;
         } else {
             SweepProgress progress;
-            run_sweep(model, o, [&](int64_t done, int64_t total) { progress.update(done, total); });
+            timing = run_sweep(model, o,
+                               [&](int64_t done, int64_t total) { progress.update(done, total); });
             progress.finish();
         }
         nlohmann::json summary = {{"run_dir", o.run_dir},
                                   {"plans", o.plans.size()},
                                   {"stem_reuse", o.stem_reuse},
                                   {"seconds", seconds_since(t0)}};
+        if (timing)
+            summary["measuring_seconds"] = {
+                {"base", timing->base}, {"engines", timing->engines}, {"probes", timing->probes}};
         std::cout << summary.dump() << std::endl;
     });
 }

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -244,17 +245,30 @@ std::vector<size_t> Sweep::prepare() {
 
 json Sweep::measure(size_t index) {
     const SweepPlan& plan = options_.plans.at(index);
+    using Clock = std::chrono::steady_clock;
+    auto seconds = [](Clock::time_point a, Clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    };
     PlanMeasurement m;
+    const auto t0 = Clock::now();
     if (plan.is_base()) {
         base_stems_.reset();
         base_.reset();
         ensure_base_stems();
         m = *base_;
+        timing_.base += seconds(t0, Clock::now());
     } else {
         if (options_.stem_reuse) ensure_base_stems();
+        const auto t1 = Clock::now();
+        timing_.base += seconds(t0, t1);
         auto engine = make_engine(plan.plan);
+        const auto t2 = Clock::now();
         m = measure_plan(*engine, inputs_, options_.probes, nullptr,
                          options_.stem_reuse ? &*base_stems_ : nullptr);
+        const auto t3 = Clock::now();
+        engine.reset();
+        timing_.engines += seconds(t1, t2) + seconds(t3, Clock::now());
+        timing_.probes += seconds(t2, t3);
     }
     json samples = samples_json(plan.name, m.samples);
     return {{"index", index}, {"per_item", m.to_json()}, {"samples", samples}};
@@ -282,8 +296,8 @@ void Sweep::finish() {
     if (options_.draw) draw_sweep_report(options_.run_dir);
 }
 
-void run_sweep(std::shared_ptr<const Model> model, const SweepOptions& options,
-               const std::function<void(int64_t, int64_t)>& progress) {
+SweepTiming run_sweep(std::shared_ptr<const Model> model, const SweepOptions& options,
+                      const std::function<void(int64_t, int64_t)>& progress) {
     Sweep sweep(std::move(model), options);
     const std::vector<size_t> todo = sweep.prepare();
     const int64_t total = int64_t(sweep.own_plans().size());
@@ -294,6 +308,7 @@ void run_sweep(std::shared_ptr<const Model> model, const SweepOptions& options,
         if (progress) progress(++done, total);
     }
     sweep.finish();
+    return sweep.timing();
 }
 
 }  // namespace encore

@@ -34,6 +34,14 @@ struct SweepOptions {
     bool draw = true;      // heatmaps and report.html at the end
 };
 
+// Where the time of a sweep's measurements went, in seconds, over the plans one process
+// measured.
+struct SweepTiming {
+    double base = 0;     // the base's measurement, with the capture of its stem states
+    double engines = 0;  // making and closing the other plans' engines (backend, KV pool)
+    double probes = 0;   // the other plans' probes (their forward passes, scratch grown)
+};
+
 class Sweep {
   public:
     Sweep(std::shared_ptr<const Model> model, SweepOptions options);
@@ -54,6 +62,7 @@ class Sweep {
     const std::vector<SweepPlan>& plans() const { return options_.plans; }
     // The plans this run measures (its shard of the set).
     const std::vector<size_t>& own_plans() const { return own_; }
+    const SweepTiming& timing() const { return timing_; }
 
   private:
     void ensure_base_stems();
@@ -67,17 +76,16 @@ class Sweep {
     std::vector<size_t> own_;
     std::shared_ptr<ThreadPool> threads_;
     std::optional<BaseStems> base_stems_;
-    std::optional<PlanMeasurement> base_;
-    bool coordinator_ = false;
-    int lock_fd_ =
-        -1;  // flock on RUN_DIR/.lock while prepared  // prepare() was called: this process writes
-             // the run directory  // the base's values, for deltas (coordinator)
+    std::optional<PlanMeasurement> base_;  // the base's values, for deltas (coordinator)
+    bool coordinator_ = false;  // prepare() was called: this process writes the run directory
+    int lock_fd_ = -1;          // flock on RUN_DIR/.lock while prepared
+    SweepTiming timing_;
 };
 
 // Runs a whole sweep in this process; progress(done, total) after each recorded plan (done
-// counts plans finished earlier too).
-void run_sweep(std::shared_ptr<const Model> model, const SweepOptions& options,
-               const std::function<void(int64_t done, int64_t total)>& progress = {});
+// counts plans finished earlier too). Returns where the time of its measurements went.
+SweepTiming run_sweep(std::shared_ptr<const Model> model, const SweepOptions& options,
+                      const std::function<void(int64_t done, int64_t total)>& progress = {});
 
 // Combines run directories of one sweep (e.g. its --shard K/N parts) into `out_dir`, as if the
 // whole had run in one process; the parts must share model, probes and plan set.
