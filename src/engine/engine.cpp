@@ -20,16 +20,11 @@ Engine::Engine(std::shared_ptr<const Model> model, LayerPlan plan, EngineOptions
     if (plan_.layers.empty()) fail(ErrorKind::invalid_argument, "layer plan is empty");
     threads_ = options_.thread_pool ? options_.thread_pool
                                     : std::make_shared<ThreadPool>(options_.n_threads);
-    if (options_.backend == "cpu") {
-        backend_ = make_cpu_backend(*threads_, options_.precision);
-    } else if (options_.backend == "scalar") {
-        backend_ = make_scalar_backend();
-    } else if (options_.backend == "cuda") {
-        backend_ = make_cuda_backend({options_.device, options_.deterministic});
-    } else {
-        fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar, cuda)",
-             options_.backend);
-    }
+    backend_ =
+        options_.shared_backend ? options_.shared_backend : make_backend(options_, *threads_);
+    if (backend_->name() != options_.backend)
+        fail(ErrorKind::invalid_argument, "shared backend is '{}', the engine's options name '{}'",
+             backend_->name(), options_.backend);
     if (!options_.kv_type) options_.kv_type = default_kv_type(options_.backend, *model_);
     if (options_.max_batch_tokens < 0)
         fail(ErrorKind::invalid_argument, "tokens per forward pass must be positive, not {}",
@@ -468,6 +463,15 @@ void Engine::publish_full_blocks(Sequence& seq) {
         seq.block_hashes_.push_back(hash);
         if (options_.prefix_cache) kv_->publish(hash, block_tokens, seq.blocks_[i]);
     }
+}
+
+std::shared_ptr<Backend> make_backend(const EngineOptions& options, ThreadPool& threads) {
+    if (options.backend == "cpu") return make_cpu_backend(threads, options.precision);
+    if (options.backend == "scalar") return make_scalar_backend();
+    if (options.backend == "cuda")
+        return make_cuda_backend({options.device, options.deterministic});
+    fail(ErrorKind::invalid_argument, "unknown device '{}' (available: cpu, scalar, cuda)",
+         options.backend);
 }
 
 DType default_kv_type(const std::string& backend, const Model& model) {

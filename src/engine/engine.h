@@ -37,6 +37,10 @@ struct EngineOptions {
     // A pool shared with other engines of the process (n_threads is then ignored): engines used
     // in turn then do not compete with each other's idle workers, which spin briefly after a job.
     std::shared_ptr<ThreadPool> thread_pool;
+    // A backend shared with other engines of the process, used in turn (made by make_backend
+    // from options naming the same backend, device, precision and determinism): its stream, GEMM
+    // handles and chosen algorithms, and its staging memory are then made once, not per engine.
+    std::shared_ptr<Backend> shared_backend;
     // 0 = room for 8192 positions, or max_position if larger, at most half the machine's memory
     int64_t kv_budget_bytes = 0;
     // Storage type of the KV pool (see backend.h): f32 (the CPU's bitwise contract), f16 or bf16
@@ -54,6 +58,10 @@ struct EngineOptions {
 // vLLM keep K/V in the model's dtype (half the bytes that decode reads, and attention on the
 // tensor cores), f32 for f32 and quantized weights.
 DType default_kv_type(const std::string& backend, const Model& model);
+
+// The backend EngineOptions name (backend, device, precision, deterministic), computing on
+// `threads` where it is a CPU backend (which must then outlive it).
+std::shared_ptr<Backend> make_backend(const EngineOptions& options, ThreadPool& threads);
 
 // Which logits a prefill keeps.
 enum class Logits { none, last, all };
@@ -123,7 +131,7 @@ class Engine {
     LayerPlan plan_;
     EngineOptions options_;
     std::shared_ptr<ThreadPool> threads_;
-    std::unique_ptr<Backend> backend_;
+    std::shared_ptr<Backend> backend_;
     std::unique_ptr<KvPool> kv_;
     ForwardScratch scratch_;
     BackendBuffer<float> stem_gather_;  // the stems of a group of several items (eval_impl)

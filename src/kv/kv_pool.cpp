@@ -87,6 +87,7 @@ int32_t KvPool::allocate() {
              n_blocks_, shape_.block_size, bytes_per_block());
     }
     meta_[size_t(b)].ref_count = 1;
+    note_referenced();
     return b;
 }
 
@@ -98,6 +99,7 @@ void KvPool::retain(int32_t block) {
         lru_.erase(m.lru);
     }
     ++m.ref_count;
+    note_referenced();
 }
 
 void KvPool::release(int32_t block) {

@@ -23,6 +23,7 @@
 // them back to f32; the pool itself only moves bytes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <span>
@@ -80,6 +81,10 @@ class KvPool {
     int32_t n_available() const { return int32_t(free_.size() + lru_.size()); }
     // Blocks referenced by at least one sequence.
     int32_t n_referenced() const { return n_blocks_ - n_available(); }
+    // The most blocks referenced at once since the pool was made: what the same work needs
+    // again in a pool of the same block size, whatever its layer instances (published blocks
+    // nobody references are evicted as needed).
+    int32_t peak_referenced() const { return peak_referenced_; }
     // Published blocks, referenced or not.
     int32_t n_cached() const { return int32_t(by_hash_.size()); }
 
@@ -123,6 +128,7 @@ class KvPool {
     };
     void check_block(int32_t block) const;
     void unpublish(int32_t block);
+    void note_referenced() { peak_referenced_ = std::max(peak_referenced_, n_referenced()); }
 
     KvShape shape_;
     int32_t n_blocks_ = 0;
@@ -134,6 +140,7 @@ class KvPool {
     std::list<int32_t> lru_;     // published blocks nobody references, oldest first
     std::unordered_map<uint64_t, int32_t> by_hash_;
     PrefixStats stats_;
+    int32_t peak_referenced_ = 0;
 };
 
 }  // namespace encore

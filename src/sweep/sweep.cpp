@@ -66,6 +66,8 @@ Sweep::Sweep(std::shared_ptr<const Model> model, SweepOptions options)
     threads_ = options_.engine.thread_pool
                    ? options_.engine.thread_pool
                    : std::make_shared<ThreadPool>(options_.engine.n_threads);
+    backend_ = options_.engine.shared_backend ? options_.engine.shared_backend
+                                              : make_backend(options_.engine, *threads_);
     const auto shard = shard_plans(options_.plans, options_.shard_k, options_.shard_n);
     std::set<std::string> in_shard;
     for (const auto& p : shard) in_shard.insert(p.name);
@@ -141,6 +143,7 @@ std::string Sweep::path(const char* name) const {
 std::unique_ptr<Engine> Sweep::make_engine(const LayerPlan& plan) const {
     EngineOptions o = options_.engine;
     o.thread_pool = threads_;
+    o.shared_backend = backend_;
     const ModelSpec& spec = model_->spec();
     int64_t positions = 1;
     for (const auto& w : inputs_.windows) positions = std::max(positions, int64_t(w.size()));
@@ -150,10 +153,16 @@ std::unique_ptr<Engine> Sweep::make_engine(const LayerPlan& plan) const {
     const int64_t per_block =
         int64_t(plan.n_instances()) * 2 * spec.kv_dim() * o.block_size * kv_type_bytes(*o.kv_type);
     o.kv_budget_bytes = 2 * blocks * per_block;  // twice: room for blocks the prefix index keeps
-    // Scoring keeps every criterion's prefix and forks a batch of items from it: the engine's
-    // automatic budget (8192 positions or the model's context; the Scorer halves a batch that
-    // does not fit).
-    if (inputs_.rubric || !inputs_.choices.empty()) o.kv_budget_bytes = 0;
+    // Scoring keeps every criterion's prefix and forks a batch of items from it. The base's engine
+    // takes the automatic budget (8192 positions or the model's context; the Scorer halves a batch
+    // that does not fit); the others twice the blocks the base's probes referenced at most, the
+    // same work (on a GPU up to 35 GB less to allocate and clear per plan for Llama 3's context),
+    // or the automatic budget too where that is not less than the base's pool.
+    if (inputs_.rubric || !inputs_.choices.empty()) {
+        const int64_t needed = 2 * (int64_t(base_peak_blocks_) + 4);
+        o.kv_budget_bytes =
+            base_peak_blocks_ > 0 && needed < base_pool_blocks_ ? needed * per_block : 0;
+    }
     return std::make_unique<Engine>(model_, plan, o);
 }
 
@@ -171,6 +180,8 @@ void Sweep::ensure_base_stems() {
     }
     stems.capture_scoring = options_.stem_reuse;
     PlanMeasurement m = measure_plan(*engine, inputs_, options_.probes, &stems, nullptr);
+    base_pool_blocks_ = engine->kv().n_blocks();
+    base_peak_blocks_ = engine->kv().peak_referenced();
     if (!base_) base_ = std::move(m);
     std::vector<StemState> kept_windows;  // the distance map averages over the windows kept
     for (const StemState& s : stems.windows)

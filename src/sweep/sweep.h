@@ -30,7 +30,7 @@ struct SweepOptions {
     // what a state costs); evaluations past it are computed from layer 0 by every plan. -1: 1 GiB
     // of host memory, or on a GPU a quarter of its memory left free after the model's weights.
     int64_t stem_store_bytes = -1;
-    EngineOptions engine;  // backend, threads (kv_budget is sized per plan)
+    EngineOptions engine;  // backend, threads (kv_budget is sized per plan, the backend shared)
     bool draw = true;      // heatmaps and report.html at the end
 };
 
@@ -38,7 +38,7 @@ struct SweepOptions {
 // measured.
 struct SweepTiming {
     double base = 0;     // the base's measurement, with the capture of its stem states
-    double engines = 0;  // making and closing the other plans' engines (backend, KV pool)
+    double engines = 0;  // making and closing the other plans' engines (KV pool, scratch)
     double probes = 0;   // the other plans' probes (their forward passes, scratch grown)
 };
 
@@ -75,6 +75,11 @@ class Sweep {
     nlohmann::json run_;
     std::vector<size_t> own_;
     std::shared_ptr<ThreadPool> threads_;
+    // One backend for every plan's engine (its stream, GEMM handles and staging made once).
+    std::shared_ptr<Backend> backend_;
+    // Of the base's KV pool: its blocks, and the most its probes referenced at once (0: the base
+    // was not measured by this process). Every plan's probes do the same work.
+    int32_t base_pool_blocks_ = 0, base_peak_blocks_ = 0;
     std::optional<BaseStems> base_stems_;
     std::optional<PlanMeasurement> base_;  // the base's values, for deltas (coordinator)
     bool coordinator_ = false;  // prepare() was called: this process writes the run directory

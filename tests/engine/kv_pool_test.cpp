@@ -1,5 +1,6 @@
 // KvPool's budget checks: a budget must hold one block and fit in the machine's memory (an
-// engine's automatic budget is capped to fit), and its blocks are usable and independent.
+// engine's automatic budget is capped to fit), and its blocks are usable and independent; the
+// count of blocks referenced at once, and engines on a shared backend in pools of that many.
 #include "kv/kv_pool.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +10,9 @@
 #include "core/error.h"
 #include "engine/engine.h"
 #include "model/layer_plan.h"
+#include "model/model.h"
 #include "model/random_model.h"
+#include "scorer_like_run.h"
 
 namespace encore {
 namespace {
@@ -98,6 +101,80 @@ TEST(KvPool, PinHoldsAPublishedBlockWithoutCountingALookup) {
     EXPECT_EQ(pool.lookup(hash, other), -1);
     EXPECT_EQ(pool.stats().hits, 1);
     EXPECT_EQ(pool.stats().misses, 1);
+}
+
+// peak_referenced: the most blocks referenced at once, counting a published block a lookup takes
+// back from the evictable list, not a second reference to one already held.
+TEST(KvPool, PeakReferencedIsTheMostBlocksHeldAtOnce) {
+    const int64_t block_bytes = 2 * 2 * 2 * 16 * 8 * int64_t(sizeof(float));
+    KvPool pool(k_shape, 8 * block_bytes);
+    EXPECT_EQ(pool.peak_referenced(), 0);
+    const int32_t a = pool.allocate(), b = pool.allocate(), c = pool.allocate();
+    EXPECT_EQ(pool.peak_referenced(), 3);
+    std::vector<int32_t> tokens(16, 9);
+    const uint64_t hash = KvPool::chain_hash(0, 1, tokens);
+    pool.publish(hash, tokens, a);
+    pool.release(a);  // evictable now
+    pool.release(b);
+    EXPECT_EQ(pool.n_referenced(), 1);
+    EXPECT_EQ(pool.lookup(hash, tokens), a);  // referenced again: 2
+    pool.retain(c);                           // a second reference: still 2 blocks
+    const int32_t d = pool.allocate();
+    EXPECT_EQ(pool.n_referenced(), 3);
+    EXPECT_EQ(pool.peak_referenced(), 3);
+    pool.allocate();
+    EXPECT_EQ(pool.peak_referenced(), 4);
+    pool.release(d);
+    EXPECT_EQ(pool.peak_referenced(), 4);
+}
+
+// The sweep's engines (sweep.cpp): one backend shared by engines used in turn, and pools of
+// twice the blocks the base's work referenced at most. A pool of exactly that many blocks, for a
+// plan of more layer instances, runs the same work to the same bits as the automatic budget;
+// one block fewer fails cleanly (the work needs every block it referenced).
+TEST(Engine, SharedBackendAndAPoolOfThePeakBlocksGiveTheSameBits) {
+    static const auto model =
+        Model::load(std::string(ENCORE_SOURCE_DIR) + "/assets/brown-llama-12l");
+    const int N = model->spec().n_layers;
+    EngineOptions opt;
+    opt.max_batch_tokens = 40;
+    Engine base(model, LayerPlan::identity(N), opt);
+    testing::scorer_like_run(base, true);
+    const int32_t peak = base.kv().peak_referenced();
+    ASSERT_GT(peak, 4);
+    ASSERT_LT(peak, base.kv().n_blocks());
+
+    const LayerPlan plan = LayerPlan::rys(3, 9, N);
+    Engine fresh(model, plan, opt);
+    const testing::ScorerLikeRun expected = testing::scorer_like_run(fresh, true);
+    ThreadPool threads(2);
+    EngineOptions shared = opt;
+    shared.shared_backend = make_backend(opt, threads);
+    for (int32_t blocks : {peak, peak - 1}) {
+        shared.kv_budget_bytes = int64_t(blocks) * fresh.kv().bytes_per_block();
+        Engine engine(model, plan, shared);
+        ASSERT_EQ(&engine.backend(), shared.shared_backend.get());
+        ASSERT_EQ(engine.kv().n_blocks(), blocks);
+        if (blocks < peak) {
+            EXPECT_THROW(testing::scorer_like_run(engine, true), Error);
+            continue;
+        }
+        const testing::ScorerLikeRun got = testing::scorer_like_run(engine, true);
+        ASSERT_EQ(got.logits.size(), expected.logits.size());
+        for (size_t k = 0; k < got.logits.size(); ++k)
+            EXPECT_EQ(got.logits[k], expected.logits[k]) << "sequence " << k;
+        EXPECT_EQ(engine.kv().peak_referenced(), peak);
+    }
+    EngineOptions other = opt;
+    other.backend = "scalar";
+    other.shared_backend = shared.shared_backend;
+    try {
+        Engine engine(model, plan, other);
+        ADD_FAILURE() << "a cpu backend taken for a scalar engine";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("shared backend is 'cpu'"), std::string::npos)
+            << e.what();
+    }
 }
 
 }  // namespace
