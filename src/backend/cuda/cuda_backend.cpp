@@ -239,6 +239,12 @@ class CudaBackend final : public Backend {
         }
         layout_ = batch;
         has_layout_ = true;
+        // A side copy, a skipped output and a hint name memory of one pass: before the next, it
+        // may be freed and handed out again (scratch regrown, or another engine's scratch on a
+        // shared backend).
+        x16_of_ = nullptr;
+        f32_skipped_ = nullptr;
+        output_for_.reset();
         rope_table_for_ = 0;
         tables_block_size_ = 0;
         tiles_tokens_ = 0;
