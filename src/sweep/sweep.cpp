@@ -154,14 +154,14 @@ std::unique_ptr<Engine> Sweep::make_engine(const LayerPlan& plan) const {
         int64_t(plan.n_instances()) * 2 * spec.kv_dim() * o.block_size * kv_type_bytes(*o.kv_type);
     o.kv_budget_bytes = 2 * blocks * per_block;  // twice: room for blocks the prefix index keeps
     // Scoring keeps every criterion's prefix and forks a batch of items from it. The base's engine
-    // takes the automatic budget (8192 positions or the model's context; the Scorer halves a batch
-    // that does not fit); the others twice the blocks the base's probes referenced at most, the
-    // same work (on a GPU up to 35 GB less to allocate and clear per plan for Llama 3's context),
-    // or the automatic budget too where that is not less than the base's pool.
+    // takes the automatic budget (8192 positions or the model's context, within the memory; the
+    // Scorer halves a batch that does not fit); the others twice the blocks the base's probes
+    // referenced at most, the same work (on a GPU up to 35 GB less to allocate and clear per plan
+    // for Llama 3's context), or the automatic budget where that is not less than the base's
+    // pool, which fit.
     if (inputs_.rubric || !inputs_.choices.empty()) {
-        const int64_t needed = 2 * (int64_t(base_peak_blocks_) + 4);
-        o.kv_budget_bytes =
-            base_peak_blocks_ > 0 && needed < base_pool_blocks_ ? needed * per_block : 0;
+        const int64_t needed = 2 * (int64_t(base_peak_blocks_) + 4) * per_block;
+        o.kv_budget_bytes = base_peak_blocks_ > 0 && needed < base_pool_bytes_ ? needed : 0;
     }
     return std::make_unique<Engine>(model_, plan, o);
 }
@@ -180,7 +180,7 @@ void Sweep::ensure_base_stems() {
     }
     stems.capture_scoring = options_.stem_reuse;
     PlanMeasurement m = measure_plan(*engine, inputs_, options_.probes, &stems, nullptr);
-    base_pool_blocks_ = engine->kv().n_blocks();
+    base_pool_bytes_ = int64_t(engine->kv().n_blocks()) * engine->kv().bytes_per_block();
     base_peak_blocks_ = engine->kv().peak_referenced();
     if (!base_) base_ = std::move(m);
     std::vector<StemState> kept_windows;  // the distance map averages over the windows kept

@@ -38,7 +38,7 @@ struct SweepOptions {
 // measured.
 struct SweepTiming {
     double base = 0;     // the base's measurement, with the capture of its stem states
-    double engines = 0;  // making and closing the other plans' engines (KV pool, scratch)
+    double engines = 0;  // making and closing the other plans' engines (KV pool; scratch freed)
     double probes = 0;   // the other plans' probes (their forward passes, scratch grown)
 };
 
@@ -77,9 +77,10 @@ class Sweep {
     std::shared_ptr<ThreadPool> threads_;
     // One backend for every plan's engine (its stream, GEMM handles and staging made once).
     std::shared_ptr<Backend> backend_;
-    // Of the base's KV pool: its blocks, and the most its probes referenced at once (0: the base
-    // was not measured by this process). Every plan's probes do the same work.
-    int32_t base_pool_blocks_ = 0, base_peak_blocks_ = 0;
+    // Of the base's KV pool: its bytes, and the most blocks its probes referenced at once (0: the
+    // base was not measured by this process). Every plan's probes do the same work.
+    int64_t base_pool_bytes_ = 0;
+    int32_t base_peak_blocks_ = 0;
     std::optional<BaseStems> base_stems_;
     std::optional<PlanMeasurement> base_;  // the base's values, for deltas (coordinator)
     bool coordinator_ = false;  // prepare() was called: this process writes the run directory
