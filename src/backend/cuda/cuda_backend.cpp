@@ -156,10 +156,15 @@ class CudaBackend final : public Backend {
         return double(total) >= 70.0 * double(int64_t(1) << 30) ? 16384 : 4096;
     }
 
+    // Zeroed on the backend's stream, so that the work enqueued after it finds the zeros and
+    // not the other way round: cudaMemset runs on the legacy default stream, which this
+    // non-blocking stream does not wait for, and a KV pool's clearing (milliseconds for
+    // gigabytes) could overwrite K/V the first forward pass had stored.
     void* allocate(size_t bytes) override {
         void* p = nullptr;
         check_cuda(cudaMalloc(&p, std::max<size_t>(bytes, 1)), "allocating device memory");
-        check_cuda(cudaMemset(p, 0, std::max<size_t>(bytes, 1)), "zeroing device memory");
+        check_cuda(cudaMemsetAsync(p, 0, std::max<size_t>(bytes, 1), stream_),
+                   "zeroing device memory");
         return p;
     }
     void deallocate(void* p) override {
