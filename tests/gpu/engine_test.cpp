@@ -366,7 +366,9 @@ TEST(CudaEngine, StemStoreOnTheDeviceEqualsTheFullPass) {
 // A sweep's engines in turn on one backend (EngineOptions::shared_backend): each plan's engine
 // made after the last one's memory is freed, so its scratch and pool may take the same addresses,
 // where the backend must not take a previous pass's 16-bit side copy or skipped output for its
-// own. Bitwise a fresh engine's logits, under deterministic.
+// own; and its first kernels follow its pool's clearing soon, which must come before them (it
+// did not while memory was cleared on the legacy default stream). Bitwise a fresh engine's
+// logits, under deterministic.
 TEST(CudaEngine, EnginesInTurnOnASharedBackendEqualFreshOnes) {
     if (skip_without_gpu()) GTEST_SKIP() << "no GPU";
     const auto model = random_model(DType::bf16);

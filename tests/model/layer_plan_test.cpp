@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "core/error.h"
 
 namespace encore {
@@ -58,10 +60,11 @@ TEST(LayerPlan, MalformedSpecsAreRejectedClearly) {
 }
 
 class MergekitYaml : public ::testing::Test {
-protected:
+  protected:
     std::string write(const std::string& text) {
-        const std::string path = ::testing::TempDir() + "/plan_" +
-                                 std::to_string(counter_++) + ".yaml";
+        // The process id in the name: ctest runs each test as a process, several at once.
+        const std::string path = ::testing::TempDir() + "/plan_" + std::to_string(::getpid()) +
+                                 "_" + std::to_string(counter_++) + ".yaml";
         std::ofstream(path) << text;
         paths_.push_back(path);
         return path;
@@ -90,9 +93,19 @@ dtype: bfloat16
 TEST_F(MergekitYaml, BadFilesAreRejected) {
     EXPECT_THROW(LayerPlan::parse(write("slices: [\n"), 12), Error);
     EXPECT_THROW(LayerPlan::parse(write("merge_method: slerp\nslices: []\n"), 12), Error);
-    EXPECT_THROW(LayerPlan::parse(write("slices:\n  - sources:\n    - model: a\n      layer_range: [0, 13]\n"), 12), Error);
-    EXPECT_THROW(LayerPlan::parse(write("slices:\n  - sources:\n    - model: a\n      layer_range: [3, 3]\n"), 12), Error);
-    EXPECT_THROW(LayerPlan::parse(write("slices:\n  - sources:\n    - model: a\n      layer_range: [0, 2]\n  - sources:\n    - model: b\n      layer_range: [0, 2]\n"), 12), Error);
+    EXPECT_THROW(
+        LayerPlan::parse(
+            write("slices:\n  - sources:\n    - model: a\n      layer_range: [0, 13]\n"), 12),
+        Error);
+    EXPECT_THROW(
+        LayerPlan::parse(
+            write("slices:\n  - sources:\n    - model: a\n      layer_range: [3, 3]\n"), 12),
+        Error);
+    EXPECT_THROW(
+        LayerPlan::parse(write("slices:\n  - sources:\n    - model: a\n      layer_range: [0, 2]\n "
+                               " - sources:\n    - model: b\n      layer_range: [0, 2]\n"),
+                         12),
+        Error);
 }
 
 }  // namespace
