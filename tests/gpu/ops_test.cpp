@@ -205,50 +205,6 @@ TEST_F(CudaOps, MatmulsEqualSeparateMatmulsBitwise) {
     }
 }
 
-// q beside the k/v pair (ENCORE_CUDA_GEMM_BESIDE_ROWS): the pair runs on a second stream while q
-// runs on the backend's. Every output has the bits of the GEMMs in turn, by default and under
-// deterministic, at several row counts, and a copy on the backend's stream right after sees all
-// three (the stream waits for the pair). Outputs are poisoned before each of three rounds.
-TEST_F(CudaOps, QBesideTheKvPairGivesTheBitsOfTheGemmsInTurn) {
-    const int64_t k = 1024;
-    const auto wq = random_weights(rng, DType::bf16, 2048, k);
-    const auto wk = random_weights(rng, DType::bf16, 512, k);
-    const auto wv = random_weights(rng, DType::bf16, 512, k);
-    const TensorView* ws[] = {&wq.view, &wk.view, &wv.view};
-    for (const bool deterministic : {false, true}) {
-        SCOPED_TRACE(deterministic ? "deterministic" : "default");
-        for (const int64_t n : {8, 64, 300}) {
-            SCOPED_TRACE(n);
-            const auto x = random_floats(rng, n * k);
-            std::vector<std::vector<float>> want;
-            cuda = make_cuda_backend({0, deterministic});
-            {
-                float* xd = up(x);
-                std::vector<Backend::MatmulOut> outs;
-                for (const TensorView* w : ws)
-                    outs.push_back({w, nullptr, device_floats(size_t(n * w->n_rows()))});
-                cuda->matmuls(xd, n, outs);
-                for (const auto& o : outs) want.push_back(down(o.y, size_t(n * o.w->n_rows())));
-            }
-            setenv("ENCORE_CUDA_GEMM_BESIDE_ROWS", "300", 1);
-            cuda = make_cuda_backend({0, deterministic});
-            unsetenv("ENCORE_CUDA_GEMM_BESIDE_ROWS");
-            float* xd = up(x);
-            for (int round = 0; round < 3; ++round) {
-                std::vector<Backend::MatmulOut> outs;
-                for (const TensorView* w : ws)
-                    outs.push_back({w, nullptr, device_floats(size_t(n * w->n_rows()))});
-                float* v_copy = device_floats(size_t(n * 512));
-                cuda->matmuls(xd, n, outs);
-                cuda->copy(v_copy, outs[2].y, size_t(n * 512) * sizeof(float));
-                for (size_t i = 0; i < 3; ++i)
-                    EXPECT_EQ(down(outs[i].y, want[i].size()), want[i]) << "weight " << i;
-                EXPECT_EQ(down(v_copy, want[2].size()), want[2]) << "the copy after";
-            }
-        }
-    }
-}
-
 // A GEMM pair's (or a GEMM's with its residual add) outputs against separate calls': the same
 // bits under deterministic (the single product's algorithm), else the same values up to the
 // order of the sums (1e-5 of the largest).

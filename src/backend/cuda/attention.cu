@@ -2,8 +2,8 @@
 //
 // A block takes a tile of consecutive tokens of one sequence, the query heads of one KV head
 // (all of a GQA group, or a chunk of it), and one split of the keys: positions
-// [s * split, (s + 1) * split) (split = AttentionPlan::split). It streams the split's keys through
-// shared memory 32 at a time, in order, with an online softmax per query row (running max m, sum l,
+// [s * k_attention_split, (s + 1) * k_attention_split). It streams the split's keys through shared
+// memory 32 at a time, in order, with an online softmax per query row (running max m, sum l,
 // unnormalized output acc), and writes (m, l, acc) of the split. A second kernel combines the
 // splits of each query in split order. Splits are fixed per position, chunks run from the split's
 // start, and keys past a query's position are masked to exact no-ops (exp weight 0, rescale 1):
@@ -122,9 +122,9 @@ __global__ void __launch_bounds__(k_warps * 32)
     const int head_chunk = int(blockIdx.x % plan.head_chunks);
     const int kvh = int(blockIdx.y);
     const int split = int(blockIdx.z);
-    const int split_start = split * plan.split;
+    const int split_start = split * k_attention_split;
     if (split_start > tile.max_pos) return;
-    const int split_end = min(split_start + plan.split, tile.max_pos + 1);
+    const int split_end = min(split_start + k_attention_split, tile.max_pos + 1);
     const int group = n_heads / kv.n_kv_heads;
     const int lane = int(threadIdx.x % 32), warp = int(threadIdx.x / 32);
 
@@ -260,13 +260,13 @@ constexpr int k_combine_rows = 4;  // rows (warps) per block
 __global__ void __launch_bounds__(32 * k_combine_rows)
     combine_kernel(const float* __restrict__ ml, const float* __restrict__ part,
                    const int32_t* __restrict__ positions, int64_t n_rows, int n_heads, int hd,
-                   int split_positions, int max_splits, AttentionOut out) {
+                   int max_splits, AttentionOut out) {
     wait_for_previous_kernel();
     const int64_t row = int64_t(blockIdx.x) * k_combine_rows + threadIdx.x / 32;
     if (row >= n_rows) return;
     const int lane = int(threadIdx.x % 32);
     const int64_t token = row / n_heads;
-    const int n_splits = positions[token] / split_positions + 1;
+    const int n_splits = positions[token] / k_attention_split + 1;
     const float* mlr = ml + row * max_splits * 2;
     // Split s + 1's values are read while split s is added (the loads' latency, not the
     // arithmetic, is what a few rows take).
@@ -351,21 +351,11 @@ AttentionPlan attention_plan(int n_heads, int n_kv_heads, int head_dim, DType kv
     plan.heads_per_block = group < rows ? group : rows;
     plan.head_chunks = (group + plan.heads_per_block - 1) / plan.heads_per_block;
     plan.tile_tokens = rows / plan.heads_per_block;
-    plan.split = attention_split_positions();
     return plan;
 }
 
-int attention_split_positions() {
-    static const int positions = [] {
-        const char* env = std::getenv("ENCORE_CUDA_ATTENTION_SPLIT");
-        const int asked = env ? std::atoi(env) : 0;
-        return asked > 0 && asked % 64 == 0 ? asked : 256;
-    }();
-    return positions;
-}
-
 int64_t attention_scratch_floats(int64_t n_tokens, int n_heads, int head_dim, int max_pos) {
-    const int64_t splits = max_pos / attention_split_positions() + 1;
+    const int64_t splits = max_pos / k_attention_split + 1;
     return n_tokens * n_heads * splits * (head_dim + 2);
 }
 
@@ -406,7 +396,7 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
                       const AttentionOut& out, cudaStream_t stream) {
     if (batch.n_tokens == 0) return;
     const AttentionPlan plan = attention_plan(n_heads, kv.n_kv_heads, kv.head_dim, kv.type);
-    const int max_splits = max_pos / plan.split + 1;
+    const int max_splits = max_pos / k_attention_split + 1;
     float* ml = scratch;  // [n_tokens, n_heads, max_splits, 2]
     float* part = scratch ? scratch + batch.n_tokens * n_heads * max_splits * 2 : nullptr;
     if (attention_mma_fits(kv.type, kv.head_dim, plan)) {
@@ -432,7 +422,7 @@ void launch_attention(const float* q, int n_heads, const KvDeviceView& kv, const
     const int64_t n_rows = batch.n_tokens * n_heads;
     launch(combine_kernel, unsigned((n_rows + k_combine_rows - 1) / k_combine_rows),
            32 * k_combine_rows, 0, stream, ml, part, batch.positions, n_rows, n_heads, kv.head_dim,
-           plan.split, max_splits, out);
+           max_splits, out);
 }
 
 }  // namespace encore::cuda

@@ -2,8 +2,8 @@
 //
 // The same work split, masking and split arithmetic as attention.cu's CUDA-core kernel (a block
 // takes a tile of consecutive tokens of one sequence and the query heads of one KV head: 128 query
-// rows; keys are cut into splits of AttentionPlan::split positions, each split streamed in chunks
-// of 64 keys from its start, with an online softmax), but the two products run on the tensor cores:
+// rows; keys are cut into splits of k_attention_split positions, each split streamed in chunks of
+// 64 keys from its start, with an online softmax), but the two products run on the tensor cores:
 // mma.sync m16n8k16 with the pool's 16-bit type as operands (Q and the softmax weights P rounded
 // to it, as FlashAttention does) and f32 accumulation, K/V fragments read from shared memory by
 // ldmatrix. Eight warps of 16 query rows share each chunk of K/V (128 rows: 32 tokens of a GQA
@@ -467,13 +467,14 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     for (int i = 0; i < 2; ++i) combined[i].reset();
 
     // The chunks of keys this block walks: every split of the tile (fused) or split blockIdx.z,
-    // in order; splits are whole chunks (plan.split a multiple of k_chunk), all but the
+    // in order; splits are whole chunks (k_attention_split a multiple of k_chunk), all but the
     // tile's last one full. Chunk c + 1 is copied into the other buffer while c is multiplied.
+    static_assert(k_attention_split % k_chunk == 0);
     const int first_split = Fused ? 0 : int(blockIdx.z);
-    const int last_split = Fused ? tile.max_pos / plan.split : int(blockIdx.z);
-    const int begin = first_split * plan.split;
+    const int last_split = Fused ? tile.max_pos / k_attention_split : int(blockIdx.z);
+    const int begin = first_split * k_attention_split;
     if (begin > tile.max_pos) return;
-    const int end = min((last_split + 1) * plan.split, tile.max_pos + 1);
+    const int end = min((last_split + 1) * k_attention_split, tile.max_pos + 1);
 #if ENCORE_ATTENTION_WGMMA_PV
     // Every warpgroup multiplies, queries or not (rows without one are zeros): with P · V in
     // flight across the softmax, a branch around the MMAs makes ptxas serialize them.
@@ -732,14 +733,14 @@ __device__ __forceinline__ void attention_mma(const float* __restrict__ q, int n
     };
     // Splits in order, each from a fresh row state; chunks of a split in order.
     for (int split = first_split; split <= last_split; ++split) {
-        const int split_end = min((split + 1) * plan.split, tile.max_pos + 1);
+        const int split_end = min((split + 1) * k_attention_split, tile.max_pos + 1);
 #pragma unroll
         for (int i = 0; i < 2; ++i) st.m[i] = -INFINITY, st.l[i] = 0.0f;
 #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) st.o[dt][e] = 0.0f;
-        const int split_begin = split * plan.split;
+        const int split_begin = split * k_attention_split;
         // The split's first chunk, then the others beside the P · V of the chunk before.
         chunk_step(split_begin, std::false_type{});
         for (int c0 = split_begin + k_chunk; c0 < split_end; c0 += k_chunk)

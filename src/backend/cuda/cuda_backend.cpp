@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -127,8 +126,6 @@ class CudaBackend final : public Backend {
             check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
         residual_in_gemm_ = !env_equals("ENCORE_CUDA_RESIDUAL_IN_GEMM", "0");
-        if (const char* rows = std::getenv("ENCORE_CUDA_GEMM_BESIDE_ROWS"))
-            beside_rows_ = std::max<int64_t>(0, std::atoll(rows));
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);
@@ -345,26 +342,6 @@ class CudaBackend final : public Backend {
                 gemv_outs.push_back({weight(*o.w), o.w->n_rows(), o.y, accumulate});
             launch_gemv16(gemv_outs.data(), int(gemv_outs.size()), first_type, k, x16, n, stream_);
             check_launch("gemv16");
-        }
-        // q beside the k/v pair, at most beside_rows_ rows (Gemm's "Beside": each leaves part of
-        // the GPU idle there; the same bits as in turn).
-        if (!gemv && !accumulate && n <= beside_rows_ && outs.size() == 3 &&
-            (first_type == DType::bf16 || first_type == DType::f16)) {
-            bool plain = true;
-            for (const MatmulOut& o : outs)
-                plain = plain && !o.bias && o.w->dtype == first_type && o.w->row_elems() == k;
-            const int64_t m_kv = outs[1].w->n_rows();
-            if (plain && outs[2].w->n_rows() == m_kv) {
-                ensure_x16(first_type, k);
-                gemm_->begin_beside();
-                gemm_->run_pair(first_type, weight(*outs[1].w), weight(*outs[2].w), m_kv, k, x16, n,
-                                outs[1].y, outs[2].y);
-                gemm_->end_beside();
-                gemm_->run(first_type, weight(*outs[0].w), outs[0].w->n_rows(), k, x16, n,
-                           outs[0].y);
-                gemm_->join_beside();
-                return;
-            }
         }
         auto add_bias = [&](const MatmulOut& o) {
             if (!o.bias) return;
@@ -656,8 +633,6 @@ class CudaBackend final : public Backend {
 
     DeviceOptions options_;
     bool residual_in_gemm_ = true;  // matmul_add in the GEMM/GEMV (ENCORE_CUDA_RESIDUAL_IN_GEMM)
-    // The most rows at which q runs beside the k/v pair (0: never; ENCORE_CUDA_GEMM_BESIDE_ROWS).
-    int64_t beside_rows_ = 0;
     cudaStream_t stream_ = nullptr;
     cudaEvent_t staged_ = nullptr;
     static constexpr size_t k_pinned_copy_min = size_t(64) << 10;

@@ -59,41 +59,8 @@ Gemm::~Gemm() {
         destroy_layouts(p.a, p.b, p.c);
         cublasLtMatmulDescDestroy(p.desc);
     }
-    if (beside_) {
-        cudaStreamSynchronize(beside_);
-        cudaStreamDestroy(beside_);
-        cudaEventDestroy(fork_);
-        cudaEventDestroy(join_);
-        cudaFree(beside_workspace_);
-    }
     cudaFree(workspace_);
     cublasLtDestroy(handle_);
-}
-
-void Gemm::begin_beside() {
-    if (!beside_) {
-        int low = 0, high = 0;
-        ENCORE_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&low, &high));
-        int priority = 0;
-        ENCORE_CUDA_CHECK(cudaStreamGetPriority(stream_, &priority));
-        ENCORE_CUDA_CHECK(cudaStreamCreateWithPriority(&beside_, cudaStreamNonBlocking, priority));
-        ENCORE_CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
-        ENCORE_CUDA_CHECK(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
-        ENCORE_CUDA_CHECK(cudaMalloc(&beside_workspace_, workspace_bytes_));
-    }
-    ENCORE_CUDA_CHECK(cudaEventRecord(fork_, stream_));
-    ENCORE_CUDA_CHECK(cudaStreamWaitEvent(beside_, fork_, 0));
-    issuing_beside_ = true;
-}
-
-void Gemm::end_beside() {
-    issuing_beside_ = false;
-}
-
-void Gemm::join_beside() {
-    if (!beside_) return;
-    ENCORE_CUDA_CHECK(cudaEventRecord(join_, beside_));
-    ENCORE_CUDA_CHECK(cudaStreamWaitEvent(stream_, join_, 0));
 }
 
 cublasLtMatmulAlgo_t Gemm::choose(DType dtype, int64_t m, int64_t k, int64_t n,
@@ -172,8 +139,7 @@ void Gemm::run(DType dtype, const void* w, int64_t m, int64_t k, const void* x, 
     Plan& p = plan_for(dtype, m, k, n);
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y,
-                                       p.c, &p.algo, issue_workspace(), workspace_bytes_,
-                                       issue_stream()));
+                                       p.c, &p.algo, workspace_, workspace_bytes_, stream_));
 }
 
 Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, int64_t stride_w,
@@ -245,8 +211,7 @@ void Gemm::run_pair(DType dtype, const void* w0, const void* w1, int64_t m, int6
     }
     const float alpha = 1.0f, beta = 0.0f;
     ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p->desc, &alpha, w0, p->a, x, p->b, &beta, y0, p->c,
-                                       y0, p->c, &p->algo, issue_workspace(), workspace_bytes_,
-                                       issue_stream()));
+                                       y0, p->c, &p->algo, workspace_, workspace_bytes_, stream_));
 }
 
 }  // namespace encore::cuda

@@ -17,12 +17,6 @@
 // multiples); otherwise the two run one after the other. In the environment,
 // ENCORE_CUDA_GEMM_PAIRS=0 always runs them one at a time, and ENCORE_CUDA_GEMM_PAIR_ALGO=single
 // gives the batch the single product's algorithm (both for comparisons).
-//
-// Beside: two GEMMs that each leave part of the GPU idle (q beside the k/v pair at a few hundred
-// rows) may run at once. Between begin_beside() and end_beside(), run() and run_pair() issue on a
-// second stream, with its own workspace, that starts after everything already on the stream;
-// join_beside() makes the stream wait for that work. Each GEMM computes what it computes alone
-// (the same algorithm and bits): only when it runs changes.
 #pragma once
 
 #ifdef ENCORE_HAVE_CUDA
@@ -54,10 +48,6 @@ class Gemm {
                   int64_t k, const void* x /*[n, k]*/, int64_t n, float* y0 /*[n, m]*/,
                   float* y1 /*[n, m]*/);
 
-    void begin_beside();
-    void end_beside();
-    void join_beside();
-
   private:
     struct Plan {
         cublasLtMatmulDesc_t desc = nullptr;
@@ -87,14 +77,6 @@ class Gemm {
     std::map<std::tuple<int, int64_t, int64_t, int64_t>, Plan> pair_plans_;
     bool pairs_ = true;
     bool pair_single_algo_ = false;
-    // The second stream and its workspace (made at the first begin_beside()), and whether calls
-    // issue on it now.
-    cudaStream_t beside_ = nullptr;
-    void* beside_workspace_ = nullptr;
-    cudaEvent_t fork_ = nullptr, join_ = nullptr;
-    bool issuing_beside_ = false;
-    cudaStream_t issue_stream() const { return issuing_beside_ ? beside_ : stream_; }
-    void* issue_workspace() const { return issuing_beside_ ? beside_workspace_ : workspace_; }
 };
 
 }  // namespace encore::cuda

@@ -90,17 +90,14 @@ struct AttentionTile {
 };
 
 // Positions per attention split: every query's keys are cut at multiples of this, whatever the
-// batch, and the parts combined in order (split-K with splits fixed per position). 256 unless
-// ENCORE_CUDA_ATTENTION_SPLIT in the environment gives another multiple of 64 (for comparisons:
-// it changes the bits, the same way in every batch); read once per process.
-int attention_split_positions();
+// batch, and the parts combined in order (split-K with splits fixed per position).
+constexpr int k_attention_split = 256;
 
 // Shape of the work of one attention call, fixed by the model (head_dim, GQA group).
 struct AttentionPlan {
     int tile_tokens = 1;      // tokens per tile
     int heads_per_block = 1;  // query heads of one KV head in a block
     int head_chunks = 1;      // blocks per (tile, KV head)
-    int split = 256;          // positions per split (attention_split_positions())
 };
 // Query rows of a block of the tensor-core kernel (attention_mma.cu).
 constexpr int k_attention_mma_rows = 128;
