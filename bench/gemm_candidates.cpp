@@ -5,24 +5,29 @@
 // as a fraction of a bf16 8192³ GEMM measured in the same run, with the heuristic's own wave
 // count. Pairs of equal shapes (k/v, gate/up) are also timed as one strided batch of two with
 // candidate 0 of the single shape (the same kernel, so the same bits as two calls) and with the
-// batch's own candidate 0.
+// batch's own candidate 0. Two shapes that encore does not run yet are timed as one GEMM of the
+// concatenated weights: q/k/v (6144 x 4096) and gate|up (28672 x 4096). For every shape,
+// candidate 0 is also timed with split-K 2, 3 and 4 under each reduction scheme cuBLASLt accepts
+// for it (the schemes that are not accepted are not printed).
 //
-// The inputs hold one constant bf16 value, and constant data runs faster than random data on
-// the tensor cores (likely less switching, so less power and higher clocks): on an H100 the
-// 8192³ reference here ran at 861 TFLOP/s against 769-773 for encore's random-data ceiling in
-// the same lease. Compare candidates within one run only.
+// The inputs are random bf16 values in (-1, 1) by default (`--constant` fills one constant
+// value, as the first version of this probe did: constant data runs faster on the tensor cores,
+// 861 TFLOP/s against 769-773 on random data for the 8192³ reference on an H100). Compare
+// candidates within one run only.
 //
 // Not part of the CMake build; on a machine with the CUDA toolkit:
 //   g++ -O2 -std=c++17 bench/gemm_candidates.cpp -I/usr/local/cuda/include
 //       -L/usr/local/cuda/lib64 -lcublasLt -lcudart -o gemm_candidates
 // (one command line)
-//   ./gemm_candidates [n ...]            (default n: 512 2048 9600)
+//   ./gemm_candidates [--constant] [n ...]      (default n: 512 2048 9600)
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -126,11 +131,49 @@ int heuristics(Context& cx, Problem& p, cublasLtMatmulHeuristicResult_t (&out)[1
     return found;
 }
 
+// Fills `count` bf16 values at `device`: random in (-1, 1) (xorshift, fixed seed) or constant.
+void fill_bf16(void* device, size_t count, bool constant, uint64_t seed) {
+    if (constant) {
+        check(cudaMemset(device, 0x3c, count * 2), "fill");  // small bf16 values, no infinities
+        return;
+    }
+    std::vector<uint16_t> host(count);
+    uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < count; ++i) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        const float v = float(int64_t(state >> 40) - (int64_t(1) << 23)) / float(1 << 23);
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        host[i] = uint16_t(bits >> 16);
+    }
+    check(cudaMemcpy(device, host.data(), count * 2, cudaMemcpyHostToDevice), "fill");
+}
+
+// Candidate 0 with split-K `splits` under `scheme`, if cuBLASLt accepts that configuration.
+bool split_k_variant(Context& cx, Problem& p, const cublasLtMatmulAlgo_t& base, int32_t splits,
+                     uint32_t scheme, cublasLtMatmulAlgo_t& out) {
+    out = base;
+    if (cublasLtMatmulAlgoConfigSetAttribute(&out, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splits,
+                                             sizeof(splits)) != CUBLAS_STATUS_SUCCESS ||
+        cublasLtMatmulAlgoConfigSetAttribute(&out, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme,
+                                             sizeof(scheme)) != CUBLAS_STATUS_SUCCESS)
+        return false;
+    cublasLtMatmulHeuristicResult_t result{};
+    return cublasLtMatmulAlgoCheck(cx.handle, p.desc, p.a, p.b, p.c, p.c, &out, &result) ==
+               CUBLAS_STATUS_SUCCESS &&
+           result.workspaceSize <= cx.workspace_bytes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::vector<int64_t> ns;
+    bool constant = false;
     for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--constant") == 0) {
+            constant = true;
+            continue;
+        }
         char* end = nullptr;
         const long long n = std::strtoll(argv[i], &end, 10);
         if (*end != '\0' || n < 1 || n > 65536) {
@@ -145,7 +188,8 @@ int main(int argc, char** argv) {
     check(cudaStreamCreate(&cx.stream), "stream");
     check(cublasLtCreate(&cx.handle), "cublasLt");
     check(cudaMalloc(&cx.workspace, cx.workspace_bytes), "workspace");
-    // Buffers big enough for every problem below (two weights of 14336 x 4096 apart, x, y).
+    // Buffers big enough for every problem below (two weights of 14336 x 4096, or one of 28672 x
+    // 4096; x; y).
     const int64_t max_n = std::max<int64_t>(8192, *std::max_element(ns.begin(), ns.end()));
     const size_t w_elems = size_t(2) * 14336 * 4096, x_elems = size_t(max_n) * 14336,
                  y_elems = size_t(2) * max_n * 14336;
@@ -154,8 +198,9 @@ int main(int argc, char** argv) {
     check(cudaMalloc(&w, w_elems * 2), "weights");
     check(cudaMalloc(&x, x_elems * 2), "x");
     check(cudaMalloc(reinterpret_cast<void**>(&y), y_elems * 4), "y");
-    check(cudaMemset(w, 0x3c, w_elems * 2), "fill");  // small bf16 values, no infinities
-    check(cudaMemset(x, 0x3c, x_elems * 2), "fill");
+    fill_bf16(w, w_elems, constant, 1);
+    fill_bf16(x, x_elems, constant, 2);
+    std::printf("inputs: %s\n", constant ? "one constant bf16 value" : "random bf16 in (-1, 1)");
 
     cublasLtMatmulHeuristicResult_t res[16];
     double peak = 0;
@@ -172,10 +217,9 @@ int main(int argc, char** argv) {
         int64_t m, k;
         int pair;  // also timed as a strided batch of two
     };
-    const Shape shapes[] = {{"q/o", 4096, 4096, 1},
-                            {"k/v", 1024, 4096, 2},
-                            {"gate/up", 14336, 4096, 2},
-                            {"down", 4096, 14336, 1}};
+    const Shape shapes[] = {{"q/o", 4096, 4096, 1},          {"k/v", 1024, 4096, 2},
+                            {"gate/up", 14336, 4096, 2},     {"down", 4096, 14336, 1},
+                            {"q/k/v as one", 6144, 4096, 1}, {"gate|up as one", 28672, 4096, 1}};
     for (int64_t n : ns) {
         for (const Shape& s : shapes) {
             const double flop = 2.0 * double(s.m) * double(s.k) * double(n);
@@ -193,6 +237,20 @@ int main(int argc, char** argv) {
                 std::printf("  %2d  %8.1f us  %6.1f TFLOP/s  %5.1f%%  waves %.2f\n", i, ms * 1e3,
                             tf, 100 * tf / peak, double(res[i].wavesCount));
             }
+            const std::pair<uint32_t, const char*> schemes[] = {
+                {CUBLASLT_REDUCTION_SCHEME_INPLACE, "in place"},
+                {CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE, "f32 workspace"},
+                {CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE, "output-type workspace"}};
+            for (int32_t splits = 2; found > 0 && splits <= 4; ++splits)
+                for (const auto& [scheme, label] : schemes) {
+                    cublasLtMatmulAlgo_t algo;
+                    if (!split_k_variant(cx, p, res[0].algo, splits, scheme, algo)) continue;
+                    const double ms = time_ms(cx, p, algo, w, x, y);
+                    if (ms < 0) continue;
+                    const double tf = flop / (ms * 1e-3) / 1e12;
+                    std::printf("   0, split-K %d, %s: %8.1f us  %6.1f TFLOP/s  %5.1f%%\n", splits,
+                                label, ms * 1e3, tf, 100 * tf / peak);
+                }
             if (s.pair == 2 && found > 0) {
                 Problem b = make_problem(s.m, s.k, n, 2, s.m * s.k, s.m * n);
                 auto time_pair = [&](const char* label, const cublasLtMatmulAlgo_t& algo) {
