@@ -28,7 +28,7 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     s.attn.resize(backend, size_t(n * qd));     // [n, q]
     // [n, f]; before the MLP, attention_inputs' scratch [n, q + 2 kv]
     s.gate.resize(backend, size_t(n * std::max(f, qd + 2 * kvd)));
-    s.up.resize(backend, size_t(n * f));        // [n, f]
+    s.up.resize(backend, size_t(n * f));  // [n, f]
     if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
     const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
 

@@ -498,8 +498,8 @@ class CudaBackend final : public Backend {
         const bool no_bias = !qkv[0].bias && !qkv[1].bias && !qkv[2].bias;
         if (!contiguous || q_norm || !no_bias || keep_kv_rows || gemv16_takes(n, k, type) ||
             table.head_dim != kv.head_dim || n == 0)
-            return Backend::attention_inputs(x, qkv, q_norm, k_norm, eps, n_heads, table, kv,
-                                             batch, keep_kv_rows, scratch);
+            return Backend::attention_inputs(x, qkv, q_norm, k_norm, eps, n_heads, table, kv, batch,
+                                             keep_kv_rows, scratch);
         // x's 16-bit copy (written beside it by the op before), or x converted now.
         const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
                               ? x16_at_
@@ -512,9 +512,9 @@ class CudaBackend final : public Backend {
         const int64_t q_width = wq.n_rows(), kv_width = wk.n_rows();
         const int64_t width = q_width + kv_width + wv.n_rows();
         gemm_->run(type, w0, width, k, x16, n, scratch);  // [n, q | k | v]
-        launch_rope_kv_store({scratch, width, qkv[0].y, scratch + q_width,
-                              scratch + q_width + kv_width, width},
-                             n_heads, table, kv, batch);
+        launch_rope_kv_store(
+            {scratch, width, qkv[0].y, scratch + q_width, scratch + q_width + kv_width, width},
+            n_heads, table, kv, batch);
     }
 
     void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {

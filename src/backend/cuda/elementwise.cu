@@ -473,9 +473,8 @@ void launch_rope_kv_store(const QkvRows& rows, int n_heads, const float* cos_sin
     const int64_t widest = std::max({rows.q_stride, rows.kv_stride, int64_t(n_heads) * kv.head_dim,
                                      int64_t(n_heads + kv.n_kv_heads) * kv.head_dim});
     const bool by_four = kv.head_dim % 8 == 0 && batch.n_tokens * widest < (int64_t(1) << 31) &&
-                         addresses % 16 == 0 && rows.q_stride % 4 == 0 &&
-                         rows.kv_stride % 4 == 0 && kv.block_stride % 4 == 0 &&
-                         kv.instance_offset % 4 == 0;
+                         addresses % 16 == 0 && rows.q_stride % 4 == 0 && rows.kv_stride % 4 == 0 &&
+                         kv.block_stride % 4 == 0 && kv.instance_offset % 4 == 0;
     with_kv_element(kv.type, [&](auto element) {
         using T = decltype(element);
         if (by_four)
