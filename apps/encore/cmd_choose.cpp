@@ -5,7 +5,6 @@
 // `encore score`); at the end one JSON line on stdout with acc and acc_norm.
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 
 #include "commands.h"
 #include "common.h"
@@ -37,25 +36,13 @@ void run_choose(const ChooseArgs& a) {
     const std::string hash =
         hash_hex("choose|" + loaded.model->identity() + "|" + loaded.plan.to_spec());
 
-    std::vector<ChoiceItem> items;
-    std::vector<int64_t> skipped;
-    std::unordered_map<std::string, int64_t> seen_ids;
-    for (const InputRecord& rec : records) {
-        try {
-            if (!rec.error.empty()) fail(ErrorKind::format, "record {}: {}", rec.number, rec.error);
-            ChoiceItem item =
-                prepare_choice(tokenizer, rec.value, rec.number, loaded.model->spec().max_position);
-            const auto [it, fresh] = seen_ids.emplace(id_key(item.id), rec.number);
-            if (!fresh)
-                fail(ErrorKind::invalid_argument, "record {}: id {} repeats record {}", rec.number,
-                     item.id.dump(), it->second);
-            items.push_back(std::move(item));
-        } catch (const Error& e) {
-            if (!a.skip_bad) fail(e.kind(), "{}: {}", a.input, e.what());
-            std::fprintf(stderr, "encore: skipped %s: %s\n", a.input.c_str(), e.what());
-            skipped.push_back(rec.number);
-        }
-    }
+    auto prepared =
+        prepare_records(records, a.input, a.skip_bad, true, [&](const InputRecord& rec) {
+            return prepare_choice(tokenizer, rec.value, rec.number,
+                                  loaded.model->spec().max_position);
+        });
+    std::vector<ChoiceItem>& items = prepared.items;
+    const std::vector<int64_t>& skipped = prepared.skipped;
     if (items.empty()) fail(ErrorKind::invalid_argument, "{}: no records", a.input);
 
     ResultLog log(a.output, "hash", hash, {});

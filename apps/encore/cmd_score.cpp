@@ -10,7 +10,6 @@
 // (see src/score/score_mpi.h).
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 
 #include "chat/chat_template.h"
 #include "commands.h"
@@ -56,24 +55,11 @@ void run_score(const ScoreArgs& a) {
     Scorer scorer(*engine, rubric, tokenizer, chat ? &*chat : nullptr, options);
 
     // Every record checked before anything is computed.
-    std::vector<PreparedItem> items;
-    std::vector<int64_t> skipped;
-    std::unordered_map<std::string, int64_t> seen_ids;
-    for (const InputRecord& rec : records) {
-        try {
-            if (!rec.error.empty()) fail(ErrorKind::format, "record {}: {}", rec.number, rec.error);
-            PreparedItem item = scorer.prepare(rec.value, rec.number);
-            const auto [it, fresh] = seen_ids.emplace(id_key(item.id), rec.number);
-            if (!fresh)
-                fail(ErrorKind::invalid_argument, "record {}: id {} repeats record {}", rec.number,
-                     item.id.dump(), it->second);
-            items.push_back(std::move(item));
-        } catch (const Error& e) {
-            if (!a.skip_bad) fail(e.kind(), "{}: {}", a.input, e.what());
-            if (rank0) std::fprintf(stderr, "encore: skipped %s: %s\n", a.input.c_str(), e.what());
-            skipped.push_back(rec.number);
-        }
-    }
+    auto prepared = prepare_records(
+        records, a.input, a.skip_bad, rank0,
+        [&](const InputRecord& rec) { return scorer.prepare(rec.value, rec.number); });
+    std::vector<PreparedItem>& items = prepared.items;
+    const std::vector<int64_t>& skipped = prepared.skipped;
     if (items.empty()) fail(ErrorKind::invalid_argument, "{}: no items to score", a.input);
     if (!rank0) {  // a worker: scores what rank 0 hands over
         score_items_mpi(scorer, items, {}, a.batch, {});

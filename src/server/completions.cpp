@@ -112,6 +112,21 @@ int64_t effective_max_tokens(const ServerContext& ctx, size_t n_prompt, const Sa
     return f.params.max_tokens;
 }
 
+// The fields every response body and stream chunk of one request opens with.
+struct ResponseHead {
+    std::string id;
+    int64_t created = 0;
+    std::string model;
+
+    json with(const char* object, json choices) const {
+        return {{"id", id},
+                {"object", object},
+                {"created", created},
+                {"model", model},
+                {"choices", std::move(choices)}};
+    }
+};
+
 }  // namespace
 
 void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -140,8 +155,7 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
     }
     r.sampling.params.max_tokens = max_tokens;
     const auto jobs = make_jobs(ctx, engine, prompts, r.sampling);
-    const std::string id = make_response_id("cmpl");
-    const int64_t created = unix_time();
+    const ResponseHead head{make_response_id("cmpl"), unix_time(), model_id};
     const int n = r.sampling.n;
     const int k = std::max(r.logprobs, 0);
 
@@ -182,23 +196,16 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
                                {"logprobs", lp ? lp->take() : json(nullptr)},
                                {"finish_reason", finish_reason_of(job)}});
         }
-        const json body = {{"id", id},           {"object", "text_completion"},
-                           {"created", created}, {"model", model_id},
-                           {"choices", choices}, {"usage", request_usage(jobs, n)}};
+        json body = head.with("text_completion", choices);
+        body["usage"] = request_usage(jobs, n);
         res.set_content(dump_json(body), "application/json");
         return;
     }
 
     auto chunk = [=](size_t index, const std::string& text, json logprobs, json finish) {
-        return json{{"id", id},
-                    {"object", "text_completion"},
-                    {"created", created},
-                    {"model", model_id},
-                    {"choices",
-                     {{{"index", index},
-                       {"text", text},
-                       {"logprobs", logprobs},
-                       {"finish_reason", finish}}}}};
+        const json choice = {
+            {"index", index}, {"text", text}, {"logprobs", logprobs}, {"finish_reason", finish}};
+        return head.with("text_completion", json::array({choice}));
     };
     auto chunks = [=, &ctx, echo = r.echo, logprobs = r.logprobs, prompts_copy = r.prompts](
                       size_t i, const JobDelta& d) mutable {
@@ -243,13 +250,10 @@ void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib
     };
     auto final_chunks = [=, include_usage = r.sampling.include_usage]() {
         std::vector<json> out;
-        if (include_usage)
-            out.push_back({{"id", id},
-                           {"object", "text_completion"},
-                           {"created", created},
-                           {"model", model_id},
-                           {"choices", json::array()},
-                           {"usage", request_usage(jobs, n)}});
+        if (include_usage) {
+            out.push_back(head.with("text_completion", json::array()));
+            out.back()["usage"] = request_usage(jobs, n);
+        }
         return out;
     };
     stream_jobs(ctx, res, jobs, "/v1/completions", chunks, final_chunks);
@@ -277,8 +281,7 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req,
     if (!r.sampling.max_tokens_given) r.sampling.params.max_tokens = std::max<int64_t>(room, 0);
     ctx.check_fits(ids.size(), r.sampling.params.max_tokens);
     const auto jobs = make_jobs(ctx, engine, {ids}, r.sampling);
-    const std::string id = make_response_id("chatcmpl");
-    const int64_t created = unix_time();
+    const ResponseHead head{make_response_id("chatcmpl"), unix_time(), model_id};
     const int k = r.top_logprobs;
 
     auto entry = [&tok](int32_t token, double logprob) {
@@ -316,22 +319,15 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req,
                   r.logprobs ? content_logprobs(job.tokens, job.token_logprobs) : json(nullptr)},
                  {"finish_reason", finish_reason_of(job)}});
         }
-        const json body = {{"id", id},           {"object", "chat.completion"},
-                           {"created", created}, {"model", model_id},
-                           {"choices", choices}, {"usage", request_usage(jobs, r.sampling.n)}};
+        json body = head.with("chat.completion", choices);
+        body["usage"] = request_usage(jobs, r.sampling.n);
         res.set_content(dump_json(body), "application/json");
         return;
     }
     auto chunk = [=](size_t index, json delta, json logprobs, json finish) {
-        return json{{"id", id},
-                    {"object", "chat.completion.chunk"},
-                    {"created", created},
-                    {"model", model_id},
-                    {"choices",
-                     {{{"index", index},
-                       {"delta", delta},
-                       {"logprobs", logprobs},
-                       {"finish_reason", finish}}}}};
+        const json choice = {
+            {"index", index}, {"delta", delta}, {"logprobs", logprobs}, {"finish_reason", finish}};
+        return head.with("chat.completion.chunk", json::array({choice}));
     };
     auto chunks = [=, want_logprobs = r.logprobs](size_t i, const JobDelta& d) {
         std::vector<json> out;
@@ -349,13 +345,10 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req,
     };
     auto final_chunks = [=, include_usage = r.sampling.include_usage, n = r.sampling.n]() {
         std::vector<json> out;
-        if (include_usage)
-            out.push_back({{"id", id},
-                           {"object", "chat.completion.chunk"},
-                           {"created", created},
-                           {"model", model_id},
-                           {"choices", json::array()},
-                           {"usage", request_usage(jobs, n)}});
+        if (include_usage) {
+            out.push_back(head.with("chat.completion.chunk", json::array()));
+            out.back()["usage"] = request_usage(jobs, n);
+        }
         return out;
     };
     stream_jobs(ctx, res, jobs, "/v1/chat/completions", chunks, final_chunks);

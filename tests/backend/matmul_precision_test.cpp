@@ -156,34 +156,7 @@ TEST_F(MatmulFastTest, DecodeOfLargeWeightsOnTwoThreads) {
 // one call): each output bitwise what a separate call gives.
 TEST_F(MatmulFastTest, SeveralWeightsMatchSeparateCallsBitwise) {
     std::mt19937 rng(26);
-    const int64_t k = 672;
-    const DType types[] = {DType::bf16, DType::q8_0, DType::f16, DType::bf16};
-    const int64_t rows[] = {67, 13, 300, 5};
-    std::vector<test::Weights> ws, bs;
-    for (int o = 0; o < 4; ++o) {
-        ws.push_back(random_weights(rng, types[o], rows[o], k));
-        bs.push_back(random_weights(rng, DType::f16, 1, rows[o]));
-    }
-    for (int64_t n : {1, 5, 64}) {
-        const std::vector<float> x = random_floats(rng, n * k);
-        for (Backend* be : {fast1.get(), fast2.get()}) {
-            SCOPED_TRACE(testing::Message() << " n=" << n);
-            std::vector<std::vector<float>> sep(4), fused(4);
-            std::vector<Backend::MatmulOut> outs;
-            for (int o = 0; o < 4; ++o) {
-                const TensorView* b = o % 2 ? &bs[size_t(o)].view : nullptr;
-                sep[size_t(o)].assign(size_t(n * rows[o]), 0.0f);
-                fused[size_t(o)].assign(size_t(n * rows[o]), NAN);
-                be->matmul(x.data(), n, ws[size_t(o)].view, b, sep[size_t(o)].data());
-                outs.push_back({&ws[size_t(o)].view, b, fused[size_t(o)].data()});
-            }
-            be->matmuls(x.data(), n, outs);
-            for (int o = 0; o < 4; ++o)
-                EXPECT_TRUE(test::bitwise_equal(sep[size_t(o)].data(), fused[size_t(o)].data(),
-                                                sep[size_t(o)].size()))
-                    << "output " << o;
-        }
-    }
+    test::expect_matmuls_match_separate_calls(rng, 672, {fast1.get(), fast2.get()});
 }
 
 TEST(Precision, ParsesItsNames) {

@@ -208,37 +208,12 @@ TEST_F(MatmulTest, LargeShapeMatchesScalar) {
 TEST_F(MatmulTest, SeveralWeightsMatchSeparateCallsBitwise) {
     std::mt19937 rng(13);
     const int64_t k = 672;
-    const DType types[] = {DType::bf16, DType::q8_0, DType::f16, DType::bf16};
-    const int64_t rows[] = {67, 13, 300, 5};
-    std::vector<test::Weights> ws, bs;
-    for (int o = 0; o < 4; ++o) {
-        ws.push_back(random_weights(rng, types[o], rows[o], k));
-        bs.push_back(random_weights(rng, DType::f16, 1, rows[o]));
-    }
-    for (int64_t n : {1, 5, 64}) {
-        const std::vector<float> x = random_floats(rng, n * k);
-        for (Backend* be : {scalar.get(), cpu1.get(), cpu2.get()}) {
-            SCOPED_TRACE(testing::Message() << be->name() << " n=" << n);
-            std::vector<std::vector<float>> sep(4), fused(4);
-            std::vector<Backend::MatmulOut> outs;
-            for (int o = 0; o < 4; ++o) {
-                const TensorView* b = o % 2 ? &bs[size_t(o)].view : nullptr;
-                sep[size_t(o)].assign(size_t(n * rows[o]), 0.0f);
-                fused[size_t(o)].assign(size_t(n * rows[o]), NAN);
-                be->matmul(x.data(), n, ws[size_t(o)].view, b, sep[size_t(o)].data());
-                outs.push_back({&ws[size_t(o)].view, b, fused[size_t(o)].data()});
-            }
-            be->matmuls(x.data(), n, outs);
-            for (int o = 0; o < 4; ++o)
-                EXPECT_TRUE(test::bitwise_equal(sep[size_t(o)].data(), fused[size_t(o)].data(),
-                                                sep[size_t(o)].size()))
-                    << "output " << o;
-        }
-    }
+    test::expect_matmuls_match_separate_calls(rng, k, {scalar.get(), cpu1.get(), cpu2.get()});
     // Weights of different k cannot share x.
+    const test::Weights first = random_weights(rng, DType::bf16, 67, k);
     const test::Weights other = random_weights(rng, DType::bf16, 3, k + 17);
     std::vector<float> x(size_t(k + 17)), y1(67), y2(3);
-    const Backend::MatmulOut bad[] = {{&ws[0].view, nullptr, y1.data()},
+    const Backend::MatmulOut bad[] = {{&first.view, nullptr, y1.data()},
                                       {&other.view, nullptr, y2.data()}};
     EXPECT_THROW(cpu2->matmuls(x.data(), 1, bad), Error);
 }

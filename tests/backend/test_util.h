@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -126,6 +127,39 @@ inline std::vector<float> to_bf16_pair_precision(std::vector<float> x) {
 
 inline bool bitwise_equal(const float* a, const float* b, size_t n) {
     return std::memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+// Backend::matmuls (one x, several weights: q/k/v, gate/up) on each backend, over weights of
+// mixed dtypes (two packings of x in one call) with biases on two of them, at 1, 5 and 64 rows of
+// x of width k: each output bitwise what a separate matmul call gives.
+inline void expect_matmuls_match_separate_calls(std::mt19937& rng, int64_t k,
+                                                std::initializer_list<Backend*> backends) {
+    const DType types[] = {DType::bf16, DType::q8_0, DType::f16, DType::bf16};
+    const int64_t rows[] = {67, 13, 300, 5};
+    std::vector<Weights> ws, bs;
+    for (int o = 0; o < 4; ++o) {
+        ws.push_back(random_weights(rng, types[o], rows[o], k));
+        bs.push_back(random_weights(rng, DType::f16, 1, rows[o]));
+    }
+    for (int64_t n : {1, 5, 64}) {
+        const std::vector<float> x = random_floats(rng, n * k);
+        for (Backend* be : backends) {
+            SCOPED_TRACE(::testing::Message() << be->name() << " n=" << n);
+            std::vector<std::vector<float>> sep(4), fused(4);
+            std::vector<Backend::MatmulOut> outs;
+            for (size_t o = 0; o < 4; ++o) {
+                const TensorView* b = o % 2 ? &bs[o].view : nullptr;
+                sep[o].assign(size_t(n * rows[o]), 0.0f);
+                fused[o].assign(size_t(n * rows[o]), NAN);
+                be->matmul(x.data(), n, ws[o].view, b, sep[o].data());
+                outs.push_back({&ws[o].view, b, fused[o].data()});
+            }
+            be->matmuls(x.data(), n, outs);
+            for (size_t o = 0; o < 4; ++o)
+                EXPECT_TRUE(bitwise_equal(sep[o].data(), fused[o].data(), sep[o].size()))
+                    << "output " << o;
+        }
+    }
 }
 
 // A paged KV pool with `n_instances` layer instances; sequences get shuffled, non-contiguous

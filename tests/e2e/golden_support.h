@@ -1,10 +1,11 @@
 // Helpers for tests against the transformers goldens in tests/data/goldens/models: listing the
-// variants, reading golden.json and logits.safetensors, and comparing logits relative to the
-// reference's logit scale.
+// variants, reading golden.json and logits.safetensors, comparing logits relative to the
+// reference's logit scale, and the greedy continuation the goldens hold for each plan.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,11 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
+#include "engine/sampler.h"
+#include "engine/sequence.h"
 #include "formats/safetensors.h"
 
 namespace encore::testing {
 
-inline std::string golden_root() { return std::string(ENCORE_SOURCE_DIR) + "/tests/data/goldens/models"; }
+inline std::string golden_root() {
+    return std::string(ENCORE_SOURCE_DIR) + "/tests/data/goldens/models";
+}
 
 inline std::vector<std::string> golden_variants(bool include_brown = false) {
     std::vector<std::string> names;
@@ -38,6 +44,26 @@ inline std::string model_dir_for(const std::string& variant) {
 inline nlohmann::json read_golden(const std::string& dir) {
     std::ifstream in(dir + "/golden.json");
     return nlohmann::json::parse(in);
+}
+
+// A JSON array of token ids.
+inline std::vector<int32_t> ids_of(const nlohmann::json& j) {
+    return j.get<std::vector<int32_t>>();
+}
+
+// `n` tokens chosen by argmax after `prompt`, ending early at a token of `stop` (kept).
+inline std::vector<int32_t> greedy(Engine& engine, const std::vector<int32_t>& prompt, size_t n,
+                                   const std::vector<int64_t>& stop) {
+    Sequence seq(engine);
+    seq.prefill(prompt, Logits::last);
+    std::vector<int32_t> out;
+    while (out.size() < n) {
+        const int32_t next = Sampler::argmax(seq.last_logits());
+        out.push_back(next);
+        if (std::find(stop.begin(), stop.end(), next) != stop.end()) break;
+        seq.prefill(std::span(&out.back(), 1), Logits::last);
+    }
+    return out;
 }
 
 // Reference logits of one plan, [n_tokens * vocab].

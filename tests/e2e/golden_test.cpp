@@ -17,28 +17,12 @@ namespace {
 using testing::golden_logits;
 using testing::golden_root;
 using testing::golden_variants;
+using testing::greedy;
+using testing::ids_of;
 using testing::read_golden;
 using testing::relative_to_scale;
 
 constexpr double k_logit_tolerance = 1e-4;
-
-std::vector<int32_t> ids_of(const nlohmann::json& j) {
-    return j.get<std::vector<int32_t>>();
-}
-
-std::vector<int32_t> greedy(Engine& engine, const std::vector<int32_t>& prompt, size_t n,
-                            const std::vector<int64_t>& stop) {
-    Sequence seq(engine);
-    seq.prefill(prompt, Logits::last);
-    std::vector<int32_t> out;
-    while (out.size() < n) {
-        const int32_t next = Sampler::argmax(seq.last_logits());
-        out.push_back(next);
-        if (std::find(stop.begin(), stop.end(), next) != stop.end()) break;
-        seq.prefill(std::span(&out.back(), 1), Logits::last);
-    }
-    return out;
-}
 
 // Checks every plan of a golden directory against `model`.
 void check_model_against_golden(const std::shared_ptr<Model>& model, const std::string& dir,

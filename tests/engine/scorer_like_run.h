@@ -4,6 +4,9 @@
 // on each fork. Token ids are taken modulo the model's vocabulary.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -58,6 +61,19 @@ inline ScorerLikeRun scorer_like_run(Engine& engine, bool with_stranger) {
         out.logits.emplace_back(f->logits().begin(), f->logits().end());
     }
     return out;
+}
+
+// Whether two runs gave the same logits, bit for bit; else which sequence differs first.
+inline ::testing::AssertionResult same_bits(const ScorerLikeRun& a, const ScorerLikeRun& b) {
+    if (a.logits.size() != b.logits.size())
+        return ::testing::AssertionFailure()
+               << a.logits.size() << " sequences against " << b.logits.size();
+    for (size_t k = 0; k < a.logits.size(); ++k)
+        if (a.logits[k].size() != b.logits[k].size() ||
+            std::memcmp(a.logits[k].data(), b.logits[k].data(),
+                        a.logits[k].size() * sizeof(float)) != 0)
+            return ::testing::AssertionFailure() << "sequence " << k << " differs";
+    return ::testing::AssertionSuccess();
 }
 
 }  // namespace encore::testing

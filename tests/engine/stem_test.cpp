@@ -16,6 +16,7 @@
 namespace encore {
 namespace {
 
+using testing::same_bits;
 using testing::scorer_like_run;
 using testing::ScorerLikeRun;
 
@@ -131,13 +132,7 @@ TEST(StemStore, ForkedItemsFromTheBaseAreBitwiseTheFullPass) {
         const int64_t hits = store->stats().hits;
         const ScorerLikeRun a = scorer_like_run(fresh, true), b = scorer_like_run(reuse, true);
         EXPECT_EQ(store->stats().hits - hits, 8) << spec;
-        ASSERT_EQ(a.logits.size(), b.logits.size());
-        for (size_t k = 0; k < a.logits.size(); ++k) {
-            ASSERT_EQ(a.logits[k].size(), b.logits[k].size());
-            EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
-                                     a.logits[k].size() * sizeof(float)))
-                << spec << " sequence " << k;
-        }
+        EXPECT_TRUE(same_bits(a, b)) << spec;
     }
 }
 
@@ -161,10 +156,7 @@ TEST(StemStore, BudgetRefusesStatesThatDoNotFit) {
     Engine fresh(model, plan), reuse(model, plan);
     reuse.set_stem_store(store, StemStoreUse::reuse);
     const ScorerLikeRun a = scorer_like_run(fresh, false), b = scorer_like_run(reuse, false);
-    ASSERT_EQ(a.logits.size(), b.logits.size());
-    for (size_t k = 0; k < a.logits.size(); ++k)
-        EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
-                                 a.logits[k].size() * sizeof(float)));
+    EXPECT_TRUE(same_bits(a, b));
     EXPECT_THROW(StemStore(-1), Error);
 }
 
@@ -185,10 +177,7 @@ TEST(StemStore, StatesOfAnotherKvTypeAreNotUsed) {
     Engine fresh(model, plan, half), reuse(model, plan, half);
     reuse.set_stem_store(store, StemStoreUse::reuse);
     const ScorerLikeRun a = scorer_like_run(fresh, false), b = scorer_like_run(reuse, false);
-    ASSERT_EQ(a.logits.size(), b.logits.size());
-    for (size_t k = 0; k < a.logits.size(); ++k)
-        EXPECT_EQ(0, std::memcmp(a.logits[k].data(), b.logits[k].data(),
-                                 a.logits[k].size() * sizeof(float)));
+    EXPECT_TRUE(same_bits(a, b));
 }
 
 // With an f16 (or bf16) KV pool, a stem of that type gives bitwise the full pass of that type,
