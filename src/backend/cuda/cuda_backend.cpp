@@ -46,22 +46,25 @@ class WeightCache {
         if (const void* p = find(t)) return p;
         return upload({&t}).front();
     }
-    // Uploads ts one after another in one allocation where none of them is on the device yet and
-    // each one's bytes are a multiple of 256 (every start aligned as cudaMalloc's); otherwise
-    // those not there yet each alone.
-    void upload_together(std::initializer_list<const TensorView*> ts) {
+    // The device copies of ts: uploaded one after another in one allocation where none of them
+    // is on the device yet and each one's bytes are a multiple of 256 (every start aligned as
+    // cudaMalloc's); otherwise those not there yet each alone.
+    std::vector<const void*> get_together(std::initializer_list<const TensorView*> ts) {
         std::lock_guard<std::mutex> lock(mutex_);
+        std::vector<const void*> at;
         bool none_there = true, aligned = true;
         for (const TensorView* t : ts) {
-            none_there = none_there && !find(*t);
+            at.push_back(find(*t));
+            none_there = none_there && !at.back();
             aligned = aligned && t->n_bytes() % 256 == 0;
         }
-        if (none_there && aligned) {
-            upload(ts);
-            return;
+        if (none_there && aligned) return upload(ts);
+        size_t i = 0;
+        for (const TensorView* t : ts) {
+            if (!at[i]) at[i] = upload({t}).front();
+            ++i;
         }
-        for (const TensorView* t : ts)
-            if (!find(*t)) upload({t});
+        return at;
     }
 
   private:
@@ -432,11 +435,7 @@ class CudaBackend final : public Backend {
         const bool gemv = same && gemv16_takes(n, k, type);
         const bool pair = same && !gemv && (type == DType::bf16 || type == DType::f16);
         if (!gemv && !pair) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
-        // x's 16-bit copy (written beside it by the op before), or x converted now.
-        const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
-                              ? x16_at_
-                              : convert16(x, n * k, type);
-        activation16_ = type;
+        const void* x16 = x16_for(x, n * k, type);
         if (pair) {
             // The two GEMMs as one batch: gate and up are this call's scratch, so the product of
             // the weight lower in memory goes to the lower buffer, and both strides are positive.
@@ -491,20 +490,18 @@ class CudaBackend final : public Backend {
         const bool sixteen = (type == DType::bf16 || type == DType::f16) && wk.dtype == type &&
                              wv.dtype == type && wk.row_elems() == k && wv.row_elems() == k;
         const bool one_gemm_wanted = qkv_one_gemm_ && sixteen && !options_.deterministic;
-        if (one_gemm_wanted) WeightCache::instance().upload_together({&wq, &wk, &wv});
-        const auto* w0 = static_cast<const char*>(weight(wq));
-        const bool contiguous = one_gemm_wanted && weight(wk) == w0 + wq.n_bytes() &&
-                                weight(wv) == w0 + wq.n_bytes() + wk.n_bytes();
+        const std::vector<const void*> w =
+            one_gemm_wanted ? WeightCache::instance().get_together({&wq, &wk, &wv})
+                            : std::vector<const void*>{};
+        const auto* w0 = w.empty() ? nullptr : static_cast<const char*>(w[0]);
+        const bool contiguous =
+            w0 && w[1] == w0 + wq.n_bytes() && w[2] == w0 + wq.n_bytes() + wk.n_bytes();
         const bool no_bias = !qkv[0].bias && !qkv[1].bias && !qkv[2].bias;
         if (!contiguous || q_norm || !no_bias || keep_kv_rows || gemv16_takes(n, k, type) ||
             table.head_dim != kv.head_dim || n == 0)
             return Backend::attention_inputs(x, qkv, q_norm, k_norm, eps, n_heads, table, kv, batch,
                                              keep_kv_rows, scratch);
-        // x's 16-bit copy (written beside it by the op before), or x converted now.
-        const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
-                              ? x16_at_
-                              : convert16(x, n * k, type);
-        activation16_ = type;
+        const void* x16 = x16_for(x, n * k, type);
         x16_of_ = nullptr;
         output_for_.reset();
         for (float* written : {scratch, qkv[0].y})
@@ -675,6 +672,16 @@ class CudaBackend final : public Backend {
     bool gemv16_takes(int64_t n, int64_t k, DType type) const {
         return !options_.deterministic && gemv16_fits(n, k) &&
                (type == DType::bf16 || type == DType::f16);
+    }
+
+    // x's 16-bit copy of `type` (written beside it by the op before), or x converted now; the
+    // activations' 16-bit type becomes `type`.
+    const void* x16_for(const float* x, int64_t count, DType type) {
+        const void* x16 = x16_of_ == x && x16_count_ == count && activation16_ == type
+                              ? x16_at_
+                              : convert16(x, count, type);
+        activation16_ = type;
+        return x16;
     }
 
     // `count` values of x converted to `type` into x16_.
