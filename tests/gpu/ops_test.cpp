@@ -447,15 +447,16 @@ TEST_F(CudaOps, MatmulAddEqualsMatmulThenAdd) {
 // Passes of 4096 rows and more have their GEMM algorithms timed on the first call of each shape
 // (gemm.h, Timed choice), on that call's own operands: the first call's outputs are still its
 // products (a residual added to once, a pair's two outputs each written), against the scalar
-// backend fed the same rounded x, and later calls of the shape give the first call's bits.
+// backend fed the same rounded x, and later calls of the shape give the first call's bits. A
+// pass of another size in the same bucket (n2 rows) runs the bucket's choice: its products too.
 // Each case is a shape of its own, so its first call is the one that times.
 TEST_F(CudaOps, TimedGemmsOfLargePassesGiveTheirProducts) {
-    const int64_t n = 4096, k = 512;
+    const int64_t n = 4096, n2 = 4096 + 100, k = 512;
     const auto rounded = [](std::vector<float> v) {
         for (auto& e : v) e = bf16_to_f32(f32_to_bf16(e));
         return v;
     };
-    const auto x = rounded(random_floats(rng, n * k));
+    const auto x = rounded(random_floats(rng, n2 * k));  // its first n rows are the first pass
     float* xd = up(x);
 
     {  // a single GEMM
@@ -471,6 +472,13 @@ TEST_F(CudaOps, TimedGemmsOfLargePassesGiveTheirProducts) {
         float* again = device_floats(size_t(n * m));
         cuda->matmul(xd, n, w.view, nullptr, again);
         EXPECT_EQ(down(again, size_t(n * m)), got);
+        std::vector<float> ref2(size_t(n2 * m));
+        scalar->matmul(x.data(), n2, w.view, nullptr, ref2.data());
+        float* y2 = device_floats(size_t(n2 * m));
+        cuda->matmul(xd, n2, w.view, nullptr, y2);
+        EXPECT_LE(
+            error_vs_magnitude(down(y2, size_t(n2 * m)), ref2, term_magnitudes(x, n2, w.view)),
+            1e-6);
     }
     {  // the residual add in the epilogue: the timing must leave the residual alone
         SCOPED_TRACE("matmul_add");
@@ -506,6 +514,15 @@ TEST_F(CudaOps, TimedGemmsOfLargePassesGiveTheirProducts) {
         cuda->matmuls(xd, n, pair_again);
         EXPECT_EQ(down(again, size_t(n * m)), got0);
         EXPECT_EQ(down(again + n * m, size_t(n * m)), got1);
+        std::vector<float> ref2(size_t(n2 * m));
+        scalar->matmul(x.data(), n2, w1.view, nullptr, ref2.data());
+        float* y2 = device_floats(size_t(2 * n2 * m));
+        const Backend::MatmulOut pair2[] = {{&w0.view, nullptr, y2},
+                                            {&w1.view, nullptr, y2 + n2 * m}};
+        cuda->matmuls(xd, n2, pair2);
+        EXPECT_LE(error_vs_magnitude(down(y2 + n2 * m, size_t(n2 * m)), ref2,
+                                     term_magnitudes(x, n2, w1.view)),
+                  1e-6);
     }
 }
 

@@ -119,6 +119,14 @@ bool Gemm::heuristic(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublas
     return true;
 }
 
+bool Gemm::accepts(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                   cublasLtMatrixLayout_t c, const cublasLtMatmulAlgo_t& algo) {
+    cublasLtMatmulHeuristicResult_t check{};
+    return cublasLtMatmulAlgoCheck(handle_, desc, a, b, c, c, &algo, &check) ==
+               CUBLAS_STATUS_SUCCESS &&
+           check.workspaceSize <= workspace_bytes_;
+}
+
 float Gemm::median_ms(const std::function<void()>& launch) {
     launch();  // warm-up: a kernel's first launch loads its code
     cudaEvent_t marks[4];
@@ -137,9 +145,28 @@ float Gemm::median_ms(const std::function<void()>& launch) {
     return ms[1];
 }
 
-void Gemm::time_candidates(Plan& p, int64_t m, int64_t k, int64_t n, const Operands& call) {
+Gemm::TimedKey Gemm::timed_key(DType dtype, int64_t m, int64_t k, int64_t n) {
+    int bucket = 0;
+    while ((n >> (bucket + 1)) > 0) ++bucket;  // floor(log2(n))
+    return std::make_tuple(int(dtype), m, k, bucket);
+}
+
+void Gemm::choose_timed(Plan& p, DType dtype, int64_t m, int64_t k, int64_t n,
+                        const Operands& call) {
+    const TimedKey key = timed_key(dtype, m, k, n);
+    auto it = timed_algos_.find(key);
+    if (it == timed_algos_.end()) {
+        std::optional<cublasLtMatmulAlgo_t> winner;
+        if (time_candidates(p, m, k, n, call)) winner = p.algo;
+        timed_algos_.emplace(key, winner);
+        return;
+    }
+    if (it->second && accepts(p.desc, p.a, p.b, p.c, *it->second)) p.algo = *it->second;
+}
+
+bool Gemm::time_candidates(Plan& p, int64_t m, int64_t k, int64_t n, const Operands& call) {
     auto algos = candidates(p.desc, p.a, p.b, p.c, 8);
-    if (algos.size() < 2) return;
+    if (algos.size() < 2) return false;
     // The heuristic's first choice is p.algo; an accumulating call's output is the residual,
     // which the timing must not touch: its candidates write into scratch (none where the
     // device has no room for it: the first choice stays).
@@ -148,7 +175,7 @@ void Gemm::time_candidates(Plan& p, int64_t m, int64_t k, int64_t n, const Opera
     if (call.accumulate) {
         if (cudaMalloc(&scratch, size_t(m * n) * sizeof(float)) != cudaSuccess) {
             cudaGetLastError();  // clears the failed allocation's error
-            return;
+            return false;
         }
         out = static_cast<float*>(scratch);
     }
@@ -173,12 +200,35 @@ void Gemm::time_candidates(Plan& p, int64_t m, int64_t k, int64_t n, const Opera
     if (scratch) ENCORE_CUDA_CHECK(cudaFree(scratch));
     const bool replace = best_ms < first_ms * (1.0 - k_timed_margin);
     p.algo = algos[replace ? best : 0];
-    p.timed_ms = replace ? best_ms : first_ms;
     if (timed_log_)
         std::fprintf(stderr,
                      "gemm %lld x %lld, %lld rows: candidate %zu of %zu (%.1f us; first %.1f us)\n",
                      (long long)m, (long long)k, (long long)n, replace ? best : 0, algos.size(),
-                     p.timed_ms * 1e3, first_ms * 1e3);
+                     (replace ? best_ms : first_ms) * 1e3, first_ms * 1e3);
+    return replace;
+}
+
+bool Gemm::pair_slower_than_two(const Plan& pair, const Plan& single, int64_t m, int64_t k,
+                                int64_t n, const Operands& first) {
+    // Both on this call's operands (the pair's layouts carry its strides); a pair never
+    // accumulates, so its outputs are written, then rewritten by the call itself.
+    const float alpha = 1.0f, beta = 0.0f;
+    const float pair_ms = median_ms([&] {
+        ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, pair.desc, &alpha, first.w, pair.a, first.x,
+                                           pair.b, &beta, first.y, pair.c, first.y, pair.c,
+                                           &pair.algo, workspace_, workspace_bytes_, stream_));
+    });
+    const float single_ms = median_ms([&] {
+        ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, single.desc, &alpha, first.w, single.a, first.x,
+                                           single.b, &beta, first.y, single.c, first.y, single.c,
+                                           &single.algo, workspace_, workspace_bytes_, stream_));
+    });
+    const bool slower = 2 * single_ms < pair_ms * (1.0 - k_timed_margin);
+    if (timed_log_)
+        std::fprintf(stderr, "gemm pair %lld x %lld, %lld rows: %s (%.1f us; alone %.1f us)\n",
+                     (long long)m, (long long)k, (long long)n, slower ? "two GEMMs" : "one batch",
+                     pair_ms * 1e3, 2 * single_ms * 1e3);
+    return slower;
 }
 
 Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n, const Operands& call) {
@@ -199,17 +249,14 @@ Gemm::Plan& Gemm::plan_for(DType dtype, int64_t m, int64_t k, int64_t n, const O
         if (a == fixed_algos_.end())
             a = fixed_algos_.emplace(akey, choose(dtype, m, k, k_fixed_algorithm_n, p.desc)).first;
         p.algo = a->second;
-        cublasLtMatmulHeuristicResult_t check{};
-        if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
-                CUBLAS_STATUS_SUCCESS ||
-            check.workspaceSize > workspace_bytes_)
+        if (!accepts(p.desc, p.a, p.b, p.c, p.algo))
             fail(ErrorKind::unsupported,
                  "--deterministic: the fixed cuBLASLt algorithm of the {} GEMM {}x{} does not run "
                  "with {} rows",
                  dtype_name(dtype), m, k, n);
     } else {
         p.algo = choose(dtype, m, k, n, p.desc);
-        if (timed(n)) time_candidates(p, m, k, n, call);
+        if (timed(n)) choose_timed(p, dtype, m, k, n, call);
     }
     return plans_.emplace(key, p).first->second;
 }
@@ -250,30 +297,18 @@ Gemm::Plan* Gemm::pair_plan_for(DType dtype, int64_t m, int64_t k, int64_t n, in
             cublasLtMatmulAlgo_t own{};
             if (heuristic(p.desc, p.a, p.b, p.c, own)) p.algo = own;
         }
-        cublasLtMatmulHeuristicResult_t check{};
-        if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &p.algo, &check) !=
-                CUBLAS_STATUS_SUCCESS ||
-            check.workspaceSize > workspace_bytes_) {
+        if (!accepts(p.desc, p.a, p.b, p.c, p.algo)) {
             destroy_layouts(p.a, p.b, p.c);
             p = Plan{};
         }
         if (p.desc && timed(n)) {
-            // The batch against the two GEMMs alone (single.timed_ms each), on this call's
-            // operands (the layouts carry this call's strides): a pair never accumulates, so
-            // both outputs are written, then rewritten.
-            const float alpha = 1.0f, beta = 0.0f;
-            const float pair_ms = median_ms([&] {
-                ENCORE_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, first.w, p.a, first.x,
-                                                   p.b, &beta, first.y, p.c, first.y, p.c, &p.algo,
-                                                   workspace_, workspace_bytes_, stream_));
-            });
-            p.timed_ms = pair_ms;
-            p.split = single.timed_ms > 0 && 2 * single.timed_ms < pair_ms * (1.0 - k_timed_margin);
-            if (timed_log_)
-                std::fprintf(
-                    stderr, "gemm pair %lld x %lld, %lld rows: %s (%.1f us; alone %.1f us)\n",
-                    (long long)m, (long long)k, (long long)n, p.split ? "two GEMMs" : "one batch",
-                    pair_ms * 1e3, 2 * single.timed_ms * 1e3);
+            const TimedKey bucket = timed_key(dtype, m, k, n);
+            auto s = timed_pair_splits_.find(bucket);
+            if (s == timed_pair_splits_.end())
+                s = timed_pair_splits_
+                        .emplace(bucket, pair_slower_than_two(p, single, m, k, n, first))
+                        .first;
+            p.split = s->second;
         }
         it = pair_plans_.emplace(key, p).first;
     }
