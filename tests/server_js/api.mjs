@@ -238,9 +238,12 @@ try {
       { role: "user", content: "Tell me about the weather." },
     ];
     const r = await client.chat.completions.create({ model: "brown-llama-12l", messages, max_tokens: 12, temperature: 0 });
-    const stream = await client.chat.completions.create({ model: "brown-llama-12l", messages, max_tokens: 12, temperature: 0, stream: true, logprobs: true, top_logprobs: 2 });
-    let text = "", role = null, nlp = 0;
+    const stream = await client.chat.completions.create({ model: "brown-llama-12l", messages, max_tokens: 12, temperature: 0, stream: true, logprobs: true, top_logprobs: 2, stream_options: { include_usage: true } });
+    let text = "", role = null, nlp = 0, usage = null;
     for await (const chunk of stream) {
+      assert.equal(chunk.object, "chat.completion.chunk");
+      assert.equal(chunk.model, r.model);
+      if (chunk.usage) usage = chunk.usage;
       for (const c of chunk.choices) {
         if (c.delta.role) role = c.delta.role;
         text += c.delta.content || "";
@@ -255,6 +258,10 @@ try {
     assert.equal(role, "assistant");
     assert.equal(text, r.choices[0].message.content);
     assert.equal(nlp, r.usage.completion_tokens);
+    // The streamed request found the first one's prompt in the prefix cache.
+    assert.deepEqual([usage.prompt_tokens, usage.completion_tokens, usage.total_tokens],
+      [r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens]);
+    assert.ok(usage.prompt_tokens_details.cached_tokens > 0);
     // The template rendered by real Jinja (python3-jinja2), sent as a plain prompt.
     const rendered = execJinja(fs.readFileSync(chatTemplateFile, "utf8"), messages);
     const ids3 = (await postJson(`${server.url}/tokenize`, { content: rendered, add_special: false }, auth)).json.tokens;
