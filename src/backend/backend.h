@@ -204,28 +204,6 @@ class Backend {
         kv_store(k, v, kv, batch);
     }
 
-    // An attention block's inputs from its normed input x: qkv[i].y = x · qkv[i].wᵀ (+ bias) for
-    // q, k and v (as matmuls()); with q_norm and k_norm (both or neither) each head of q and of k
-    // RMS-normed (rows of head_dim); then rope_kv_store(): the same values as those calls in
-    // turn. Afterwards q (qkv[0].y) holds the roped queries; k and v (qkv[1].y, qkv[2].y) hold
-    // the roped keys and the values where keep_kv_rows, and are the call's scratch otherwise.
-    // `scratch` ([n, sum of m_i]) is the call's too: a backend may compute the three projections
-    // as one matrix product there and read k and v from it.
-    virtual void attention_inputs(const float* x /*[n, d]*/, std::span<const MatmulOut, 3> qkv,
-                                  const TensorView* q_norm /*[head_dim] or null*/,
-                                  const TensorView* k_norm /*[head_dim] or null*/, float eps,
-                                  int n_heads, const RopeTable& table, const KvLayerView& kv,
-                                  const BatchLayout& batch, bool keep_kv_rows,
-                                  float* scratch /*[n, sum of m_i]*/) {
-        const int64_t n = batch.n_tokens;
-        matmuls(x, n, qkv);
-        if (q_norm) {
-            rms_norm(qkv[0].y, *q_norm, eps, n * n_heads, qkv[0].y);
-            rms_norm(qkv[1].y, *k_norm, eps, n * kv.n_kv_heads, qkv[1].y);
-        }
-        rope_kv_store(qkv[0].y, n_heads, qkv[1].y, qkv[2].y, table, kv, batch);
-    }
-
     // Causal attention of each token over positions 0..pos of its sequence, GQA: query head h
     // uses KV head h / (n_heads / n_kv_heads). Scale 1/sqrt(head_dim).
     virtual void attention(const float* q /*[n, n_heads, head_dim]*/, int n_heads,

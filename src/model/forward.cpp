@@ -26,9 +26,8 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
     float* const k_rows = s.kv.data();          // [n, n_kv_heads, head_dim]
     float* const v_rows = k_rows + n * kvd;     // [n, n_kv_heads, head_dim]
     s.attn.resize(backend, size_t(n * qd));     // [n, q]
-    // [n, f]; before the MLP, attention_inputs' scratch [n, q + 2 kv]
-    s.gate.resize(backend, size_t(n * std::max(f, qd + 2 * kvd)));
-    s.up.resize(backend, size_t(n * f));  // [n, f]
+    s.gate.resize(backend, size_t(n * f));      // [n, f]
+    s.up.resize(backend, size_t(n * f));        // [n, f]
     if (s.inv_freq.empty()) s.inv_freq = rope_inv_freq(spec);
     const RopeTable rope{s.inv_freq.data(), int(spec.head_dim)};
 
@@ -73,9 +72,12 @@ void forward(const Model& model, const LayerPlan& plan, Backend& backend, KvPool
         const Backend::MatmulOut qkv[] = {{&L.wq, L.bq.n_dims ? &L.bq : nullptr, s.q.data()},
                                           {&L.wk, L.bk.n_dims ? &L.bk : nullptr, k_rows},
                                           {&L.wv, L.bv.n_dims ? &L.bv : nullptr, v_rows}};
-        backend.attention_inputs(s.h.data(), qkv, spec.qk_norm ? &L.q_norm : nullptr,
-                                 spec.qk_norm ? &L.k_norm : nullptr, eps, int(spec.n_heads), rope,
-                                 kv_view, layout, bool(in.tap), s.gate.data());
+        backend.matmuls(s.h.data(), n, qkv);
+        if (spec.qk_norm) {  // per-head RMSNorm: rows of head_dim
+            backend.rms_norm(s.q.data(), L.q_norm, eps, n * spec.n_heads, s.q.data());
+            backend.rms_norm(k_rows, L.k_norm, eps, n * spec.n_kv_heads, k_rows);
+        }
+        backend.rope_kv_store(s.q.data(), int(spec.n_heads), k_rows, v_rows, rope, kv_view, layout);
         if (in.tap) in.tap(ii, s.x.data(), k_rows, v_rows);
         output_for({&L.wo});
         backend.attention(s.q.data(), int(spec.n_heads), kv_view, layout, s.attn.data());

@@ -33,79 +33,40 @@ using namespace encore::cuda;
 
 // Weights on the device, shared by the backends of the process, keyed by host address and size
 // and checked against a sample of their bytes (a freed model's address reused by another).
-// Weights multiplied as one matrix (a layer's q, k and v) can be uploaded together, one after
-// another in one allocation.
 class WeightCache {
   public:
     static WeightCache& instance() {
-        static WeightCache* cache = new WeightCache;  // never destroyed: weights live to the end
-        return *cache;
+        static WeightCache cache;
+        return cache;
     }
     const void* get(const TensorView& t) {
+        const int64_t bytes = t.n_bytes();
         std::lock_guard<std::mutex> lock(mutex_);
-        if (const void* p = find(t)) return p;
-        return upload({&t}).front();
-    }
-    // The device copies of ts: uploaded one after another in one allocation where none of them
-    // is on the device yet and each one's bytes are a multiple of 256 (every start aligned as
-    // cudaMalloc's); otherwise those not there yet each alone.
-    std::vector<const void*> get_together(std::initializer_list<const TensorView*> ts) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::vector<const void*> at;
-        bool none_there = true, aligned = true;
-        for (const TensorView* t : ts) {
-            at.push_back(find(*t));
-            none_there = none_there && !at.back();
-            aligned = aligned && t->n_bytes() % 256 == 0;
-        }
-        if (none_there && aligned) return upload(ts);
-        size_t i = 0;
-        for (const TensorView* t : ts) {
-            if (!at[i]) at[i] = upload({t}).front();
-            ++i;
-        }
-        return at;
-    }
-
-  private:
-    struct Entry {
-        std::shared_ptr<void> block;  // the allocation, shared by the tensors uploaded together
-        const void* ptr;
-        int64_t bytes;
-        uint64_t fingerprint;
-    };
-    // The device copy of t, or null (a stale entry of the same address dropped).
-    const void* find(const TensorView& t) {
         auto it = entries_.find(t.data);
-        if (it == entries_.end()) return nullptr;
-        if (it->second.bytes == t.n_bytes() &&
-            it->second.fingerprint == fingerprint(t.data, t.n_bytes()))
-            return it->second.ptr;
-        entries_.erase(it);
-        return nullptr;
-    }
-    std::vector<const void*> upload(std::initializer_list<const TensorView*> ts) {
-        int64_t total = 0;
-        for (const TensorView* t : ts) total += t->n_bytes();
-        void* p = nullptr;
-        check_cuda(cudaMalloc(&p, size_t(std::max<int64_t>(total, 1))), "uploading a weight");
-        const std::shared_ptr<void> block(p, [](void* q) { cudaFree(q); });
-        std::vector<const void*> at;
-        char* next = static_cast<char*>(p);
-        for (const TensorView* t : ts) {
-            check_cuda(cudaMemcpy(next, t->data, size_t(t->n_bytes()), cudaMemcpyHostToDevice),
-                       "uploading a weight");
-            entries_.insert_or_assign(
-                t->data, Entry{block, next, t->n_bytes(), fingerprint(t->data, t->n_bytes())});
-            at.push_back(next);
-            next += t->n_bytes();
+        const uint64_t fp = fingerprint(t.data, bytes);
+        if (it != entries_.end()) {
+            if (it->second.bytes == bytes && it->second.fingerprint == fp) return it->second.ptr;
+            cudaFree(it->second.ptr);
+            entries_.erase(it);
         }
+        void* p = nullptr;
+        check_cuda(cudaMalloc(&p, size_t(std::max<int64_t>(bytes, 1))), "uploading a weight");
+        check_cuda(cudaMemcpy(p, t.data, size_t(bytes), cudaMemcpyHostToDevice),
+                   "uploading a weight");
         // From pageable memory cudaMemcpy returns once the data is staged, before the DMA to the
         // device ends, and the backends' streams do not wait on the default stream: wait here,
         // or the first forward pass can read a weight still arriving.
         check_cuda(cudaDeviceSynchronize(), "uploading a weight");
-        return at;
+        entries_.emplace(t.data, Entry{p, bytes, fp});
+        return p;
     }
+
+  private:
+    struct Entry {
+        void* ptr;
+        int64_t bytes;
+        uint64_t fingerprint;
+    };
     static uint64_t fingerprint(const void* data, int64_t bytes) {
         const auto* b = static_cast<const uint8_t*>(data);
         uint64_t h = 1469598103934665603ull ^ uint64_t(bytes);
@@ -165,7 +126,6 @@ class CudaBackend final : public Backend {
             check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "event");
         gemm_ = std::make_unique<Gemm>(stream_, options.deterministic);
         residual_in_gemm_ = !env_equals("ENCORE_CUDA_RESIDUAL_IN_GEMM", "0");
-        qkv_one_gemm_ = !env_equals("ENCORE_CUDA_QKV_ONE_GEMM", "0");
     }
     ~CudaBackend() override {
         cudaStreamSynchronize(stream_);
@@ -435,7 +395,11 @@ class CudaBackend final : public Backend {
         const bool gemv = same && gemv16_takes(n, k, type);
         const bool pair = same && !gemv && (type == DType::bf16 || type == DType::f16);
         if (!gemv && !pair) return Backend::swiglu(x, n, w_gate, w_up, gate, up, out);
-        const void* x16 = x16_for(x, n * k, type);
+        // x's 16-bit copy (written beside it by the op before), or x converted now.
+        const void* x16 = x16_of_ == x && x16_count_ == n * k && activation16_ == type
+                              ? x16_at_
+                              : convert16(x, n * k, type);
+        activation16_ = type;
         if (pair) {
             // The two GEMMs as one batch: gate and up are this call's scratch, so the product of
             // the weight lower in memory goes to the lower buffer, and both strides are positive.
@@ -468,50 +432,10 @@ class CudaBackend final : public Backend {
         x16_of_ = nullptr;
         if (table.head_dim != kv.head_dim)
             return Backend::rope_kv_store(q, n_heads, k, v, table, kv, batch);
-        const int64_t q_width = int64_t(n_heads) * table.head_dim;
-        const int64_t kv_width = int64_t(kv.n_kv_heads) * table.head_dim;
-        launch_rope_kv_store({q, q_width, q, k, v, kv_width}, n_heads, table, kv, batch);
-    }
-
-    // As Backend's, in two launches where the three weights are 16-bit, of one type and contiguous
-    // on the device (uploaded together here at first use), without norms or biases, and x has
-    // more rows than the decode GEMV takes: one GEMM of x against q|k|v into `scratch` (fills
-    // more of the GPU than q and the k/v pair: 512 rows on an H100, bench/RESULTS.md), then
-    // RoPE and the K/V store reading q, k and v from its rows. Not under --deterministic (its
-    // bits are those of the separate products at every batch), nor where keep_kv_rows. In the
-    // environment, ENCORE_CUDA_QKV_ONE_GEMM=0 always takes Backend's path (for comparisons).
-    void attention_inputs(const float* x, std::span<const MatmulOut, 3> qkv,
-                          const TensorView* q_norm, const TensorView* k_norm, float eps,
-                          int n_heads, const RopeTable& table, const KvLayerView& kv,
-                          const BatchLayout& batch, bool keep_kv_rows, float* scratch) override {
-        const TensorView &wq = *qkv[0].w, &wk = *qkv[1].w, &wv = *qkv[2].w;
-        const DType type = wq.dtype;
-        const int64_t n = batch.n_tokens, k = wq.row_elems();
-        const bool sixteen = (type == DType::bf16 || type == DType::f16) && wk.dtype == type &&
-                             wv.dtype == type && wk.row_elems() == k && wv.row_elems() == k;
-        const bool one_gemm_wanted = qkv_one_gemm_ && sixteen && !options_.deterministic;
-        const std::vector<const void*> w =
-            one_gemm_wanted ? WeightCache::instance().get_together({&wq, &wk, &wv})
-                            : std::vector<const void*>{};
-        const auto* w0 = w.empty() ? nullptr : static_cast<const char*>(w[0]);
-        const bool contiguous =
-            w0 && w[1] == w0 + wq.n_bytes() && w[2] == w0 + wq.n_bytes() + wk.n_bytes();
-        const bool no_bias = !qkv[0].bias && !qkv[1].bias && !qkv[2].bias;
-        if (!contiguous || q_norm || !no_bias || keep_kv_rows || gemv16_takes(n, k, type) ||
-            table.head_dim != kv.head_dim || n == 0)
-            return Backend::attention_inputs(x, qkv, q_norm, k_norm, eps, n_heads, table, kv, batch,
-                                             keep_kv_rows, scratch);
-        const void* x16 = x16_for(x, n * k, type);
-        x16_of_ = nullptr;
-        output_for_.reset();
-        for (float* written : {scratch, qkv[0].y})
-            if (written == f32_skipped_) f32_skipped_ = nullptr;
-        const int64_t q_width = wq.n_rows(), kv_width = wk.n_rows();
-        const int64_t width = q_width + kv_width + wv.n_rows();
-        gemm_->run(type, w0, width, k, x16, n, scratch);  // [n, q | k | v]
-        launch_rope_kv_store(
-            {scratch, width, qkv[0].y, scratch + q_width, scratch + q_width + kv_width, width},
-            n_heads, table, kv, batch);
+        prepare(batch, kv.block_size);
+        const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
+        launch_rope_kv_store(q, n_heads, k, v, cos_sin, device_view(kv), dev_, stream_);
+        check_launch("rope_kv_store");
     }
 
     void silu_mul(const float* gate, const float* up, int64_t n, float* out) override {
@@ -645,15 +569,6 @@ class CudaBackend final : public Backend {
 
     const void* weight(const TensorView& t) { return WeightCache::instance().get(t); }
 
-    // RoPE and the K/V store of the batch's tokens in one launch (see QkvRows).
-    void launch_rope_kv_store(const QkvRows& rows, int n_heads, const RopeTable& table,
-                              const KvLayerView& kv, const BatchLayout& batch) {
-        prepare(batch, kv.block_size);
-        const float* cos_sin = rotations(batch.positions, batch.n_tokens, table);
-        cuda::launch_rope_kv_store(rows, n_heads, cos_sin, device_view(kv), dev_, stream_);
-        check_launch("rope_kv_store");
-    }
-
     // The 16-bit copy an op producing `out` (n values) writes beside it for the next matmuls, in
     // the 16-bit type of the weights seen last (null before any, or for f32/quantized models).
     // Every other op that writes device memory forgets it; matmuls uses it when its x is `out`.
@@ -672,16 +587,6 @@ class CudaBackend final : public Backend {
     bool gemv16_takes(int64_t n, int64_t k, DType type) const {
         return !options_.deterministic && gemv16_fits(n, k) &&
                (type == DType::bf16 || type == DType::f16);
-    }
-
-    // x's 16-bit copy of `type` (written beside it by the op before), or x converted now; the
-    // activations' 16-bit type becomes `type`.
-    const void* x16_for(const float* x, int64_t count, DType type) {
-        const void* x16 = x16_of_ == x && x16_count_ == count && activation16_ == type
-                              ? x16_at_
-                              : convert16(x, count, type);
-        activation16_ = type;
-        return x16;
     }
 
     // `count` values of x converted to `type` into x16_.
@@ -728,7 +633,6 @@ class CudaBackend final : public Backend {
 
     DeviceOptions options_;
     bool residual_in_gemm_ = true;  // matmul_add in the GEMM/GEMV (ENCORE_CUDA_RESIDUAL_IN_GEMM)
-    bool qkv_one_gemm_ = true;      // attention_inputs' one GEMM (ENCORE_CUDA_QKV_ONE_GEMM)
     cudaStream_t stream_ = nullptr;
     cudaEvent_t staged_ = nullptr;
     static constexpr size_t k_pinned_copy_min = size_t(64) << 10;

@@ -2,8 +2,6 @@
 // residual add, bias, row gather, f32 -> 16-bit conversion for the GEMMs, K/V stores into the
 // paged pool. Reductions (RMSNorm) run over one row in a block in a fixed order that depends
 // only on the row length.
-#include <algorithm>
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -254,12 +252,11 @@ __global__ void kv_store_kernel(const float* k, const float* v, KvDeviceView kv,
 }
 
 // RoPE on q and k and the store of k and v, in one pass: a thread per (token, head of q then of
-// k, pair c), which rotates its pair as rope_kernel does (q from q_in into q_out, k in place)
-// and, for a head of k, stores the rotated pair and v's pair into the pool as kv_store_kernel
-// does.
+// k, pair c), which rotates its pair in place as rope_kernel does and, for a head of k, stores
+// the rotated pair and v's pair into the pool as kv_store_kernel does.
 template <typename T>
-__global__ void rope_kv_store_kernel(QkvRows rows, int n_heads, const float2* cos_sin,
-                                     KvDeviceView kv, BatchDevice batch) {
+__global__ void rope_kv_store_kernel(float* q, int n_heads, float* k, const float* v,
+                                     const float2* cos_sin, KvDeviceView kv, BatchDevice batch) {
     wait_for_previous_kernel();
     const int hd = kv.head_dim, half = hd / 2, heads = n_heads + kv.n_kv_heads;
     const int64_t total = batch.n_tokens * heads * half;
@@ -271,25 +268,20 @@ __global__ void rope_kv_store_kernel(QkvRows rows, int n_heads, const float2* co
         const int h = int(t / half % heads);
         const float2 r = cos_sin[i * half + c];
         if (h < n_heads) {
-            const float* in = rows.q_in + i * rows.q_stride + int64_t(h) * hd;
-            float a = in[c], b = in[c + half];
-            rotate_pair(&a, &b, r);
-            float* out = rows.q_out + (i * n_heads + h) * hd;
-            out[c] = a;
-            out[c + half] = b;
+            float* row = q + (i * n_heads + h) * hd;
+            rotate_pair(row + c, row + c + half, r);
             continue;
         }
         const int kh = h - n_heads;
-        const int64_t at = i * rows.kv_stride + int64_t(kh) * hd;  // row of k and of v
-        float* k_row = rows.k + at;
-        const float* v_row = rows.v + at;
+        const int64_t at = (i * kv.n_kv_heads + kh) * hd;  // row of k and of v
+        float* k_row = k + at;
         rotate_pair(k_row + c, k_row + c + half, r);
         const int64_t k_at = kv_index(kv, batch, i, kh, c);
         const int64_t v_at = k_at + int64_t(kv.n_kv_heads) * kv.block_size * hd;
         pool[k_at] = from_f32<T>(k_row[c]);
         pool[k_at + half] = from_f32<T>(k_row[c + half]);
-        pool[v_at] = from_f32<T>(v_row[c]);
-        pool[v_at + half] = from_f32<T>(v_row[c + half]);
+        pool[v_at] = from_f32<T>(v[at + c]);
+        pool[v_at + half] = from_f32<T>(v[at + c + half]);
     }
 }
 
@@ -304,12 +296,11 @@ struct alignas(4 * sizeof(T)) Four {
     T e[4];
 };
 template <typename T>
-__global__ void rope_kv_store4_kernel(QkvRows rows, int n_heads, const float2* cos_sin,
-                                      KvDeviceView kv, BatchDevice batch) {
+__global__ void rope_kv_store4_kernel(float* q, int n_heads, float* k, const float* v,
+                                      const float2* cos_sin, KvDeviceView kv, BatchDevice batch) {
     wait_for_previous_kernel();
     const int hd = kv.head_dim, half = hd / 2, quads = half / 4, heads = n_heads + kv.n_kv_heads;
     const uint32_t total = uint32_t(batch.n_tokens) * uint32_t(heads * quads);
-    const uint32_t q_stride = uint32_t(rows.q_stride), kv_stride = uint32_t(rows.kv_stride);
     for (uint32_t t = blockIdx.x * blockDim.x + threadIdx.x; t < total;
          t += gridDim.x * blockDim.x) {
         const int c = int(t % uint32_t(quads)) * 4;
@@ -318,21 +309,19 @@ __global__ void rope_kv_store4_kernel(QkvRows rows, int n_heads, const float2* c
         const int h = int(row % uint32_t(heads));
         const float4* rot = reinterpret_cast<const float4*>(cos_sin + size_t(i) * half + c);
         const float4 r01 = rot[0], r23 = rot[1];  // (cos, sin) of pairs c, c + 1; c + 2, c + 3
-        const int kh = h - n_heads;
-        const float* in_row = h < n_heads ? rows.q_in + i * q_stride + uint32_t(h * hd)
-                                          : rows.k + i * kv_stride + uint32_t(kh * hd);
-        float4 a = *reinterpret_cast<const float4*>(in_row + c);
-        float4 b = *reinterpret_cast<const float4*>(in_row + c + half);
+        float* head_row = h < n_heads ? q + (size_t(i) * n_heads + h) * hd
+                                      : k + (size_t(i) * kv.n_kv_heads + (h - n_heads)) * hd;
+        float4 a = *reinterpret_cast<const float4*>(head_row + c);
+        float4 b = *reinterpret_cast<const float4*>(head_row + c + half);
         rotate_pair(&a.x, &b.x, make_float2(r01.x, r01.y));
         rotate_pair(&a.y, &b.y, make_float2(r01.z, r01.w));
         rotate_pair(&a.z, &b.z, make_float2(r23.x, r23.y));
         rotate_pair(&a.w, &b.w, make_float2(r23.z, r23.w));
-        float* out_row = h < n_heads ? rows.q_out + (i * uint32_t(n_heads) + uint32_t(h)) * hd
-                                     : rows.k + i * kv_stride + uint32_t(kh * hd);
-        *reinterpret_cast<float4*>(out_row + c) = a;
-        *reinterpret_cast<float4*>(out_row + c + half) = b;
+        *reinterpret_cast<float4*>(head_row + c) = a;
+        *reinterpret_cast<float4*>(head_row + c + half) = b;
         if (h < n_heads) continue;
-        const float* v_row = rows.v + i * kv_stride + uint32_t(kh * hd);
+        const int kh = h - n_heads;
+        const float* v_row = v + (size_t(i) * kv.n_kv_heads + kh) * hd;
         const float4 va = *reinterpret_cast<const float4*>(v_row + c);
         const float4 vb = *reinterpret_cast<const float4*>(v_row + c + half);
         T* pool = static_cast<T*>(kv.pool);
@@ -460,28 +449,27 @@ void launch_kv_store(const float* k, const float* v, const KvDeviceView& kv,
     });
 }
 
-void launch_rope_kv_store(const QkvRows& rows, int n_heads, const float* cos_sin,
+void launch_rope_kv_store(float* q, int n_heads, float* k, const float* v, const float* cos_sin,
                           const KvDeviceView& kv, const BatchDevice& batch, cudaStream_t stream) {
     const int64_t total = batch.n_tokens * (n_heads + kv.n_kv_heads) * (kv.head_dim / 2);
     if (total == 0) return;
     const auto* rot = reinterpret_cast<const float2*>(cos_sin);
-    // Four pairs per thread where the head's halves split into fours, every row offset fits 32
+    // Four pairs per thread where the head's halves split into fours, the element count fits 32
     // bits and every vector access is aligned (16 bytes for f32 rows, four pool elements), else
     // one pair.
-    const uintptr_t addresses = uintptr_t(rows.q_in) | uintptr_t(rows.q_out) | uintptr_t(rows.k) |
-                                uintptr_t(rows.v) | uintptr_t(cos_sin) | uintptr_t(kv.pool);
-    const int64_t widest = std::max({rows.q_stride, rows.kv_stride, int64_t(n_heads) * kv.head_dim,
-                                     int64_t(n_heads + kv.n_kv_heads) * kv.head_dim});
-    const bool by_four = kv.head_dim % 8 == 0 && batch.n_tokens * widest < (int64_t(1) << 31) &&
-                         addresses % 16 == 0 && rows.q_stride % 4 == 0 && rows.kv_stride % 4 == 0 &&
-                         kv.block_stride % 4 == 0 && kv.instance_offset % 4 == 0;
+    const uintptr_t addresses =
+        uintptr_t(q) | uintptr_t(k) | uintptr_t(v) | uintptr_t(cos_sin) | uintptr_t(kv.pool);
+    const int64_t elements = int64_t(batch.n_tokens) * (n_heads + kv.n_kv_heads) * kv.head_dim;
+    const bool by_four = kv.head_dim % 8 == 0 && elements < (int64_t(1) << 31) &&
+                         addresses % 16 == 0 && kv.block_stride % 4 == 0 &&
+                         kv.instance_offset % 4 == 0;
     with_kv_element(kv.type, [&](auto element) {
         using T = decltype(element);
         if (by_four)
-            launch(rope_kv_store4_kernel<T>, grid_cap(total / 4), k_threads, 0, stream, rows,
-                   n_heads, rot, kv, batch);
+            launch(rope_kv_store4_kernel<T>, grid_cap(total / 4), k_threads, 0, stream, q, n_heads,
+                   k, v, rot, kv, batch);
         else
-            launch(rope_kv_store_kernel<T>, grid_cap(total), k_threads, 0, stream, rows, n_heads,
+            launch(rope_kv_store_kernel<T>, grid_cap(total), k_threads, 0, stream, q, n_heads, k, v,
                    rot, kv, batch);
     });
 }

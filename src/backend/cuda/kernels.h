@@ -74,22 +74,10 @@ void launch_kv_store(const float* k /*[n, n_kv_heads, head_dim]*/,
                      const float* v /*[n, n_kv_heads, head_dim]*/, const KvDeviceView& kv,
                      const BatchDevice& batch, cudaStream_t stream);
 
-// Where launch_rope_kv_store finds its rows: token i's queries at q_in + i * q_stride, written
-// roped to q_out [n, n_heads, head_dim] (q_out may equal q_in where q_stride is n_heads *
-// head_dim); its keys (roped in place) and values at k and v + i * kv_stride. Separate q, k and v
-// have strides of their own width; the rows of one q|k|v product share its width.
-struct QkvRows {
-    const float* q_in = nullptr;
-    int64_t q_stride = 0;
-    float* q_out = nullptr;
-    float* k = nullptr;
-    const float* v = nullptr;
-    int64_t kv_stride = 0;
-};
-
-// rope on q and on k, then launch_kv_store of k and v, in one launch: the same bits as the three
-// launches in turn. cos_sin as for launch_rope (of the batch's tokens).
-void launch_rope_kv_store(const QkvRows& rows, int n_heads,
+// rope on q [n, n_heads, head_dim] and on k, then launch_kv_store of k and v, in one launch: the
+// same bits as the three launches in turn. cos_sin as for launch_rope (of the batch's tokens).
+void launch_rope_kv_store(float* q, int n_heads, float* k /*[n, n_kv_heads, head_dim]*/,
+                          const float* v /*[n, n_kv_heads, head_dim]*/,
                           const float* cos_sin /*[n, head_dim / 2, 2]*/, const KvDeviceView& kv,
                           const BatchDevice& batch, cudaStream_t stream);
 
